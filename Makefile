@@ -1,0 +1,54 @@
+# The verbs a newcomer types. `make run` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean
+
+help:
+	@echo "make run    - install, generate, build, migrate, seed demo accounts, start every part"
+	@echo "make test   - the whole test suite (real MariaDB and Redis, browser tests included)"
+	@echo "make build | proto | migrate | seed | bench | lint | clean"
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.etu-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+deps: node_modules/.etu-installed
+
+proto: deps
+	npm run --silent generate -w @etu/proto
+
+generate: proto
+	npm run --silent generate -w @etu/db
+
+build: generate
+	tsc --build
+
+lint: deps
+	npm run --silent lint -w @etu/proto
+	tsc --build
+
+check-services:
+	@node scripts/check-services.mjs
+
+migrate: build check-services
+	node prisma/dist/cli.js migrate
+
+seed: migrate
+	node services/auth/dist/seed.js
+	node services/market/dist/seed.js
+
+run: seed
+	node scripts/dev.mjs
+
+test: build check-services
+	jest --ci
+
+bench: build check-services
+	node bench/run.mjs
+
+clean:
+	rm -rf proto/gen prisma/src/generated node_modules/.etu-installed
+	find . -path ./node_modules -prune -o \( -name dist -o -name '*.tsbuildinfo' \) -print | xargs rm -rf

@@ -1,0 +1,6 @@
+export { PrismaClient, Prisma } from './generated/prisma/client';
+export type { User, Listing } from './generated/prisma/client';
+export { Role, Category, ListingStatus } from './generated/prisma/enums';
+export { createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
+export { applyMigrations, ensureDatabase, readMigrations, MigrationError, MIGRATIONS_DIR } from './migrate';
+export { parseDatabaseUrl, withDatabase, type DbSettings } from './url';

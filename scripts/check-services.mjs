@@ -1,0 +1,59 @@
+// Checks that MariaDB/MySQL and Redis answer where the configuration points, and says exactly
+// how to start or install them when they do not.
+import { createConnection } from 'node:net';
+
+const dbUrl = new URL(process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/etuservices');
+const redisUrls = [
+  process.env.LIMITER_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+  process.env.STATS_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+  process.env.SESSION_REDIS_URL ?? 'redis://127.0.0.1:6379/2',
+].map((u) => new URL(u));
+
+function probe(host, port, hello, expect) {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host, port });
+    let buf = '';
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1500, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => hello && sock.write(hello));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (expect(buf)) done(true);
+    });
+  });
+}
+
+const problems = [];
+const dbHost = dbUrl.hostname || '127.0.0.1';
+const dbPort = Number(dbUrl.port || 3306);
+// A MySQL server speaks first (its handshake packet).
+if (!(await probe(dbHost, dbPort, null, (b) => b.length > 4))) {
+  problems.push(
+    `MariaDB/MySQL does not answer on ${dbHost}:${dbPort}.\n` +
+      '    start it:   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd\n' +
+      '    install it: apt-get install -y mariadb-server   (Debian)\n' +
+      '    or:         docker compose -f deploy/compose.yaml up -d mariadb redis',
+  );
+}
+const seen = new Set();
+for (const u of redisUrls) {
+  const key = `${u.hostname}:${u.port || 6379}`;
+  if (seen.has(key)) continue;
+  seen.add(key);
+  if (!(await probe(u.hostname || '127.0.0.1', Number(u.port || 6379), 'PING\r\n', (b) => b.includes('\r\n')))) {
+    problems.push(
+      `Redis does not answer on ${key}.\n` +
+        '    start it:   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no\n' +
+        '    install it: apt-get install -y redis-server redis-tools   (Debian)\n' +
+        '    or:         docker compose -f deploy/compose.yaml up -d mariadb redis',
+    );
+  }
+}
+if (problems.length) {
+  console.error(`EtuServices needs MariaDB (or MySQL 8) and Redis:\n  - ${problems.join('\n  - ')}`);
+  process.exit(1);
+}

@@ -1,0 +1,118 @@
+// `make run`: starts every part as its own process with logs prefixed by part, waits until each
+// is healthy, prints the URL and the demo logins, and stops everything cleanly on Ctrl-C.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'services', 'common', 'package.json'));
+const { ensureLocalSecrets, checkHealth } = require(join(root, 'services', 'common', 'dist', 'index.js'));
+
+const env = { ...process.env };
+if (env.NODE_ENV !== 'production') ensureLocalSecrets(); // generated once, read by every part
+const port = env.PORT ?? '3000';
+const parts = [
+  { name: 'auth', main: 'services/auth/dist/main.js', addr: env.AUTH_ADDR ?? '127.0.0.1:50051' },
+  { name: 'market', main: 'services/market/dist/main.js', addr: env.MARKET_ADDR ?? '127.0.0.1:50052' },
+  { name: 'limiter', main: 'services/limiter/dist/main.js', addr: env.LIMITER_ADDR ?? '127.0.0.1:50053' },
+  { name: 'stats', main: 'services/stats/dist/main.js', addr: env.STATS_ADDR ?? '127.0.0.1:50054' },
+  { name: 'gateway', main: 'gateway/dist/main.js' },
+];
+const colors = { auth: 36, market: 33, limiter: 35, stats: 32, gateway: 34 };
+const width = Math.max(...parts.map((p) => p.name.length));
+
+function pretty(line) {
+  // pino JSON → "HH:MM:SS level msg {rest}"; anything else unchanged.
+  try {
+    const o = JSON.parse(line);
+    const { time, level, msg, part, name, pid, hostname, ...rest } = o;
+    const t = typeof time === 'string' ? time.slice(11, 19) : '';
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    return `${t} ${String(level).padEnd(5)} ${msg ?? ''}${extra}`;
+  } catch {
+    return line;
+  }
+}
+
+let stopping = false;
+const children = [];
+for (const p of parts) {
+  const child = spawn(process.execPath, [join(root, p.main)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `\x1b[${colors[p.name]}m[${p.name.padEnd(width)}]\x1b[0m `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream.on('data', (d) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        process.stdout.write(prefix + pretty(buf.slice(0, i)) + '\n');
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  child.on('exit', (code, signal) => {
+    p.exited = true;
+    if (!stopping) {
+      console.error(`${prefix}exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`);
+      stop(1);
+    } else if (children.every((c) => c.part.exited)) {
+      process.exit(process.exitCode ?? 0);
+    }
+  });
+  child.part = p;
+  children.push(child);
+}
+
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = code;
+  console.log('\nStopping every part…');
+  for (const c of children) if (!c.part.exited) c.kill('SIGTERM');
+  setTimeout(() => {
+    for (const c of children) if (!c.part.exited) c.kill('SIGKILL');
+    process.exit(code || 1);
+  }, 15_000).unref();
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+async function waitHealthy() {
+  const deadline = Date.now() + 30_000;
+  for (const p of parts) {
+    for (;;) {
+      if (stopping) return false;
+      try {
+        if (p.addr) {
+          if ((await checkHealth(p.addr, '', 500)) === 'SERVING') break;
+        } else {
+          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+          if (r.ok) break;
+        }
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() > deadline) {
+        console.error(`[${p.name}] not healthy after 30 s; stopping`);
+        stop(1);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return true;
+}
+
+if (await waitHealthy()) {
+  const demo = join(root, '.secrets', 'demo-accounts.txt');
+  console.log('\n==============================================================');
+  console.log(` EtuServices is running: http://127.0.0.1:${port}/`);
+  if (existsSync(demo)) {
+    console.log(' Demo logins (also in .secrets/demo-accounts.txt):');
+    for (const l of readFileSync(demo, 'utf8').trim().split('\n')) console.log(`   ${l}`);
+  }
+  console.log(' Ctrl-C stops everything.');
+  console.log('==============================================================\n');
+}

@@ -1,0 +1,70 @@
+import { status as Status } from '@grpc/grpc-js';
+
+/**
+ * Typed domain errors. Handlers throw these; `wrapService` maps them to gRPC status codes in
+ * one place. Their messages are safe to show to the caller (no secrets, no internals).
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: Status,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidArgument extends DomainError {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(Status.INVALID_ARGUMENT, `${field}: ${reason}`);
+  }
+}
+export class NotFound extends DomainError {
+  constructor(message: string) {
+    super(Status.NOT_FOUND, message);
+  }
+}
+export class AlreadyExists extends DomainError {
+  constructor(message: string) {
+    super(Status.ALREADY_EXISTS, message);
+  }
+}
+export class FailedPrecondition extends DomainError {
+  constructor(message: string) {
+    super(Status.FAILED_PRECONDITION, message);
+  }
+}
+export class Unauthenticated extends DomainError {
+  constructor(message: string) {
+    super(Status.UNAUTHENTICATED, message);
+  }
+}
+export class PermissionDenied extends DomainError {
+  constructor(message: string) {
+    super(Status.PERMISSION_DENIED, message);
+  }
+}
+export class ResourceExhausted extends DomainError {
+  constructor(message: string) {
+    super(Status.RESOURCE_EXHAUSTED, message);
+  }
+}
+/** A dependency (database, Redis) cannot be reached right now; the caller may retry later. */
+export class Unavailable extends DomainError {
+  constructor(message: string) {
+    super(Status.UNAVAILABLE, message);
+  }
+}
+export class DeadlineExceeded extends DomainError {
+  constructor(message: string) {
+    super(Status.DEADLINE_EXCEEDED, message);
+  }
+}
+
+/** True for a gRPC error (client side) carrying the given status. */
+export function hasStatus(err: unknown, code: Status): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

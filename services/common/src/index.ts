@@ -1,0 +1,7 @@
+export * from './config';
+export * from './errors';
+export * from './logger';
+export * from './server';
+export * from './client';
+export * from './redis';
+export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';

@@ -1,0 +1,207 @@
+// gRPC server bootstrap shared by every service: typed async handlers wrapped once (internal
+// token check + domain error mapping), grpc.health.v1, explicit message sizes, graceful
+// shutdown on SIGTERM/SIGINT.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from './logger';
+import { DomainError } from './errors';
+
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** What a handler gets besides its request. */
+export interface CallContext {
+  metadata: grpc.Metadata;
+  /** The caller's deadline, when it set one. */
+  deadline: grpc.Deadline | undefined;
+  log: Logger;
+  /** True once the caller cancelled or the deadline passed. */
+  readonly cancelled: boolean;
+}
+
+type UnaryOf<H> = H extends grpc.handleUnaryCall<infer Req, infer Res> ? (req: Req, ctx: CallContext) => Promise<Res> : never;
+
+/** The async form of a ts-proto `...Server` interface: each unary RPC is `(req, ctx) => Promise<res>`. */
+export type AsyncService<S> = { [K in keyof S]: UnaryOf<S[K]> };
+
+/** Metadata key and scheme carrying the internal token between parts. */
+export function bearer(token: string): string {
+  return `Bearer ${token}`;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time check of `authorization: Bearer <token>`. */
+export function hasValidToken(md: grpc.Metadata, token: string): boolean {
+  const got = md.get('authorization')[0];
+  if (typeof got !== 'string') return false;
+  return timingSafeEqual(digest(got), digest(bearer(token)));
+}
+
+/**
+ * Wraps async handlers into grpc-js unary handlers: rejects calls without the internal token
+ * (UNAUTHENTICATED), maps DomainErrors to their status, and turns anything else into INTERNAL
+ * with a generic message (the details go to the log, never to the caller).
+ */
+export function wrapService<S extends grpc.UntypedServiceImplementation>(
+  impl: AsyncService<S>,
+  opts: { token: string; log: Logger; service: string },
+): S {
+  const out: Record<string, grpc.handleUnaryCall<unknown, unknown>> = {};
+  for (const [name, fn] of Object.entries(impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)) {
+    out[name] = (call, callback) => {
+      if (!hasValidToken(call.metadata, opts.token)) {
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or invalid internal token' });
+        return;
+      }
+      const log = opts.log.child({ rpc: `${opts.service}/${name}` });
+      const ctx: CallContext = {
+        metadata: call.metadata,
+        deadline: call.getDeadline(),
+        log,
+        get cancelled() {
+          return call.cancelled;
+        },
+      };
+      let result: Promise<unknown>;
+      try {
+        result = fn(call.request, ctx);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          if (err instanceof DomainError) {
+            callback({ code: err.code, details: err.message });
+            return;
+          }
+          log.error({ err }, 'unexpected error in handler');
+          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+        },
+      );
+    };
+  }
+  return out as S;
+}
+
+export interface GrpcServer {
+  server: grpc.Server;
+  health: HealthImplementation;
+  /** Sets every registered health service (and '') to the status. */
+  setServing(serving: boolean): void;
+  /** Binds to host:port (port 0 = any free port) and resolves with the bound port. */
+  listen(addr: string): Promise<number>;
+  /** NOT_SERVING, then tryShutdown; forceShutdown when the grace period ends first. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export function createGrpcServer(opts: { serviceNames: string[]; log: Logger }): GrpcServer {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const names = ['', ...opts.serviceNames];
+  const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
+  health.addToServer(server);
+  let current: boolean | undefined;
+  const setServing = (serving: boolean) => {
+    if (current === serving) return;
+    current = serving;
+    for (const n of names) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+    opts.log.info({ serving }, serving ? 'health: SERVING' : 'health: NOT_SERVING');
+  };
+  return {
+    server,
+    health,
+    setServing,
+    listen: (addr) =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
+          if (err) reject(new Error(`cannot listen on ${addr}: ${err.message}`));
+          else resolve(port);
+        });
+      }),
+    shutdown: (graceMs) =>
+      new Promise((resolve) => {
+        setServing(false);
+        const timer = setTimeout(() => {
+          opts.log.warn({ graceMs }, 'grace period over, forcing shutdown');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/**
+ * Polls a dependency check and reflects it in health: SERVING while it answers, NOT_SERVING
+ * when it fails. Returns a stop function.
+ */
+export function watchHealth(
+  srv: GrpcServer,
+  check: () => Promise<void>,
+  opts: { intervalMs?: number; log: Logger },
+): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    try {
+      await check();
+      if (!stopped) srv.setServing(true);
+    } catch (err) {
+      if (!stopped) {
+        srv.setServing(false);
+        opts.log.debug({ err: (err as Error).message }, 'dependency check failed');
+      }
+    }
+    if (!stopped) {
+      timer = setTimeout(tick, opts.intervalMs ?? 1000);
+      timer.unref();
+    }
+  };
+  void tick();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
+
+/**
+ * Installs SIGTERM/SIGINT handling: health NOT_SERVING, let in-flight calls finish (up to
+ * graceMs), close resources, exit 0.
+ */
+export function handleShutdownSignals(
+  srv: GrpcServer,
+  opts: { graceMs: number; log: Logger; close?: () => Promise<void> },
+): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    opts.log.info({ signal }, 'shutting down');
+    srv
+      .shutdown(opts.graceMs)
+      .then(() => opts.close?.())
+      .then(
+        () => {
+          opts.log.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          opts.log.error({ err }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,144 @@
+// Test support shared by every package's tests: a Redis db of the test's own on the shared
+// server, a private redis-server to kill and restart, free ports, a quiet logger. Not used in
+// production code.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import Redis from 'ioredis';
+import pino from 'pino';
+import { createLogger, type Logger } from './logger';
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Databases 0-2 serve `make run`; 15 holds the claims; tests take 3-14. */
+const FIRST_TEST_DB = 3;
+const LAST_TEST_DB = 14;
+const CLAIM_DB = 15;
+
+export interface ClaimedRedisDbs {
+  /** redis://host:port/<db> for each claimed database. */
+  urls: string[];
+  dbs: number[];
+  release(): Promise<void>;
+}
+
+function urlForDb(db: number): string {
+  const u = new URL(TEST_REDIS_URL);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/**
+ * Claims `count` Redis databases for this test file alone (SET NX in db 15 with a TTL, so a
+ * crashed run frees them after 15 minutes), flushed before use and on release. Lets test files
+ * run in parallel, and beside a local `make run`, without touching each other's keys.
+ */
+export async function claimRedisDbs(count = 1, waitMs = 60_000): Promise<ClaimedRedisDbs> {
+  const u = new URL(TEST_REDIS_URL);
+  u.pathname = `/${CLAIM_DB}`;
+  const admin = new Redis(u.toString(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await admin.connect();
+  const owner = `${process.pid}:${randomBytes(4).toString('hex')}`;
+  const dbs: number[] = [];
+  const started = Date.now();
+  try {
+    while (dbs.length < count) {
+      for (let db = FIRST_TEST_DB; db <= LAST_TEST_DB && dbs.length < count; db++) {
+        if (dbs.includes(db)) continue;
+        const ok = await admin.set(`etu:test-claim:${db}`, owner, 'EX', 900, 'NX');
+        if (ok === 'OK') dbs.push(db);
+      }
+      if (dbs.length < count) {
+        if (Date.now() - started > waitMs) throw new Error(`no free Redis test database (3-14) after ${waitMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    for (const db of dbs) {
+      const c = new Redis(urlForDb(db), { maxRetriesPerRequest: 1 });
+      await c.flushdb();
+      c.disconnect();
+    }
+  } catch (err) {
+    for (const db of dbs) await admin.del(`etu:test-claim:${db}`);
+    admin.disconnect();
+    throw err;
+  }
+  return {
+    urls: dbs.map(urlForDb),
+    dbs,
+    async release() {
+      for (const db of dbs) {
+        const c = new Redis(urlForDb(db), { maxRetriesPerRequest: 1 });
+        await c.flushdb();
+        c.disconnect();
+        if ((await admin.get(`etu:test-claim:${db}`)) === owner) await admin.del(`etu:test-claim:${db}`);
+      }
+      admin.disconnect();
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  /** SIGKILL the server (a crash, not a clean stop). */
+  kill(): Promise<void>;
+  /** Start it again on the same port. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A redis-server of the test's own on a free port (nothing kept on disk), for fault tests. */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  let proc: ChildProcess | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await c.connect();
+        await c.ping();
+        c.disconnect();
+        return;
+      } catch {
+        c.disconnect();
+        if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  };
+  const kill = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      const p = proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    });
+  await start();
+  return { url, port, start, kill: () => kill('SIGKILL'), stop: () => kill('SIGTERM') };
+}
+
+/** A logger that writes nowhere (or into `lines`, to assert what would have been logged). */
+export function testLogger(lines?: string[]): Logger {
+  if (!lines) return pino({ level: 'silent' });
+  return createLogger('test', 'trace', { write: (s: string) => void lines.push(s) });
+}
+
+export const TEST_TOKEN = 'test-internal-token-0123456789abcdef';
