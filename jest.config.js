@@ -11,6 +11,7 @@ module.exports = {
     '^@etu/db$': '<rootDir>/prisma/src/index.ts',
     '^@etu/db/testing$': '<rootDir>/prisma/src/testing.ts',
     '^@etu/proto$': '<rootDir>/proto/src/index.ts',
+    '^@etu/(auth|market|limiter|stats)$': '<rootDir>/services/$1/src/index.ts',
   },
   roots: ['<rootDir>/proto', '<rootDir>/prisma', '<rootDir>/services', '<rootDir>/gateway', '<rootDir>/e2e', '<rootDir>/deploy'],
   testMatch: ['**/?(*.)test.ts'],

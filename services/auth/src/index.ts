@@ -1,0 +1,1 @@
+export { startAuthServer } from './server';

@@ -1,0 +1,1 @@
+export { startLimiterServer } from './server';

@@ -1,0 +1,1 @@
+export { startMarketServer } from './server';

@@ -1,0 +1,1 @@
+export { startStatsServer } from './server';
