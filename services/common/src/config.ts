@@ -55,10 +55,10 @@ export const vars = {
 };
 
 /** Formats zod issues as "VAR: what is expected". */
-function describe(issues: z.core.$ZodIssue[]): string[] {
+function describe(issues: z.core.$ZodIssue[], input: Record<string, string | undefined>): string[] {
   return issues.map((i) => {
     const name = i.path.join('.') || '(config)';
-    if (i.code === 'invalid_type' && i.input === undefined) return `${name}: is required`;
+    if (i.code === 'invalid_type' && input[name] === undefined) return `${name}: is required`;
     return `${name}: ${i.message}`;
   });
 }
@@ -74,7 +74,7 @@ export function parseConfig<S extends z.ZodRawShape>(shape: S, env: Env = proces
     input[key] = v === '' ? undefined : v;
   }
   const res = z.object(shape).safeParse(input);
-  if (!res.success) throw new ConfigError(describe(res.error.issues));
+  if (!res.success) throw new ConfigError(describe(res.error.issues, input));
   return res.data;
 }
 

@@ -1,0 +1,73 @@
+// Graceful shutdown of a real service process: SIGTERM while a slow call is in flight lets
+// that call finish, new calls are refused, and the process exits 0.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { limiter } from '@etu/proto';
+import { createServiceClient } from '@etu/common';
+import { TEST_TOKEN } from '@etu/common/testing';
+
+function startFixture(env: Record<string, string>) {
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'slow-server.js')], {
+    env: { ...process.env, INTERNAL_TOKEN: TEST_TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const waitFor = (re: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(out);
+        if (m) {
+          child.stdout!.off('data', onData);
+          resolve(m);
+        }
+      };
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        check();
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', () => reject(new Error(`fixture exited before ${re}: ${out}`)));
+      check();
+    });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, waitFor, exited };
+}
+
+test('SIGTERM lets the in-flight call finish, then the process exits 0', async () => {
+  const f = startFixture({ SLOW_MS: '700' });
+  const port = Number((await f.waitFor(/port=(\d+)/))[1]);
+  const c = createServiceClient(limiter.LimiterServiceClient, `127.0.0.1:${port}`, { token: TEST_TOKEN, timeoutMs: 5000 });
+  const slow = c.call.consume({ policy: 'p', subject: 's' });
+  await f.waitFor(/in-flight/);
+  const sentAt = Date.now();
+  f.child.kill('SIGTERM');
+  const res = await slow;
+  expect(res.decision?.allowed).toBe(true);
+  const { code, signal } = await f.exited;
+  expect(signal).toBeNull();
+  expect(code).toBe(0);
+  // It waited for the call rather than dying at once…
+  expect(Date.now() - sentAt).toBeGreaterThan(300);
+  // …and nothing answers any more.
+  await expect(c.call.consume({ policy: 'p', subject: 's' }, { timeoutMs: 500 })).rejects.toMatchObject({
+    code: expect.any(Number),
+  });
+  c.close();
+});
+
+test('a call that outlives the grace period is cut, and the process still exits 0', async () => {
+  const f = startFixture({ SLOW_MS: '10000', GRACE_MS: '300' });
+  const port = Number((await f.waitFor(/port=(\d+)/))[1]);
+  const c = createServiceClient(limiter.LimiterServiceClient, `127.0.0.1:${port}`, { token: TEST_TOKEN, timeoutMs: 5000 });
+  const slow = c.call.consume({ policy: 'p', subject: 's' }).catch((e: grpc.ServiceError) => e);
+  await f.waitFor(/in-flight/);
+  f.child.kill('SIGTERM');
+  const { code } = await f.exited;
+  expect(code).toBe(0);
+  const err = (await slow) as grpc.ServiceError;
+  expect([grpc.status.CANCELLED, grpc.status.UNAVAILABLE]).toContain(err.code);
+  c.close();
+});
