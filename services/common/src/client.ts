@@ -19,7 +19,7 @@ export interface CallOpts {
 
 /** The promise form of a ts-proto client: each unary RPC is `(req, opts?) => Promise<res>`. */
 export type PromiseClient<C> = {
-  [K in keyof C as C[K] extends UnaryMethod<never, never> ? K : never]: C[K] extends UnaryMethod<infer Req, infer Res>
+  [K in keyof C as C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never]: C[K] extends UnaryMethod<infer Req, infer Res>
     ? (req: Req, opts?: CallOpts) => Promise<Res>
     : never;
 };
