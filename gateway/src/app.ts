@@ -1,0 +1,91 @@
+// The gateway's Koa application. main.ts wires real clients and listens; tests inject clients
+// pointed at test servers. Middleware order (CONVENTIONS.md): error handler and request log →
+// security headers → static files and probes → session → body parser (size limits) → CSRF →
+// routers.
+import { join } from 'node:path';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import helmet from 'koa-helmet';
+import { Kit, GATEWAY_ROOT, type AppDeps, type GatewayState } from './kit';
+import { Metrics } from './lib/metrics';
+import { csrfMiddleware } from './middleware/csrf';
+import { errorMiddleware } from './middleware/errors';
+import { sessionMiddleware } from './middleware/session';
+import { staticMiddleware } from './middleware/static';
+import { authRouter } from './routes/auth';
+import { healthRouter } from './routes/health';
+import { homeRouter } from './routes/home';
+import { servicesRouter } from './routes/services';
+import { statsRouter } from './routes/stats';
+
+export type { AppDeps } from './kit';
+
+export interface GatewayApp extends Koa<GatewayState> {
+  metrics: Metrics;
+}
+
+export function createApp(deps: AppDeps): GatewayApp {
+  const { config } = deps;
+  const metrics = deps.metrics ?? new Metrics();
+  const kit = new Kit(deps, metrics);
+  const app = new Koa<GatewayState>({
+    keys: config.SESSION_KEYS,
+    proxy: config.TRUST_PROXY > 0,
+    maxIpsCount: config.TRUST_PROXY,
+    env: config.NODE_ENV,
+  }) as GatewayApp;
+  app.metrics = metrics;
+  // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
+  app.silent = true;
+
+  app.use(errorMiddleware(kit, deps.log));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'none'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+          manifestSrc: ["'self'"],
+        },
+      },
+      crossOriginEmbedderPolicy: false,
+      referrerPolicy: { policy: 'same-origin' },
+      // HSTS only means something over TLS; a plain-HTTP local run must not pin it on 127.0.0.1.
+      strictTransportSecurity: config.COOKIE_SECURE === 'true' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    }),
+  );
+  app.use(async (ctx, next) => {
+    await next();
+    // Pages carry per-user content (names, CSRF tokens): never cache them in shared caches.
+    if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+  });
+  app.use(staticMiddleware(join(GATEWAY_ROOT, 'public')));
+  const health = healthRouter(kit);
+  app.use(health.routes());
+
+  app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
+  app.use(
+    bodyParser({
+      enableTypes: ['form', 'json'],
+      formLimit: config.BODY_LIMIT_BYTES,
+      jsonLimit: config.BODY_LIMIT_BYTES,
+      encoding: 'utf-8',
+      // Parse errors propagate: 400 malformed, 413 too large, rendered by the error handler.
+    }),
+  );
+  app.use(csrfMiddleware<GatewayState>(() => metrics.inc('csrf_refused')));
+
+  for (const r of [homeRouter(kit), authRouter(kit), servicesRouter(kit), statsRouter(kit)]) {
+    app.use(r.routes());
+    app.use(r.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,77 @@
+// Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
+// value stops the process with a message naming the variable; secrets are never echoed.
+import { z } from 'zod';
+import { ConfigError, parseConfig, requireSecret, vars, type Env } from '@etu/common';
+
+export const configShape = {
+  NODE_ENV: vars.nodeEnv(),
+  LOG_LEVEL: vars.logLevel(),
+  /** HTTP port of the gateway (0 = any free port). */
+  PORT: vars.port(3000),
+  /** Interface to listen on; 127.0.0.1 for a local run, 0.0.0.0 in a container. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  AUTH_ADDR: vars.addr('127.0.0.1:50051'),
+  MARKET_ADDR: vars.addr('127.0.0.1:50052'),
+  LIMITER_ADDR: vars.addr('127.0.0.1:50053'),
+  STATS_ADDR: vars.addr('127.0.0.1:50054'),
+  SESSION_REDIS_URL: vars.redisUrl('redis://127.0.0.1:6379/2'),
+  INTERNAL_TOKEN: z.string().optional(),
+  /** Comma-separated keys signing the session cookie; the first signs, all verify (rotation). */
+  SESSION_KEYS: z.string().optional(),
+  /** What to do when the limiter cannot answer: refuse (503, default) or admit. */
+  LIMITER_FAIL_MODE: z.enum(['closed', 'open'], { error: 'expected closed or open' }).default('closed'),
+  /**
+   * Whether X-Forwarded-For / X-Forwarded-Proto come from a proxy we trust: false (default:
+   * the socket's address), true (one proxy in front), or the number of proxies in front.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine((v) => /^(true|false|[0-9]{1,2})$/.test(v), 'expected true, false or a number of proxies (e.g. 1)')
+    .transform((v): number => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
+  /**
+   * Secure cookies (with the __Host- prefix): auto (when the request came over TLS, directly or
+   * through a trusted proxy), true (always; the site is only served over HTTPS), false (never).
+   */
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' }).default('auto'),
+  /** Session idle timeout (default 30 min) and absolute lifetime (default 12 h). */
+  SESSION_IDLE_MS: vars.millis(30 * 60_000),
+  SESSION_ABSOLUTE_MS: vars.millis(12 * 3600_000),
+  /** Deadline of each gRPC call. */
+  GRPC_TIMEOUT_MS: vars.millis(2000),
+  /** Deadline of best-effort stats recordings (the user's action never waits longer). */
+  STATS_TIMEOUT_MS: vars.millis(500),
+  /** Largest accepted form or JSON body. */
+  BODY_LIMIT_BYTES: z.coerce.number({ error: 'expected a number of bytes' }).int().min(1024).max(1_048_576).default(16 * 1024),
+  /** Time zone used to show dates. */
+  DISPLAY_TIME_ZONE: z
+    .string()
+    .default('Europe/Paris')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('fr-FR', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected an IANA time zone such as Europe/Paris'),
+  SHUTDOWN_GRACE_MS: vars.millis(10_000),
+};
+
+type Parsed = z.output<z.ZodObject<typeof configShape>>;
+
+export interface GatewayConfig extends Omit<Parsed, 'INTERNAL_TOKEN' | 'SESSION_KEYS'> {
+  INTERNAL_TOKEN: string;
+  SESSION_KEYS: string[];
+}
+
+/** Parses and validates the gateway's environment; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const c = parseConfig(configShape, env);
+  const keys = requireSecret('SESSION_KEYS', c.SESSION_KEYS, c.NODE_ENV)
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.some((k) => k.length < 16)) throw new ConfigError(['SESSION_KEYS: every key must be at least 16 characters']);
+  return { ...c, INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV), SESSION_KEYS: keys };
+}

@@ -1,0 +1,81 @@
+// French wording and number formats shown to users: durations, the quota sentence, prices,
+// dates. Pure functions, unit-tested.
+
+/** Whole seconds a client should wait (at least 1), for `Retry-After` and the pages. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** "4 min 12 s", "45 s", "1 h 5 min": a wait, rounded up to the second. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
+  if (m > 0) return s > 0 ? `${m} min ${s} s` : `${m} min`;
+  return `${s} s`;
+}
+
+export interface QuotaView {
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the next call frees up (the oldest counted call leaves the window). */
+  nextFreeMs: number | undefined;
+  /** Milliseconds until the whole quota is free again. */
+  fullMs: number;
+}
+
+/**
+ * The quota sentence of the services page, e.g. "Il vous reste 7 appels sur 10 — le prochain se
+ * libère dans 4 min 12 s".
+ */
+export function quotaSentence(q: QuotaView): string {
+  const calls = (n: number) => `${n} appel${n > 1 ? 's' : ''}`;
+  if (q.remaining >= q.limit) return `Il vous reste ${calls(q.limit)} sur ${q.limit}.`;
+  const head = q.remaining <= 0 ? `Il ne vous reste aucun appel sur ${q.limit}` : `Il vous reste ${calls(q.remaining)} sur ${q.limit}`;
+  if (q.nextFreeMs !== undefined && q.nextFreeMs > 0) return `${head} — le prochain se libère dans ${formatDuration(q.nextFreeMs)}`;
+  return `${head} — quota complet à nouveau dans ${formatDuration(q.fullMs)}`;
+}
+
+const PRIX = /^\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*(?:€|eur|euros?)?\s*$/i;
+
+/** Parses a price typed in euros ("12.50", "12,50", "12", "12,5 €") into cents; null when malformed. */
+export function parseEuros(input: string): number | null {
+  const m = PRIX.exec(input);
+  if (!m) return null;
+  const euros = Number(m[1]);
+  const frac = m[2] ?? '';
+  const cents = frac.length === 0 ? 0 : frac.length === 1 ? Number(frac) * 10 : Number(frac);
+  return euros * 100 + cents;
+}
+
+const euroFmt = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' });
+
+/** 1250 → "12,50 €". */
+export function formatEuros(cents: number): string {
+  return euroFmt.format(cents / 100);
+}
+
+/** Cents as the decimal euros of a form field: 1250 → "12.50". */
+export function centsToField(cents: number): string {
+  return (cents / 100).toFixed(2);
+}
+
+const dateFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** "26/11/2026 14:05" in the given time zone. */
+export function formatDateTime(d: Date | undefined, timeZone: string): string {
+  if (!d) return '—';
+  let f = dateFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('fr-FR', { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+    dateFormatters.set(timeZone, f);
+  }
+  return f.format(d).replace(',', '');
+}
+
+/** "14:05" in the given time zone. */
+export function formatTime(d: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('fr-FR', { timeZone, hour: '2-digit', minute: '2-digit' }).format(d);
+}

@@ -1,0 +1,23 @@
+// Reading form and JSON bodies: every field is a string or nothing (arrays and nested objects,
+// which the form parser can produce, are refused as absent).
+import type { Ctx } from '../kit';
+
+export function field(ctx: Ctx, name: string): string {
+  const body = (ctx.request as unknown as { body?: unknown }).body;
+  if (!body || typeof body !== 'object') return '';
+  const v = (body as Record<string, unknown>)[name];
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return '';
+}
+
+export function queryParam(ctx: Ctx, name: string): string {
+  const v = ctx.query[name];
+  return typeof v === 'string' ? v : '';
+}
+
+/** The client's address: the socket's, or X-Forwarded-For's when TRUST_PROXY says so (ctx.ip). */
+export function clientIp(ctx: Ctx): string {
+  const ip = ctx.ip || ctx.socket.remoteAddress || 'unknown';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

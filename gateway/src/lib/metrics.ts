@@ -1,0 +1,39 @@
+// In-process counters of what went wrong without stopping the user (and what did stop them),
+// exposed as JSON on /readyz. Per gateway process; a scraper sums them across instances.
+
+export const COUNTER_NAMES = [
+  /** Limiter unreachable and LIMITER_FAIL_MODE=closed: the request got a 503. */
+  'limiter_unavailable_refused',
+  /** Limiter unreachable and LIMITER_FAIL_MODE=open: the request was admitted unchecked. */
+  'limiter_unavailable_admitted',
+  /** The quota line of the services page could not be read. */
+  'limiter_peek_failed',
+  /** A stats recording (login, service call, new user) was lost. */
+  'stats_record_lost',
+  /** Login attempts refused because a failure policy was exhausted (no password check). */
+  'login_bruteforce_refused',
+  /** Logins refused by the `login` policy. */
+  'login_quota_refused',
+  /** Vente/Achat calls refused by the `service` policy. */
+  'service_quota_refused',
+  /** POSTs refused for a missing or wrong CSRF token. */
+  'csrf_refused',
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+export class Metrics {
+  private readonly counters = new Map<CounterName, number>(COUNTER_NAMES.map((n) => [n, 0]));
+
+  inc(name: CounterName, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  get(name: CounterName): number {
+    return this.counters.get(name) ?? 0;
+  }
+
+  snapshot(): Record<CounterName, number> {
+    return Object.fromEntries(this.counters) as Record<CounterName, number>;
+  }
+}

@@ -1,0 +1,57 @@
+// Expected failures of a request, in the words shown to the user. Routes throw these; the error
+// handler (middleware/errors.ts) renders them as a French page, or as JSON for programs.
+
+export interface ProblemOptions {
+  /** Page title; defaults to the status's generic title. */
+  title?: string;
+  /** Response headers (Retry-After, RateLimit...). */
+  headers?: Record<string, string>;
+  /** Extra fields of the JSON answer (e.g. retryAfterSeconds). */
+  details?: Record<string, unknown>;
+  /** Renders this view instead of the error page (e.g. the form again, with the message). */
+  view?: { name: string; data: Record<string, unknown> };
+}
+
+export class HttpProblem extends Error {
+  override name = 'HttpProblem';
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    /** Machine-readable code of the JSON answer. */
+    readonly code: string,
+    /** The French message shown to the user; safe to display. */
+    message: string,
+    readonly opts: ProblemOptions = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Generic French titles and messages per status, for errors that carry none of their own. */
+export const STATUS_TEXT: Record<number, { title: string; message: string; code: string }> = {
+  400: { code: 'requete_invalide', title: 'Requête invalide', message: 'La requête est incomplète ou mal formée.' },
+  401: { code: 'non_authentifie', title: 'Connexion refusée', message: 'Email ou mot de passe incorrect.' },
+  403: { code: 'interdit', title: 'Accès refusé', message: "Vous n'avez pas accès à cette page." },
+  404: { code: 'introuvable', title: 'Page introuvable', message: "Cette page n'existe pas ou plus." },
+  405: { code: 'methode_non_permise', title: 'Action impossible', message: "Cette action n'est pas possible sur cette page." },
+  409: { code: 'conflit', title: 'Action impossible', message: "Cette action n'est plus possible." },
+  413: { code: 'trop_volumineux', title: 'Envoi trop volumineux', message: 'Le formulaire envoyé est trop volumineux.' },
+  415: { code: 'format_non_supporte', title: 'Format non pris en charge', message: "Ce format d'envoi n'est pas pris en charge." },
+  429: { code: 'trop_de_requetes', title: 'Trop de demandes', message: 'Vous avez atteint la limite. Réessayez plus tard.' },
+  500: { code: 'erreur_interne', title: 'Erreur inattendue', message: "Une erreur inattendue s'est produite. Nous nous en occupons." },
+  503: {
+    code: 'indisponible',
+    title: 'Service momentanément indisponible',
+    message: 'Le service est momentanément indisponible. Réessayez dans quelques instants.',
+  },
+};
+
+export function statusText(status: number) {
+  return STATUS_TEXT[status] ?? (status >= 500 ? STATUS_TEXT[500]! : STATUS_TEXT[400]!);
+}
+
+/** A dependency (auth, market, limiter, stats, sessions) cannot answer: 503. */
+export function unavailable(dependency: string): HttpProblem {
+  const t = STATUS_TEXT[503]!;
+  return new HttpProblem(503, t.code, t.message, { title: t.title, details: { dependency } });
+}

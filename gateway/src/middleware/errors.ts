@@ -1,0 +1,74 @@
+// First middleware: gives each request an id and a child logger, logs one line per request,
+// and turns every failure into a friendly French page (or JSON) carrying the request id —
+// never a stack trace. Expected failures are HttpProblems; anything else is a 500, logged in
+// full on the server side only.
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '@etu/common';
+import { HttpProblem, statusText, unavailable } from '../lib/problem';
+import { SessionStoreUnavailable } from './session';
+import { wantsJson, type Ctx, type GatewayState, type Kit } from '../kit';
+
+function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof SessionStoreUnavailable) return unavailable('sessions');
+  const e = err as { status?: unknown; statusCode?: unknown; expose?: boolean; type?: string };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 600 && status !== 500) {
+    // http-errors from Koa, the router or the body parser (413 too large, 400 malformed, 415).
+    const t = statusText(status);
+    return new HttpProblem(status, t.code, t.message, { title: t.title });
+  }
+  const t = statusText(500);
+  return new HttpProblem(500, t.code, t.message, { title: t.title });
+}
+
+export function errorMiddleware(kit: Kit, baseLog: Logger): Middleware<GatewayState> {
+  return async (ctx, next) => {
+    const requestId = randomUUID();
+    const started = process.hrtime.bigint();
+    ctx.state.requestId = requestId;
+    ctx.state.log = baseLog.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) {
+        // An unmatched route (404) or a wrong method (405, Allow set by the router): same pages.
+        const t = statusText(ctx.status);
+        throw new HttpProblem(ctx.status, t.code, t.message, { title: t.title });
+      }
+    } catch (err) {
+      const p = toProblem(err);
+      if (p.status >= 500 && !(err instanceof HttpProblem)) ctx.state.log.error({ err }, 'request failed');
+      else if (p.status >= 500) ctx.state.log.warn({ status: p.status, code: p.code, ...p.opts.details }, 'request refused');
+      render(kit, ctx, p);
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}
+
+function render(kit: Kit, ctx: Ctx, p: HttpProblem): void {
+  ctx.status = p.status;
+  for (const [k, v] of Object.entries(p.opts.headers ?? {})) ctx.set(k, v);
+  if (wantsJson(ctx)) {
+    ctx.body = { error: p.code, message: p.message, requestId: ctx.state.requestId, ...p.opts.details };
+    return;
+  }
+  const title = p.opts.title ?? statusText(p.status).title;
+  try {
+    if (p.opts.view) {
+      ctx.type = 'html';
+      ctx.body = kit.renderString(ctx, p.opts.view.name, { ...p.opts.view.data, error: { status: p.status, title, message: p.message } });
+      return;
+    }
+    ctx.type = 'html';
+    ctx.body = kit.renderString(ctx, 'erreur.njk', { status: p.status, title, message: p.message, details: p.opts.details ?? {} });
+  } catch (renderErr) {
+    // A broken template must not leak anything either.
+    ctx.state.log.error({ err: renderErr }, 'error page failed to render');
+    ctx.type = 'text';
+    ctx.body = `${title}. Identifiant de la requête : ${ctx.state.requestId}\n`;
+  }
+}

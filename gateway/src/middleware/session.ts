@@ -1,0 +1,265 @@
+// Server-side sessions in Redis (`sess:<id>`, SESSION_REDIS_URL, db 2 by default).
+//
+// - The id is 32 random bytes (256 bits), base64url; the cookie carries it, signed with
+//   SESSION_KEYS (Koa's keygrip: the first key signs, every key verifies, for rotation).
+// - Idle timeout: the Redis key's TTL, renewed on each request that uses the session.
+//   Absolute timeout: `createdAt` is checked at load and bounds the TTL.
+// - A session exists only once something is stored in it (a CSRF token for the login form, a
+//   logged-in user); anonymous visitors of the home page get none.
+// - `regenerate()` (at login) deletes the old key and issues a new id and a new CSRF token;
+//   `destroy()` (at logout) deletes the key and clears the cookie.
+// - Updates of an existing session use SET XX / PEXPIRE, so a request racing a logout can
+//   never bring the destroyed session back.
+// Koa's own "session" is not used: koa-session cannot refuse to resurrect a destroyed session
+// and has no absolute timeout; this file is small and tested instead.
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { Middleware, ParameterizedContext } from 'koa';
+import type { auth } from '@etu/proto';
+
+export interface SessionUser {
+  id: string;
+  firstName: string;
+  lastName: string;
+  email: string;
+  role: 'STUDENT' | 'ADMIN';
+}
+
+export interface Flash {
+  kind: 'succes' | 'info' | 'erreur';
+  text: string;
+}
+
+export interface SessionData {
+  /** Synchronizer CSRF token of this session. */
+  csrf: string;
+  /** Creation time (ms since epoch), for the absolute timeout. */
+  createdAt: number;
+  user?: SessionUser;
+  /** A message shown once on the next page (after a redirect). */
+  flash?: Flash;
+}
+
+export interface SessionOptions {
+  redis: Redis;
+  /** Idle timeout in ms (default 30 min). */
+  idleMs: number;
+  /** Absolute lifetime in ms (default 12 h). */
+  absoluteMs: number;
+  /** Whether cookies are Secure (and `__Host-` prefixed): always, never, or when ctx.secure. */
+  secure: 'auto' | 'true' | 'false';
+}
+
+export const COOKIE_NAME = 'etu_sid';
+export const SECURE_COOKIE_NAME = '__Host-etu_sid';
+const KEY_PREFIX = 'sess:';
+const ID_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+export function newSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Thrown when the session store cannot be reached (rendered as a 503). */
+export class SessionStoreUnavailable extends Error {
+  override name = 'SessionStoreUnavailable';
+}
+
+export class Session {
+  private id: string | undefined;
+  private data: SessionData | undefined;
+  private dirty = false;
+  private isNew = false;
+  /** Ids to delete from Redis at commit (destroyed or rotated away). */
+  private readonly dropped: string[] = [];
+  private cookieToClear = false;
+
+  constructor(loaded?: { id: string; data: SessionData }) {
+    if (loaded) {
+      this.id = loaded.id;
+      this.data = loaded.data;
+    }
+  }
+
+  get exists(): boolean {
+    return this.data !== undefined;
+  }
+
+  get user(): SessionUser | undefined {
+    return this.data?.user;
+  }
+
+  /** The session's CSRF token, when it has a session. */
+  get csrf(): string | undefined {
+    return this.data?.csrf;
+  }
+
+  /** The session, created (anonymous, with a fresh CSRF token) when there is none yet. */
+  ensure(): SessionData {
+    if (!this.data) {
+      this.id = newSessionId();
+      this.data = { csrf: newToken(), createdAt: Date.now() };
+      this.isNew = true;
+      this.dirty = true;
+    }
+    return this.data;
+  }
+
+  /** A new id and CSRF token for a new identity (login): the old id stops working at once. */
+  regenerate(user: SessionUser): void {
+    if (this.id && !this.isNew) this.dropped.push(this.id);
+    this.id = newSessionId();
+    this.data = { csrf: newToken(), createdAt: Date.now(), user };
+    this.isNew = true;
+    this.dirty = true;
+  }
+
+  /** Ends the session server-side and clears the cookie (logout). */
+  destroy(): void {
+    if (this.id && !this.isNew) this.dropped.push(this.id);
+    this.id = undefined;
+    this.data = undefined;
+    this.isNew = false;
+    this.dirty = false;
+    this.cookieToClear = true;
+  }
+
+  setFlash(flash: Flash): void {
+    this.ensure().flash = flash;
+    this.dirty = true;
+  }
+
+  /** The flash message, removed from the session. */
+  takeFlash(): Flash | undefined {
+    const f = this.data?.flash;
+    if (f && this.data) {
+      delete this.data.flash;
+      this.dirty = true;
+    }
+    return f;
+  }
+
+  /**
+   * Writes the session now (login, logout), so that a store failure fails the request instead of
+   * being noticed after the response was decided. Set by the middleware.
+   */
+  save: () => Promise<void> = async () => undefined;
+
+  /** @internal what the commit must do; `done()` marks it written. */
+  pending() {
+    return {
+      id: this.id,
+      data: this.data,
+      dirty: this.dirty,
+      isNew: this.isNew,
+      dropped: this.dropped.splice(0),
+      clear: this.cookieToClear,
+      done: () => {
+        this.dirty = false;
+        this.isNew = false;
+        this.cookieToClear = false;
+      },
+    };
+  }
+}
+
+export function roleName(role: auth.Role): SessionUser['role'] {
+  // Only ADMIN grants more; anything else is a student.
+  return role === 2 ? 'ADMIN' : 'STUDENT';
+}
+
+function parse(raw: string | null): SessionData | undefined {
+  if (!raw) return undefined;
+  try {
+    const d = JSON.parse(raw) as SessionData;
+    if (typeof d.csrf !== 'string' || typeof d.createdAt !== 'number') return undefined;
+    return d;
+  } catch {
+    return undefined;
+  }
+}
+
+interface SessionState {
+  session: Session;
+}
+
+/** The session middleware: loads `ctx.state.session`, then saves what changed. */
+export function sessionMiddleware<S extends SessionState>(opts: SessionOptions): Middleware<S> {
+  const { redis } = opts;
+  const cookieName = (ctx: ParameterizedContext<S>) => (isSecure(ctx) ? SECURE_COOKIE_NAME : COOKIE_NAME);
+  const isSecure = (ctx: ParameterizedContext<S>) => (opts.secure === 'auto' ? ctx.secure : opts.secure === 'true');
+  const ttlFor = (data: SessionData) => Math.max(1, Math.min(opts.idleMs, data.createdAt + opts.absoluteMs - Date.now()));
+
+  return async (ctx, next) => {
+    const name = cookieName(ctx);
+    const secure = isSecure(ctx);
+    // Behind a TLS-terminating proxy that is not trusted, Koa would refuse to set a Secure cookie.
+    if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
+    const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: true, overwrite: true };
+
+    let session = new Session();
+    const id = ctx.cookies.get(name, { signed: true });
+    let staleCookie = false;
+    if (id && ID_FORMAT.test(id)) {
+      let raw: string | null;
+      try {
+        raw = await redis.get(KEY_PREFIX + id);
+      } catch (err) {
+        throw new SessionStoreUnavailable((err as Error).message);
+      }
+      const data = parse(raw);
+      if (data && data.createdAt + opts.absoluteMs > Date.now()) session = new Session({ id, data });
+      else {
+        staleCookie = true;
+        if (data) await redis.del(KEY_PREFIX + id).catch(() => undefined);
+      }
+    } else if (id !== undefined || ctx.cookies.get(name)) {
+      staleCookie = true; // bad signature or format
+    }
+    ctx.state.session = session;
+
+    let touched = false;
+    const commit = async () => {
+      const p = session.pending();
+      try {
+        if (p.dropped.length) await redis.del(...p.dropped.map((d) => KEY_PREFIX + d));
+        if (p.id && p.data) {
+          const ttl = ttlFor(p.data);
+          if (p.isNew) {
+            await redis.set(KEY_PREFIX + p.id, JSON.stringify(p.data), 'PX', ttl, 'NX');
+            ctx.cookies.set(name, p.id, cookieOpts);
+          } else if (p.dirty) {
+            await redis.set(KEY_PREFIX + p.id, JSON.stringify(p.data), 'PX', ttl, 'XX');
+          } else if (!touched) {
+            await redis.pexpire(KEY_PREFIX + p.id, ttl);
+          }
+          touched = true;
+        } else if (p.clear || staleCookie) {
+          ctx.cookies.set(name, '', { ...cookieOpts, expires: new Date(0) });
+          staleCookie = false;
+        }
+        p.done();
+      } catch (err) {
+        throw new SessionStoreUnavailable((err as Error).message);
+      }
+    };
+    session.save = commit;
+
+    try {
+      await next();
+    } finally {
+      try {
+        await commit();
+      } catch (err) {
+        // The response is already decided; a lost save shows as being logged out.
+        (ctx.state as unknown as { log?: { warn(o: object, m: string): void } }).log?.warn(
+          { err: (err as Error).message },
+          'session store write failed',
+        );
+      }
+    }
+  };
+}

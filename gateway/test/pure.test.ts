@@ -1,0 +1,174 @@
+// The gateway's pure parts: French wording, prices, the chart's geometry, the config, tokens.
+import { ConfigError } from '@etu/common';
+import { stats } from '@etu/proto';
+import { buildChart, niceMax } from '../src/lib/chart';
+import { loadConfig } from '../src/config';
+import { formatDuration, formatEuros, parseEuros, quotaSentence, retryAfterSeconds } from '../src/lib/format';
+import { tokensMatch } from '../src/middleware/csrf';
+import { newSessionId, Session } from '../src/middleware/session';
+import { rateLimitHeaders } from '../src/kit';
+
+describe('durations and the quota sentence', () => {
+  test('durations are rounded up to the second and worded in French', () => {
+    expect(formatDuration(252_000)).toBe('4 min 12 s');
+    expect(formatDuration(251_001)).toBe('4 min 12 s');
+    expect(formatDuration(45_000)).toBe('45 s');
+    expect(formatDuration(600_000)).toBe('10 min');
+    expect(formatDuration(1)).toBe('1 s');
+    expect(formatDuration(3_900_000)).toBe('1 h 5 min');
+    expect(retryAfterSeconds(0)).toBe(1);
+    expect(retryAfterSeconds(1_001)).toBe(2);
+  });
+
+  test('the sentence of the services page', () => {
+    expect(quotaSentence({ limit: 10, remaining: 7, nextFreeMs: 252_000, fullMs: 500_000 })).toBe(
+      'Il vous reste 7 appels sur 10 — le prochain se libère dans 4 min 12 s',
+    );
+    expect(quotaSentence({ limit: 10, remaining: 1, nextFreeMs: 5_000, fullMs: 9_000 })).toBe('Il vous reste 1 appel sur 10 — le prochain se libère dans 5 s');
+    expect(quotaSentence({ limit: 10, remaining: 0, nextFreeMs: 61_000, fullMs: 500_000 })).toBe(
+      'Il ne vous reste aucun appel sur 10 — le prochain se libère dans 1 min 1 s',
+    );
+    expect(quotaSentence({ limit: 10, remaining: 10, nextFreeMs: undefined, fullMs: 0 })).toBe('Il vous reste 10 appels sur 10.');
+    expect(quotaSentence({ limit: 10, remaining: 4, nextFreeMs: undefined, fullMs: 90_000 })).toBe(
+      'Il vous reste 4 appels sur 10 — quota complet à nouveau dans 1 min 30 s',
+    );
+  });
+});
+
+describe('prices', () => {
+  test.each([
+    ['12.50', 1250],
+    ['12,50', 1250],
+    ['12,5', 1250],
+    ['12', 1200],
+    [' 0,99 € ', 99],
+    ['7 euros', 700],
+  ])('%p is %p cents', (input, cents) => expect(parseEuros(input)).toBe(cents));
+
+  test.each(['', 'abc', '12.505', '-3', '1e3', '12,50,1', '12 50', '99999999'])('%p is not a price', (input) => expect(parseEuros(input)).toBeNull());
+
+  test('prices are shown the French way', () => {
+    expect(formatEuros(1250).replace(/\s/g, ' ')).toBe('12,50 €');
+  });
+});
+
+describe('RateLimit headers', () => {
+  const base = { allowed: true, limit: 10, remaining: 3, retryAfterMs: 0, resetAfterMs: 200_400, windowMs: 600_000, policy: 'service' };
+  test('policy and remaining quota (IETF draft syntax)', () => {
+    expect(rateLimitHeaders(base)).toEqual({ 'RateLimit-Policy': '"service";q=10;w=600', RateLimit: '"service";r=3;t=201' });
+  });
+  test('when exhausted, t is the wait for the next call', () => {
+    expect(rateLimitHeaders({ ...base, allowed: false, remaining: 0, retryAfterMs: 12_300 }).RateLimit).toBe('"service";r=0;t=13');
+  });
+});
+
+describe('chart', () => {
+  const minute = (i: number) => new Date(Date.UTC(2026, 10, 26, 13, i));
+  const buckets: stats.MinuteBucket[] = Array.from({ length: 60 }, (_, i) => ({
+    minute: minute(i),
+    venteAllowed: i === 59 ? 3 : 0,
+    achatAllowed: i === 59 ? 1 : i === 10 ? 2 : 0,
+    venteDenied: i === 59 ? 2 : 0,
+    achatDenied: 0,
+  }));
+
+  test('axis maximum is a round number', () => {
+    expect([0, 1, 3, 6, 10, 11, 48, 120].map(niceMax)).toEqual([1, 1, 5, 10, 10, 20, 50, 200]);
+  });
+
+  test('stacked bars are proportional and stay inside the plot', () => {
+    const c = buildChart(buckets, 'UTC');
+    expect(c.bars).toHaveLength(60);
+    expect(c.max).toBe(10);
+    expect(c.total).toEqual({ vente: 3, achat: 3, refus: 2 });
+    const last = c.bars[59]!;
+    expect(last.segments.map((s) => s.kind)).toEqual(['vente', 'achat', 'refus']);
+    const unit = c.plot.h / c.max;
+    expect(last.segments[0]!.h).toBeCloseTo(3 * unit, 1);
+    // stacked: each segment sits on the previous one, the lowest on the axis
+    expect(last.segments[0]!.y + last.segments[0]!.h).toBeCloseTo(c.plot.y + c.plot.h, 1);
+    expect(last.segments[1]!.y + last.segments[1]!.h).toBeCloseTo(last.segments[0]!.y, 1);
+    for (const b of c.bars) {
+      expect(b.x).toBeGreaterThanOrEqual(c.plot.x);
+      expect(b.x + b.w).toBeLessThanOrEqual(c.plot.x + c.plot.w + 0.01);
+    }
+    expect(c.bars[0]!.segments).toEqual([]);
+    expect(last.label).toBe('13:59 — Vente 3, Achat 1, refusés 2');
+    expect(c.xTicks.map((t) => t.label)).toEqual(['13:09', '13:19', '13:29', '13:39', '13:49', '13:59']);
+  });
+
+  test('an empty hour draws an axis from 0 to 1', () => {
+    const c = buildChart(buckets.map((b) => ({ ...b, venteAllowed: 0, achatAllowed: 0, venteDenied: 0 })), 'UTC');
+    expect(c.max).toBe(1);
+    expect(c.bars.every((b) => b.segments.length === 0)).toBe(true);
+  });
+});
+
+describe('config', () => {
+  const secrets = { INTERNAL_TOKEN: 'x'.repeat(32), SESSION_KEYS: `${'a'.repeat(20)},${'b'.repeat(20)}` };
+
+  test('defaults serve a local run', () => {
+    const c = loadConfig(secrets);
+    expect(c.PORT).toBe(3000);
+    expect(c.HOST).toBe('127.0.0.1');
+    expect(c.SESSION_REDIS_URL).toBe('redis://127.0.0.1:6379/2');
+    expect(c.AUTH_ADDR).toBe('127.0.0.1:50051');
+    expect(c.LIMITER_ADDR).toBe('127.0.0.1:50053');
+    expect(c.LIMITER_FAIL_MODE).toBe('closed');
+    expect(c.TRUST_PROXY).toBe(0);
+    expect(c.SESSION_KEYS).toEqual(['a'.repeat(20), 'b'.repeat(20)]);
+    expect(c.SESSION_IDLE_MS).toBe(30 * 60_000);
+    expect(c.SESSION_ABSOLUTE_MS).toBe(12 * 3600_000);
+  });
+
+  test('TRUST_PROXY: true is one proxy, a number is that many', () => {
+    expect(loadConfig({ ...secrets, TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig({ ...secrets, TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+  });
+
+  test('a bad value names its variable, and never echoes secrets', () => {
+    const bad = () => loadConfig({ ...secrets, LIMITER_FAIL_MODE: 'sometimes', PORT: '99999', MARKET_ADDR: 'nowhere', TRUST_PROXY: 'maybe' });
+    expect(bad).toThrow(ConfigError);
+    try {
+      bad();
+    } catch (err) {
+      const msg = (err as Error).message;
+      for (const v of ['LIMITER_FAIL_MODE', 'PORT', 'MARKET_ADDR', 'TRUST_PROXY']) expect(msg).toContain(v);
+      expect(msg).not.toContain(secrets.INTERNAL_TOKEN);
+    }
+  });
+
+  test('production refuses missing secrets and short session keys', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', INTERNAL_TOKEN: secrets.INTERNAL_TOKEN })).toThrow(/SESSION_KEYS/);
+    expect(() => loadConfig({ ...secrets, SESSION_KEYS: `${'a'.repeat(20)},short` })).toThrow(/SESSION_KEYS/);
+  });
+});
+
+describe('tokens and sessions', () => {
+  test('CSRF tokens compare exactly', () => {
+    expect(tokensMatch('abc', 'abc')).toBe(true);
+    expect(tokensMatch('abc', 'abd')).toBe(false);
+    expect(tokensMatch('abc', '')).toBe(false);
+    expect(tokensMatch(undefined, 'abc')).toBe(false);
+    expect(tokensMatch('abc', ['abc'])).toBe(false);
+  });
+
+  test('session ids carry 256 random bits', () => {
+    const ids = new Set(Array.from({ length: 1000 }, newSessionId));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(Buffer.from(id, 'base64url')).toHaveLength(32);
+  });
+
+  test('regenerate issues a new id and a new CSRF token; destroy forgets everything', () => {
+    const s = new Session({ id: newSessionId(), data: { csrf: 'old', createdAt: Date.now() } });
+    const before = s.pending();
+    s.regenerate({ id: '1', firstName: 'A', lastName: 'B', email: 'a@b.c', role: 'STUDENT' });
+    const after = s.pending();
+    expect(after.id).not.toBe(before.id);
+    expect(after.dropped).toEqual([before.id]);
+    expect(s.csrf).not.toBe('old');
+    s.destroy();
+    expect(s.user).toBeUndefined();
+    expect(s.csrf).toBeUndefined();
+  });
+});
