@@ -1,12 +1,28 @@
-import { baseServiceShape, createLogger, handleShutdownSignals, loadOrExit, parseConfig, vars } from '@etu/common';
+// Wiring only: configuration, logger, server, health on the database, signals.
+import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+import { loadConfig } from './config';
 import { startAuthServer } from './server';
 
-const cfg = loadOrExit('auth', () => parseConfig({ ...baseServiceShape(), AUTH_ADDR: vars.addr('127.0.0.1:50051') }));
+const cfg = loadOrExit('auth', () => {
+  const c = loadConfig();
+  return { ...c, INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
+});
 const log = createLogger('auth', cfg.LOG_LEVEL);
-startAuthServer({ addr: cfg.AUTH_ADDR, log }).then(
+
+startAuthServer({
+  addr: cfg.AUTH_ADDR,
+  log,
+  token: cfg.INTERNAL_TOKEN,
+  databaseUrl: cfg.DATABASE_URL,
+  healthIntervalMs: cfg.HEALTH_INTERVAL_MS,
+  db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
+  graceMs: cfg.SHUTDOWN_GRACE_MS,
+}).then(
   (s) => {
     log.info({ port: s.port }, 'auth listening');
-    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log });
+    // The server's own close() is idempotent: the signal handler shuts gRPC first, then
+    // close() finds it done and releases the database pool.
+    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: s.close });
   },
   (err: unknown) => {
     log.fatal({ err }, 'cannot start');

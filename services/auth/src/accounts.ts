@@ -1,0 +1,154 @@
+// The accounts domain: registration, credential checks and lookups over the `utilisateurs`
+// table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
+// demo accounts and the admin are created exactly as a sign-up would create them.
+import { AlreadyExists, InvalidArgument, Unauthenticated, Unavailable, type Logger } from '@etu/common';
+import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db';
+import { codePoints, normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
+import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
+
+/** What callers may see of an account (never the password hash). */
+export interface Account {
+  id: number;
+  lastName: string;
+  firstName: string;
+  email: string;
+  role: Role;
+  createdAt: Date;
+}
+
+export interface NewAccount {
+  lastName: string;
+  firstName: string;
+  email: string;
+  password: string;
+}
+
+/** The one message for an unknown email and for a wrong password. */
+export const BAD_CREDENTIALS = 'Adresse e-mail ou mot de passe incorrect.';
+export const EMAIL_TAKEN = 'Un compte existe déjà avec cette adresse e-mail.';
+export const DB_UNAVAILABLE = 'Service momentanément indisponible, veuillez réessayer dans quelques instants.';
+export const MAX_IDS_PER_CALL = 1000;
+
+const PUBLIC_FIELDS = { id: true, lastName: true, firstName: true, email: true, role: true, createdAt: true } as const;
+// Ids are the decimal form of a positive signed 32-bit INT; anything else cannot name a user.
+const ID = /^[1-9][0-9]{0,9}$/;
+const INT_MAX = 2_147_483_647;
+
+export class Accounts {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly log: Logger,
+    readonly hasher: PasswordHasher = new PasswordHasher(),
+  ) {}
+
+  /**
+   * Creates an account after checking every input rule. The role defaults to STUDENT; only the
+   * seed passes another one (the Register RPC has no role field).
+   */
+  async register(input: NewAccount, opts: { role?: Role; log?: Logger } = {}): Promise<Account> {
+    const lastName = checkName('last_name', input.lastName);
+    const firstName = checkName('first_name', input.firstName);
+    const email = checkEmail(input.email);
+    const password = checkNewPassword(input.password);
+    const passwordHash = await this.hasher.hash(password);
+    // No existence check first: the unique index decides, so concurrent sign-ups with one
+    // email leave exactly one row and the others get ALREADY_EXISTS.
+    const user = await this.db('register', () =>
+      this.prisma.user.create({
+        data: { lastName, firstName, email, passwordHash, role: opts.role ?? Role.STUDENT },
+        select: PUBLIC_FIELDS,
+      }),
+    );
+    (opts.log ?? this.log).info({ userId: user.id, role: user.role }, 'account created');
+    return user;
+  }
+
+  /**
+   * Checks an email/password pair. Unknown email and wrong password fail alike (same error,
+   * one argon2 verification each). On success, upgrades a hash made with weaker parameters.
+   */
+  async authenticate(rawEmail: string, rawPassword: string, log: Logger = this.log): Promise<Account> {
+    const email = normalizeEmail(rawEmail);
+    if (email.length === 0) throw new InvalidArgument('email', 'ce champ est obligatoire.');
+    if (rawPassword.length === 0) throw new InvalidArgument('password', 'ce champ est obligatoire.');
+    const password = normalizePassword(rawPassword);
+    // Inputs no account can have are refused without touching the database (this depends on
+    // the input alone, so it tells nothing about which accounts exist).
+    if (email.length > EMAIL_MAX || codePoints(password) > PASSWORD_MAX) {
+      log.info({ reason: 'impossible_input' }, 'login failed');
+      throw new Unauthenticated(BAD_CREDENTIALS);
+    }
+    const row = await this.db('authenticate', () =>
+      this.prisma.user.findUnique({ where: { email }, select: { ...PUBLIC_FIELDS, passwordHash: true } }),
+    );
+    if (!row) {
+      await this.hasher.verifyDummy(password);
+      log.info({ reason: 'unknown_email' }, 'login failed');
+      throw new Unauthenticated(BAD_CREDENTIALS);
+    }
+    const { passwordHash: stored, ...account } = row;
+    let ok: boolean;
+    try {
+      ok = await this.hasher.verify(stored, password);
+    } catch {
+      throw new Error(`stored password hash of user ${account.id} cannot be read`);
+    }
+    if (!ok) {
+      log.info({ reason: 'wrong_password', userId: account.id }, 'login failed');
+      throw new Unauthenticated(BAD_CREDENTIALS);
+    }
+    if (this.hasher.needsRehash(stored)) await this.rehash(account.id, stored, password, log);
+    log.info({ userId: account.id }, 'login succeeded');
+    return account;
+  }
+
+  /** Known accounts among `ids` (decimal strings); others are simply absent. */
+  async getUsers(ids: string[]): Promise<Account[]> {
+    if (ids.length > MAX_IDS_PER_CALL) throw new InvalidArgument('ids', `${MAX_IDS_PER_CALL} identifiants au maximum par appel.`);
+    const wanted = [...new Set(ids.filter((id) => ID.test(id)).map(Number).filter((n) => n <= INT_MAX))];
+    if (wanted.length === 0) return [];
+    return this.db('getUsers', () => this.prisma.user.findMany({ where: { id: { in: wanted } }, select: PUBLIC_FIELDS }));
+  }
+
+  /** The account with this email (normalised), if any. */
+  async findByEmail(rawEmail: string): Promise<Account | null> {
+    const email = normalizeEmail(rawEmail);
+    return this.db('findByEmail', () => this.prisma.user.findUnique({ where: { email }, select: PUBLIC_FIELDS }));
+  }
+
+  /** Replaces a weaker hash, unless the password changed meanwhile. A failure never fails the login. */
+  private async rehash(id: number, stored: string, password: string, log: Logger): Promise<void> {
+    try {
+      const fresh = await this.hasher.hash(password);
+      const res = await this.prisma.user.updateMany({ where: { id, passwordHash: stored }, data: { passwordHash: fresh } });
+      if (res.count === 1) log.info({ userId: id }, 'password hash upgraded to current parameters');
+    } catch (err) {
+      log.warn({ userId: id, err: describe(err) }, 'could not upgrade the password hash');
+    }
+  }
+
+  /**
+   * Runs a database call and maps its failures: duplicate email → ALREADY_EXISTS (by Prisma's
+   * code P2002), database unreachable → UNAVAILABLE, anything else → an internal error whose
+   * text cannot carry a hash.
+   */
+  private async db<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AlreadyExists(EMAIL_TAKEN);
+      if (isDatabaseUnavailable(err)) {
+        this.log.warn({ op, err: describe(err) }, 'database unavailable');
+        throw new Unavailable(DB_UNAVAILABLE);
+      }
+      throw new Error(`database error in ${op}: ${describe(err)}`);
+    }
+  }
+}
+
+/** A one-line description of an error, with anything shaped like a password hash removed. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return 'non-error thrown';
+  const code = (err as { code?: unknown }).code;
+  return scrubHashes(`${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}`);
+}

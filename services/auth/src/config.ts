@@ -1,0 +1,41 @@
+// Configuration of the auth service and of its seed, parsed once at start (see @etu/common).
+// zod is not a declared dependency of this package, so schemas come from @etu/common's builders.
+import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+
+/** An optional string variable (same schema as the base shape's optional secret). */
+const optionalString = () => baseServiceShape().INTERNAL_TOKEN;
+
+/** Variables read by the auth server (main.ts). */
+export const configShape = {
+  ...baseServiceShape(),
+  AUTH_ADDR: vars.addr('127.0.0.1:50051'),
+  DATABASE_URL: vars.databaseUrl(),
+  /** How often health re-checks the database with `SELECT 1`. */
+  HEALTH_INTERVAL_MS: vars.millis(1000),
+  /** How long a query waits for a pooled connection before failing with UNAVAILABLE. */
+  DB_ACQUIRE_TIMEOUT_MS: vars.millis(1000),
+  /** How long opening one database connection may take. */
+  DB_CONNECT_TIMEOUT_MS: vars.millis(1000),
+};
+
+export function loadConfig(env: Env = process.env) {
+  return parseConfig(configShape, env);
+}
+
+export type AuthConfig = ReturnType<typeof loadConfig>;
+
+/** Variables read by the seed (`make seed`): the database and the optional admin account. */
+export const seedConfigShape = {
+  NODE_ENV: vars.nodeEnv(),
+  DATABASE_URL: vars.databaseUrl(),
+  /** Email of the ADMIN account (default admin@etuservices.example). */
+  ADMIN_EMAIL: optionalString(),
+  /** Its password (default: generated once and kept in .secrets/demo-accounts.json). */
+  ADMIN_PASSWORD: optionalString(),
+};
+
+export function loadSeedConfig(env: Env = process.env) {
+  return parseConfig(seedConfigShape, env);
+}
+
+export type SeedConfig = ReturnType<typeof loadSeedConfig>;

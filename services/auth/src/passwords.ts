@@ -1,0 +1,100 @@
+// Password hashing: argon2id through @node-rs/argon2 (prebuilt N-API binary, no install script).
+// Hashes are PHC strings ($argon2id$v=19$m=...,t=...,p=...$salt$hash), so the algorithm and its
+// parameters travel with each hash and can be raised later: a successful login rehashes a
+// password whose stored parameters are weaker than the current ones.
+import { randomBytes } from 'node:crypto';
+import { hash, parseOptions, verify, type Algorithm, type Options, type Version } from '@node-rs/argon2';
+
+// The package's enums are ambient `const enum`s, which isolated-module transpilers cannot inline.
+const ARGON2ID = 2 as Algorithm;
+const V0x13 = 1 as Version;
+
+export interface HashParams {
+  /** Memory in KiB (m). */
+  memoryCost: number;
+  /** Passes (t). */
+  timeCost: number;
+  /** Lanes (p). */
+  parallelism: number;
+}
+
+/** OWASP's first recommended argon2id configuration: m = 19 MiB, t = 2, p = 1. */
+export const CURRENT_PARAMS: HashParams = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const OUTPUT_LEN = 32;
+const SALT_LEN = 16;
+
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+
+/**
+ * The form a password is hashed in: Unicode NFC, so that "é" typed as one code point or as
+ * "e" + combining acute gives the same hash. Never trimmed, never truncated.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFC');
+}
+
+/** Length in Unicode code points (an emoji outside the BMP counts as 1, not 2). */
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+export class PasswordHasher {
+  private readonly options: Options;
+  private dummy: Promise<string> | undefined;
+
+  constructor(readonly params: HashParams = CURRENT_PARAMS) {
+    this.options = { algorithm: ARGON2ID, version: V0x13, outputLen: OUTPUT_LEN, ...params };
+  }
+
+  /** Hashes an already normalised password into a PHC string. */
+  hash(normalized: string): Promise<string> {
+    return hash(normalized, this.options);
+  }
+
+  /** True when `normalized` matches the stored PHC string. Throws on an unreadable hash. */
+  verify(stored: string, normalized: string): Promise<boolean> {
+    return verify(stored, normalized);
+  }
+
+  /**
+   * Spends one verification against a fixed hash of a random secret, so that an unknown email
+   * costs as much as a wrong password. Always false.
+   */
+  async verifyDummy(normalized: string): Promise<false> {
+    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
+    await verify(await this.dummy, normalized);
+    return false;
+  }
+
+  /** Computes the dummy hash ahead of the first unknown-email login. */
+  async warmUp(): Promise<void> {
+    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
+    await this.dummy;
+  }
+
+  /** True when the stored hash was made with another algorithm or weaker parameters. */
+  needsRehash(stored: string): boolean {
+    let o;
+    try {
+      o = parseOptions(stored);
+    } catch {
+      return true;
+    }
+    return (
+      o.algorithm !== ARGON2ID ||
+      o.version !== V0x13 ||
+      o.memoryCost < this.params.memoryCost ||
+      o.timeCost < this.params.timeCost ||
+      o.outputLen < OUTPUT_LEN ||
+      o.saltLen < SALT_LEN
+    );
+  }
+}
+
+/** Replaces anything shaped like a PHC hash in a text (error messages may quote SQL values). */
+export function scrubHashes(text: string): string {
+  return text.replace(/\$argon2[a-z]*\$[^\s'"`,)]*/gi, '[redacted]');
+}
