@@ -5,3 +5,5 @@ export * from './server';
 export * from './client';
 export * from './redis';
 export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';
+/** zod, re-exported so that every part builds its config shape with the same instance. */
+export { z } from 'zod';

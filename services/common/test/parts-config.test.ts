@@ -45,5 +45,6 @@ test.each(cases)('%s with %j exits non-zero naming %s', (part, env, variable) =>
   expect(r.status).not.toBeNull();
   expect(r.stderr).toContain(variable);
   // The bad value itself is not echoed (it could be a secret).
-  for (const v of Object.values(env)) if (v.length > 3) expect(r.stderr).not.toContain(v);
+  const bad = env[variable];
+  if (bad && bad.length > 3) expect(r.stderr).not.toContain(bad);
 });
