@@ -1,1 +1,2 @@
-export { startMarketServer } from './server';
+export { startMarketServer, type MarketServer, type MarketServerOptions } from './server';
+export { configShape, loadConfig, type MarketConfig } from './config';

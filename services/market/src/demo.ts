@@ -1,0 +1,155 @@
+// Demo listings for a local run (`make seed`): what students actually resell, spread over the
+// demo STUDENT accounts and created through the domain code, so they follow every rule.
+import { existsSync, readFileSync } from 'node:fs';
+import { FailedPrecondition } from '@etu/common';
+import type { PrismaClient } from '@etu/db';
+import { market } from '@etu/proto';
+import type { Market } from './market';
+
+const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
+
+type DemoListing = Omit<market.CreateListingRequest, 'sellerId'>;
+
+export const DEMO_LISTINGS: readonly DemoListing[] = [
+  {
+    title: 'Analyse L1 – Cours et exercices corrigés (Dunod)',
+    category: BOOK,
+    priceCents: 1200,
+    description: 'Quelques annotations au crayon dans les deux premiers chapitres, sinon comme neuf. Idéal pour préparer les partiels.',
+  },
+  {
+    title: 'Le Petit Prince – Antoine de Saint-Exupéry (Folio)',
+    category: BOOK,
+    priceCents: 350,
+    description: 'Édition de poche, couverture un peu cornée.',
+  },
+  {
+    title: 'Introduction à l’algorithmique (Cormen), 3e édition',
+    category: BOOK,
+    priceCents: 4500,
+    description: 'La bible des cours d’algo. Très bon état, aucune page surlignée.',
+  },
+  {
+    title: 'Droit constitutionnel – Manuel 2025',
+    category: BOOK,
+    priceCents: 1800,
+    description: 'Surligné (jaune et vert) mais complet. Remise en main propre sur le campus.',
+  },
+  {
+    title: 'Les Misérables, tome 1 – Victor Hugo',
+    category: BOOK,
+    priceCents: 400,
+    description: 'Livre de poche au programme de lettres. Bon état.',
+  },
+  {
+    title: 'Bescherelle – La conjugaison pour tous',
+    category: BOOK,
+    priceCents: 500,
+    description: '',
+  },
+  {
+    title: 'Intouchables (DVD)',
+    category: DVD,
+    priceCents: 500,
+    description: 'Boîtier d’origine, disque sans rayure. Version française, sous-titres anglais.',
+  },
+  {
+    title: 'Le Fabuleux Destin d’Amélie Poulain – édition collector',
+    category: DVD,
+    priceCents: 800,
+    description: 'Double DVD avec les bonus. Parfait état.',
+  },
+  {
+    title: 'Coffret Le Seigneur des anneaux – la trilogie',
+    category: DVD,
+    priceCents: 1500,
+    description: 'Versions cinéma, 3 DVD. Le fourreau en carton est un peu abîmé.',
+  },
+  {
+    title: 'La Haine (DVD)',
+    category: DVD,
+    priceCents: 600,
+    description: 'Film de Mathieu Kassovitz, version restaurée.',
+  },
+  {
+    title: 'Calculatrice Casio Graph 35+E II (mode examen)',
+    category: OTHER,
+    priceCents: 4000,
+    description: 'Autorisée aux examens, avec son câble USB. Piles neuves.',
+  },
+  {
+    title: 'Blouse de TP chimie, taille M',
+    category: OTHER,
+    priceCents: 700,
+    description: 'Portée un semestre, lavée. 100 % coton.',
+  },
+];
+
+export interface DemoAccount {
+  id: string;
+  email: string;
+  role: string;
+  firstName?: string;
+  lastName?: string;
+}
+
+/**
+ * Reads the demo accounts written by the auth seed; null when the file does not exist. Throws
+ * with a readable message when it exists but is not what the auth seed writes.
+ */
+export function readDemoAccounts(path: string): DemoAccount[] | null {
+  if (!existsSync(path)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON (${(err as Error).message}); run the auth seed again`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`${path} should hold an array of accounts; run the auth seed again`);
+  return parsed.flatMap((a: unknown) => {
+    if (!a || typeof a !== 'object') return [];
+    const o = a as Record<string, unknown>;
+    const id = typeof o.id === 'number' ? String(o.id) : o.id;
+    if (typeof id !== 'string' || typeof o.role !== 'string') return [];
+    return [{ id, email: String(o.email ?? ''), role: o.role }];
+  });
+}
+
+export interface SeedResult {
+  created: number;
+  /** Students that already had listings, left untouched. */
+  skipped: string[];
+  /** Accounts of the file that the database does not know (a stale file). */
+  unknown: string[];
+}
+
+/**
+ * Deals the demo listings out to the STUDENT accounts in turn. Idempotent: a student who already
+ * has listings gets none (so running the seed twice adds nothing).
+ */
+export async function seedDemoListings(m: Market, db: PrismaClient, accounts: DemoAccount[]): Promise<SeedResult> {
+  const students = accounts.filter((a) => a.role.toUpperCase() === 'STUDENT');
+  const result: SeedResult = { created: 0, skipped: [], unknown: [] };
+  if (students.length === 0) return result;
+  const fresh: DemoAccount[] = [];
+  for (const s of students) {
+    const id = Number(s.id);
+    if (Number.isInteger(id) && (await db.listing.count({ where: { sellerId: id } })) > 0) result.skipped.push(s.id);
+    else fresh.push(s);
+  }
+  if (fresh.length === 0) return result;
+  // Each student's share, dealt round-robin over all students so the spread does not depend on
+  // which ones were seeded before.
+  for (const [i, item] of DEMO_LISTINGS.entries()) {
+    const seller = students[i % students.length]!;
+    if (!fresh.includes(seller) || result.unknown.includes(seller.id)) continue;
+    try {
+      await m.createListing({ ...item, sellerId: seller.id });
+      result.created++;
+    } catch (err) {
+      if (!(err instanceof FailedPrecondition)) throw err;
+      result.unknown.push(seller.id);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,155 @@
+// The market's domain: listings (table `articles`) and purchases. Transport-free: the gRPC server
+// and the seed both call this class. Errors are typed (@etu/common) with French messages.
+import { FailedPrecondition, NotFound, type Logger } from '@etu/common';
+import { ListingStatus as DbStatus, Prisma, type Listing as Row, type PrismaClient } from '@etu/db';
+import type { market } from '@etu/proto';
+import { decodeCursor, encodeCursor } from './cursor';
+import {
+  categoryFromDb,
+  parseCategoryFilter,
+  parseId,
+  parseNewListing,
+  parsePageSize,
+  parseStatusFilter,
+  statusFromDb,
+} from './rules';
+
+export const MSG = {
+  notFound: 'Article introuvable.',
+  alreadySold: 'Cet article a déjà été vendu.',
+  ownListing: 'Vous ne pouvez pas acheter votre propre article.',
+  unknownSeller: 'Vendeur inconnu : ce compte n’existe pas.',
+  unknownBuyer: 'Acheteur inconnu : ce compte n’existe pas.',
+} as const;
+
+/** Prisma's "foreign key constraint violated" (a seller or buyer id that names no user). */
+function isForeignKeyViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2003';
+}
+
+export function toProto(r: Row): market.Listing {
+  return {
+    id: String(r.id),
+    sellerId: String(r.sellerId),
+    title: r.title,
+    category: categoryFromDb(r.category),
+    priceCents: r.priceCents,
+    description: r.description,
+    status: statusFromDb(r.status),
+    buyerId: r.buyerId === null ? '' : String(r.buyerId),
+    createdAt: r.createdAt,
+    soldAt: r.soldAt ?? undefined,
+  };
+}
+
+export interface MarketOptions {
+  log?: Logger;
+  /** Called before every database access (after the request passed the rules); may throw. */
+  beforeQuery?: () => void;
+}
+
+export class Market {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly opts: MarketOptions = {},
+  ) {}
+
+  /** The database, once the request is known valid (so a bad request is refused as such first). */
+  private get db(): PrismaClient {
+    this.opts.beforeQuery?.();
+    return this.prisma;
+  }
+
+  private get log(): Logger | undefined {
+    return this.opts.log;
+  }
+
+  /** Vente: validates every rule, then stores the listing as AVAILABLE. */
+  async createListing(req: market.CreateListingRequest): Promise<market.Listing> {
+    const data = parseNewListing(req);
+    let row: Row;
+    try {
+      row = await this.db.listing.create({ data });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownSeller);
+      throw err;
+    }
+    this.log?.info({ listingId: row.id, sellerId: row.sellerId }, 'listing created');
+    return toProto(row);
+  }
+
+  async getListing(id: string): Promise<market.Listing> {
+    const listingId = parseId('id', id, "l'identifiant de l'article");
+    const row = await this.db.listing.findUnique({ where: { id: listingId } });
+    if (!row) throw new NotFound(MSG.notFound);
+    return toProto(row);
+  }
+
+  /**
+   * Newest first by (created_at, id) descending. The page token is the position of the last
+   * listing returned, so listings added meanwhile never shift later pages: each listing that
+   * existed when the walk began is returned exactly once.
+   */
+  async listListings(req: market.ListListingsRequest): Promise<market.ListListingsResponse> {
+    const f = req.filter;
+    const category = f ? parseCategoryFilter(f.category) : undefined;
+    const status = f ? parseStatusFilter(f.status) : undefined;
+    const sellerId = f?.sellerId ? parseId('filter.seller_id', f.sellerId, "l'identifiant du vendeur") : undefined;
+    const excludeSellerId = f?.excludeSellerId
+      ? parseId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur")
+      : undefined;
+    const pageSize = parsePageSize(req.pageSize);
+    const cursor = req.pageToken ? decodeCursor(req.pageToken) : undefined;
+
+    const and: Prisma.ListingWhereInput[] = [];
+    if (category) and.push({ category });
+    if (status) and.push({ status });
+    if (sellerId !== undefined) and.push({ sellerId });
+    if (excludeSellerId !== undefined) and.push({ sellerId: { not: excludeSellerId } });
+    if (cursor) {
+      and.push({ OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] });
+    }
+    const rows = await this.db.listing.findMany({
+      where: { AND: and },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: pageSize + 1,
+    });
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    return {
+      listings: page.map(toProto),
+      nextPageToken: rows.length > pageSize && last ? encodeCursor(last) : '',
+    };
+  }
+
+  /**
+   * Achat, atomically: one conditional UPDATE (available, and not the buyer's own) decides the
+   * winner inside the database, so of N concurrent buyers exactly one matches a row. When no row
+   * matched, a re-read says why. A sold listing never changes again, so that re-read (and the
+   * winner's) cannot be contradicted by a later write.
+   */
+  async purchase(req: market.PurchaseRequest): Promise<market.Listing> {
+    const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
+    const buyerId = parseId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
+    let count: number;
+    try {
+      ({ count } = await this.db.listing.updateMany({
+        where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
+        data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
+      }));
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownBuyer);
+      throw err;
+    }
+    const row = await this.db.listing.findUnique({ where: { id } });
+    if (!row) throw new NotFound(MSG.notFound);
+    if (count === 1) {
+      this.log?.info({ listingId: id, buyerId, sellerId: row.sellerId }, 'listing sold');
+      return toProto(row);
+    }
+    if (row.sellerId === buyerId) throw new FailedPrecondition(MSG.ownListing);
+    if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
+    // Not reachable: the row is available, not the buyer's, yet the update matched nothing.
+    throw new Error(`purchase of listing ${id} matched no row although it is available`);
+  }
+}

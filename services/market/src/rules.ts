@@ -1,0 +1,136 @@
+// The rules a listing must follow, checked before anything touches the database. Each broken
+// rule is an InvalidArgument naming the proto field (`title: …`), with a reason in French that
+// the gateway may show as is. Lengths count Unicode code points, as MariaDB's VARCHAR(120) in
+// utf8mb4 does, so "120 characters" means the same thing here and in the column.
+import { InvalidArgument } from '@etu/common';
+import { Category as DbCategory, ListingStatus as DbStatus } from '@etu/db';
+import { market } from '@etu/proto';
+
+export const TITLE_MAX = 120;
+export const DESCRIPTION_MAX = 2000;
+export const PRICE_MIN_CENTS = 1;
+export const PRICE_MAX_CENTS = 1_000_000;
+export const PAGE_SIZE_DEFAULT = 20;
+export const PAGE_SIZE_MAX = 100;
+/** Ids are MariaDB INT (signed): 1 .. 2^31 - 1. */
+const ID_MAX = 2_147_483_647;
+
+/** C0/C1 control characters and the Unicode line/paragraph separators. */
+const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
+/** The same, except tab, line feed and carriage return, which a description may contain. */
+const DESCRIPTION_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/u;
+
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** A user or listing id: the decimal string of a positive database id. */
+export function parseId(field: string, value: string, what = "l'identifiant"): number {
+  if (value === '') throw new InvalidArgument(field, `${what} est obligatoire.`);
+  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > ID_MAX) {
+    throw new InvalidArgument(field, `${what} doit être un nombre entier positif.`);
+  }
+  return Number(value);
+}
+
+export function parseTitle(raw: string): string {
+  const title = raw.trim();
+  if (title === '') throw new InvalidArgument('title', 'le titre est obligatoire.');
+  if (codePoints(title) > TITLE_MAX) throw new InvalidArgument('title', `le titre ne doit pas dépasser ${TITLE_MAX} caractères.`);
+  if (TITLE_FORBIDDEN.test(title)) throw new InvalidArgument('title', 'le titre ne doit pas contenir de caractères de contrôle.');
+  return title;
+}
+
+export function parseDescription(raw: string): string {
+  if (codePoints(raw) > DESCRIPTION_MAX) {
+    throw new InvalidArgument('description', 'la description ne doit pas dépasser 2 000 caractères.');
+  }
+  if (DESCRIPTION_FORBIDDEN.test(raw)) {
+    throw new InvalidArgument('description', 'la description ne doit pas contenir de caractères de contrôle.');
+  }
+  return raw;
+}
+
+export function parsePrice(cents: number): number {
+  if (!Number.isInteger(cents) || cents < PRICE_MIN_CENTS || cents > PRICE_MAX_CENTS) {
+    throw new InvalidArgument('price_cents', 'le prix doit être compris entre 0,01 € et 10 000 €, en centimes entiers.');
+  }
+  return cents;
+}
+
+const CATEGORY_TO_DB: Partial<Record<number, DbCategory>> = {
+  [market.Category.CATEGORY_BOOK]: DbCategory.BOOK,
+  [market.Category.CATEGORY_DVD]: DbCategory.DVD,
+  [market.Category.CATEGORY_OTHER]: DbCategory.OTHER,
+};
+const CATEGORY_FROM_DB: Record<DbCategory, market.Category> = {
+  BOOK: market.Category.CATEGORY_BOOK,
+  DVD: market.Category.CATEGORY_DVD,
+  OTHER: market.Category.CATEGORY_OTHER,
+};
+const STATUS_TO_DB: Partial<Record<number, DbStatus>> = {
+  [market.ListingStatus.LISTING_STATUS_AVAILABLE]: DbStatus.disponible,
+  [market.ListingStatus.LISTING_STATUS_SOLD]: DbStatus.vendu,
+};
+const STATUS_FROM_DB: Record<DbStatus, market.ListingStatus> = {
+  disponible: market.ListingStatus.LISTING_STATUS_AVAILABLE,
+  vendu: market.ListingStatus.LISTING_STATUS_SOLD,
+};
+
+/** BOOK, DVD or OTHER; UNSPECIFIED and unknown numbers are refused. */
+export function parseCategory(c: market.Category, field = 'category'): DbCategory {
+  const db = CATEGORY_TO_DB[c];
+  if (!db) throw new InvalidArgument(field, 'choisissez une catégorie : livre, DVD ou autre.');
+  return db;
+}
+
+/** A category filter: UNSPECIFIED means "all" (undefined). */
+export function parseCategoryFilter(c: market.Category): DbCategory | undefined {
+  return c === market.Category.CATEGORY_UNSPECIFIED ? undefined : parseCategory(c, 'filter.category');
+}
+
+/** A status filter: UNSPECIFIED means "all" (undefined). */
+export function parseStatusFilter(s: market.ListingStatus): DbStatus | undefined {
+  if (s === market.ListingStatus.LISTING_STATUS_UNSPECIFIED) return undefined;
+  const db = STATUS_TO_DB[s];
+  if (!db) throw new InvalidArgument('filter.status', 'statut inconnu (disponible ou vendu).');
+  return db;
+}
+
+export function categoryFromDb(c: DbCategory): market.Category {
+  return CATEGORY_FROM_DB[c];
+}
+
+export function statusFromDb(s: DbStatus): market.ListingStatus {
+  return STATUS_FROM_DB[s];
+}
+
+/** 0 means the default (20); otherwise 1-100. */
+export function parsePageSize(n: number): number {
+  if (n === 0) return PAGE_SIZE_DEFAULT;
+  if (!Number.isInteger(n) || n < 1 || n > PAGE_SIZE_MAX) {
+    throw new InvalidArgument('page_size', `la taille de page doit être comprise entre 1 et ${PAGE_SIZE_MAX}.`);
+  }
+  return n;
+}
+
+export interface NewListing {
+  sellerId: number;
+  title: string;
+  category: DbCategory;
+  priceCents: number;
+  description: string;
+}
+
+/** Checks every field of a CreateListing request, in proto field order; the first broken rule wins. */
+export function parseNewListing(req: market.CreateListingRequest): NewListing {
+  return {
+    sellerId: parseId('seller_id', req.sellerId, "l'identifiant du vendeur"),
+    title: parseTitle(req.title),
+    category: parseCategory(req.category),
+    priceCents: parsePrice(req.priceCents),
+    description: parseDescription(req.description),
+  };
+}

@@ -1,0 +1,73 @@
+// The demo seed: a dozen valid listings dealt to the STUDENT accounts, none to admins,
+// idempotent, tolerant of a stale accounts file.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPrismaClient, type PrismaClient } from '@etu/db';
+import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { DEMO_LISTINGS, readDemoAccounts, seedDemoListings, type DemoAccount } from '../src/demo';
+import { Market } from '../src/market';
+import { parseNewListing } from '../src/rules';
+
+let tdb: TestDatabase;
+let db: PrismaClient;
+let accounts: DemoAccount[];
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = createPrismaClient(tdb.url, { connectionLimit: 2 });
+  const mk = async (email: string, role: 'STUDENT' | 'ADMIN') =>
+    (await db.user.create({ data: { lastName: 'Demo', firstName: email, email, passwordHash: 'x', role } })).id;
+  accounts = [
+    { id: String(await mk('admin@etu.test', 'ADMIN')), email: 'admin@etu.test', role: 'ADMIN' },
+    { id: String(await mk('alice@etu.test', 'STUDENT')), email: 'alice@etu.test', role: 'STUDENT' },
+    { id: String(await mk('bruno@etu.test', 'STUDENT')), email: 'bruno@etu.test', role: 'STUDENT' },
+    { id: String(await mk('chloe@etu.test', 'STUDENT')), email: 'chloe@etu.test', role: 'STUDENT' },
+  ];
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await tdb?.drop();
+});
+
+test('the demo listings follow every rule, books and DVDs among them', () => {
+  expect(DEMO_LISTINGS.length).toBeGreaterThanOrEqual(12);
+  for (const l of DEMO_LISTINGS) expect(() => parseNewListing({ ...l, sellerId: '1' })).not.toThrow();
+  expect(new Set(DEMO_LISTINGS.map((l) => l.category)).size).toBe(3);
+});
+
+test('deals the listings to the students only, and adds nothing the second time', async () => {
+  const m = new Market(db);
+  const first = await seedDemoListings(m, db, accounts);
+  expect(first).toEqual({ created: DEMO_LISTINGS.length, skipped: [], unknown: [] });
+  const bySeller = await db.listing.groupBy({ by: ['sellerId'], _count: true });
+  const counts = Object.fromEntries(bySeller.map((g) => [String(g.sellerId), g._count]));
+  expect(counts).toEqual({ [accounts[1]!.id]: 4, [accounts[2]!.id]: 4, [accounts[3]!.id]: 4 });
+
+  const second = await seedDemoListings(m, db, accounts);
+  expect(second).toEqual({ created: 0, skipped: [accounts[1]!.id, accounts[2]!.id, accounts[3]!.id], unknown: [] });
+  expect(await db.listing.count()).toBe(DEMO_LISTINGS.length);
+});
+
+test('a student unknown to the database (stale file) is reported, the others still seeded', async () => {
+  const fresh = await db.user.create({ data: { lastName: 'Demo', firstName: 'D', email: 'dora@etu.test', passwordHash: 'x' } });
+  const before = await db.listing.count();
+  const r = await seedDemoListings(new Market(db), db, [
+    { id: String(fresh.id), email: 'dora@etu.test', role: 'STUDENT' },
+    { id: '999999', email: 'ghost@etu.test', role: 'STUDENT' },
+  ]);
+  expect(r.unknown).toEqual(['999999']);
+  expect(r.created).toBe(Math.ceil(DEMO_LISTINGS.length / 2));
+  expect(await db.listing.count()).toBe(before + r.created);
+});
+
+test('reads the auth seed’s file; a missing file is null, a broken one a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'market-seed-'));
+  expect(readDemoAccounts(join(dir, 'absent.json'))).toBeNull();
+  const file = join(dir, 'demo-accounts.json');
+  writeFileSync(file, JSON.stringify([{ id: 3, email: 'a@b', password: 'secret', role: 'STUDENT', firstName: 'A', lastName: 'B' }]));
+  expect(readDemoAccounts(file)).toEqual([{ id: '3', email: 'a@b', role: 'STUDENT' }]);
+  writeFileSync(file, '{oops');
+  expect(() => readDemoAccounts(file)).toThrow(/not valid JSON/);
+});

@@ -1,0 +1,167 @@
+// Database unreachable → UNAVAILABLE fast and health NOT_SERVING; back → recovers by itself.
+// The shared MariaDB is never stopped: one server points at a closed port, another reaches the
+// database through a TCP relay of this test's own that is cut and restored.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { checkHealth, createServiceClient } from '@etu/common';
+import { freePort, TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { createPrismaClient, parseDatabaseUrl, withDatabase } from '@etu/db';
+import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { market } from '@etu/proto';
+import { guardDriverRejections } from '../src/database';
+import { startMarketServer, type MarketServer } from '../src/server';
+import { grpcError, listing } from './helpers';
+
+const SERVICE = 'etuservices.market.v1.MarketService';
+/** The first call may wait for the pool's acquire timeout (1 s, twice on a client's very first query). */
+const FIRST_MS = 3000;
+/** Once the outage is known, calls are refused without touching the pool. */
+const FAST_MS = 500;
+
+async function waitHealth(addr: string, want: string, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let got = await checkHealth(addr, SERVICE);
+  while (got !== want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = await checkHealth(addr, SERVICE);
+  }
+  return got;
+}
+
+function clientFor(port: number) {
+  return createServiceClient(market.MarketServiceClient, `127.0.0.1:${port}`, { token: TEST_TOKEN, timeoutMs: 10_000 });
+}
+
+test('pointed at a closed port: every RPC answers UNAVAILABLE fast, health NOT_SERVING', async () => {
+  const dead = await freePort();
+  const srv = await startMarketServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    databaseUrl: `mysql://root@127.0.0.1:${dead}/etuservices`,
+    healthIntervalMs: 200,
+    graceMs: 200,
+  });
+  const c = clientFor(srv.port);
+  try {
+    const calls: [string, () => Promise<unknown>][] = [
+      ['createListing', () => c.call.createListing(listing('1'))],
+      ['listListings', () => c.call.listListings({ pageSize: 0, pageToken: '' })],
+      ['getListing', () => c.call.getListing({ id: '1' })],
+      ['purchase', () => c.call.purchase({ listingId: '1', buyerId: '2' })],
+    ];
+    let first = true;
+    for (const [name, call] of [...calls, ...calls]) {
+      const started = Date.now();
+      const err = await grpcError(call());
+      const ms = Date.now() - started;
+      expect([name, err.code, ms < (first ? FIRST_MS : FAST_MS)]).toEqual([name, grpc.status.UNAVAILABLE, true]);
+      expect(err.details).toMatch(/indisponible/);
+      first = false;
+    }
+    // Invalid input is still refused as such: the rules need no database.
+    expect((await grpcError(c.call.createListing(listing('1', { title: '' })))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await waitHealth(`127.0.0.1:${srv.port}`, 'NOT_SERVING')).toBe('NOT_SERVING');
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+/** A TCP relay to the database that can be cut (every connection reset) and restored. */
+async function startRelay(target: { host: string; port: number }) {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((down) => {
+        const upstream = connect(target.port, target.host);
+        for (const s of [down, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => s.destroy());
+        }
+        down.pipe(upstream).pipe(down);
+        down.on('close', () => upstream.destroy());
+        upstream.on('close', () => down.destroy());
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.resetAndDestroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+      server = undefined;
+    });
+  await up();
+  return { port, up, cut };
+}
+
+describe('the database goes away and comes back', () => {
+  let tdb: TestDatabase;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let srv: MarketServer;
+  let sellerId: string;
+  let unguard: () => void;
+
+  beforeAll(async () => {
+    // As main.ts does: a connection cut during its opening handshake leaves an orphaned driver
+    // rejection (see src/database.ts).
+    unguard = guardDriverRejections(testLogger());
+    tdb = await createTestDatabase();
+    const db = createPrismaClient(tdb.url, { connectionLimit: 1 });
+    sellerId = String((await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).id);
+    await db.$disconnect();
+    const s = parseDatabaseUrl(tdb.url);
+    relay = await startRelay({ host: s.host, port: s.port });
+    const viaRelay = new URL(withDatabase(tdb.url, tdb.name));
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(relay.port);
+    srv = await startMarketServer({
+      addr: '127.0.0.1:0',
+      log: testLogger(),
+      token: TEST_TOKEN,
+      databaseUrl: viaRelay.toString(),
+      healthIntervalMs: 200,
+      graceMs: 200,
+    });
+  });
+
+  afterAll(async () => {
+    await srv?.close();
+    await relay?.cut();
+    await tdb?.drop();
+    unguard?.();
+  });
+
+  test('UNAVAILABLE fast while it is away, then serving again by itself', async () => {
+    const addr = `127.0.0.1:${srv.port}`;
+    const c = clientFor(srv.port);
+    try {
+      expect(await waitHealth(addr, 'SERVING')).toBe('SERVING');
+      const { listing: before } = await c.call.createListing(listing(sellerId, { title: 'Avant la panne' }));
+
+      await relay.cut();
+      const started = Date.now();
+      const err = await grpcError(c.call.getListing({ id: before!.id }));
+      expect([err.code, Date.now() - started < FIRST_MS]).toEqual([grpc.status.UNAVAILABLE, true]);
+      const again = Date.now();
+      expect((await grpcError(c.call.createListing(listing(sellerId)))).code).toBe(grpc.status.UNAVAILABLE);
+      expect(Date.now() - again).toBeLessThan(FAST_MS);
+      expect(await waitHealth(addr, 'NOT_SERVING')).toBe('NOT_SERVING');
+
+      await relay.up();
+      expect(await waitHealth(addr, 'SERVING')).toBe('SERVING');
+      const { listing: after } = await c.call.createListing(listing(sellerId, { title: 'Après la panne' }));
+      expect((await c.call.getListing({ id: before!.id })).listing!.title).toBe('Avant la panne');
+      expect((await c.call.purchase({ listingId: after!.id, buyerId: sellerId }).catch((e: grpc.ServiceError) => e.code))).toBe(
+        grpc.status.FAILED_PRECONDITION,
+      );
+    } finally {
+      c.close();
+    }
+  });
+});
