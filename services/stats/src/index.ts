@@ -1,1 +1,2 @@
-export { startStatsServer } from './server';
+export { startStatsServer, type StatsServer, type StatsServerOptions } from './server';
+export { configShape, loadConfig, type StatsConfig } from './config';

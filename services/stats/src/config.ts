@@ -1,0 +1,16 @@
+// Configuration of the stats service, parsed once at start (the rest of the code never reads
+// process.env).
+import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+
+export const configShape = {
+  ...baseServiceShape(),
+  STATS_ADDR: vars.addr('127.0.0.1:50054'),
+  /** Database 1 by default, as the brief asks. */
+  STATS_REDIS_URL: vars.redisUrl('redis://127.0.0.1:6379/1'),
+};
+
+export type StatsConfig = ReturnType<typeof loadConfig>;
+
+export function loadConfig(env: Env = process.env) {
+  return parseConfig(configShape, env);
+}

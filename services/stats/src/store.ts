@@ -1,0 +1,197 @@
+// The statistics store: the Redis side of the stats service. Writes go through one Lua script
+// per event (scripts.ts); reads of the dashboard are one read-only script, so every list and
+// total of one answer comes from the same instant.
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import {
+  CALLS_SERVICE,
+  CALLS_USER,
+  COUNT_FIELDS,
+  countField,
+  DENIED_SERVICE,
+  DENIED_USER,
+  EVENT_TTL_MS,
+  eventKey,
+  LAST_LOGIN,
+  LOGINS,
+  MINUTE_MS,
+  MINUTE_RETENTION_MS,
+  minuteKey,
+  minuteStart,
+  SERIES_MINUTES,
+  TOTALS,
+  userKey,
+  type OutcomeName,
+  type ServiceName,
+} from './keys';
+import { DASHBOARD, RECORD_CALL, RECORD_LOGIN } from './scripts';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    statsRecordLogin(...args: (string | number)[]): Result<number, Context>;
+    statsRecordCall(...args: (string | number)[]): Result<number, Context>;
+    statsDashboard(numKeys: number, ...keys: string[]): Result<unknown[], Context>;
+  }
+}
+
+export interface UserCountRow {
+  userId: string;
+  count: number;
+}
+export interface MinuteRow {
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  venteAllowed: number;
+  achatAllowed: number;
+  venteDenied: number;
+  achatDenied: number;
+}
+export interface Dashboard {
+  /** Newest first; `at` in ms. */
+  lastLogins: { userId: string; at: number }[];
+  topConnectors: UserCountRow[];
+  leastServiceUsers: UserCountRow[];
+  allowed: Record<ServiceName, number>;
+  denied: Record<ServiceName, number>;
+  topDeniedUsers: UserCountRow[];
+  /** SERIES_MINUTES rows, oldest first, the minute of `now` last. */
+  lastHour: MinuteRow[];
+  totalLogins: number;
+  knownUsers: number;
+}
+export interface UserUsage {
+  logins: number;
+  /** ms, undefined when never logged in. */
+  lastLoginAt: number | undefined;
+  allowed: Record<ServiceName, number>;
+  denied: Record<ServiceName, number>;
+}
+
+export class StatsStore {
+  constructor(
+    private readonly redis: Redis,
+    /** The clock for events without a time and for the series (the stats server's clock). */
+    private readonly now: () => number = Date.now,
+  ) {
+    redis.defineCommand('statsRecordLogin', { numberOfKeys: 5, lua: RECORD_LOGIN });
+    redis.defineCommand('statsRecordCall', { numberOfKeys: 6, lua: RECORD_CALL });
+    redis.defineCommand('statsDashboard', { lua: DASHBOARD });
+  }
+
+  /** A time in the future (a caller's clock ahead of ours) counts as now. */
+  private eventTime(at: number | undefined): number {
+    const now = this.now();
+    return at === undefined || at > now ? now : at;
+  }
+
+  /** Records a login; false when `eventId` was already recorded (nothing changed). */
+  async recordLogin(eventId: string, userId: string, at?: number): Promise<boolean> {
+    const dup = await this.redis.statsRecordLogin(
+      eventKey(eventId),
+      LOGINS,
+      LAST_LOGIN,
+      CALLS_USER,
+      TOTALS,
+      userId,
+      this.eventTime(at),
+      EVENT_TTL_MS,
+    );
+    return dup === 0;
+  }
+
+  /** Records a Vente/Achat call; false when `eventId` was already recorded (nothing changed). */
+  async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number): Promise<boolean> {
+    const t = this.eventTime(at);
+    const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
+    const allowed = outcome === 'allowed';
+    const dup = await this.redis.statsRecordCall(
+      eventKey(eventId),
+      allowed ? CALLS_SERVICE : DENIED_SERVICE,
+      allowed ? CALLS_USER : DENIED_USER,
+      CALLS_USER,
+      userKey(userId),
+      minuteKey(t),
+      userId,
+      service,
+      countField(service, outcome),
+      EVENT_TTL_MS,
+      expiresAt > this.now() ? expiresAt : 0,
+    );
+    return dup === 0;
+  }
+
+  /** Makes a user known (present with 0 allowed calls); idempotent. */
+  async registerUser(userId: string): Promise<void> {
+    await this.redis.zadd(CALLS_USER, 'NX', 0, userId);
+  }
+
+  async dashboard(): Promise<Dashboard> {
+    const current = minuteStart(this.now());
+    const minutes: number[] = [];
+    for (let i = SERIES_MINUTES - 1; i >= 0; i--) minutes.push(current - i * MINUTE_MS);
+    const keys = [LOGINS, LAST_LOGIN, CALLS_SERVICE, CALLS_USER, DENIED_SERVICE, DENIED_USER, TOTALS, ...minutes.map(minuteKey)];
+    const res = (await this.redis.statsDashboard(keys.length, ...keys)) as [
+      string[],
+      string[],
+      string[],
+      string[],
+      string[],
+      string[],
+      (string | null)[][],
+      string,
+      number,
+    ];
+    const [last, top, least, calls, denied, topDenied, rows, totalLogins, knownUsers] = res;
+    return {
+      lastLogins: pairs(last).map(([userId, at]) => ({ userId, at })),
+      topConnectors: counts(top),
+      leastServiceUsers: counts(least),
+      allowed: perService(calls),
+      denied: perService(denied),
+      topDeniedUsers: counts(topDenied),
+      lastHour: rows.map((r, i) => ({
+        minute: minutes[i],
+        venteAllowed: Number(r[0] ?? 0),
+        achatAllowed: Number(r[1] ?? 0),
+        venteDenied: Number(r[2] ?? 0),
+        achatDenied: Number(r[3] ?? 0),
+      })),
+      totalLogins: Number(totalLogins),
+      knownUsers: Number(knownUsers),
+    };
+  }
+
+  async userUsage(userId: string): Promise<UserUsage> {
+    const res = await this.redis
+      .multi()
+      .zscore(LOGINS, userId)
+      .zscore(LAST_LOGIN, userId)
+      .hmget(userKey(userId), ...COUNT_FIELDS)
+      .exec();
+    if (!res) throw new Error('transaction aborted');
+    for (const [err] of res) if (err) throw err;
+    const logins = res[0][1] as string | null;
+    const last = res[1][1] as string | null;
+    const [va, aa, vd, ad] = res[2][1] as (string | null)[];
+    return {
+      logins: Number(logins ?? 0),
+      lastLoginAt: last === null ? undefined : Number(last),
+      allowed: { VENTE: Number(va ?? 0), ACHAT: Number(aa ?? 0) },
+      denied: { VENTE: Number(vd ?? 0), ACHAT: Number(ad ?? 0) },
+    };
+  }
+}
+
+function pairs(flat: string[]): [string, number][] {
+  const out: [string, number][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
+  return out;
+}
+
+const counts = (flat: string[]): UserCountRow[] => pairs(flat).map(([userId, count]) => ({ userId, count }));
+
+function perService(flat: string[]): Record<ServiceName, number> {
+  const out: Record<ServiceName, number> = { VENTE: 0, ACHAT: 0 };
+  for (const [name, n] of pairs(flat)) if (name === 'VENTE' || name === 'ACHAT') out[name] = n;
+  return out;
+}

@@ -1,0 +1,121 @@
+// A stats server of the test's own: real gRPC on port 0, real Redis (a claimed database).
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServiceClient, type PromiseClient } from '@etu/common';
+import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/common/testing';
+import Redis from 'ioredis';
+import { stats } from '@etu/proto';
+import { startStatsServer, type StatsServer } from '../src';
+
+export interface TestStats {
+  server: StatsServer;
+  addr: string;
+  call: PromiseClient<stats.StatsServiceClient>;
+  close(): Promise<void>;
+}
+
+export async function startTestStats(redisUrl: string, extra: { commandTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
+  const server = await startStatsServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    redisUrl,
+    healthIntervalMs: extra.healthIntervalMs ?? 200,
+    // This machine's CPUs and its Redis are shared with other test runs: a generous timeout
+    // unless the test is about timeouts (the server's own default is much shorter).
+    commandTimeoutMs: extra.commandTimeoutMs ?? 5000,
+    shutdownGraceMs: 1000,
+  });
+  const addr = `127.0.0.1:${server.port}`;
+  const client = createServiceClient(stats.StatsServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 10_000 });
+  return {
+    server,
+    addr,
+    call: client.call,
+    async close() {
+      client.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * For a test file: a Redis database of its own, a stats server on it and a plain Redis client
+ * to look at the keys, set up in beforeAll and released in afterAll.
+ */
+export function useTestStats(): { t: TestStats; redis: Redis; dbs: ClaimedRedisDbs } {
+  const env = {} as { t: TestStats; redis: Redis; dbs: ClaimedRedisDbs };
+  beforeAll(async () => {
+    env.dbs = await claimRedisDbs(1);
+    env.t = await startTestStats(env.dbs.urls[0]);
+    env.redis = new Redis(env.dbs.urls[0]);
+  });
+  afterAll(async () => {
+    env.redis?.disconnect();
+    await env.t?.close();
+    await env.dbs?.release();
+  });
+  return env;
+}
+
+export const { SERVICE_KIND_VENTE: VENTE, SERVICE_KIND_ACHAT: ACHAT } = stats.ServiceKind;
+export const { OUTCOME_ALLOWED: ALLOWED, OUTCOME_DENIED: DENIED } = stats.Outcome;
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(items: T[], rnd: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/**
+ * A TCP proxy to Redis that can stall: while stalled it stops reading from the client, so
+ * commands wait (as with a Redis stuck on a slow command) and are delivered, in order, once it
+ * flows again. Nothing is dropped, so replies stay matched to their commands.
+ */
+export async function stallableProxy(target: string): Promise<{ url: string; stall(on: boolean): void; close(): Promise<void> }> {
+  const u = new URL(target);
+  const clients = new Set<Socket>();
+  let stalled = false;
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(u.port || 6379), u.hostname);
+    clients.add(client);
+    if (stalled) client.pause();
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      clients.delete(client);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `redis://127.0.0.1:${port}${u.pathname}`,
+    stall(on) {
+      stalled = on;
+      for (const c of clients) if (on) c.pause(); else c.resume();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of clients) c.destroy();
+        server.close(() => r());
+      }),
+  };
+}
