@@ -1,5 +1,6 @@
 // Wiring only: configuration, logger, server, health on the database, signals.
 import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+import { guardDriverRejections } from '@etu/db';
 import { loadConfig } from './config';
 import { startAuthServer } from './server';
 
@@ -8,6 +9,7 @@ const cfg = loadOrExit('auth', () => {
   return { ...c, INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
 });
 const log = createLogger('auth', cfg.LOG_LEVEL);
+guardDriverRejections((message) => log.warn({ err: message }, 'database connection lost while opening; ignored (the pool retries)'));
 
 startAuthServer({
   addr: cfg.AUTH_ADDR,

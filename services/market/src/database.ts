@@ -2,7 +2,7 @@
 // UNAVAILABLE at once while the database is known to be unreachable (instead of making every
 // call wait for the pool's acquire timeout), and a guard against a driver defect.
 import { Unavailable, type Logger } from '@etu/common';
-import { createPrismaClient, isDatabaseUnavailable, type PrismaClient } from '@etu/db';
+import { createPrismaClient, guardDriverRejections as guardDbDriverRejections, isDatabaseUnavailable, type PrismaClient } from '@etu/db';
 
 export const DB_DOWN_MESSAGE = 'Service momentanément indisponible (base de données injoignable), réessayez dans un instant.';
 
@@ -50,28 +50,9 @@ export class DatabaseGate {
   }
 }
 
-/**
- * mariadb 3.4.x (under @prisma/adapter-mariadb) drops the promise of a new connection's
- * initialisation: when the server goes away between authentication and the `SET time_zone`
- * that follows, the rejection is never handled, and Node 20 would end the process on it. The
- * failed connection itself is handled by the pool (the caller gets its error), so that one
- * rejection, a fatal SqlError of SQLState 08S01 (communication link failure), is logged and
- * ignored; any other unhandled rejection still ends the process, as by default.
- */
-export function isOrphanedConnectionFailure(reason: unknown): boolean {
-  if (!reason || typeof reason !== 'object') return false;
-  const e = reason as { name?: unknown; fatal?: unknown; sqlState?: unknown };
-  return e.name === 'SqlError' && e.fatal === true && e.sqlState === '08S01';
-}
-
+/** The driver guard lives in @etu/db (every database user needs it); this adapts it to pino. */
 export function guardDriverRejections(log: Logger): () => void {
-  const onRejection = (reason: unknown) => {
-    if (isOrphanedConnectionFailure(reason)) {
-      log.warn({ err: (reason as Error).message }, 'database connection lost while opening; ignored (the pool retries)');
-      return;
-    }
-    throw reason;
-  };
-  process.on('unhandledRejection', onRejection);
-  return () => process.off('unhandledRejection', onRejection);
+  return guardDbDriverRejections((message) =>
+    log.warn({ err: message }, 'database connection lost while opening; ignored (the pool retries)'),
+  );
 }

@@ -1,6 +1,6 @@
 // Pure pieces: the page token codec and the driver-rejection classifier (no database).
 import { decodeCursor, encodeCursor } from '../src/cursor';
-import { isOrphanedConnectionFailure } from '../src/database';
+import { isOrphanedConnectionFailure } from '@etu/db';
 import { codePoints, parseId } from '../src/rules';
 
 describe('page tokens', () => {

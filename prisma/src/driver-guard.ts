@@ -1,0 +1,27 @@
+/**
+ * mariadb 3.4.x (under @prisma/adapter-mariadb) drops the promise of a new connection's
+ * initialisation: when the server goes away between authentication and the `SET time_zone`
+ * that follows, the rejection is never handled, and Node 20 would end the process on it. The
+ * failed connection itself is handled by the pool (the caller gets its error), so that one
+ * rejection, a fatal SqlError of SQLState 08S01 (communication link failure), is reported and
+ * ignored; any other unhandled rejection still ends the process, as by default.
+ * Every process that talks to the database through @etu/db installs this guard.
+ */
+export function isOrphanedConnectionFailure(reason: unknown): boolean {
+  if (!reason || typeof reason !== 'object') return false;
+  const e = reason as { name?: unknown; fatal?: unknown; sqlState?: unknown };
+  return e.name === 'SqlError' && e.fatal === true && e.sqlState === '08S01';
+}
+
+/** Installs the guard; `warn` receives the driver's message. Returns a function removing it. */
+export function guardDriverRejections(warn: (message: string) => void): () => void {
+  const onRejection = (reason: unknown) => {
+    if (isOrphanedConnectionFailure(reason)) {
+      warn((reason as Error).message);
+      return;
+    }
+    throw reason;
+  };
+  process.on('unhandledRejection', onRejection);
+  return () => process.off('unhandledRejection', onRejection);
+}
