@@ -111,11 +111,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     });
     const deadline = Date.now() + 5000;
     for (;;) {
-      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
       try {
         await c.connect();
         await c.ping();
-        c.disconnect();
+        await c.quit();
         return;
       } catch {
         c.disconnect();
