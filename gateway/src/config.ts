@@ -1,7 +1,6 @@
 // Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
 // value stops the process with a message naming the variable; secrets are never echoed.
-import { z } from 'zod';
-import { ConfigError, parseConfig, requireSecret, vars, type Env } from '@etu/common';
+import { ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
 
 export const configShape = {
   NODE_ENV: vars.nodeEnv(),

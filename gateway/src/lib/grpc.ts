@@ -28,3 +28,30 @@ export function describeGrpcError(err: unknown): { code: string; details: string
   const name = c === undefined ? 'NO_CODE' : (Status[c] ?? String(c));
   return { code: String(name), details: grpcDetails(err) || (err instanceof Error ? err.message : String(err)) };
 }
+
+/** French names of the fields the services name in INVALID_ARGUMENT ("field: reason"). */
+const FIELD_LABELS: Record<string, string> = {
+  last_name: 'Nom',
+  first_name: 'Prénom',
+  email: 'Adresse email',
+  password: 'Mot de passe',
+  title: 'Titre',
+  category: 'Catégorie',
+  price_cents: 'Prix',
+  description: 'Description',
+  listing_id: 'Article',
+  page_token: 'Page',
+};
+
+/**
+ * The service's message, made readable: "password: 8 caractères au minimum." becomes
+ * "Mot de passe : 8 caractères au minimum.". Falls back when the message is empty or odd.
+ */
+export function userMessage(err: unknown, fallback: string): string {
+  const d = grpcDetails(err).trim();
+  if (d.length === 0 || d.length > 300) return fallback;
+  const m = /^([a-z_.]+): (.+)$/s.exec(d);
+  if (!m) return d;
+  const label = FIELD_LABELS[m[1]!.split('.').pop()!];
+  return label ? `${label} : ${m[2]}` : m[2]!.charAt(0).toUpperCase() + m[2]!.slice(1);
+}

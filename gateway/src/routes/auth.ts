@@ -10,7 +10,7 @@ import { auth, limiter } from '@etu/proto';
 import type { Ctx, GatewayState, Kit } from '../kit';
 import { formatDuration, retryAfterSeconds } from '../lib/format';
 import { clientIp, field } from '../lib/forms';
-import { describeGrpcError, grpcCode, grpcDetails, isUnavailable, Status } from '../lib/grpc';
+import { describeGrpcError, grpcCode, isUnavailable, Status, userMessage } from '../lib/grpc';
 import { HttpProblem, unavailable } from '../lib/problem';
 import { roleName, type SessionUser } from '../middleware/session';
 
@@ -152,7 +152,7 @@ export function authRouter(kit: Kit): Router<GatewayState> {
         });
       }
       if (code === Status.INVALID_ARGUMENT) {
-        throw new HttpProblem(400, 'champ_invalide', frenchDetails(err, 'Un des champs est invalide.'), { title: 'Inscription', view: signupPage(ctx, { form }) });
+        throw new HttpProblem(400, 'champ_invalide', userMessage(err, 'Un des champs est invalide.'), { title: 'Inscription', view: signupPage(ctx, { form }) });
       }
       if (isUnavailable(err)) {
         ctx.state.log.error({ err: describeGrpcError(err) }, 'auth unavailable');
@@ -199,10 +199,4 @@ export function tooMany(
     details: { retryAfterSeconds: seconds, attente: formatDuration(waitMs) },
     view,
   });
-}
-
-/** The service's own message when it reads as French text, else a generic one. */
-export function frenchDetails(err: unknown, fallback: string): string {
-  const d = grpcDetails(err).trim();
-  return d.length > 0 && d.length <= 300 ? d : fallback;
 }

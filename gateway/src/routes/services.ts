@@ -12,11 +12,11 @@ import type { Ctx, GatewayState, Kit } from '../kit';
 import { rateLimitHeaders } from '../kit';
 import { formatDuration, formatEuros, parseEuros, quotaSentence } from '../lib/format';
 import { field, queryParam } from '../lib/forms';
-import { describeGrpcError, grpcCode, isUnavailable, Status } from '../lib/grpc';
+import { describeGrpcError, grpcCode, isUnavailable, Status, userMessage } from '../lib/grpc';
 import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
 import { HttpProblem, unavailable } from '../lib/problem';
 import type { SessionUser } from '../middleware/session';
-import { frenchDetails, POLICY, tooMany } from './auth';
+import { POLICY, tooMany } from './auth';
 
 const PAGE_SIZE = 12;
 const MY_LISTINGS = 50;
@@ -164,7 +164,7 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
         d.retryAfterMs,
         'quota_atteint',
         'Quota atteint',
-        `Vous avez utilisé vos ${d.limit} appels des ${formatDuration(d.windowMs)} écoulées. Le prochain se libère dans ${formatDuration(d.retryAfterMs)}.`,
+        `Vous avez utilisé vos ${d.limit} appels autorisés sur ${formatDuration(d.windowMs)}. Le prochain se libère dans ${formatDuration(d.retryAfterMs)}.`,
         undefined,
         headers,
       );
@@ -195,9 +195,9 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
     const code = grpcCode(err);
     const mapped =
       code === Status.INVALID_ARGUMENT
-        ? { status: 400, code: 'champ_invalide', message: frenchDetails(err, 'Un des champs est invalide.') }
+        ? { status: 400, code: 'champ_invalide', message: userMessage(err, 'Un des champs est invalide.') }
         : code === Status.FAILED_PRECONDITION
-          ? { status: 409, code: 'impossible', message: frenchDetails(err, "Cet article n'est plus disponible.") }
+          ? { status: 409, code: 'impossible', message: userMessage(err, "Cet article n'est plus disponible.") }
           : code === Status.NOT_FOUND
             ? { status: 404, code: 'article_introuvable', message: "Cet article n'existe pas." }
             : undefined;

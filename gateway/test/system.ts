@@ -1,0 +1,108 @@
+// The test harness: the four real services started in-process on port 0 with a database and
+// Redis dbs of this test file's own, and gateways (createApp) served on port 0 in front of
+// them. Each gateway may get its own configuration or clients (e.g. a dead limiter address).
+import { createServer, type Server } from 'node:http';
+import Redis from 'ioredis';
+import { createPrismaClient, Role } from '@etu/db';
+import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { claimRedisDbs, freePort, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/common/testing';
+import { Accounts, startAuthServer } from '@etu/auth';
+import { startMarketServer } from '@etu/market';
+import { startLimiterServer } from '@etu/limiter';
+import { startStatsServer } from '@etu/stats';
+import { createApp, type GatewayApp } from '../src/app';
+import { createClients, type Clients, type ClientsConfig } from '../src/clients';
+import { loadConfig } from '../src/config';
+import { Metrics } from '../src/lib/metrics';
+
+export const SESSION_KEY = 'test-session-key-0123456789abcdef';
+
+export interface Gateway {
+  app: GatewayApp;
+  server: Server;
+  clients: Clients;
+  metrics: Metrics;
+  logLines: string[];
+}
+
+export interface System {
+  db: TestDatabase;
+  redis: ClaimedRedisDbs;
+  /** Redis db of the sessions (the third claimed db). */
+  sessionRedis: Redis;
+  statsRedisUrl: string;
+  limiterRedisUrl: string;
+  addrs: ClientsConfig;
+  /** A gateway in front of the services; `env` is gateway configuration, `addrs` overrides addresses. */
+  gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>): Promise<Gateway>;
+  /** Creates an account directly (an admin when asked), as the seed does. */
+  createUser(u: { firstName: string; lastName: string; email: string; password: string; admin?: boolean }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function deadAddr(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}
+
+export async function startSystem(opts: { policies?: string } = {}): Promise<System> {
+  const log = testLogger();
+  const [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
+  const [limiterRedisUrl, statsRedisUrl, sessionRedisUrl] = redis.urls as [string, string, string];
+  const common = { addr: '127.0.0.1:0', log, token: TEST_TOKEN };
+  const [auth, market, limiter, stats] = await Promise.all([
+    startAuthServer({ ...common, databaseUrl: db.url }),
+    startMarketServer({ ...common, databaseUrl: db.url }),
+    startLimiterServer({ ...common, redisUrl: limiterRedisUrl, policies: opts.policies }),
+    startStatsServer({ ...common, redisUrl: statsRedisUrl }),
+  ]);
+  const addrs: ClientsConfig = {
+    AUTH_ADDR: `127.0.0.1:${auth.port}`,
+    MARKET_ADDR: `127.0.0.1:${market.port}`,
+    LIMITER_ADDR: `127.0.0.1:${limiter.port}`,
+    STATS_ADDR: `127.0.0.1:${stats.port}`,
+    INTERNAL_TOKEN: TEST_TOKEN,
+    GRPC_TIMEOUT_MS: 3000,
+  };
+  const sessionRedis = new Redis(sessionRedisUrl, { maxRetriesPerRequest: 1 });
+  const gateways: Gateway[] = [];
+  const prisma = createPrismaClient(db.url);
+  const accounts = new Accounts(prisma, log);
+
+  return {
+    db,
+    redis,
+    sessionRedis,
+    statsRedisUrl,
+    limiterRedisUrl,
+    addrs,
+    async gateway(env = {}, over = {}) {
+      const config = loadConfig({ INTERNAL_TOKEN: TEST_TOKEN, SESSION_KEYS: SESSION_KEY, TRUST_PROXY: '1', ...env });
+      const clients = createClients({ ...addrs, ...over });
+      const metrics = new Metrics();
+      const logLines: string[] = [];
+      const app = createApp({ config, clients, sessionRedis, log: testLogger(logLines), metrics });
+      const server = createServer(app.callback());
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const g = { app, server, clients, metrics, logLines };
+      gateways.push(g);
+      return g;
+    },
+    async createUser(u) {
+      const a = await accounts.register(
+        { firstName: u.firstName, lastName: u.lastName, email: u.email, password: u.password },
+        { role: u.admin ? Role.ADMIN : Role.STUDENT },
+      );
+      return String(a.id);
+    },
+    async close() {
+      for (const g of gateways) {
+        await new Promise((r) => g.server.close(r));
+        g.clients.close();
+      }
+      await Promise.all([auth.close(), market.close(), limiter.close(), stats.close()]);
+      await prisma.$disconnect();
+      sessionRedis.disconnect();
+      await Promise.all([db.drop(), redis.release()]);
+    },
+  };
+}
