@@ -1,0 +1,25 @@
+// What every phase shares: repeating variants round-robin (so slow drift of the machine hits
+// each variant alike), and summarizing each numeric field into median and min–max.
+import { summarize } from './util.mjs';
+
+/** runs × variants, interleaved; returns { [variant.id]: [result, ...] }. */
+export async function rounds(ctx, variants, runOne) {
+  const out = Object.fromEntries(variants.map((v) => [v.id, []]));
+  for (let r = 0; r < ctx.runs; r++) {
+    for (const v of variants) {
+      const res = await runOne(v, r);
+      out[v.id].push(res);
+      ctx.progress(`${v.id} run ${r + 1}/${ctx.runs}: ${ctx.brief(res)}`);
+    }
+  }
+  return out;
+}
+
+/** [{a: 1, b: 2}, {a: 3, b: 4}] → { a: summary, b: summary } for numeric fields. */
+export function summarizeRuns(results) {
+  const keys = new Set();
+  for (const r of results) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') keys.add(k);
+  const out = {};
+  for (const k of keys) out[k] = summarize(results.map((r) => r[k]));
+  return out;
+}

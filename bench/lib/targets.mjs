@@ -1,0 +1,141 @@
+// The issue's targets (issue 9), each checked against the figures of the same run, and — when
+// missed — by how much and what bounds it (from the CPU each process used per decision).
+const med = (f, k) => f?.[k]?.median ?? null;
+const range = (f, k, d = 0) => (f?.[k]?.min == null ? '' : ` (${f[k].min.toFixed(d)}–${f[k].max.toFixed(d)})`);
+const n0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
+
+/** Which process limits a load: the CPU shares (cores) measured during the window. */
+function cpuBound(f, parts, nproc) {
+  const shares = parts.map(([name, shareKey, usKey]) => ({ name, share: med(f, shareKey), us: med(f, usKey) })).filter((p) => p.share != null);
+  if (!shares.length) return '';
+  const total = shares.reduce((a, p) => a + p.share, 0);
+  const text = shares.map((p) => `${p.name} ${p.share.toFixed(2)} core${p.us != null ? ` (${p.us.toFixed(1)} µs CPU/decision)` : ''}`).join(', ');
+  const top = shares.reduce((a, b) => (b.share > a.share ? b : a));
+  let verdict;
+  if (top.share >= 0.85) verdict = `${top.name} is saturated (one Node/Redis process runs on one core)`;
+  else if (total >= 0.85 * nproc) verdict = `the ${nproc} cores are saturated by all processes together`;
+  else verdict = 'no process saturated: latency/queueing bound';
+  return `${text}; total ${total.toFixed(2)} of ${nproc} cores → ${verdict}`;
+}
+
+export function evaluateTargets(figs, nproc) {
+  const out = [];
+  const ceiling = figs['ceiling.evalsha-p16'];
+  const g64 = figs['grpc.coalescing-64'] ?? null;
+  const unary = figs['grpc.unary-64'];
+  const grpcParts = [
+    ['limiter', 'limiterCpuShare', 'limiterCpuUsPerDecision'],
+    ['load client', 'clientCpuShare', 'clientCpuUsPerDecision'],
+    ['Redis', 'redisCpuShare', 'redisCpuUsPerDecision'],
+  ];
+  if (ceiling) {
+    const c = med(ceiling, 'perSecond');
+    const g = g64 ? med(g64, 'perSecond') : null;
+    const share = g != null && c ? g / c : null;
+    out.push({
+      id: 'grpc-share',
+      name: 'Limiter through gRPC (coalescing client, 64 in flight) vs the ceiling (EVALSHA -P 16) of the same run',
+      target: '≥ 50%',
+      measured: share == null ? 'not measured (no coalescing client)' : `${(share * 100).toFixed(1)}% (${n0(g)} of ${n0(c)} decisions/s)`,
+      met: share == null ? null : share >= 0.5,
+      gap: share != null && share < 0.5 ? `missed by ${((0.5 - share) * 100).toFixed(1)} points: needs ${n0(0.5 * c)}/s, ${((0.5 * c) / g).toFixed(2)}× more` : '',
+      bound: share != null && share < 0.5 ? cpuBound(g64, grpcParts, nproc) : '',
+    });
+    if (g64) {
+      const p99 = med(g64, 'p99Ms');
+      out.push({
+        id: 'grpc-p99',
+        name: 'Limiter through gRPC, p99 at 64 in flight',
+        target: '≤ 3 ms',
+        measured: `${p99.toFixed(2)} ms${range(g64, 'p99Ms', 2)}`,
+        met: p99 <= 3,
+        gap: p99 > 3 ? `missed by ${(p99 - 3).toFixed(2)} ms (${(p99 / 3).toFixed(1)}×)` : '',
+        bound: p99 > 3 ? `mean latency by Little's law 64 / ${n0(med(g64, 'perSecond'))}/s = ${((64 / med(g64, 'perSecond')) * 1000).toFixed(2)} ms; ${cpuBound(g64, grpcParts, nproc)}` : '',
+      });
+    }
+    if (unary) {
+      out.push({
+        id: 'grpc-unary',
+        name: 'Plain unary gRPC Consume, 64 in flight (the naive baseline, for reference)',
+        target: 'naive: ~4.4–5k/s, p99 ~30 ms',
+        measured: `${n0(med(unary, 'perSecond'))}/s, p99 ${med(unary, 'p99Ms')?.toFixed(1)} ms`,
+        met: null,
+        gap: '',
+        bound: cpuBound(unary, grpcParts, nproc),
+      });
+    }
+  }
+  const ours = figs['memory.ours'];
+  const zset = figs['memory.zset'];
+  const incr = figs['memory.incr'];
+  if (ours) {
+    const b = med(ours, 'memoryUsagePerKey');
+    out.push({
+      id: 'bytes',
+      name: 'Redis bytes per subject, full window (MEMORY USAGE of the key)',
+      target: '≤ 150 B (sorted set 437 B, INCR 101 B)',
+      measured: `${n0(b)} B; used_memory growth ${n0(med(ours, 'bytesPerSubject'))} B/subject; sorted set here ${n0(med(zset, 'memoryUsagePerKey'))} B, INCR ${n0(med(incr, 'memoryUsagePerKey'))} B`,
+      met: b <= 150,
+      gap: b > 150 ? `missed by ${n0(b - 150)} B` : '',
+      bound: '',
+    });
+    const us = med(ours, 'usPerDecision');
+    out.push({
+      id: 'us',
+      name: 'Redis CPU per decision (EVALSHA usec_per_call, mixed workload)',
+      target: '≤ 6 µs (sorted set ~12 µs, INCR ~1.1 µs)',
+      measured: `${us.toFixed(2)} µs${range(ours, 'usPerDecision', 2)}; full windows ${med(ours, 'usPerDecisionFull')?.toFixed(2)} µs; sorted set here ${med(zset, 'usPerDecision')?.toFixed(2)} µs (full ${med(zset, 'usPerDecisionFull')?.toFixed(2)}), INCR ${med(incr, 'usPerDecision')?.toFixed(2)} µs`,
+      met: us <= 6,
+      gap: us > 6 ? `missed by ${(us - 6).toFixed(2)} µs` : '',
+      bound: '',
+    });
+  }
+  const site = figs['site.vente-achat'];
+  const bare = figs['site.koa-bare'];
+  if (site) {
+    const rps = med(site, 'perSecond');
+    const p99 = med(site, 'p99Ms');
+    const siteParts = [
+      ['gateway', 'gatewayCpuShare', 'gatewayCpuUsPerRequest'],
+      ['auth', 'authCpuShare', 'authCpuUsPerRequest'],
+      ['market', 'marketCpuShare', 'marketCpuUsPerRequest'],
+      ['limiter', 'limiterCpuShare', 'limiterCpuUsPerRequest'],
+      ['stats', 'statsCpuShare', 'statsCpuUsPerRequest'],
+      ['Redis', 'redisCpuShare', 'redisCpuUsPerRequest'],
+      ['MariaDB', 'mariadbCpuShare', 'mariadbCpuUsPerRequest'],
+      ['autocannon', 'clientCpuShare', 'clientCpuUsPerRequest'],
+    ];
+    const bound = cpuBound(site, siteParts, nproc);
+    out.push({
+      id: 'site-rps',
+      name: 'Site: POST /services/vente + /services/achat by logged-in users',
+      target: '≥ 2,000 req/s',
+      measured: `${n0(rps)} req/s${range(site, 'perSecond')}`,
+      met: rps >= 2000,
+      gap: rps < 2000 ? `missed by ${n0(2000 - rps)} req/s (${(2000 / rps).toFixed(2)}× short)` : '',
+      bound: rps < 2000 ? bound : '',
+    });
+    out.push({
+      id: 'site-p99',
+      name: 'Site: Vente/Achat p99',
+      target: '≤ 50 ms',
+      measured: `${p99.toFixed(1)} ms${range(site, 'p99Ms', 1)}`,
+      met: p99 <= 50,
+      gap: p99 > 50 ? `missed by ${(p99 - 50).toFixed(1)} ms` : '',
+      bound: p99 > 50 ? bound : '',
+    });
+    if (bare) {
+      const share = rps / med(bare, 'perSecond');
+      out.push({
+        id: 'site-share',
+        name: 'Site: Vente/Achat vs the bare Koa handler of the same run',
+        target: '≥ 20%',
+        measured: `${(share * 100).toFixed(1)}% (${n0(rps)} of ${n0(med(bare, 'perSecond'))} req/s)`,
+        met: share >= 0.2,
+        gap: share < 0.2 ? `missed by ${((0.2 - share) * 100).toFixed(1)} points` : '',
+        bound: share < 0.2 ? bound : '',
+      });
+    }
+  }
+  return out;
+}

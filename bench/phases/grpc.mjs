@@ -1,0 +1,72 @@
+// Phase 3 — our limiter through gRPC: the limiter service (its built dist/main.js, on the
+// bench's Redis) and a load client in a separate process, Consume on random subjects, 64 and
+// 256 decisions in flight, through @etu/limiter's coalescing client (concurrent consumes sent
+// as one ConsumeBatch), and through plain unary Consume calls for comparison.
+import { rounds, summarizeRuns } from '../lib/phase.mjs';
+import { startGrpcPart } from '../lib/parts.mjs';
+import { limiterClientFactory } from '../lib/project.mjs';
+import { cpuOfPid, runWorker } from '../lib/util.mjs';
+import { mergeKinds } from './peer.mjs';
+
+export default {
+  id: 'grpc',
+  title: 'Phase 3 — our limiter through gRPC, load client in another process',
+  async run(ctx) {
+    const { redis } = ctx;
+    const variants = [];
+    let coalescing = null;
+    try {
+      limiterClientFactory();
+      coalescing = true;
+    } catch (e) {
+      ctx.note(`coalescing client not measured: ${e.message}`);
+    }
+    if (coalescing) {
+      variants.push({ id: 'coalescing-64', label: 'coalescing client, 64 in flight', target: 'grpc-coalescing', inflight: 64 });
+      variants.push({ id: 'coalescing-256', label: 'coalescing client, 256 in flight', target: 'grpc-coalescing', inflight: 256 });
+    }
+    variants.push({ id: 'unary-64', label: 'plain unary Consume, 64 in flight', target: 'grpc-unary', inflight: 64 });
+    if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
+
+    const limiter = await startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0) }, ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : []);
+    ctx.progress(`limiter serving on ${limiter.addr} (pid ${limiter.pid})`);
+    try {
+      const res = await rounds(ctx, variants, async (v, r) => {
+        await redis.ctl.flushall();
+        const s0 = {};
+        const d = {};
+        const result = await runWorker(
+          'load.mjs',
+          { target: v.target, addr: limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, subjects: 100_000, seed: 2000 + r },
+          {
+            nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=load-${v.id}-${r}.cpuprofile`] : [],
+            onEvent: (e) => {
+              if (e === 'start') Object.assign(s0, { server: cpuOfPid(limiter.pid), redis: cpuOfPid(redis.pid) });
+              if (e === 'end') Object.assign(d, { server: cpuOfPid(limiter.pid) - s0.server, redis: cpuOfPid(redis.pid) - s0.redis });
+            },
+          },
+        );
+        const n = result.decisions || null;
+        return {
+          ...result,
+          limiterCpuUsPerDecision: n && d.server / n,
+          limiterCpuShare: d.server / 1e6 / result.seconds,
+          redisCpuUsPerDecision: n && d.redis / n,
+          redisCpuShare: d.redis / 1e6 / result.seconds,
+        };
+      });
+      return {
+        figures: variants.map((v) => ({
+          id: `grpc.${v.id}`,
+          label: v.label,
+          unit: 'decisions/s',
+          ...summarizeRuns(res[v.id]),
+          inflight: v.inflight,
+          errorKinds: mergeKinds(res[v.id]),
+        })),
+      };
+    } finally {
+      await limiter.stop();
+    }
+  },
+};

@@ -1,0 +1,184 @@
+// Phase 5 — memory and Redis cost per decision.
+// (a) Redis bytes per active subject, full window (limit events in the window): our packed
+//     string vs the sorted-set reference (bench/reference/sorted-set.mjs) vs a fixed-window
+//     INCR counter; both as the growth of used_memory per subject and as MEMORY USAGE of a key.
+// (b) Redis CPU per decision (INFO commandstats usec_per_call of EVALSHA, which includes the
+//     script's own commands), redis-benchmark -P 16 on two workloads: "mixed" (100,000 fresh
+//     subjects, mostly admitted, windows filling) and "full" (every window full: denials).
+// (c) Redis bytes per active user for the statistics: the stats service (its dist/main.js on
+//     the bench's Redis db 1) records, per user, a registration, 1 login and 10 service calls
+//     over gRPC; used_memory growth per user, with and without the 24 h event-dedup keys.
+import { limiterScript, SERVICE_POLICY, common, proto } from '../lib/project.mjs';
+import { SORTED_SET_LUA } from '../reference/sorted-set.mjs';
+import { commandStats, info, parseBenchmarkCsv } from '../lib/redis.mjs';
+import { rounds, summarizeRuns } from '../lib/phase.mjs';
+import { startGrpcPart } from '../lib/parts.mjs';
+import { spawnTracked } from '../lib/util.mjs';
+
+const subjectName = (i) => String(i).padStart(12, '0'); // what redis-benchmark's __rand_int__ gives
+
+async function usedMemory(r) {
+  return (await info(r, 'memory')).used_memory;
+}
+
+async function benchmark(port, n, range, args) {
+  const child = spawnTracked('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-c', '64', '-n', String(n), '-r', String(range), '-P', '16', '--csv', ...args], { keepStdout: true });
+  let text = '';
+  child.stdout.on('data', (d) => (text += d));
+  const { code } = await child.exited;
+  if (code !== 0) throw new Error(`redis-benchmark exited ${code}: ${child.tail}`);
+  return parseBenchmarkCsv(text);
+}
+
+/** Fills `n` subjects with a full window (limit admitted events each), pipelined. */
+async function fill(r, kind, sha, sw, n) {
+  const { limit, windowMs } = SERVICE_POLICY;
+  for (let base = 0; base < n; base += 500) {
+    const p = r.pipeline();
+    for (let i = base; i < Math.min(n, base + 500); i++) {
+      if (kind === 'incr') {
+        const key = `fw:{service:${subjectName(i)}}`;
+        for (let e = 0; e < limit; e++) p.incr(key);
+        p.pexpire(key, windowMs);
+      } else {
+        const key = sw.keyFor(SERVICE_POLICY.name, subjectName(i));
+        for (let e = 0; e < limit; e++) p.evalsha(sha, 1, key, ...sw.argv(SERVICE_POLICY));
+      }
+    }
+    const res = await p.exec();
+    const bad = res.find(([e]) => e);
+    if (bad) throw bad[0];
+  }
+}
+
+async function keyUsage(r, pattern, n) {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < Math.min(n, 200); i++) {
+    const key = pattern(subjectName(i));
+    const u = await r.memory('USAGE', key, 'SAMPLES', '0');
+    if (u != null) {
+      total += u;
+      count++;
+    }
+  }
+  return count ? total / count : null;
+}
+
+export default {
+  id: 'memory',
+  title: 'Phase 5 — memory per subject and per user, Redis CPU per decision',
+  async run(ctx) {
+    const { redis } = ctx;
+    const r = redis.ctl;
+    const sw = limiterScript();
+    const ours = await r.script('LOAD', sw.lua);
+    const zset = await r.script('LOAD', SORTED_SET_LUA);
+    const argv = sw.argv(SERVICE_POLICY).map(String);
+    const N = ctx.quick ? 2000 : 10_000;
+    const nBench = ctx.quick ? 60_000 : 300_000;
+    const kinds = [
+      { id: 'ours', label: 'our packed string (exact sliding window)', sha: ours, key: (s) => sw.keyFor(SERVICE_POLICY.name, s) },
+      { id: 'zset', label: 'sorted-set log (naive reference)', sha: zset, key: (s) => sw.keyFor(SERVICE_POLICY.name, s) },
+      { id: 'incr', label: 'fixed-window INCR (reference)', key: (s) => `fw:{service:${s}}` },
+    ];
+    const cmdArgs = (k) => (k.sha ? ['EVALSHA', k.sha, '1', k.key('__rand_int__'), ...argv] : ['INCR', k.key('__rand_int__')]);
+    const cmdName = (k) => (k.sha ? 'evalsha' : 'incr');
+
+    const res = await rounds(ctx, kinds, async (k) => {
+      // (a) memory of N full windows, then (b, full) denials on those full windows
+      await r.flushall();
+      const m0 = await usedMemory(r);
+      await fill(r, k.id, k.sha, sw, N);
+      const m1 = await usedMemory(r);
+      const out = {
+        bytesPerSubject: (m1 - m0) / N,
+        memoryUsagePerKey: await keyUsage(r, k.key, N),
+      };
+      if (k.sha) {
+        await r.config('RESETSTAT');
+        const b = await benchmark(redis.port, nBench, N, cmdArgs(k));
+        out.usPerDecisionFull = (await commandStats(r))[cmdName(k)]?.usec_per_call ?? null;
+        out.perSecondFull = b.rps;
+      }
+      // (b, mixed) fresh subjects, mostly admitted
+      await r.flushall();
+      await r.config('RESETSTAT');
+      const b = await benchmark(redis.port, nBench, 100_000, cmdArgs(k));
+      out.usPerDecision = (await commandStats(r))[cmdName(k)]?.usec_per_call ?? null;
+      out.perSecond = b.rps;
+      return out;
+    });
+    const figures = kinds.map((k) => ({ id: `memory.${k.id}`, label: k.label, unit: 'bytes/subject', ...summarizeRuns(res[k.id]) }));
+
+    // (c) statistics per active user
+    try {
+      figures.push(await statsMemory(ctx));
+    } catch (e) {
+      ctx.note(`stats memory not measured: ${e.message}`);
+    }
+    return { figures };
+  },
+};
+
+async function statsMemory(ctx) {
+  const { redis } = ctx;
+  const users = ctx.quick ? 300 : 1000;
+  const stats = await startGrpcPart(ctx, 'stats', { STATS_REDIS_URL: redis.url(1) });
+  const { createServiceClient } = common();
+  const { stats: s } = proto();
+  const c = createServiceClient(s.StatsServiceClient, stats.addr, { token: ctx.token, timeoutMs: 5000 });
+  const db1 = redis.connect(1);
+  try {
+    const runs = [];
+    for (let run = 0; run < ctx.runs; run++) {
+      await db1.flushdb();
+      const m0 = await usedMemory(db1);
+      const tasks = [];
+      for (let u = 0; u < users; u++) {
+        const userId = `${100000 + u}`;
+        tasks.push(async () => {
+          await c.call.registerUser({ userId });
+          await c.call.recordLogin({ eventId: `r${run}-l-${userId}`, userId });
+          for (let i = 0; i < 10; i++) {
+            await c.call.recordServiceCall({
+              eventId: `r${run}-c-${userId}-${i}`,
+              userId,
+              service: i % 2 ? s.ServiceKind.SERVICE_KIND_ACHAT : s.ServiceKind.SERVICE_KIND_VENTE,
+              outcome: s.Outcome.OUTCOME_ALLOWED,
+            });
+          }
+        });
+      }
+      let next = 0;
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (next < tasks.length) await tasks[next++]();
+      }));
+      const m1 = await usedMemory(db1);
+      // the dedup keys (stats:event:*, 24 h TTL) are per event, not per user: measure without them
+      let cursor = '0';
+      let events = 0;
+      do {
+        const [cur, keys] = await db1.scan(cursor, 'MATCH', 'stats:event:*', 'COUNT', 1000);
+        cursor = cur;
+        if (keys.length) {
+          events += keys.length;
+          await db1.unlink(...keys);
+        }
+      } while (cursor !== '0');
+      const m2 = await usedMemory(db1);
+      runs.push({
+        bytesPerUser: (m2 - m0) / users,
+        bytesPerUserWithEventKeys: (m1 - m0) / users,
+        bytesPerEventKey: events ? (m1 - m2) / events : null,
+        keys: await db1.dbsize(),
+      });
+      ctx.progress(`stats run ${run + 1}/${ctx.runs}: ${Math.round(runs.at(-1).bytesPerUser)} B/user (+${Math.round(runs.at(-1).bytesPerUserWithEventKeys - runs.at(-1).bytesPerUser)} B of dedup keys)`);
+    }
+    return { id: 'memory.stats', label: `statistics per active user (1 login + 10 calls; ${users} users)`, unit: 'bytes/user', ...summarizeRuns(runs) };
+  } finally {
+    c.close();
+    db1.disconnect();
+    await stats.stop();
+  }
+}

@@ -1,0 +1,152 @@
+// Phase 4 — the site, with autocannon from a load process of its own:
+// (a) a bare Koa handler (bench/workers/koa-bare.mjs), started like the gateway, as the floor;
+// (b) POST /services/vente and /services/achat by thousands of logged-in users (each with its
+//     session cookie and CSRF token, round robin), through session lookup, limiter, market and
+//     stats — the full gateway and every service, each its built dist/main.js;
+// (c) login throughput: GET /login then POST /login (argon2id verification, login quota,
+//     session rotation, stats).
+// The parts use the bench's Redis (limiter db 0, stats db 1, sessions db 2) and a database of
+// the bench's own, etu_bench, dropped and migrated afresh at each run. The limiter's db 0 is
+// emptied before each measured run so that the users' quotas start full (most calls admitted).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { rounds, summarizeRuns } from '../lib/phase.mjs';
+import { startGrpcPart, startHttpPart } from '../lib/parts.mjs';
+import { mainOf, require } from '../lib/project.mjs';
+import { BENCH_DIR, ROOT, cpuOfPid, runWorker } from '../lib/util.mjs';
+
+const DB_NAME = 'etu_bench';
+const skip = (m) => Object.assign(new Error(m), { skip: true });
+
+function mariadbPid() {
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    try {
+      if (/^(mariadbd|mysqld)$/.test(readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return null;
+}
+
+async function freshDatabase(serverUrl) {
+  const u = new URL(serverUrl);
+  const mariadb = require('mariadb');
+  let conn;
+  try {
+    conn = await mariadb.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password), connectTimeout: 3000 });
+  } catch (e) {
+    throw skip(`MariaDB/MySQL does not answer at ${u.host}: ${e.message}`);
+  }
+  await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
+  await conn.end();
+  const url = `${serverUrl.replace(/\/+$/, '')}/${DB_NAME}`;
+  execFileSync(process.execPath, [join(ROOT, 'prisma/dist/cli.js'), 'migrate'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return url;
+}
+
+export default {
+  id: 'site',
+  title: 'Phase 4 — the site: bare Koa, Vente/Achat by logged-in users, login (autocannon)',
+  async run(ctx) {
+    const { redis } = ctx;
+    let createApp;
+    try {
+      ({ createApp } = require(join(ROOT, 'gateway/dist/app.js')));
+      for (const p of ['auth', 'market', 'limiter', 'stats', 'gateway']) mainOf(p);
+    } catch (e) {
+      throw skip(`the gateway or a service is not built: ${e.message}`);
+    }
+    if (typeof createApp !== 'function') throw skip('gateway/dist/app.js does not export createApp');
+
+    const dbUrl = await freshDatabase(process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
+    ctx.progress(`database ${DB_NAME} created and migrated`);
+    const prof = (name) => (ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []);
+    const parts = {};
+    try {
+      [parts.auth, parts.market, parts.limiter, parts.stats] = await Promise.all([
+        startGrpcPart(ctx, 'auth', { DATABASE_URL: dbUrl }, prof('auth')),
+        startGrpcPart(ctx, 'market', { DATABASE_URL: dbUrl }, prof('market')),
+        startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0) }, prof('limiter')),
+        startGrpcPart(ctx, 'stats', { STATS_REDIS_URL: redis.url(1) }, prof('stats')),
+      ]);
+      parts.gateway = await startHttpPart(
+        ctx,
+        'gateway',
+        mainOf('gateway'),
+        {
+          AUTH_ADDR: parts.auth.addr,
+          MARKET_ADDR: parts.market.addr,
+          LIMITER_ADDR: parts.limiter.addr,
+          STATS_ADDR: parts.stats.addr,
+          SESSION_REDIS_URL: redis.url(2),
+        },
+        prof('gateway'),
+      );
+      parts.koa = await startHttpPart(ctx, 'koa-bare', join(BENCH_DIR, 'workers/koa-bare.mjs'), {});
+      ctx.progress(`gateway ${parts.gateway.url}, bare Koa ${parts.koa.url}, auth/market/limiter/stats up`);
+
+      const nUsers = ctx.quick ? 300 : 2000;
+      const usersFile = join(BENCH_DIR, 'tmp', 'site-users.json');
+      const setup = await runWorker(
+        'site-setup.mjs',
+        { authAddr: parts.auth.addr, url: parts.gateway.url, token: ctx.token, users: nUsers, password: 'banc-essai-2026!', out: usersFile },
+        { timeoutMs: 240_000 },
+      );
+      ctx.note(
+        `setup (not measured): ${setup.users} users registered through auth in ${setup.registerSeconds.toFixed(1)} s (${setup.registerPerSecond.toFixed(0)}/s, argon2id) and logged in through the gateway in ${setup.loginSeconds.toFixed(1)} s (${setup.loginPerSecond.toFixed(0)}/s)`,
+      );
+
+      const CONNS = Number(process.env.BENCH_SITE_CONNECTIONS ?? 32);
+      const variants = [
+        { id: 'koa-bare', label: 'bare Koa handler (baseline), form POST', mode: 'bare', url: parts.koa.url, connections: CONNS, server: 'koa' },
+        { id: 'vente-achat', label: `POST /services/vente + /services/achat, ${nUsers} logged-in users`, mode: 'vente-achat', url: parts.gateway.url, connections: CONNS, server: 'gateway' },
+        { id: 'login', label: 'login: GET /login + POST /login (argon2id)', mode: 'login', url: parts.gateway.url, connections: 16, server: 'gateway' },
+      ];
+      if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
+      const mdb = mariadbPid();
+      const watched = (v) => ({
+        gateway: parts[v.server].pid,
+        ...(v.server === 'gateway' ? { auth: parts.auth.pid, market: parts.market.pid, limiter: parts.limiter.pid, stats: parts.stats.pid, mariadb: mdb } : {}),
+        redis: redis.pid,
+      });
+      const res = await rounds(ctx, variants, async (v, r) => {
+        await redis.ctl.select(0);
+        await redis.ctl.flushdb(); // the limiter's db: every quota full again
+        const pids = watched(v);
+        const c0 = {};
+        const d = {};
+        const result = await runWorker(
+          'http-load.mjs',
+          { mode: v.mode, url: v.url, connections: v.connections, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, usersFile, userOffset: r * 997 },
+          {
+            onEvent: (e) => {
+              for (const [k, pid] of Object.entries(pids)) {
+                if (!pid) continue;
+                if (e === 'start') c0[k] = cpuOfPid(pid);
+                if (e === 'end') d[k] = cpuOfPid(pid) - c0[k];
+              }
+            },
+          },
+        );
+        const cpu = {};
+        for (const [k, us] of Object.entries(d)) {
+          cpu[`${k}CpuShare`] = us / 1e6 / result.seconds;
+          cpu[`${k}CpuUsPerRequest`] = result.requests ? us / result.requests : null;
+        }
+        return { ...result, ...cpu };
+      });
+      return {
+        figures: variants.map((v) => {
+          const statusCodes = {};
+          for (const x of res[v.id]) for (const [s, n] of Object.entries(x.statusCodes)) statusCodes[s] = (statusCodes[s] ?? 0) + n;
+          return { id: `site.${v.id}`, label: v.label, unit: 'requests/s', ...summarizeRuns(res[v.id]), inflight: v.connections, statusCodes };
+        }),
+      };
+    } finally {
+      await Promise.all(Object.values(parts).map((p) => p.stop()));
+    }
+  },
+};
