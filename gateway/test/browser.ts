@@ -49,6 +49,17 @@ export class WebClient {
     return this.post('/login', { email, password }, { tokenFrom: '/login' });
   }
 
+  /** Takes over another client's cookies (the same session, seen through another gateway). */
+  adopt(other: WebClient): this {
+    const jarOf = (c: WebClient) =>
+      (c.agent as unknown as { jar: { getCookies(a: unknown): { name: string; value: string }[]; setCookies(c: string[], d: string, p: string): void } }).jar;
+    const CookieAccessInfo = (require('cookiejar') as { CookieAccessInfo: new (d: string, p: string, s: boolean, sc: boolean) => unknown }).CookieAccessInfo;
+    const cookies = jarOf(other).getCookies(new CookieAccessInfo('127.0.0.1', '/', false, false));
+    jarOf(this).setCookies(cookies.map((c) => `${c.name}=${c.value}; Path=/`), '127.0.0.1', '/');
+    this.token = other.token;
+    return this;
+  }
+
   /** The value of a cookie this client holds. */
   cookie(name: string): string | undefined {
     const jar = (this.agent as unknown as { jar: { getCookie(name: string, access: unknown): { value: string } | undefined } }).jar;

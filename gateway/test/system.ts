@@ -34,7 +34,7 @@ export interface System {
   limiterRedisUrl: string;
   addrs: ClientsConfig;
   /** A gateway in front of the services; `env` is gateway configuration, `addrs` overrides addresses. */
-  gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>): Promise<Gateway>;
+  gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>, sessionRedis?: Redis): Promise<Gateway>;
   /** Creates an account directly (an admin when asked), as the seed does. */
   createUser(u: { firstName: string; lastName: string; email: string; password: string; admin?: boolean }): Promise<string>;
   close(): Promise<void>;
@@ -75,12 +75,12 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
     statsRedisUrl,
     limiterRedisUrl,
     addrs,
-    async gateway(env = {}, over = {}) {
+    async gateway(env = {}, over = {}, ownSessionRedis) {
       const config = loadConfig({ INTERNAL_TOKEN: TEST_TOKEN, SESSION_KEYS: SESSION_KEY, TRUST_PROXY: '1', ...env });
       const clients = createClients({ ...addrs, ...over });
       const metrics = new Metrics();
       const logLines: string[] = [];
-      const app = createApp({ config, clients, sessionRedis, log: testLogger(logLines), metrics });
+      const app = createApp({ config, clients, sessionRedis: ownSessionRedis ?? sessionRedis, log: testLogger(logLines), metrics });
       const server = createServer(app.callback());
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const g = { app, server, clients, metrics, logLines };

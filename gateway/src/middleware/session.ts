@@ -10,7 +10,7 @@
 //   `destroy()` (at logout) deletes the key and clears the cookie.
 // - Updates of an existing session use SET XX / PEXPIRE, so a request racing a logout can
 //   never bring the destroyed session back.
-// Koa's own "session" is not used: koa-session cannot refuse to resurrect a destroyed session
+// koa-session is not used: koa-session cannot refuse to resurrect a destroyed session
 // and has no absolute timeout; this file is small and tested instead.
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -250,16 +250,13 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
 
     try {
       await next();
-    } finally {
-      try {
-        await commit();
-      } catch (err) {
-        // The response is already decided; a lost save shows as being logged out.
-        (ctx.state as unknown as { log?: { warn(o: object, m: string): void } }).log?.warn(
-          { err: (err as Error).message },
-          'session store write failed',
-        );
-      }
+    } catch (err) {
+      // The request failed already: keep what can be kept, report the first error.
+      await commit().catch(() => undefined);
+      throw err;
     }
+    // The response is not sent yet: a session that cannot be written fails the request (503),
+    // rather than handing out a form whose CSRF token was never stored.
+    await commit();
   };
 }
