@@ -39,7 +39,8 @@ export function niceMax(n: number): number {
 export function buildChart(buckets: stats.MinuteBucket[], timeZone: string): ChartModel {
   const width = 720;
   const height = 260;
-  const plot = { x: 40, y: 12, w: width - 40 - 10, h: height - 12 - 30 };
+  // Room on the left for the counts, on the right and below for the minute labels.
+  const plot = { x: 40, y: 12, w: width - 40 - 28, h: height - 12 - 30 };
   const n = Math.max(buckets.length, 1);
   const slot = plot.w / n;
   const barW = Math.max(1, slot * 0.75);

@@ -1,0 +1,126 @@
+// The whole system for browser tests: every part's built entry point (dist/main.js, built by
+// `tsc --build`, which `make test` runs before jest) spawned as its own process with its
+// configuration in the environment, on free ports, with a database and Redis dbs of its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkHealth } from '@etu/common';
+import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/common/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+
+const ROOT = join(__dirname, '..');
+
+interface Part {
+  name: string;
+  main: string;
+  proc?: ChildProcess;
+  output: string[];
+}
+
+export interface RunningSystem {
+  url: string;
+  databaseUrl: string;
+  /** Last lines each part wrote (for a failing test's message). */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = parts.find((p) => p.proc && p.proc.exitCode !== null);
+    if (dead) throw new Error(`${dead.name} exited (${dead.proc!.exitCode}):\n${dead.output.slice(-20).join('')}`);
+    try {
+      if (await check()) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startWholeSystem(extraEnv: Record<string, string> = {}): Promise<RunningSystem> {
+  const parts: Part[] = [
+    { name: 'auth', main: 'services/auth/dist/main.js', output: [] },
+    { name: 'market', main: 'services/market/dist/main.js', output: [] },
+    { name: 'limiter', main: 'services/limiter/dist/main.js', output: [] },
+    { name: 'stats', main: 'services/stats/dist/main.js', output: [] },
+    { name: 'gateway', main: 'gateway/dist/main.js', output: [] },
+  ];
+  for (const p of parts) {
+    if (!existsSync(join(ROOT, p.main))) throw new Error(`${p.main} is missing: run \`npx tsc --build\` (make test does) first`);
+  }
+  let db: TestDatabase | undefined;
+  let redis: ClaimedRedisDbs | undefined;
+  try {
+    [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
+    const [a, m, l, s, g] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      INTERNAL_TOKEN: TEST_TOKEN,
+      SESSION_KEYS: 'e2e-session-key-0123456789abcdef',
+      DATABASE_URL: db.url,
+      LIMITER_REDIS_URL: redis.urls[0]!,
+      STATS_REDIS_URL: redis.urls[1]!,
+      SESSION_REDIS_URL: redis.urls[2]!,
+      AUTH_ADDR: `127.0.0.1:${a}`,
+      MARKET_ADDR: `127.0.0.1:${m}`,
+      LIMITER_ADDR: `127.0.0.1:${l}`,
+      STATS_ADDR: `127.0.0.1:${s}`,
+      PORT: String(g),
+      HOST: '127.0.0.1',
+      ...extraEnv,
+    };
+    for (const p of parts) {
+      const proc = spawn(process.execPath, [join(ROOT, p.main)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const keep = (d: Buffer) => {
+        p.output.push(d.toString());
+        if (p.output.length > 200) p.output.shift();
+      };
+      proc.stdout!.on('data', keep);
+      proc.stderr!.on('data', keep);
+      p.proc = proc;
+    }
+    for (const addr of [env.AUTH_ADDR!, env.MARKET_ADDR!, env.LIMITER_ADDR!, env.STATS_ADDR!]) {
+      await waitFor(addr, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts);
+    }
+    const url = `http://127.0.0.1:${g}`;
+    await waitFor('gateway', async () => (await fetch(`${url}/readyz`)).status === 200, parts);
+    const dbRef = db;
+    const redisRef = redis;
+    return {
+      url,
+      databaseUrl: db.url,
+      logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
+      async stop() {
+        await stopParts(parts);
+        await Promise.all([dbRef.drop(), redisRef.release()]);
+      },
+    };
+  } catch (err) {
+    await stopParts(parts);
+    await Promise.all([db?.drop(), redis?.release()]);
+    throw err;
+  }
+}
+
+async function stopParts(parts: Part[]): Promise<void> {
+  await Promise.all(
+    parts.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          const proc = p.proc;
+          if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+          proc.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          proc.kill('SIGTERM');
+        }),
+    ),
+  );
+}
