@@ -13,7 +13,7 @@ import { formatDateTime, formatDuration, formatEuros, retryAfterSeconds } from '
 import { describeGrpcError } from './lib/grpc';
 import type { CounterName, Metrics } from './lib/metrics';
 import { unavailable } from './lib/problem';
-import type { Session } from './middleware/session';
+import type { Flash, Session } from './middleware/session';
 
 export interface GatewayState {
   requestId: string;
@@ -105,6 +105,11 @@ export class Kit {
     }
     ctx.type = 'html';
     ctx.body = this.renderString(ctx, view, data);
+  }
+
+  /** A message for the next page (pages only: programs get the result in the JSON answer). */
+  flash(ctx: Ctx, flash: Flash): void {
+    if (!wantsJson(ctx)) ctx.state.session.setFlash(flash);
   }
 
   /** 303 See Other (after a successful POST, or to the login page); JSON clients get `json` too. */

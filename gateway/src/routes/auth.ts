@@ -162,7 +162,7 @@ export function authRouter(kit: Kit): Router<GatewayState> {
     }
     await kit.record(ctx, 'RegisterUser', (_eventId, timeoutMs) => clients.stats.registerUser({ userId: user.id }, { timeoutMs }));
     ctx.state.log.info({ userId: user.id }, 'sign-up');
-    ctx.state.session.setFlash({ kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé : connectez-vous.` });
+    kit.flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé : connectez-vous.` });
     kit.seeOther(ctx, '/login', { user: userJson(sessionUser(user)) });
   });
 
@@ -171,7 +171,7 @@ export function authRouter(kit: Kit): Router<GatewayState> {
     ctx.state.session.destroy();
     await ctx.state.session.save();
     if (had) ctx.state.log.info({ userId: had.id }, 'logout');
-    ctx.state.session.setFlash({ kind: 'info', text: 'Vous êtes déconnecté.' });
+    kit.flash(ctx, { kind: 'info', text: 'Vous êtes déconnecté.' });
     kit.seeOther(ctx, '/');
   });
 

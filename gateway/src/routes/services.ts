@@ -249,7 +249,7 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
     );
     const listing = res.listing;
     ctx.state.log.info({ userId: user.id, listingId: listing?.id }, 'listing created');
-    ctx.state.session.setFlash({ kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(priceCents)}.` });
+    kit.flash(ctx, { kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(priceCents)}.` });
     kit.seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined });
   });
 
@@ -264,7 +264,7 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
     const res = await marketCall(ctx, user, stats.ServiceKind.SERVICE_KIND_ACHAT, () => clients.market.purchase({ listingId: articleId, buyerId: user.id }));
     const listing = res.listing;
     ctx.state.log.info({ userId: user.id, listingId: articleId }, 'listing bought');
-    ctx.state.session.setFlash({
+    kit.flash(ctx, {
       kind: 'succes',
       text: listing ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}.` : 'Achat effectué.',
     });
