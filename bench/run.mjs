@@ -37,7 +37,11 @@ const profile = env.BENCH_PROFILE === '1';
 const selected = env.BENCH_PHASES
   ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
-const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick ? 'tmp/results' : 'results');
+// an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
+const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`]
+  .filter(Boolean)
+  .join(', ');
+const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
@@ -74,6 +78,7 @@ const machine = machineFacts();
 const jestAtStart = jestProcesses();
 console.log(`make bench — ${date} ${commit}${quick ? ' — QUICK MODE (development only)' : ''}`);
 console.log(`  ${machine.nproc} cores, ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis}; runs per figure ${runs}, measured window ${durationMs / 1000} s`);
+if (experiment) console.log(`  EXPERIMENT: ${experiment} (results go to bench/tmp/results)`);
 if (jestAtStart) console.log(`  note: ${jestAtStart} jest processes are running: the machine is not quiet, figures will be low`);
 
 const profileDir = join(BENCH_DIR, 'tmp', 'profiles');
@@ -163,6 +168,7 @@ const result = {
   durationMs,
   machine,
   quiet,
+  experiment: experiment || null,
   chartFile: `${base}.svg`,
   targets,
   phases,
@@ -174,7 +180,7 @@ console.log(`\nTargets:`);
 for (const t of targets) console.log(`  ${t.met === true ? 'MET   ' : t.met === false ? 'MISSED' : 'info  '} ${t.name}: ${t.measured} (goal ${t.target})${t.gap ? ` — ${t.gap}` : ''}`);
 console.log(`\nResults: ${join(outDir, base)}.{md,json,svg}  (machine quiet: ${quiet.verdict})`);
 const complete = selected.length === PHASES.length && phases.every((p) => !p.error && !p.skipped);
-if (!quick && !env.BENCH_OUT && complete && updateReadme(join(BENCH_DIR, 'README.md'), result, `${base}.md`)) {
+if (!quick && !experiment && !env.BENCH_OUT && complete && updateReadme(join(BENCH_DIR, 'README.md'), result, `${base}.md`)) {
   console.log('bench/README.md: latest results updated');
 }
 const skipped = phases.filter((p) => p.skipped);

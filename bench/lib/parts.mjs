@@ -13,20 +13,26 @@ export function baseEnv(ctx, extra = {}) {
     HOME: process.env.HOME,
     NODE_ENV: 'production',
     // the parts' default (info), as in production; logs go to bench/tmp/logs/<part>.log
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     INTERNAL_TOKEN: ctx.token,
     SESSION_KEYS: ctx.sessionKeys,
     // should a part still look for the local secrets file, it finds the bench's own
     ETU_SECRETS_FILE: join(BENCH_DIR, 'tmp', 'secrets.env'),
+    ...(process.env.BENCH_PATCHES ? { BENCH_PATCHES: process.env.BENCH_PATCHES } : {}),
     ...extra,
   };
+}
+
+/** node options for a part: an experiment's preload (BENCH_PATCHES) and the caller's. */
+function withPatches(nodeArgs) {
+  return process.env.BENCH_PATCHES ? ['--require', join(BENCH_DIR, 'experiments', 'patches.cjs'), ...nodeArgs] : nodeArgs;
 }
 
 export async function startGrpcPart(ctx, part, env, nodeArgs = []) {
   const port = await freePort();
   const addrVar = `${part.toUpperCase()}_ADDR`;
   const addr = `127.0.0.1:${port}`;
-  const child = spawnTracked(process.execPath, [...nodeArgs, mainOf(part)], {
+  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), mainOf(part)], {
     cwd: ROOT,
     env: baseEnv(ctx, { [addrVar]: addr, ...env }),
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${part}.log`),
@@ -41,7 +47,7 @@ export async function startGrpcPart(ctx, part, env, nodeArgs = []) {
 
 export async function startHttpPart(ctx, name, script, env, nodeArgs = []) {
   const port = await freePort();
-  const child = spawnTracked(process.execPath, [...nodeArgs, script], {
+  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), script], {
     cwd: ROOT,
     env: baseEnv(ctx, { PORT: String(port), HOST: '127.0.0.1', ...env }),
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${name}.log`),

@@ -82,6 +82,7 @@ export function markdown(r) {
     '',
     `Quiet machine: ${r.quiet.verdict}. ${r.quiet.detail}`,
     '',
+    ...(r.experiment ? [`**Experiment — not the project's code as committed**: ${esc(r.experiment)} (bench/experiments/patches.cjs).`, ''] : []),
     '## Targets (issue 9)',
     '',
     targetsTable(r.targets),

@@ -1,0 +1,53 @@
+// Experiments only (BENCH_PATCHES=...): measures a change to another part WITHOUT editing it,
+// by preloading this file into that part's process (node --require). `make bench` never loads
+// it; a run with patches writes to bench/tmp/results and says so in its report.
+//
+//   limiter-coalescing     gateway: the limiter client is @etu/limiter's coalescing
+//                          createLimiterClient instead of the plain unary adapter
+//                          (gateway/src/clients.ts, createClients: one line)
+//   mariadb-text           @etu/db createPrismaClient: PrismaMariaDb(config, { useTextProtocol: true })
+//                          (one COM_QUERY per statement instead of PREPARE + EXECUTE + CLOSE)
+//   mariadb-prepare-cache  @etu/db createPrismaClient: prepareCacheLength 256 in the pool config
+//                          (statements prepared once per connection, then only EXECUTE)
+'use strict';
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..', '..');
+const patches = new Set((process.env.BENCH_PATCHES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
+if (patches.has('limiter-coalescing') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  const clients = require(join(ROOT, 'gateway/dist/clients.js'));
+  const { createLimiterClient } = require(join(ROOT, 'services/limiter/dist/index.js'));
+  const original = clients.createClients;
+  clients.createClients = (cfg) => {
+    const c = original(cfg);
+    c.limiter.close();
+    const l = createLimiterClient(cfg.LIMITER_ADDR, { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS });
+    const close = c.close;
+    return { ...c, limiter: l, close: () => { close(); l.close(); } };
+  };
+}
+
+if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
+  const client = require(join(ROOT, 'prisma/dist/client.js'));
+  const { PrismaMariaDb } = require(require.resolve('@prisma/adapter-mariadb', { paths: [join(ROOT, 'prisma')] }));
+  const { PrismaClient } = require(join(ROOT, 'prisma/dist/generated/prisma/client.js'));
+  const { parseDatabaseUrl } = require(join(ROOT, 'prisma/dist/url.js'));
+  client.createPrismaClient = (url, opts = {}) => {
+    const s = parseDatabaseUrl(url);
+    const config = {
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      password: s.password,
+      database: s.database,
+      connectionLimit: opts.connectionLimit ?? 10,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+      acquireTimeout: opts.acquireTimeoutMs ?? 2000,
+      timezone: 'Z',
+      ...(patches.has('mariadb-prepare-cache') ? { prepareCacheLength: 256 } : {}),
+    };
+    const adapter = new PrismaMariaDb(config, patches.has('mariadb-text') ? { useTextProtocol: true } : undefined);
+    return new PrismaClient({ adapter });
+  };
+}
