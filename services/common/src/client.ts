@@ -47,6 +47,9 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 5_000,
+    // A service name that resolves to several replicas (compose --scale, Kubernetes headless
+    // services) gets its calls spread over all of them instead of pinned to the first address.
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     ...opts.channelOptions,
   });
   const auth = bearer(opts.token);
