@@ -26,9 +26,9 @@ generate: proto
 build: generate
 	tsc --build
 
-lint: deps
+lint: build
 	npm run --silent lint -w @etu/proto
-	tsc --build
+	tsc -p tsconfig.tests.json
 
 check-services:
 	@node scripts/check-services.mjs
@@ -44,6 +44,7 @@ run: seed
 	node scripts/dev.mjs
 
 test: build check-services
+	tsc -p tsconfig.tests.json
 	jest --ci
 
 bench: build check-services
