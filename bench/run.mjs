@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BENCH_DIR, ROOT, killAllChildren } from './lib/util.mjs';
+import { BENCH_DIR, ROOT, killAllChildren, measuredWindows } from './lib/util.mjs';
 import { startPrivateRedis } from './lib/redis.mjs';
 import { gitCommit } from './lib/project.mjs';
 import { jestProcesses, loadMeter, machineFacts } from './lib/machine.mjs';
@@ -38,7 +38,7 @@ const selected = env.BENCH_PHASES
   ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
-const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`]
+const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`]
   .filter(Boolean)
   .join(', ');
 const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');
@@ -137,7 +137,8 @@ for (const [i, ph] of PHASES.entries()) {
   rec.seconds = (Date.now() - t0) / 1000;
   rec.load = meter.stop();
   if (profile) {
-    rec.profiles = profilesIn(profileDir, t0).map((p) => ({ name: p.file.split('/').pop(), busyMs: p.busyMs, packages: p.packages, functions: p.functions }));
+    // parts stop (and write their profiles) at the end of their phase; only measured windows count
+    rec.profiles = profilesIn(profileDir, t0, measuredWindows.length ? measuredWindows : null).map((p) => ({ name: p.file.split('/').pop(), busyMs: p.busyMs, packages: p.packages, functions: p.functions }));
   }
   console.log(`    phase done in ${rec.seconds.toFixed(1)} s (other processes: ${rec.load.otherCores} core on average)`);
   phases.push(rec);

@@ -15,11 +15,22 @@ function bucketOf(url, fn) {
   return own ? own[1] : url;
 }
 
-export function summarizeProfile(file, top = 12) {
+/**
+ * Self time by package and function. With `windows` ([start, end] in CLOCK_MONOTONIC µs, the
+ * clock of the profile's timestamps), only the samples taken inside a measured window count:
+ * start-up, set-up and warm-up are left out.
+ */
+export function summarizeProfile(file, top = 12, windows = null) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map();
-  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  let t = p.startTime;
+  const inWindow = (ts) => !windows || windows.some(([a, b]) => ts >= a && ts <= b);
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    const dt = p.timeDeltas[i + 1] ?? 0; // a sample's weight: the time until the next one
+    if (inWindow(t)) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
+  }
   const buckets = new Map();
   const fns = new Map();
   let total = 0;
@@ -42,7 +53,7 @@ export function summarizeProfile(file, top = 12) {
 }
 
 /** Summaries of the profiles written into dir after `since` (ms). */
-export function profilesIn(dir, since = 0) {
+export function profilesIn(dir, since = 0, windows = null) {
   let files = [];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -52,5 +63,5 @@ export function profilesIn(dir, since = 0) {
   return files
     .map((f) => join(dir, f))
     .filter((f) => statSync(f).mtimeMs >= since)
-    .map((f) => ({ file: f, ...summarizeProfile(f) }));
+    .map((f) => ({ file: f, ...summarizeProfile(f, 12, windows) }));
 }

@@ -28,14 +28,15 @@ function withPatches(nodeArgs) {
   return process.env.BENCH_PATCHES ? ['--require', join(BENCH_DIR, 'experiments', 'patches.cjs'), ...nodeArgs] : nodeArgs;
 }
 
-export async function startGrpcPart(ctx, part, env, nodeArgs = []) {
+/** A gRPC part: `part` names its ADDR variable and log; `script` defaults to its dist/main.js. */
+export async function startGrpcPart(ctx, part, env, nodeArgs = [], script = null, logName = part) {
   const port = await freePort();
   const addrVar = `${part.toUpperCase()}_ADDR`;
   const addr = `127.0.0.1:${port}`;
-  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), mainOf(part)], {
+  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), script ?? mainOf(part)], {
     cwd: ROOT,
     env: baseEnv(ctx, { [addrVar]: addr, ...env }),
-    logFile: join(BENCH_DIR, 'tmp', 'logs', `${part}.log`),
+    logFile: join(BENCH_DIR, 'tmp', 'logs', `${logName}.log`),
   });
   const { checkHealth } = common();
   await waitFor(`${part} on ${addr}`, async () => {

@@ -12,6 +12,7 @@ const COLUMNS = [
   ['errorShare', 'errors', 'pct'],
   ['admittedShare', 'admitted', 'pct'],
   ['okShare', 'expected status', 'pct'],
+  ['meanBatch', 'decisions per RPC', 1],
   ['redisUsPerCall', 'Redis µs/call', 2],
   ['memoryUsagePerKey', 'MEMORY USAGE B/key', 0],
   ['bytesPerSubject', 'used_memory B/subject', 0],

@@ -18,6 +18,21 @@ function cpuBound(f, parts, nproc) {
   return `${text}; total ${total.toFixed(2)} of ${nproc} cores → ${verdict}`;
 }
 
+/**
+ * When every decision in flight rides in the same batch (closed loop: the whole batch returns
+ * at once and is re-issued at once), client, limiter and Redis work one after another, so the
+ * throughput is about 1 / (sum of their CPU per decision).
+ */
+function lockstep(f, stub) {
+  const batch = med(f, 'meanBatch');
+  const parts = ['clientCpuUsPerDecision', 'limiterCpuUsPerDecision', 'redisCpuUsPerDecision'].map((k) => med(f, k));
+  if (batch == null || parts.some((x) => x == null)) return '';
+  const serial = parts.reduce((a, b) => a + b, 0);
+  let t = `. Mean batch ${batch.toFixed(1)} decisions per RPC at ${f.inflight} in flight: ${batch >= 0.9 * f.inflight ? 'one batch in flight at a time, so' : 'few batches in flight, so largely'} client, limiter and Redis run one after another — ${serial.toFixed(1)} µs of CPU per decision in series predicts ${n0(1e6 / serial)}/s (measured ${n0(med(f, 'perSecond'))}/s)`;
+  if (stub) t += `; the transport alone (same client and server kit, constant answers, no Redis) does ${n0(med(stub, 'perSecond'))}/s at p99 ${med(stub, 'p99Ms')?.toFixed(2)} ms, so the limiter's own work per decision (${(med(f, 'limiterCpuUsPerDecision') - med(stub, 'limiterCpuUsPerDecision')).toFixed(1)} µs above the stub: validation, ioredis pipeline, reply) and the Redis round trip are what bounds it`;
+  return t;
+}
+
 export function evaluateTargets(figs, nproc) {
   const out = [];
   const ceiling = figs['ceiling.evalsha-p16'];
@@ -39,7 +54,7 @@ export function evaluateTargets(figs, nproc) {
       measured: share == null ? 'not measured (no coalescing client)' : `${(share * 100).toFixed(1)}% (${n0(g)} of ${n0(c)} decisions/s)`,
       met: share == null ? null : share >= 0.5,
       gap: share != null && share < 0.5 ? `missed by ${((0.5 - share) * 100).toFixed(1)} points: needs ${n0(0.5 * c)}/s, ${((0.5 * c) / g).toFixed(2)}× more` : '',
-      bound: share != null && share < 0.5 ? cpuBound(g64, grpcParts, nproc) : '',
+      bound: share != null && share < 0.5 ? `${cpuBound(g64, grpcParts, nproc)}${lockstep(g64, figs['grpc.stub-coalescing-64'])}` : '',
     });
     if (g64) {
       const p99 = med(g64, 'p99Ms');

@@ -139,6 +139,9 @@ export function killAllChildren() {
   }
 }
 
+/** [start, end] of every measured window, CLOCK_MONOTONIC µs (the clock of .cpuprofile files). */
+export const measuredWindows = [];
+
 /**
  * Runs a worker script (bench/workers/*.mjs) in its own Node process with a JSON config.
  * The worker prints JSON lines; `{"event":...}` lines are passed to onEvent (so the
@@ -165,7 +168,11 @@ export function runWorker(script, config, { onEvent, timeoutMs = 120_000, nodeAr
         } catch {
           continue;
         }
-        if (msg.event) onEvent?.(msg.event, msg);
+        if (msg.event) {
+          if (msg.event === 'start') measuredWindows.push([msg.mono, Infinity]);
+          if (msg.event === 'end' && measuredWindows.length) measuredWindows[measuredWindows.length - 1][1] = msg.mono;
+          onEvent?.(msg.event, msg);
+        }
         if (msg.result) result = msg.result;
         if (msg.progress) process.stdout.write(`      ${msg.progress}\n`);
       }

@@ -5,7 +5,8 @@
 import { rounds, summarizeRuns } from '../lib/phase.mjs';
 import { startGrpcPart } from '../lib/parts.mjs';
 import { limiterClientFactory } from '../lib/project.mjs';
-import { cpuOfPid, runWorker } from '../lib/util.mjs';
+import { join } from 'node:path';
+import { BENCH_DIR, cpuOfPid, runWorker } from '../lib/util.mjs';
 import { mergeKinds } from './peer.mjs';
 
 export default {
@@ -24,12 +25,23 @@ export default {
     if (coalescing) {
       variants.push({ id: 'coalescing-64', label: 'coalescing client, 64 in flight', target: 'grpc-coalescing', inflight: 64 });
       variants.push({ id: 'coalescing-256', label: 'coalescing client, 256 in flight', target: 'grpc-coalescing', inflight: 256 });
+      // exploration: BENCH_GRPC_MAXBATCH=8,16 adds the coalescing client with that maxBatch
+      for (const mb of (process.env.BENCH_GRPC_MAXBATCH ?? '').split(',').filter(Boolean).map(Number)) {
+        for (const inflight of [64, 256]) {
+          variants.push({ id: `coalescing-${inflight}-maxbatch-${mb}`, label: `coalescing client, ${inflight} in flight, maxBatch ${mb}`, target: 'grpc-coalescing', inflight, clientOptions: { maxBatch: mb } });
+        }
+      }
     }
     variants.push({ id: 'unary-64', label: 'plain unary Consume, 64 in flight', target: 'grpc-unary', inflight: 64 });
+    if (coalescing) {
+      // the transport floor: same client, same server kit, constant answers, no Redis
+      variants.push({ id: 'stub-coalescing-64', label: 'transport floor: coalescing client → stub server (no Redis), 64 in flight', target: 'grpc-coalescing', inflight: 64, stub: true });
+    }
     if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
 
     const limiter = await startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0) }, ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : []);
-    ctx.progress(`limiter serving on ${limiter.addr} (pid ${limiter.pid})`);
+    const stub = variants.some((v) => v.stub) ? await startGrpcPart(ctx, 'limiter', {}, [], join(BENCH_DIR, 'workers/grpc-stub-server.mjs'), 'limiter-stub') : null;
+    ctx.progress(`limiter serving on ${limiter.addr} (pid ${limiter.pid})${stub ? `, stub on ${stub.addr}` : ''}`);
     try {
       const res = await rounds(ctx, variants, async (v, r) => {
         await redis.ctl.flushall();
@@ -37,12 +49,13 @@ export default {
         const d = {};
         const result = await runWorker(
           'load.mjs',
-          { target: v.target, addr: limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, subjects: 100_000, seed: 2000 + r },
+          { target: v.target, clientOptions: v.clientOptions, addr: v.stub ? stub.addr : limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, subjects: 100_000, seed: 2000 + r },
           {
             nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=load-${v.id}-${r}.cpuprofile`] : [],
             onEvent: (e) => {
-              if (e === 'start') Object.assign(s0, { server: cpuOfPid(limiter.pid), redis: cpuOfPid(redis.pid) });
-              if (e === 'end') Object.assign(d, { server: cpuOfPid(limiter.pid) - s0.server, redis: cpuOfPid(redis.pid) - s0.redis });
+              const pid = v.stub ? stub.pid : limiter.pid;
+              if (e === 'start') Object.assign(s0, { server: cpuOfPid(pid), redis: cpuOfPid(redis.pid) });
+              if (e === 'end') Object.assign(d, { server: cpuOfPid(pid) - s0.server, redis: cpuOfPid(redis.pid) - s0.redis });
             },
           },
         );
@@ -67,6 +80,7 @@ export default {
       };
     } finally {
       await limiter.stop();
+      await stub?.stop();
     }
   },
 };

@@ -143,12 +143,12 @@ kinds = { vente: 0, achat: 0, login: 0 };
 measuring = true;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-out({ event: 'start' });
+out({ event: 'start', mono: Number(process.hrtime.bigint() / 1000n) });
 const res = await run(Math.max(1, Math.round(cfg.durationMs / 1000)), true);
 measuring = false;
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
-out({ event: 'end' });
+out({ event: 'end', mono: Number(process.hrtime.bigint() / 1000n) });
 
 const sorted = lat.sorted();
 const n = sorted.length;

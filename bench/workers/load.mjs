@@ -24,6 +24,14 @@ async function redisConn(extra = {}) {
   return r;
 }
 
+// RPCs sent while measuring: decisions / RPCs = the mean batch of the coalescing client
+let rpcs = 0;
+function countRpcs(options, nextCall) {
+  if (measuring) rpcs++;
+  const grpc = require('@grpc/grpc-js');
+  return new grpc.InterceptingCall(nextCall(options));
+}
+
 async function makeCall() {
   switch (cfg.target) {
     case 'rlf': {
@@ -60,7 +68,12 @@ async function makeCall() {
     }
     case 'grpc-coalescing': {
       const create = limiterClientFactory();
-      const c = create(cfg.addr, { token: cfg.token, timeoutMs: cfg.timeoutMs ?? 2000, ...(cfg.clientOptions ?? {}) });
+      const c = create(cfg.addr, {
+        token: cfg.token,
+        timeoutMs: cfg.timeoutMs ?? 2000,
+        ...(cfg.clientOptions ?? {}),
+        channelOptions: { interceptors: [countRpcs] },
+      });
       return { call: (s) => c.consume(policy.name, s, 1).then((d) => d.allowed), close: () => c.close() };
     }
     default:
@@ -105,12 +118,12 @@ await sleep(cfg.warmupMs ?? 1000);
 measuring = true;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-out({ event: 'start' });
+out({ event: 'start', mono: Number(process.hrtime.bigint() / 1000n) });
 await sleep(cfg.durationMs);
 measuring = false;
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
-out({ event: 'end' });
+out({ event: 'end', mono: Number(process.hrtime.bigint() / 1000n) });
 stop = true;
 await Promise.allSettled(loops);
 close();
@@ -133,6 +146,7 @@ out({
     admittedShare: done ? admitted / done : null,
     clientCpuUsPerDecision: done ? (cpu.user + cpu.system) / done : null,
     clientCpuShare: (cpu.user + cpu.system) / 1e6 / seconds,
+    ...(cfg.target === 'grpc-coalescing' ? { meanBatch: rpcs ? done / rpcs : null } : {}),
   },
 });
 process.exit(0);
