@@ -1,0 +1,173 @@
+// The limiter's client for the gateway: Consume calls made in the same turn of the event loop
+// go to the server as ONE ConsumeBatch RPC (one Redis pipeline there), a lone call as a plain
+// Consume. Every call keeps its own semantics: its own decision or its own error (the same
+// grpc.ServiceError shape, `code` and `details`, a unary call would give) and its own deadline.
+// Consume is never retried: a call whose deadline passes rejects with DEADLINE_EXCEEDED, and
+// its batch is not sent again (the server may still have counted it, exactly as with a unary
+// call that timed out).
+import * as grpc from '@grpc/grpc-js';
+import { bearer, createServiceClient } from '@etu/common';
+import { limiter } from '@etu/proto';
+
+export type Decision = limiter.Decision;
+
+export interface LimiterClientOptions {
+  /** The internal token (sent as `authorization: Bearer <token>`). */
+  token: string;
+  /** Default deadline of each call, ms from the call (default 1000). */
+  timeoutMs?: number;
+  /** Most Consume calls per ConsumeBatch RPC (default 256, at most 1000); more go in several RPCs. */
+  maxBatch?: number;
+  /** Extra channel options (and `interceptors`) for the underlying grpc-js client. */
+  channelOptions?: Partial<grpc.ClientOptions>;
+}
+
+export interface LimiterCallOptions {
+  /** This call's deadline, ms from now (overrides the client's default). */
+  timeoutMs?: number;
+}
+
+export interface LimiterClient {
+  /** Counts `cost` (default 1) events if they fit; resolves with the decision either way. */
+  consume(policy: string, subject: string, cost?: number, opts?: LimiterCallOptions): Promise<Decision>;
+  /** The decision a Consume of cost 1 would get now; counts nothing. */
+  peek(policy: string, subject: string, opts?: LimiterCallOptions): Promise<Decision>;
+  /** Forgets the subject's counted events for the policy. */
+  reset(policy: string, subject: string, opts?: LimiterCallOptions): Promise<void>;
+  close(): void;
+}
+
+/** An error shaped like the one grpc-js gives for a failed unary call. */
+export function statusError(code: grpc.status, details: string): grpc.ServiceError {
+  const err = new Error(`${code} ${grpc.status[code]}: ${details}`) as grpc.ServiceError;
+  err.code = code;
+  err.details = details;
+  err.metadata = new grpc.Metadata();
+  return err;
+}
+
+interface Pending {
+  req: limiter.ConsumeRequest;
+  /** Absolute deadline, ms since the epoch. */
+  deadline: number;
+  done: boolean;
+  timer?: NodeJS.Timeout;
+  resolve(d: Decision): void;
+  reject(e: grpc.ServiceError): void;
+}
+
+function settle(p: Pending, err: grpc.ServiceError | null, d?: Decision): void {
+  if (p.done) return;
+  p.done = true;
+  if (p.timer) clearTimeout(p.timer);
+  if (err) p.reject(err);
+  else if (d) p.resolve(d);
+  else p.reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
+}
+
+export function createLimiterClient(addr: string, opts: LimiterClientOptions): LimiterClient {
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, 1000));
+  const sc = createServiceClient(limiter.LimiterServiceClient, addr, {
+    token: opts.token,
+    timeoutMs,
+    channelOptions: opts.channelOptions,
+  });
+  const raw = sc.raw;
+  const auth = bearer(opts.token);
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let closed = false;
+
+  const metadata = () => {
+    const md = new grpc.Metadata();
+    md.set('authorization', auth);
+    return md;
+  };
+
+  const send = (batch: Pending[]) => {
+    const now = Date.now();
+    const live = batch.filter((p) => {
+      if (p.deadline > now) return true;
+      settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before the call was sent'));
+      return false;
+    });
+    if (live.length === 0) return;
+    // The RPC lives as long as its longest call; shorter calls get their own timer.
+    const rpcDeadline = Math.max(...live.map((p) => p.deadline));
+    for (const p of live) {
+      if (p.deadline < rpcDeadline) {
+        p.timer = setTimeout(() => settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded')), p.deadline - now);
+      }
+    }
+    if (live.length === 1) {
+      const p = live[0]!;
+      raw.consume(p.req, metadata(), { deadline: new Date(rpcDeadline) }, (err, res) => settle(p, err, res?.decision));
+      return;
+    }
+    raw.consumeBatch({ requests: live.map((p) => p.req) }, metadata(), { deadline: new Date(rpcDeadline) }, (err, res) => {
+      if (err) {
+        for (const p of live) settle(p, err);
+        return;
+      }
+      if (res.items.length !== live.length) {
+        const e = statusError(grpc.status.INTERNAL, `limiter answered ${res.items.length} items for ${live.length}`);
+        for (const p of live) settle(p, e);
+        return;
+      }
+      live.forEach((p, i) => {
+        const item = res.items[i]!;
+        if (item.error) settle(p, statusError(item.error.code as grpc.status, item.error.message));
+        else settle(p, null, item.decision);
+      });
+    });
+  };
+
+  const flush = () => {
+    scheduled = false;
+    const q = queue;
+    queue = [];
+    for (let i = 0; i < q.length; i += maxBatch) send(q.slice(i, i + maxBatch));
+  };
+
+  return {
+    consume(policy, subject, cost, o) {
+      return new Promise<Decision>((resolve, reject) => {
+        if (closed) {
+          reject(statusError(grpc.status.CANCELLED, 'limiter client closed'));
+          return;
+        }
+        const req: limiter.ConsumeRequest = cost === undefined ? { policy, subject } : { policy, subject, cost };
+        queue.push({ req, deadline: Date.now() + (o?.timeoutMs ?? timeoutMs), done: false, resolve, reject });
+        if (queue.length >= maxBatch) flush();
+        else if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    peek(policy, subject, o) {
+      return new Promise<Decision>((resolve, reject) => {
+        const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
+        raw.peek({ policy, subject }, metadata(), { deadline }, (err, res) => {
+          if (err) reject(err);
+          else if (!res.decision) reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
+          else resolve(res.decision);
+        });
+      });
+    },
+    reset(policy, subject, o) {
+      return new Promise<void>((resolve, reject) => {
+        const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
+        raw.reset({ policy, subject }, metadata(), { deadline }, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    close() {
+      closed = true;
+      const q = queue;
+      queue = [];
+      for (const p of q) settle(p, statusError(grpc.status.CANCELLED, 'limiter client closed'));
+      sc.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// The limiter's one Lua script (Redis >= 7.0: Lua 5.1 with the `struct` library). Kept as a
+// TypeScript string so that it ships with tsc's output and is found the same way from src/
+// under jest and from dist/ at run time. sliding-window.ts calls it; README.md explains it.
+//
+// Storage: ONE string per (policy, subject), a packed log of the subject's last admitted
+// events, oldest first, never more than `limit` of them:
+//
+//   byte  1        w     width in bytes of one offset (chosen from the window: 256^w > 2 x window)
+//   bytes 2..8     B     base time, µs since the epoch (Redis TIME), big-endian
+//   then n x w     o1..on  event i happened at B + oi (µs), big-endian, o1 <= o2 <= ... <= on
+//
+// Admitting appends `cost` offsets (several events in one microsecond are several entries) and
+// drops, from the front, the entries that have left the window; a denied call writes nothing.
+// When the newest offset would not fit in w bytes, the log is rewritten on a new base (the
+// oldest entry still counted), at most once per window of activity.
+export const SLIDING_WINDOW_LUA = `
+-- KEYS[1]  rl:{<policy>:<subject>}
+-- ARGV[1]  limit L      ARGV[2]  window in ms      ARGV[3]  cost c (1..L), or 0 for a peek
+--          (decides a cost of 1, writes nothing)   ARGV[4]  offset format for this window,
+--          '>Iw' with w the offset width in bytes (256^w > 2 x window in µs)
+-- returns  {allowed 0|1, remaining, retry_after_ms, reset_after_ms, now in µs}
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2]) * 1000
+local cost = tonumber(ARGV[3])
+local fmt = ARGV[4]
+local w = string.byte(fmt, 3) - 48
+local peek = cost == 0
+if peek then cost = 1 end
+
+local clock = redis.call('TIME')
+local now = clock[1] * 1000000 + clock[2]
+
+local raw = redis.call('GET', KEYS[1])
+local base, sw, sfmt, len, first, count, newest = now, w, fmt, 8, 9, 0, 0
+if raw then
+  sw, base = struct.unpack('>BI7', raw)
+  if sw ~= w then sfmt = '>I' .. sw end
+  len = #raw
+  newest = base + struct.unpack(sfmt, raw, len - sw + 1)
+  -- a Redis clock stepped backwards never makes time run backwards for a subject
+  if now < newest then now = newest end
+  -- counted: the newest limit entries whose time is in (now - window, now]
+  first = len + 1 - limit * sw
+  if first < 9 then first = 9 end
+  local cut = now - window - base
+  while first <= len and struct.unpack(sfmt, raw, first) <= cut do first = first + sw end
+  count = (len + 1 - first) / sw
+end
+
+if count + cost > limit then
+  -- denied: it fits once the (limit - cost + 1)-th newest event has left the window
+  local t = base + struct.unpack(sfmt, raw, len + 1 - (limit - cost + 1) * sw)
+  return {0, limit - count, math.ceil((t + window - now) / 1000), math.ceil((newest + window - now) / 1000), now}
+end
+if peek then
+  local reset = 0
+  if count > 0 then reset = math.ceil((newest + window - now) / 1000) end
+  return {1, limit - count, 0, reset, now}
+end
+
+local value
+local offset = now - base
+if count == 0 then
+  -- a fresh log based at now
+  value = struct.pack('>BI7', w, now) .. string.rep(struct.pack(fmt, 0), cost)
+elseif sw == w and offset < 256 ^ w then
+  -- the common case: append, after dropping the entries that left the window
+  local added = struct.pack(fmt, offset)
+  if cost > 1 then added = string.rep(added, cost) end
+  if first == 9 then
+    value = raw .. added
+  else
+    value = string.sub(raw, 1, 8) .. string.sub(raw, first) .. added
+  end
+else
+  -- rebase on the oldest counted event: every offset is then < window
+  local oldest = base + struct.unpack(sfmt, raw, first)
+  local parts = {struct.pack('>BI7', w, oldest)}
+  for pos = first, len, sw do
+    parts[#parts + 1] = struct.pack(fmt, base + struct.unpack(sfmt, raw, pos) - oldest)
+  end
+  parts[#parts + 1] = string.rep(struct.pack(fmt, now - oldest), cost)
+  value = table.concat(parts)
+end
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return {1, limit - count - cost, 0, window / 1000, now}
+`;

@@ -1,0 +1,202 @@
+// The storage side of the limiter: runs the sliding-window script (sliding-window-script.ts)
+// through ioredis `defineCommand` (EVALSHA, with EVAL on NOSCRIPT after a restart or failover),
+// one call per decision, or many in one pipeline (one round trip). Knows keys and bytes, not
+// gRPC.
+import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { SLIDING_WINDOW_LUA } from './sliding-window-script';
+import type { Policy } from './policies';
+
+/** What the script decided. Times are those of Redis's clock. */
+export interface WindowDecision {
+  allowed: boolean;
+  remaining: number;
+  retryAfterMs: number;
+  resetAfterMs: number;
+  /** Redis TIME of the decision, µs since the epoch (the time stored for admitted events). */
+  nowUs: number;
+}
+
+export interface WindowRequest {
+  policy: Policy;
+  subject: string;
+  /** 1..limit; 0 = peek. */
+  cost: number;
+}
+
+/** `rl:{<policy>:<subject>}`: the braces make Redis Cluster hash the pair, so the key has one slot. */
+export function keyFor(policy: string, subject: string): string {
+  return `rl:{${policy}:${subject}}`;
+}
+
+/**
+ * Bytes per stored offset for a window: the smallest w with 256^w > 2 x window in µs, so that
+ * after a rebase the log takes at least one more window to run out of room (10 min → 4 bytes).
+ */
+export function offsetWidth(windowMs: number): number {
+  const us = 2 * windowMs * 1000;
+  let w = 1;
+  while (256 ** w <= us) w++;
+  return w;
+}
+
+type ScriptReply = [number, number, number, number, number];
+type ScriptArgs = [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string];
+
+interface WithScript {
+  slidingWindow(...args: ScriptArgs): Promise<ScriptReply>;
+}
+
+/** struct format of one offset for a window, e.g. '>I4' (big-endian, unsigned, w bytes). */
+const formatCache = new Map<number, string>();
+function offsetFormat(windowMs: number): string {
+  let f = formatCache.get(windowMs);
+  if (f === undefined) {
+    f = `>I${offsetWidth(windowMs)}`;
+    formatCache.set(windowMs, f);
+  }
+  return f;
+}
+
+const COMMAND = 'slidingWindow';
+
+function toDecision(r: ScriptReply): WindowDecision {
+  return { allowed: r[0] === 1, remaining: r[1], retryAfterMs: r[2], resetAfterMs: r[3], nowUs: r[4] };
+}
+
+export interface StoreOptions {
+  /** ms before a call without an answer fails as unavailable (default 150). */
+  timeoutMs?: number;
+  /** Calls sent and not yet answered beyond which new calls fail at once (default 10,000). */
+  maxPending?: number;
+}
+
+/** Redis did not answer in time, or too many calls wait for it: the store is unavailable. */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable';
+}
+
+export class SlidingWindowStore {
+  private readonly timeoutMs: number;
+  private readonly maxPending: number;
+  private pending = 0;
+
+  /**
+   * `redis` should have no offline queue (a call while disconnected fails at once) and no
+   * command timeout of its own: this store times calls out itself (see `bounded`).
+   */
+  constructor(
+    private readonly redis: Redis,
+    opts: StoreOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 150;
+    this.maxPending = opts.maxPending ?? 10_000;
+    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+  }
+
+  /** Calls sent to Redis and not answered yet (including ones already timed out). */
+  get pendingCalls(): number {
+    return this.pending;
+  }
+
+  /**
+   * Runs a Redis call with a deadline. When the timer fires, the verdict waits for the check
+   * phase of that event-loop turn (setImmediate), after the poll phase has read whatever Redis
+   * already sent: a process that was busy or descheduled for a while does not mistake an
+   * answer sitting in its socket for a dead Redis (ioredis's own commandTimeout does). Calls
+   * still unanswered count against maxPending, so a hung Redis cannot pile up work.
+   */
+  bounded<T>(n: number, fn: () => Promise<T>): Promise<T> {
+    if (this.pending + n > this.maxPending) {
+      return Promise.reject(new StoreUnavailable('too many calls waiting for it'));
+    }
+    this.pending += n;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (done) return;
+            done = true;
+            reject(new StoreUnavailable(`no answer within ${this.timeoutMs} ms`));
+          }),
+        this.timeoutMs,
+      );
+      fn().then(
+        (v) => {
+          this.pending -= n;
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.pending -= n;
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private args(r: WindowRequest): ScriptArgs {
+    return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
+  }
+
+  /** One decision, one round trip. cost 0 = peek. */
+  async decide(r: WindowRequest): Promise<WindowDecision> {
+    const reply = await this.bounded(1, () => (this.redis as unknown as WithScript).slidingWindow(...this.args(r)));
+    return toDecision(reply);
+  }
+
+  /**
+   * Many decisions in one pipeline (one round trip), decided by Redis in order. Each result is
+   * its own: a decision, or the error of that command.
+   */
+  async decideMany(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
+    if (rs.length === 0) return [];
+    const p = this.redis.pipeline() as ChainableCommander & { slidingWindow(...a: unknown[]): unknown };
+    for (const r of rs) p.slidingWindow(...this.args(r));
+    const results = await this.bounded(rs.length, () => p.exec());
+    if (!results) throw new Error('pipeline discarded');
+    return results.map(([err, reply]) => (err ? err : toDecision(reply as ScriptReply)));
+  }
+
+  /** Forgets every counted event of the subject. */
+  async reset(policy: string, subject: string): Promise<void> {
+    await this.bounded(1, () => this.redis.del(keyFor(policy, subject)));
+  }
+
+  /** Answers when Redis does (health). */
+  async ping(): Promise<void> {
+    await this.bounded(1, () => this.redis.ping());
+  }
+}
+
+/** A stored value decoded. */
+export interface DecodedLog {
+  /** Bytes per offset. */
+  width: number;
+  /** Base time, µs since the epoch. */
+  baseUs: number;
+  /** Event times, µs since the epoch (Redis TIME), oldest first. */
+  timesUs: number[];
+}
+
+/**
+ * Decodes a stored value (the bytes of GET rl:{policy:subject}): byte 0 = offset width w,
+ * bytes 1..7 = base time B in µs, then offsets of w bytes; event i happened at B + offset i.
+ * All big-endian. Used by the inspect tool and the tests.
+ */
+export function decodeLog(buf: Buffer): DecodedLog {
+  const width = buf[0] ?? 0;
+  if (buf.length < 8 || width < 1 || width > 6 || (buf.length - 8) % width !== 0) {
+    throw new Error(`not a limiter value (${buf.length} bytes, width ${width})`);
+  }
+  const baseUs = buf[1]! * 2 ** 48 + buf.readUIntBE(2, 6);
+  const timesUs: number[] = [];
+  for (let pos = 8; pos < buf.length; pos += width) timesUs.push(baseUs + buf.readUIntBE(pos, width));
+  return { width, baseUs, timesUs };
+}

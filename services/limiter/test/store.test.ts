@@ -1,0 +1,116 @@
+// The script itself, through SlidingWindowStore on real Redis: the store returns the Redis
+// TIME each decision was taken at, so every figure is checked for exact equality.
+import Redis from 'ioredis';
+import { createRedis, waitReady } from '@etu/common';
+import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/common/testing';
+import type { Policy } from '../src/policies';
+import { decodeLog, keyFor, offsetWidth, SlidingWindowStore } from '../src/sliding-window';
+
+let claim: ClaimedRedisDbs;
+let redis: Redis;
+let store: SlidingWindowStore;
+const service: Policy = { name: 'service', limit: 10, windowMs: 600_000 };
+const W = 600_000_000;
+
+beforeAll(async () => {
+  claim = await claimRedisDbs(1);
+  redis = createRedis(claim.urls[0]!, { extra: { commandTimeout: undefined } });
+  await waitReady(redis);
+  store = new SlidingWindowStore(redis, { timeoutMs: 2000 });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await claim.release();
+});
+
+const stored = async (policy: string, subject: string) => {
+  const v = await redis.getBuffer(keyFor(policy, subject));
+  return v ? decodeLog(v) : undefined;
+};
+const ceilMs = (us: number) => Math.ceil(us / 1000);
+
+test('each admitted event is stored at the Redis time of its decision; the 11th gets the exact wait', async () => {
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const d = await store.decide({ policy: service, subject: 'exact', cost: 1 });
+    expect(d).toMatchObject({ allowed: true, remaining: 9 - i, retryAfterMs: 0, resetAfterMs: 600_000 });
+    times.push(d.nowUs);
+  }
+  expect((await stored('service', 'exact'))!.timesUs).toEqual(times);
+  const d = await store.decide({ policy: service, subject: 'exact', cost: 1 });
+  expect(d).toEqual({
+    allowed: false,
+    remaining: 0,
+    retryAfterMs: ceilMs(times[0]! + W - d.nowUs),
+    resetAfterMs: ceilMs(times[9]! + W - d.nowUs),
+    nowUs: d.nowUs,
+  });
+  const peek = await store.decide({ policy: service, subject: 'exact', cost: 0 });
+  expect(peek.retryAfterMs).toBe(ceilMs(times[0]! + W - peek.nowUs));
+  // cost 3 waits for the 8th newest, i.e. the 3rd oldest, event.
+  const three = await store.decide({ policy: service, subject: 'exact', cost: 3 });
+  expect(three.retryAfterMs).toBe(ceilMs(times[2]! + W - three.nowUs));
+  expect((await stored('service', 'exact'))!.timesUs).toEqual(times);
+});
+
+test('a full log of 10 events for a 10-minute window is 48 bytes and expires one window after its newest event', async () => {
+  let last = 0;
+  for (let i = 0; i < 10; i++) last = (await store.decide({ policy: service, subject: 'size', cost: 1 })).nowUs;
+  expect(offsetWidth(600_000)).toBe(4);
+  expect(await redis.strlen(keyFor('service', 'size'))).toBe(8 + 10 * 4);
+  const [s, us] = await redis.time();
+  const pttl = await redis.pttl(keyFor('service', 'size'));
+  expect(pttl).toBeLessThanOrEqual(600_000);
+  expect(pttl).toBeGreaterThanOrEqual(600_000 - Math.ceil((Number(s) * 1e6 + Number(us) - last) / 1000) - 2);
+});
+
+test('several events in one call take one slot each, all at the same microsecond', async () => {
+  const d = await store.decide({ policy: service, subject: 'same-us', cost: 5 });
+  expect(d).toMatchObject({ allowed: true, remaining: 5 });
+  expect((await stored('service', 'same-us'))!.timesUs).toEqual(Array(5).fill(d.nowUs));
+});
+
+test('an event older than the window is dropped from the log on the next admission', async () => {
+  const p: Policy = { name: 'short', limit: 3, windowMs: 50 };
+  const a = await store.decide({ policy: p, subject: 'drop', cost: 2 });
+  await new Promise((r) => setTimeout(r, 60));
+  const b = await store.decide({ policy: p, subject: 'drop', cost: 1 });
+  expect(b).toMatchObject({ allowed: true, remaining: 2 });
+  expect(b.nowUs - a.nowUs).toBeGreaterThanOrEqual(50_000);
+  expect((await stored('short', 'drop'))!.timesUs).toEqual([b.nowUs]);
+});
+
+test('if the Redis clock steps backwards, time does not run backwards for the subject', async () => {
+  // A log whose newest event is 5 s in the future (as after a clock step back).
+  const [s, us] = await redis.time();
+  const now = Number(s) * 1e6 + Number(us);
+  const future = now + 5_000_000;
+  const buf = Buffer.alloc(8 + 4);
+  buf[0] = 4;
+  buf[1] = Math.floor(future / 2 ** 48);
+  buf.writeUIntBE(future % 2 ** 48, 2, 6);
+  buf.writeUIntBE(0, 8, 4);
+  await redis.set(keyFor('service', 'clock'), buf, 'PX', 600_000);
+  const d = await store.decide({ policy: service, subject: 'clock', cost: 1 });
+  expect(d).toMatchObject({ allowed: true, remaining: 8, nowUs: future });
+  expect((await stored('service', 'clock'))!.timesUs).toEqual([future, future]);
+});
+
+test('decideMany: one pipeline, decided in order, one result per request', async () => {
+  const tiny: Policy = { name: 'tiny', limit: 2, windowMs: 600_000 };
+  const rs = await store.decideMany([
+    { policy: tiny, subject: 'many', cost: 1 },
+    { policy: tiny, subject: 'many', cost: 2 },
+    { policy: tiny, subject: 'many', cost: 1 },
+    { policy: tiny, subject: 'many', cost: 1 },
+    { policy: tiny, subject: 'other', cost: 0 },
+  ]);
+  expect(rs.map((r) => (r instanceof Error ? r : [r.allowed, r.remaining]))).toEqual([
+    [true, 1],
+    [false, 1],
+    [true, 0],
+    [false, 0],
+    [true, 2],
+  ]);
+  expect(await store.decideMany([])).toEqual([]);
+});
