@@ -1,21 +1,13 @@
 // The gateway's gRPC clients: one per service, each call with the internal token and a
-// deadline (createServiceClient). The limiter is used through the LimiterClient interface
-// (consume / peek / reset) so that the coalescing client of @etu/limiter can replace the
-// adapter below in one line.
+// deadline. The limiter goes through @etu/limiter's coalescing client: Consume calls made in
+// the same turn of the event loop (e.g. a burst of sales) share one ConsumeBatch RPC, each
+// keeping its own decision, error and deadline.
 import { createServiceClient, type PromiseClient } from '@etu/common';
-import { auth, limiter, market, stats } from '@etu/proto';
+import { createLimiterClient, type LimiterClient } from '@etu/limiter';
+import { auth, market, stats } from '@etu/proto';
 
-export interface LimiterCallOpts {
-  timeoutMs?: number;
-}
-
-/** What the gateway needs from the limiter. Errors reject with a gRPC-style `{ code, details }`. */
-export interface LimiterClient {
-  consume(policy: string, subject: string, cost?: number, opts?: LimiterCallOpts): Promise<limiter.Decision>;
-  peek(policy: string, subject: string, opts?: LimiterCallOpts): Promise<limiter.Decision>;
-  reset(policy: string, subject: string, opts?: LimiterCallOpts): Promise<void>;
-  close(): void;
-}
+/** What the gateway needs from the limiter (consume / peek / reset); errors reject with `{ code, details }`. */
+export type { LimiterClient };
 
 export interface Clients {
   auth: PromiseClient<auth.AuthServiceClient>;
@@ -25,29 +17,6 @@ export interface Clients {
   /** gRPC addresses, for the readiness probe. */
   addrs: { auth: string; market: string; limiter: string; stats: string };
   close(): void;
-}
-
-function missingDecision(): never {
-  throw Object.assign(new Error('limiter answered without a decision'), { code: 13, details: 'no decision' });
-}
-
-/** Adapter over the generated stub with the interface of @etu/limiter's createLimiterClient. */
-export function createPlainLimiterClient(addr: string, opts: { token: string; timeoutMs?: number }): LimiterClient {
-  const c = createServiceClient(limiter.LimiterServiceClient, addr, opts);
-  return {
-    async consume(policy, subject, cost, o) {
-      const res = await c.call.consume({ policy, subject, cost }, o);
-      return res.decision ?? missingDecision();
-    },
-    async peek(policy, subject, o) {
-      const res = await c.call.peek({ policy, subject }, o);
-      return res.decision ?? missingDecision();
-    },
-    async reset(policy, subject, o) {
-      await c.call.reset({ policy, subject }, o);
-    },
-    close: () => c.close(),
-  };
 }
 
 export interface ClientsConfig {
@@ -64,7 +33,7 @@ export function createClients(cfg: ClientsConfig): Clients {
   const a = createServiceClient(auth.AuthServiceClient, cfg.AUTH_ADDR, opts);
   const m = createServiceClient(market.MarketServiceClient, cfg.MARKET_ADDR, opts);
   const s = createServiceClient(stats.StatsServiceClient, cfg.STATS_ADDR, opts);
-  const l = createPlainLimiterClient(cfg.LIMITER_ADDR, opts);
+  const l = createLimiterClient(cfg.LIMITER_ADDR, opts);
   return {
     auth: a.call,
     market: m.call,
