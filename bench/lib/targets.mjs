@@ -5,11 +5,11 @@ const range = (f, k, d = 0) => (f?.[k]?.min == null ? '' : ` (${f[k].min.toFixed
 const n0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
 
 /** Which process limits a load: the CPU shares (cores) measured during the window. */
-function cpuBound(f, parts, nproc) {
+function cpuBound(f, parts, nproc, unit = 'decision') {
   const shares = parts.map(([name, shareKey, usKey]) => ({ name, share: med(f, shareKey), us: med(f, usKey) })).filter((p) => p.share != null);
   if (!shares.length) return '';
   const total = shares.reduce((a, p) => a + p.share, 0);
-  const text = shares.map((p) => `${p.name} ${p.share.toFixed(2)} core${p.us != null ? ` (${p.us.toFixed(1)} µs CPU/decision)` : ''}`).join(', ');
+  const text = shares.map((p) => `${p.name} ${p.share.toFixed(2)} core${p.us != null ? ` (${p.us.toFixed(0)} µs CPU/${unit})` : ''}`).join(', ');
   const top = shares.reduce((a, b) => (b.share > a.share ? b : a));
   let verdict;
   if (top.share >= 0.85) verdict = `${top.name} is saturated (one Node/Redis process runs on one core)`;
@@ -126,7 +126,7 @@ export function evaluateTargets(figs, nproc) {
       ['MariaDB', 'mariadbCpuShare', 'mariadbCpuUsPerRequest'],
       ['autocannon', 'clientCpuShare', 'clientCpuUsPerRequest'],
     ];
-    const bound = cpuBound(site, siteParts, nproc);
+    const bound = cpuBound(site, siteParts, nproc, 'request');
     out.push({
       id: 'site-rps',
       name: 'Site: POST /services/vente + /services/achat by logged-in users',
@@ -143,7 +143,7 @@ export function evaluateTargets(figs, nproc) {
       measured: `${p99.toFixed(1)} ms${range(site, 'p99Ms', 1)}`,
       met: p99 <= 50,
       gap: p99 > 50 ? `missed by ${(p99 - 50).toFixed(1)} ms` : '',
-      bound: p99 > 50 ? bound : '',
+      bound: p99 > 50 ? (rps < 2000 ? 'the same CPU bound as the throughput above: requests queue for the 2 saturated cores' : bound) : '',
     });
     if (bare) {
       const share = rps / med(bare, 'perSecond');
@@ -154,7 +154,12 @@ export function evaluateTargets(figs, nproc) {
         measured: `${(share * 100).toFixed(1)}% (${n0(rps)} of ${n0(med(bare, 'perSecond'))} req/s)`,
         met: share >= 0.2,
         gap: share < 0.2 ? `missed by ${((0.2 - share) * 100).toFixed(1)} points` : '',
-        bound: share < 0.2 ? bound : '',
+        bound:
+          share < 0.2
+            ? `the bare handler costs ${n0(med(bare, 'gatewayCpuUsPerRequest'))} µs of CPU per request in its process; a Vente/Achat costs ${n0(
+                ['gateway', 'auth', 'market', 'limiter', 'stats', 'redis', 'mariadb'].reduce((a, k) => a + (med(site, `${k}CpuUsPerRequest`) ?? 0), 0),
+              )} µs across the parts (above)`
+            : '',
       });
     }
   }

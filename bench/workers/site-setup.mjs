@@ -1,5 +1,6 @@
 // Phase 4's setup, in its own process: registers `users` accounts through the auth service
-// (gRPC Register: argon2id hashing, the real cost), then logs each one in through the gateway
+// (gRPC Register: argon2id hashing, the real cost; accounts kept from an earlier run answer
+// ALREADY_EXISTS and are reused), then logs each one in through the gateway
 // as a browser would (GET /login for the anonymous session and its CSRF token, POST /login)
 // and writes [{ id, email, password, cookie, csrf }] for the load client.
 import { writeFileSync } from 'node:fs';
@@ -24,15 +25,27 @@ function cookies(res) {
 
 const password = cfg.password;
 const users = [];
+let registered = 0;
+const kept = new Set(cfg.existing ?? []);
 let t = Date.now();
 await pool(cfg.users, cfg.registerConcurrency ?? 8, async (i) => {
   const email = `bench-${i}@bench.etuservices.example`;
-  const res = await client.call.register({ lastName: `Banc${i}`, firstName: 'Test', email, password });
-  users[i] = { id: String(res.user.id), email, password };
+  if (kept.has(i)) {
+    users[i] = { id: '', email, password }; // its id comes with the login
+    return;
+  }
+  try {
+    const res = await client.call.register({ lastName: `Banc${i}`, firstName: 'Test', email, password });
+    users[i] = { id: String(res.user.id), email, password };
+    registered++;
+  } catch (err) {
+    if (err?.code !== 6) throw err; // ALREADY_EXISTS: kept from an earlier run (its id comes with the login)
+    users[i] = { id: '', email, password };
+  }
   if ((i + 1) % 500 === 0) out({ progress: `registered ${i + 1}/${cfg.users}` });
 });
 const registerSeconds = (Date.now() - t) / 1000;
-out({ progress: `registered ${cfg.users} users in ${registerSeconds.toFixed(1)} s` });
+out({ progress: `registered ${registered} new users in ${registerSeconds.toFixed(1)} s (${cfg.users - registered} kept from an earlier run)` });
 
 t = Date.now();
 await pool(cfg.users, cfg.loginConcurrency ?? 16, async (i) => {
@@ -58,5 +71,5 @@ const loginSeconds = (Date.now() - t) / 1000;
 out({ progress: `logged in ${cfg.users} users in ${loginSeconds.toFixed(1)} s` });
 writeFileSync(cfg.out, JSON.stringify(users));
 client.close();
-out({ result: { users: users.length, registerSeconds, loginSeconds, registerPerSecond: cfg.users / registerSeconds, loginPerSecond: cfg.users / loginSeconds } });
+out({ result: { users: users.length, registered, registerSeconds, loginSeconds, registerPerSecond: registered / registerSeconds, loginPerSecond: cfg.users / loginSeconds } });
 process.exit(0);
