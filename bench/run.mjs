@@ -9,6 +9,7 @@
 //   BENCH_PHASES=ceiling,grpc          only these phases (ids or numbers 1-5)
 //   BENCH_PROFILE=1                    node --cpu-prof on the parts and load clients; summaries in the report
 //   BENCH_VARIANTS=regex               only the variants whose id matches (e.g. vente-achat)
+//   BENCH_PATCHES / BENCH_AB / BENCH_LOG_LEVEL   experiments: see bench/README.md
 //   BENCH_RUNS, BENCH_SECONDS, BENCH_OUT   override runs per figure, seconds per measured window, output dir
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,7 @@ const selected = env.BENCH_PHASES
   ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
-const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`]
+const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`]
   .filter(Boolean)
   .join(', ');
 const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');

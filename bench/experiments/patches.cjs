@@ -2,9 +2,8 @@
 // by preloading this file into that part's process (node --require). `make bench` never loads
 // it; a run with patches writes to bench/tmp/results and says so in its report.
 //
-//   limiter-coalescing     gateway: the limiter client is @etu/limiter's coalescing
-//                          createLimiterClient instead of the plain unary adapter
-//                          (gateway/src/clients.ts, createClients: one line)
+//   limiter-unary          gateway: one unary Consume per decision instead of @etu/limiter's
+//                          coalescing client (the gateway before dc8b668), for an A/B
 //   mariadb-text           @etu/db createPrismaClient: PrismaMariaDb(config, { useTextProtocol: true })
 //                          (one COM_QUERY per statement instead of PREPARE + EXECUTE + CLOSE)
 //   mariadb-prepare-cache  @etu/db createPrismaClient: prepareCacheLength 256 in the pool config
@@ -15,14 +14,23 @@ const { join } = require('node:path');
 const ROOT = join(__dirname, '..', '..');
 const patches = new Set((process.env.BENCH_PATCHES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
-if (patches.has('limiter-coalescing') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // the gateway as it was before dc8b668: one unary Consume per decision (for an A/B of the
+  // coalescing client the gateway now uses)
   const clients = require(join(ROOT, 'gateway/dist/clients.js'));
-  const { createLimiterClient } = require(join(ROOT, 'services/limiter/dist/index.js'));
+  const { createServiceClient } = require(join(ROOT, 'services/common/dist/index.js'));
+  const { limiter } = require(join(ROOT, 'proto/dist/src/index.js'));
   const original = clients.createClients;
   clients.createClients = (cfg) => {
     const c = original(cfg);
     c.limiter.close();
-    const l = createLimiterClient(cfg.LIMITER_ADDR, { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS });
+    const u = createServiceClient(limiter.LimiterServiceClient, cfg.LIMITER_ADDR, { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS });
+    const l = {
+      consume: async (policy, subject, cost, o) => (await u.call.consume({ policy, subject, cost }, o)).decision,
+      peek: async (policy, subject, o) => (await u.call.peek({ policy, subject }, o)).decision,
+      reset: async (policy, subject, o) => void (await u.call.reset({ policy, subject }, o)),
+      close: () => u.close(),
+    };
     const close = c.close;
     return { ...c, limiter: l, close: () => { close(); l.close(); } };
   };

@@ -24,8 +24,8 @@ export function baseEnv(ctx, extra = {}) {
 }
 
 /** node options for a part: an experiment's preload (BENCH_PATCHES) and the caller's. */
-function withPatches(nodeArgs) {
-  return process.env.BENCH_PATCHES ? ['--require', join(BENCH_DIR, 'experiments', 'patches.cjs'), ...nodeArgs] : nodeArgs;
+function withPatches(nodeArgs, patches = process.env.BENCH_PATCHES) {
+  return patches ? ['--require', join(BENCH_DIR, 'experiments', 'patches.cjs'), ...nodeArgs] : nodeArgs;
 }
 
 /** A gRPC part: `part` names its ADDR variable and log; `script` defaults to its dist/main.js. */
@@ -33,7 +33,7 @@ export async function startGrpcPart(ctx, part, env, nodeArgs = [], script = null
   const port = await freePort();
   const addrVar = `${part.toUpperCase()}_ADDR`;
   const addr = `127.0.0.1:${port}`;
-  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), script ?? mainOf(part)], {
+  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs, env.BENCH_PATCHES), script ?? mainOf(part)], {
     cwd: ROOT,
     env: baseEnv(ctx, { [addrVar]: addr, ...env }),
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${logName}.log`),
@@ -48,7 +48,7 @@ export async function startGrpcPart(ctx, part, env, nodeArgs = [], script = null
 
 export async function startHttpPart(ctx, name, script, env, nodeArgs = []) {
   const port = await freePort();
-  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs), script], {
+  const child = spawnTracked(process.execPath, [...withPatches(nodeArgs, env.BENCH_PATCHES), script], {
     cwd: ROOT,
     env: baseEnv(ctx, { PORT: String(port), HOST: '127.0.0.1', ...env }),
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${name}.log`),

@@ -163,5 +163,19 @@ export function evaluateTargets(figs, nproc) {
       });
     }
   }
+  const b = figs['site.vente-achat-b'];
+  if (site && b) {
+    const parts = ['gateway', 'market', 'mariadb', 'limiter', 'stats'];
+    const cpu = parts.map((k) => `${k} ${n0(med(site, `${k}CpuUsPerRequest`))} → ${n0(med(b, `${k}CpuUsPerRequest`))} µs`).join(', ');
+    out.push({
+      id: 'site-ab',
+      name: `A/B: ${b.label.replace(/:.*/, '')} vs the code as committed (round-robin, same run)`,
+      target: 'experiment',
+      measured: `${n0(med(site, 'perSecond'))} → ${n0(med(b, 'perSecond'))} req/s (${(((med(b, 'perSecond') / med(site, 'perSecond')) - 1) * 100).toFixed(0)}%), p99 ${med(site, 'p99Ms')?.toFixed(1)} → ${med(b, 'p99Ms')?.toFixed(1)} ms; CPU per request ${cpu}`,
+      met: null,
+      gap: '',
+      bound: '',
+    });
+  }
   return out;
 }

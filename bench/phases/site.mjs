@@ -102,6 +102,24 @@ export default {
         },
         prof('gateway'),
       );
+      // BENCH_AB=<patches>: a second market + gateway with those patches (bench/experiments/
+      // patches.cjs), measured round-robin with the first, so both see the same machine
+      // (items of the form NAME=value are environment variables of B's processes instead)
+      const ab = process.env.BENCH_AB;
+      if (ab) {
+        const items = ab.split(',').map((x) => x.trim()).filter(Boolean);
+        const envB = Object.fromEntries(items.filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+        const patchesB = items.filter((x) => !x.includes('=')).join(',');
+        if (patchesB) envB.BENCH_PATCHES = patchesB;
+        parts.marketB = await startGrpcPart(ctx, 'market', { DATABASE_URL: dbUrl, ...envB }, prof('market-b'), null, 'market-b');
+        parts.gatewayB = await startHttpPart(
+          ctx,
+          'gateway-b',
+          mainOf('gateway'),
+          { AUTH_ADDR: parts.auth.addr, MARKET_ADDR: parts.marketB.addr, LIMITER_ADDR: parts.limiter.addr, STATS_ADDR: parts.stats.addr, SESSION_REDIS_URL: redis.url(2), ...envB },
+          prof('gateway-b'),
+        );
+      }
       parts.koa = await startHttpPart(ctx, 'koa-bare', join(BENCH_DIR, 'workers/koa-bare.mjs'), {});
       ctx.progress(`gateway ${parts.gateway.url}, bare Koa ${parts.koa.url}, auth/market/limiter/stats up`);
 
@@ -122,11 +140,14 @@ export default {
         { id: 'vente-achat', label: `POST /services/vente + /services/achat, ${nUsers} logged-in users`, mode: 'vente-achat', url: parts.gateway.url, connections: CONNS, server: 'gateway' },
         { id: 'login', label: 'login: GET /login + POST /login (argon2id)', mode: 'login', url: parts.gateway.url, connections: 16, server: 'gateway' },
       ];
+      if (ab) {
+        variants.splice(2, 0, { id: 'vente-achat-b', label: `B (${ab}): POST /services/vente + /services/achat`, mode: 'vente-achat', url: parts.gatewayB.url, connections: CONNS, server: 'gatewayB', market: 'marketB' });
+      }
       if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
       const mdb = mariadbPid();
       const watched = (v) => ({
         gateway: parts[v.server].pid,
-        ...(v.server === 'gateway' ? { auth: parts.auth.pid, market: parts.market.pid, limiter: parts.limiter.pid, stats: parts.stats.pid, mariadb: mdb } : {}),
+        ...(v.server !== 'koa' ? { auth: parts.auth.pid, market: parts[v.market ?? 'market'].pid, limiter: parts.limiter.pid, stats: parts.stats.pid, mariadb: mdb } : {}),
         redis: redis.pid,
       });
       // one unmeasured pass first: the first run after the set-up was up to 3× slower than the
