@@ -11,6 +11,7 @@
 //   BENCH_VARIANTS=regex               only the variants whose id matches (e.g. vente-achat)
 //   BENCH_PATCHES / BENCH_AB / BENCH_LOG_LEVEL   experiments: see bench/README.md
 //   BENCH_RUNS, BENCH_SECONDS, BENCH_OUT   override runs per figure, seconds per measured window, output dir
+//   BENCH_WAIT_QUIET=<s>               wait up to s seconds for other processes to go quiet first
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,6 +77,22 @@ try {
   /* not a git checkout */
 }
 const machine = machineFacts();
+// BENCH_WAIT_QUIET=<seconds>: first wait (at most that long) until other processes use less
+// than 0.15 core over 5 s
+if (env.BENCH_WAIT_QUIET) {
+  const until = Date.now() + Number(env.BENCH_WAIT_QUIET) * 1000;
+  for (;;) {
+    const m = loadMeter();
+    await new Promise((r) => setTimeout(r, 5000));
+    const { otherCores } = m.stop();
+    if (otherCores < 0.15) break;
+    if (Date.now() > until) {
+      console.log(`  the machine did not get quiet (others use ${otherCores} core): running anyway`);
+      break;
+    }
+    console.log(`  waiting for a quiet machine: other processes use ${otherCores} core`);
+  }
+}
 const jestAtStart = jestProcesses();
 console.log(`make bench — ${date} ${commit}${quick ? ' — QUICK MODE (development only)' : ''}`);
 console.log(`  ${machine.nproc} cores, ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis}; runs per figure ${runs}, measured window ${durationMs / 1000} s`);
