@@ -57,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
     const lines = [
       `key        ${key}`,
       `policy     ${policy ? `${policy.name}: ${policy.limit} per ${policy.windowMs} ms` : `${policyName} (not in LIMIT_POLICIES)`}`,
-      `value      ${out.bytes} bytes (base ${log.baseUs} µs, offsets of ${log.width} bytes), MEMORY USAGE ${memory ?? '-'} B, PTTL ${pttl} ms`,
+      value
+        ? `value      ${out.bytes} bytes (base ${log.baseUs} µs, offsets of ${log.width} bytes), MEMORY USAGE ${memory} B, PTTL ${pttl} ms`
+        : 'value      no key: nothing counted',
       `counted    ${policy ? `${counted} in the window, ${out.remaining} remaining` : '-'}`,
       `events     oldest first (Redis TIME in µs, UTC, age, inside the window or not)`,
       ...events.map((e) => `  ${e.timeUs}  ${e.iso}  ${e.ageMs.toFixed(3)} ms ago${e.inWindow === null ? '' : e.inWindow ? '  counted' : '  expired'}`),

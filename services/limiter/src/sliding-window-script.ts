@@ -82,6 +82,7 @@ else
   parts[#parts + 1] = string.rep(struct.pack(fmt, now - oldest), cost)
   value = table.concat(parts)
 end
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+-- expire once the newest event has left the window: at (now + window) rounded up to the ms
+redis.call('SET', KEYS[1], value, 'PXAT', math.ceil((now + window) / 1000))
 return {1, limit - count - cost, 0, window / 1000, now}
 `;

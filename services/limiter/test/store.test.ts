@@ -1,5 +1,8 @@
 // The script itself, through SlidingWindowStore on real Redis: the store returns the Redis
 // TIME each decision was taken at, so every figure is checked for exact equality.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createRedis, waitReady } from '@etu/common';
 import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/common/testing';
@@ -58,9 +61,11 @@ test('a full log of 10 events for a 10-minute window is 48 bytes and expires one
   for (let i = 0; i < 10; i++) last = (await store.decide({ policy: service, subject: 'size', cost: 1 })).nowUs;
   expect(offsetWidth(600_000)).toBe(4);
   expect(await redis.strlen(keyFor('service', 'size'))).toBe(8 + 10 * 4);
+  // Expiry at the newest event's time + window, rounded up to the ms: never before it leaves.
+  expect(Number(await redis.call('PEXPIRETIME', keyFor('service', 'size')))).toBe(Math.ceil((last + W) / 1000));
   const [s, us] = await redis.time();
   const pttl = await redis.pttl(keyFor('service', 'size'));
-  expect(pttl).toBeLessThanOrEqual(600_000);
+  expect(pttl).toBeLessThanOrEqual(600_001);
   expect(pttl).toBeGreaterThanOrEqual(600_000 - Math.ceil((Number(s) * 1e6 + Number(us) - last) / 1000) - 2);
 });
 
@@ -113,4 +118,27 @@ test('decideMany: one pipeline, decided in order, one result per request', async
     [true, 2],
   ]);
   expect(await store.decideMany([])).toEqual([]);
+});
+
+test('the inspect tool (dist/inspect.js, built by make test) shows the stored events and what is counted', async () => {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) times.push((await store.decide({ policy: service, subject: 'inspect me', cost: 1 })).nowUs);
+  const tool = join(__dirname, '..', 'dist', 'inspect.js');
+  expect(existsSync(tool)).toBe(true);
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [tool, ...args], {
+      env: { PATH: process.env.PATH, LIMITER_REDIS_URL: claim.urls[0], LIMIT_POLICIES: 'service=10/10m' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+  const r = run(['service', 'inspect me', '--json']);
+  expect(r.status).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out).toMatchObject({ key: 'rl:{service:inspect me}', bytes: 8 + 3 * 4, offsetWidth: 4, counted: 3, remaining: 7 });
+  expect(out.events.map((e: { timeUs: number }) => e.timeUs)).toEqual(times);
+  expect(out.pttlMs).toBeGreaterThan(590_000);
+  const text = run(['service', 'inspect me']);
+  expect(text.stdout).toContain('3 in the window, 7 remaining');
+  expect(run(['service', 'nobody']).stdout).toContain('no key: nothing counted');
+  expect(run([]).status).toBe(2);
 });
