@@ -237,7 +237,7 @@ describe('Vente and Achat', () => {
     const page = await seller.c.get('/services');
     const text = textOf(page.text);
     expect(text).toContain('Votre article « Dune — Frank Herbert » est en vente');
-    expect(text).toMatch(/Il vous reste 9 appels sur 10 — (le prochain se libère|quota complet à nouveau) dans \d+ min/);
+    expect(text).toMatch(/Il vous reste 9 appels sur 10 — le prochain se libère dans (9 min( \d+ s)?|10 min)/);
     expect(text).toContain('Mes articles');
     expect(text).toMatch(/Dune — Frank Herbert Livre 7,90\s€ Disponible/);
     const buyer = await loggedIn();

@@ -53,7 +53,7 @@ describe('prices', () => {
 });
 
 describe('RateLimit headers', () => {
-  const base = { allowed: true, limit: 10, remaining: 3, retryAfterMs: 0, resetAfterMs: 200_400, windowMs: 600_000, policy: 'service' };
+  const base = { allowed: true, limit: 10, remaining: 3, retryAfterMs: 0, resetAfterMs: 200_400, windowMs: 600_000, policy: 'service', nextReleaseMs: 100_000 };
   test('policy and remaining quota (IETF draft syntax)', () => {
     expect(rateLimitHeaders(base)).toEqual({ 'RateLimit-Policy': '"service";q=10;w=600', RateLimit: '"service";r=3;t=201' });
   });

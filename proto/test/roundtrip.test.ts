@@ -27,7 +27,7 @@ const listing: market.Listing = {
   createdAt: at,
   soldAt: new Date(at.getTime() + 60_000),
 };
-const decision: limiter.Decision = { allowed: false, limit: 10, remaining: 0, retryAfterMs: 241_337, resetAfterMs: 599_999, windowMs: 600_000, policy: 'service' };
+const decision: limiter.Decision = { allowed: false, limit: 10, remaining: 0, retryAfterMs: 241_337, resetAfterMs: 599_999, windowMs: 600_000, policy: 'service', nextReleaseMs: 2_000 };
 
 test('auth messages keep every field', () => {
   roundTrip(auth.User, user);

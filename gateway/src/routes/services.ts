@@ -45,7 +45,7 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
   const quota = async (ctx: Ctx, user: SessionUser) => {
     try {
       const d = await clients.limiter.peek(POLICY.service, user.id);
-      const nextFreeMs = d.remaining <= 0 ? d.retryAfterMs : nextReleaseMs(d);
+      const nextFreeMs = d.remaining <= 0 ? d.retryAfterMs : d.nextReleaseMs > 0 ? d.nextReleaseMs : undefined;
       return {
         available: true,
         limit: d.limit,
@@ -272,14 +272,4 @@ export function servicesRouter(kit: Kit): Router<GatewayState> {
   });
 
   return router;
-}
-
-/**
- * Time until the next call frees up while calls remain. The limiter's Decision gives it only
- * when the quota is exhausted (retry_after_ms); otherwise we know when the whole quota is free
- * again (reset_after_ms), which is what the sentence then says.
- */
-function nextReleaseMs(d: { remaining: number; limit: number; retryAfterMs: number }): number | undefined {
-  if (d.remaining >= d.limit) return undefined;
-  return d.retryAfterMs > 0 ? d.retryAfterMs : undefined;
 }

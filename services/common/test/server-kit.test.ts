@@ -22,6 +22,7 @@ const decision = (policy: string): limiter.Decision => ({
   resetAfterMs: 1000,
   windowMs: 600_000,
   policy,
+  nextReleaseMs: 1000,
 });
 
 let srv: GrpcServer;

@@ -103,6 +103,7 @@ function toDecision(p: Policy, d: WindowDecision): limiter.Decision {
     resetAfterMs: d.resetAfterMs,
     windowMs: p.windowMs,
     policy: p.name,
+    nextReleaseMs: d.nextReleaseMs,
   };
 }
 

@@ -18,7 +18,7 @@ export const SLIDING_WINDOW_LUA = `
 -- ARGV[1]  limit L      ARGV[2]  window in ms      ARGV[3]  cost c (1..L), or 0 for a peek
 --          (decides a cost of 1, writes nothing)   ARGV[4]  offset format for this window,
 --          '>Iw' with w the offset width in bytes (256^w > 2 x window in µs)
--- returns  {allowed 0|1, remaining, retry_after_ms, reset_after_ms, now in µs}
+-- returns  {allowed 0|1, remaining, retry_after_ms, reset_after_ms, now in µs, next_release_ms}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local cost = tonumber(ARGV[3])
@@ -50,16 +50,24 @@ end
 if count + cost > limit then
   -- denied: it fits once the (limit - cost + 1)-th newest event has left the window
   local t = base + struct.unpack(sfmt, raw, len + 1 - (limit - cost + 1) * sw)
-  return {0, limit - count, math.ceil((t + window - now) / 1000), math.ceil((newest + window - now) / 1000), now}
+  local oldest = base + struct.unpack(sfmt, raw, first)
+  return {0, limit - count, math.ceil((t + window - now) / 1000), math.ceil((newest + window - now) / 1000), now,
+    math.ceil((oldest + window - now) / 1000)}
 end
 if peek then
-  local reset = 0
-  if count > 0 then reset = math.ceil((newest + window - now) / 1000) end
-  return {1, limit - count, 0, reset, now}
+  local reset, nextr = 0, 0
+  if count > 0 then
+    reset = math.ceil((newest + window - now) / 1000)
+    nextr = math.ceil((base + struct.unpack(sfmt, raw, first) + window - now) / 1000)
+  end
+  return {1, limit - count, 0, reset, now, nextr}
 end
 
 local value
 local offset = now - base
+-- after admitting, the oldest counted event is the old oldest, or this one when none was left
+local nextr = window / 1000
+if count > 0 then nextr = math.ceil((base + struct.unpack(sfmt, raw, first) + window - now) / 1000) end
 if count == 0 then
   -- a fresh log based at now
   value = struct.pack('>BI7', w, now) .. string.rep(struct.pack(fmt, 0), cost)
@@ -84,5 +92,5 @@ else
 end
 -- expire once the newest event has left the window: at (now + window) rounded up to the ms
 redis.call('SET', KEYS[1], value, 'PXAT', math.ceil((now + window) / 1000))
-return {1, limit - count - cost, 0, window / 1000, now}
+return {1, limit - count - cost, 0, window / 1000, now, nextr}
 `;

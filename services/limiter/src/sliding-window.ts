@@ -13,6 +13,8 @@ export interface WindowDecision {
   remaining: number;
   retryAfterMs: number;
   resetAfterMs: number;
+  /** ms until the oldest counted event leaves the window (one more event frees up); 0 if none. */
+  nextReleaseMs: number;
   /** Redis TIME of the decision, µs since the epoch (the time stored for admitted events). */
   nowUs: number;
 }
@@ -40,7 +42,7 @@ export function offsetWidth(windowMs: number): number {
   return w;
 }
 
-type ScriptReply = [number, number, number, number, number];
+type ScriptReply = [number, number, number, number, number, number];
 type ScriptArgs = [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string];
 
 interface WithScript {
@@ -61,7 +63,7 @@ function offsetFormat(windowMs: number): string {
 const COMMAND = 'slidingWindow';
 
 function toDecision(r: ScriptReply): WindowDecision {
-  return { allowed: r[0] === 1, remaining: r[1], retryAfterMs: r[2], resetAfterMs: r[3], nowUs: r[4] };
+  return { allowed: r[0] === 1, remaining: r[1], retryAfterMs: r[2], resetAfterMs: r[3], nextReleaseMs: r[5], nowUs: r[4] };
 }
 
 export interface StoreOptions {

@@ -40,7 +40,7 @@ describe('against the limiter', () => {
 
   test('a lone call goes as a plain Consume; its decision is the unary one', async () => {
     const { c, counts } = client();
-    expect(await c.consume('service', 'lone')).toEqual({ allowed: true, limit: 10, remaining: 9, retryAfterMs: 0, resetAfterMs: 600_000, windowMs: 600_000, policy: 'service' });
+    expect(await c.consume('service', 'lone')).toEqual({ allowed: true, limit: 10, remaining: 9, retryAfterMs: 0, resetAfterMs: 600_000, windowMs: 600_000, policy: 'service', nextReleaseMs: 600_000 });
     expect(await c.consume('service', 'lone', 3)).toMatchObject({ allowed: true, remaining: 6 });
     expect(counts).toEqual({ Consume: 2 });
   });
@@ -139,6 +139,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     resetAfterMs: 1,
     windowMs: 1,
     policy,
+    nextReleaseMs: 1,
   });
   const opened: LimiterClient[] = [];
 

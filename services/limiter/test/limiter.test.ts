@@ -55,7 +55,13 @@ test('10 Consume calls pass, the 11th is denied with retry_after_ms = time until
   for (let i = 0; i < 10; i++) ds.push(await consume('service', subject));
   expect(ds.map((d) => d.allowed)).toEqual(Array(10).fill(true));
   expect(ds.map((d) => d.remaining)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
-  for (const d of ds) expect(d).toEqual({ allowed: true, limit: 10, remaining: d.remaining, retryAfterMs: 0, resetAfterMs: W10, windowMs: W10, policy: 'service' });
+  for (const d of ds) {
+    expect(d).toEqual({ allowed: true, limit: 10, remaining: d.remaining, retryAfterMs: 0, resetAfterMs: W10, windowMs: W10, policy: 'service', nextReleaseMs: d.nextReleaseMs });
+    // One more call frees up when the first one leaves the window.
+    expect(d.nextReleaseMs).toBeLessThanOrEqual(W10);
+    expect(d.nextReleaseMs).toBeGreaterThanOrEqual(W10 - (Date.now() - first) - 5);
+  }
+  expect(ds[0]!.nextReleaseMs).toBe(W10);
 
   const times = await h.storedTimes('service', subject);
   expect(times).toHaveLength(10);
@@ -64,6 +70,8 @@ test('10 Consume calls pass, the 11th is denied with retry_after_ms = time until
   const [lo, hi] = leaveBounds(times[0]!, 600_000, before, after);
   expect(d11.retryAfterMs).toBeGreaterThanOrEqual(lo);
   expect(d11.retryAfterMs).toBeLessThanOrEqual(hi);
+  expect(d11.nextReleaseMs).toBeGreaterThanOrEqual(lo);
+  expect(d11.nextReleaseMs).toBeLessThanOrEqual(hi);
   // Seen from the caller's clock too: one window after the first call, minus the time spent.
   expect(d11.retryAfterMs).toBeLessThanOrEqual(W10);
   expect(d11.retryAfterMs).toBeGreaterThanOrEqual(W10 - (Date.now() - first) - 5);
@@ -80,12 +88,17 @@ test('10 Consume calls pass, the 11th is denied with retry_after_ms = time until
 
 test('Peek never counts', async () => {
   const subject = fresh('peek');
-  expect(await peek('service', subject)).toEqual({ allowed: true, limit: 10, remaining: 10, retryAfterMs: 0, resetAfterMs: 0, windowMs: W10, policy: 'service' });
+  expect(await peek('service', subject)).toEqual({ allowed: true, limit: 10, remaining: 10, retryAfterMs: 0, resetAfterMs: 0, windowMs: W10, policy: 'service', nextReleaseMs: 0 });
   for (let i = 0; i < 5; i++) await consume('service', subject);
+  const five = await h.storedTimes('service', subject);
   for (let i = 0; i < 20; i++) {
-    const d = await peek('service', subject);
+    const { res: d, before, after } = await timed(() => peek('service', subject));
     expect(d).toMatchObject({ allowed: true, remaining: 5, retryAfterMs: 0 });
     expect(d.resetAfterMs).toBeGreaterThan(W10 - 60_000);
+    // "le prochain se libère dans …": when the oldest of the five leaves the window.
+    const [nlo, nhi] = leaveBounds(five[0]!, 600_000, before, after);
+    expect(d.nextReleaseMs).toBeGreaterThanOrEqual(nlo);
+    expect(d.nextReleaseMs).toBeLessThanOrEqual(nhi);
   }
   expect(await h.storedTimes('service', subject)).toHaveLength(5);
   for (let i = 0; i < 5; i++) expect((await consume('service', subject)).allowed).toBe(true);

@@ -46,10 +46,12 @@ test('each admitted event is stored at the Redis time of its decision; the 11th 
     remaining: 0,
     retryAfterMs: ceilMs(times[0]! + W - d.nowUs),
     resetAfterMs: ceilMs(times[9]! + W - d.nowUs),
+    nextReleaseMs: ceilMs(times[0]! + W - d.nowUs),
     nowUs: d.nowUs,
   });
   const peek = await store.decide({ policy: service, subject: 'exact', cost: 0 });
   expect(peek.retryAfterMs).toBe(ceilMs(times[0]! + W - peek.nowUs));
+  expect(peek.nextReleaseMs).toBe(ceilMs(times[0]! + W - peek.nowUs));
   // cost 3 waits for the 8th newest, i.e. the 3rd oldest, event.
   const three = await store.decide({ policy: service, subject: 'exact', cost: 3 });
   expect(three.retryAfterMs).toBe(ceilMs(times[2]! + W - three.nowUs));
@@ -80,7 +82,7 @@ test('an event older than the window is dropped from the log on the next admissi
   const a = await store.decide({ policy: p, subject: 'drop', cost: 2 });
   await new Promise((r) => setTimeout(r, 60));
   const b = await store.decide({ policy: p, subject: 'drop', cost: 1 });
-  expect(b).toMatchObject({ allowed: true, remaining: 2 });
+  expect(b).toMatchObject({ allowed: true, remaining: 2, nextReleaseMs: 50 }); // the new event is now the oldest counted
   expect(b.nowUs - a.nowUs).toBeGreaterThanOrEqual(50_000);
   expect((await stored('short', 'drop'))!.timesUs).toEqual([b.nowUs]);
 });
