@@ -109,7 +109,7 @@ export function evaluateTargets(figs, nproc) {
       bound:
         us > 6 && floorUs != null
           ? `an EVALSHA that only reads TIME costs ${floorUs.toFixed(2)} µs here (the Lua call floor)${
-              floorIoUs != null ? `, one that also does the script's GET and SET PX (no logic) ${floorIoUs.toFixed(2)} µs: the script's own Lua (decode, scan, pack) adds ${(us - floorIoUs).toFixed(2)} µs` : `; the script adds ${(us - floorUs).toFixed(2)} µs`
+              floorIoUs != null ? `, one that also does the script's GET and SET PXAT (no logic) ${floorIoUs.toFixed(2)} µs: the script's own Lua (decode, scan, pack) adds ${(us - floorIoUs).toFixed(2)} µs` : `; the script adds ${(us - floorUs).toFixed(2)} µs`
             }`
           : '',
     });
