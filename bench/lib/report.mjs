@@ -126,7 +126,7 @@ export function svgChart(r) {
   const top = 56;
   const labelW = 340;
   const panelW = (W - labelW - 40) / 2;
-  const H = top + rows.length * rowH + 40;
+  const H = top + rows.length * rowH + 56;
   const colors = { ceiling: '#4e79a7', peer: '#f28e2b', grpc: '#59a14f', site: '#e15759' };
   const logX = (v, lo, hi, x0) => x0 + (Math.log10(Math.max(lo, Math.min(hi, v))) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * panelW;
   const s = [
@@ -135,8 +135,10 @@ export function svgChart(r) {
     `<text x="10" y="18" font-size="14" font-weight="bold">make bench ${esc(r.date)} ${esc(r.commit)}${r.quick ? ' (quick mode)' : ''}: per second and p99, median with min–max</text>`,
   ];
   const panels = [
-    { x0: labelW, lo: 100, hi: 3e6, key: 'perSecond', title: 'decisions or requests per second (log)', unit: (v) => (v >= 1000 ? `${(v / 1000).toFixed(v >= 1e4 ? 0 : 1)}k` : v.toFixed(0)) },
-    { x0: labelW + panelW + 30, lo: 0.1, hi: 1000, key: 'p99Ms', title: 'p99 latency, ms (log)', unit: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)) },
+    { x0: labelW, lo: 100, hi: 3e6, key: 'perSecond', title: 'decisions or requests per second (log)', unit: (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1000 ? `${(v / 1000).toFixed(v >= 1e4 ? 0 : 1)}k` : v.toFixed(0)),
+      targets: [[2000, 'site ≥ 2k/s']] },
+    { x0: labelW + panelW + 30, lo: 0.1, hi: 1000, key: 'p99Ms', title: 'p99 latency, ms (log)', unit: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)),
+      targets: [[3, 'gRPC ≤ 3 ms'], [50, 'site ≤ 50 ms']] },
   ];
   for (const pn of panels) {
     s.push(`<text x="${pn.x0}" y="${top - 22}" font-weight="bold">${pn.title}</text>`);
@@ -146,26 +148,35 @@ export function svgChart(r) {
       s.push(`<line x1="${x}" x2="${x}" y1="${top - 12}" y2="${top + rows.length * rowH}" stroke="#ddd"/>`);
       s.push(`<text x="${x}" y="${top - 4}" text-anchor="middle" fill="#666">${pn.unit(v)}</text>`);
     }
+    for (const [j, [v, name]] of pn.targets.entries()) {
+      const x = logX(v, pn.lo, pn.hi, pn.x0);
+      s.push(`<line x1="${x}" x2="${x}" y1="${top - 12}" y2="${top + rows.length * rowH}" stroke="#b00" stroke-dasharray="4 3"/>`);
+      s.push(`<text x="${x + 3}" y="${top + rows.length * rowH + 12 + 11 * j}" fill="#b00" font-size="10">target ${esc(name)}</text>`);
+    }
   }
   rows.forEach(({ phase, f }, i) => {
     const y = top + i * rowH;
     const c = colors[phase] ?? '#999';
-    s.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(`${phase}: ${f.label}${f.inflight ? ` [${f.inflight}]` : ''}`.slice(0, 58))}</text>`);
+    const text = `${phase}: ${f.label}`;
+    const label = `${text.length > 48 ? `${text.slice(0, 47)}…` : text}${f.inflight ? ` [${f.inflight}]` : ''}`;
+    s.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end"><title>${esc(text)}</title>${esc(label)}</text>`);
     for (const pn of panels) {
       const st = f[pn.key];
       if (st?.median == null) continue;
       const x = logX(st.median, pn.lo, pn.hi, pn.x0);
       s.push(`<rect x="${pn.x0}" y="${y + 4}" width="${Math.max(1, x - pn.x0)}" height="${rowH - 8}" fill="${c}" opacity="0.85"/>`);
+      let end = x;
       if (st.min !== st.max) {
         const a = logX(st.min, pn.lo, pn.hi, pn.x0);
         const b = logX(st.max, pn.lo, pn.hi, pn.x0);
+        end = Math.max(x, b);
         s.push(`<line x1="${a}" x2="${b}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#222"/>`);
         s.push(`<line x1="${a}" x2="${a}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/><line x1="${b}" x2="${b}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/>`);
       }
-      s.push(`<text x="${x + 4}" y="${y + 15}" fill="#222">${pn.unit(st.median)}</text>`);
+      s.push(`<text x="${end + 4}" y="${y + 15}" fill="#222">${pn.unit(st.median)}</text>`);
     }
   });
-  const ly = top + rows.length * rowH + 24;
+  const ly = top + rows.length * rowH + 46;
   let lx = labelW;
   for (const [k, c] of Object.entries(colors)) {
     s.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${c}"/><text x="${lx + 16}" y="${ly}">${k}</text>`);
