@@ -45,7 +45,9 @@ run: seed
 
 test: build check-services
 	tsc -p tsconfig.tests.json
-	jest --ci
+	@mkdir -p .run
+	@rm -f .run/jest-results.json
+	@jest --ci --json --outputFile=.run/jest-results.json; rc=$$?; node scripts/test-summary.mjs .run/jest-results.json; exit $$rc
 
 bench: build check-services
 	node bench/run.mjs
