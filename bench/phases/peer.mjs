@@ -17,6 +17,10 @@ export default {
       { id: 'script', label: 'our script via ioredis (SlidingWindowStore)', target: 'script' },
       { id: 'script-autopipeline', label: 'our script via ioredis, enableAutoPipelining', target: 'script-autopipeline' },
     ];
+    if (process.env.BENCH_BATCHED_SCRIPT) {
+      variants.push({ id: 'script-batched', label: 'EXPERIMENT: our script, one EVALSHA per batch of keys (standalone Redis only)', target: 'script-batched' });
+    }
+    if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
     const res = await rounds(ctx, variants, async (v, r) => {
       await redis.ctl.flushall();
       let redis0 = 0;

@@ -7,6 +7,7 @@
 //   rlf                  rate-limiter-flexible RateLimiterRedis (points 10, duration 600)
 //   script               the project's sliding-window script via its SlidingWindowStore (ioredis)
 //   script-autopipeline  the same with ioredis enableAutoPipelining
+//   script-batched       experiment: one EVALSHA per event-loop turn over all its decisions' keys
 //   grpc-unary           LimiterService/Consume, one unary gRPC call per decision
 //   grpc-coalescing      @etu/limiter's createLimiterClient (concurrent consumes → ConsumeBatch)
 import { performance } from 'node:perf_hooks';
@@ -56,6 +57,31 @@ async function makeCall() {
       const redis = await redisConn(cfg.target === 'script-autopipeline' ? { enableAutoPipelining: true } : {});
       const store = new SlidingWindowStore(redis);
       return { call: (s) => store.decide({ policy, subject: s, cost: 1 }).then((d) => d.allowed), close: () => redis.disconnect() };
+    }
+    case 'script-batched': {
+      // experiment: concurrent decisions of one event-loop turn → one EVALSHA over all their keys
+      const { batchedScript } = await import('../experiments/batched-script.mjs');
+      const sw = limiterScript();
+      const redis = await redisConn();
+      const sha = await redis.script('LOAD', batchedScript(sw.lua));
+      let queue = [];
+      const flush = () => {
+        const q = queue;
+        queue = [];
+        const keys = q.map((x) => sw.keyFor(policy.name, x.s));
+        const argv = q.flatMap(() => sw.argv(policy));
+        redis.evalsha(sha, keys.length, ...keys, ...argv).then(
+          (replies) => q.forEach((x, i) => x.resolve(replies[i][0] === 1)),
+          (err) => q.forEach((x) => x.reject(err)),
+        );
+      };
+      return {
+        call: (s) =>
+          new Promise((resolve, reject) => {
+            if (queue.push({ s, resolve, reject }) === 1) setImmediate(flush);
+          }),
+        close: () => redis.disconnect(),
+      };
     }
     case 'grpc-unary': {
       const { createServiceClient } = common();
