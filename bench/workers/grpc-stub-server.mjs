@@ -7,7 +7,9 @@ import { common, proto } from '../lib/project.mjs';
 const { createGrpcServer, wrapService, createLogger } = common();
 const { limiter } = proto();
 const log = createLogger('limiter-stub', process.env.LOG_LEVEL ?? 'info');
-const decision = () => ({ allowed: true, limit: 10, remaining: 9, retryAfterMs: 0, resetAfterMs: 600000, windowMs: 600000, policy: 'service' });
+// every field of the contract (fromPartial fills the ones this list does not know about)
+const fields = { allowed: true, limit: 10, remaining: 9, retryAfterMs: 0, resetAfterMs: 600000, windowMs: 600000, policy: 'service' };
+const decision = limiter.Decision.fromPartial ? () => limiter.Decision.fromPartial(fields) : () => ({ ...fields });
 const srv = createGrpcServer({ serviceNames: ['etuservices.limiter.v1.LimiterService'], log });
 srv.server.addService(
   limiter.LimiterServiceService,
