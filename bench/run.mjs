@@ -11,6 +11,7 @@
 //   BENCH_VARIANTS=regex               only the variants whose id matches (e.g. vente-achat)
 //   BENCH_PATCHES / BENCH_AB / BENCH_LOG_LEVEL   experiments: see bench/README.md
 //   BENCH_RUNS, BENCH_SECONDS, BENCH_OUT   override runs per figure, seconds per measured window, output dir
+//   node bench/run.mjs --render bench/results/<file>.json   re-render a run's report, chart and README section
 //   BENCH_WAIT_QUIET=<s>               wait up to s seconds for other processes to go quiet first
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ import site from './phases/site.mjs';
 import memory from './phases/memory.mjs';
 
 const PHASES = [ceiling, peer, grpc, site, memory];
+/** Other processes using at most this many cores on average in every phase: a quiet machine. */
+const QUIET_CORES = 0.25;
 const env = process.env;
 const quick = env.BENCH_QUICK === '1';
 const runs = Number(env.BENCH_RUNS ?? (quick ? 1 : 3));
@@ -40,10 +43,37 @@ const selected = env.BENCH_PHASES
   ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
-const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)']
+const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)', env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`]
   .filter(Boolean)
   .join(', ');
 const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');
+
+// `node bench/run.mjs --render results/<file>.json`: writes the report, chart and README section
+// again from a run's JSON (after a change to the report's format or to the targets' wording)
+if (process.argv[2] === '--render') {
+  const { readFileSync } = await import('node:fs');
+  const { dirname, basename } = await import('node:path');
+  const file = process.argv[3];
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const figs = {};
+  for (const p of r.phases) for (const f of p.figures ?? []) figs[f.id] = f;
+  r.targets = evaluateTargets(figs, r.machine.nproc);
+  const maxOther = Math.max(0, ...r.phases.map((p) => p.load?.otherCores ?? 0));
+  const jest = r.quiet.detail.match(/at start (\d+), at end (\d+)/);
+  const quiet = maxOther <= QUIET_CORES && (!jest || (jest[1] === '0' && jest[2] === '0'));
+  r.quiet = {
+    quiet,
+    verdict: quiet ? 'yes' : 'no — figures are lower than on a quiet machine',
+    detail: `Other processes used at most ${maxOther} core on average during a phase (quiet: ≤ ${QUIET_CORES})${jest ? `; jest processes at start ${jest[1]}, at end ${jest[2]}` : ''}.`,
+  };
+  const base = basename(file, '.json');
+  writeFileSync(file, JSON.stringify(r, null, 1));
+  writeFileSync(join(dirname(file), `${base}.svg`), svgChart(r));
+  writeFileSync(join(dirname(file), `${base}.md`), markdown(r));
+  if (!r.quick && !r.experiment && dirname(file).endsWith('results') && updateReadme(join(BENCH_DIR, 'README.md'), r, `${base}.md`)) console.log('bench/README.md updated');
+  console.log(`re-rendered ${base}.{md,svg,json}`);
+  process.exit(0);
+}
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
@@ -78,14 +108,14 @@ try {
 }
 const machine = machineFacts();
 // BENCH_WAIT_QUIET=<seconds>: first wait (at most that long) until other processes use less
-// than 0.15 core over 5 s
+// than QUIET_CORES over 5 s
 if (env.BENCH_WAIT_QUIET) {
   const until = Date.now() + Number(env.BENCH_WAIT_QUIET) * 1000;
   for (;;) {
     const m = loadMeter();
     await new Promise((r) => setTimeout(r, 5000));
     const { otherCores } = m.stop();
-    if (otherCores < 0.15) break;
+    if (otherCores < QUIET_CORES) break;
     if (Date.now() > until) {
       console.log(`  the machine did not get quiet (others use ${otherCores} core): running anyway`);
       break;
@@ -168,11 +198,11 @@ for (const p of phases) for (const f of p.figures ?? []) figs[f.id] = f;
 const targets = evaluateTargets(figs, machine.nproc);
 const jestAtEnd = jestProcesses();
 const maxOther = Math.max(0, ...phases.map((p) => p.load?.otherCores ?? 0));
-const isQuiet = jestAtStart === 0 && jestAtEnd === 0 && maxOther <= 0.15;
+const isQuiet = jestAtStart === 0 && jestAtEnd === 0 && maxOther <= QUIET_CORES;
 const quiet = {
   quiet: isQuiet,
   verdict: isQuiet ? 'yes' : 'no — figures are lower than on a quiet machine',
-  detail: `Other processes used at most ${maxOther} core on average during a phase; jest processes at start ${jestAtStart}, at end ${jestAtEnd}.`,
+  detail: `Other processes used at most ${maxOther} core on average during a phase (quiet: ≤ ${QUIET_CORES}); jest processes at start ${jestAtStart}, at end ${jestAtEnd}.`,
 };
 
 mkdirSync(outDir, { recursive: true });

@@ -4,6 +4,7 @@
 //
 //   limiter-unary          gateway: one unary Consume per decision instead of @etu/limiter's
 //                          coalescing client (the gateway before dc8b668), for an A/B
+//   stats-off              gateway: no statistics calls (upper bound of batching/deferring them)
 //   mariadb-text           @etu/db createPrismaClient: PrismaMariaDb(config, { useTextProtocol: true })
 //                          (one COM_QUERY per statement instead of PREPARE + EXECUTE + CLOSE)
 //   mariadb-prepare-cache  @etu/db createPrismaClient: prepareCacheLength 256 in the pool config
@@ -33,6 +34,18 @@ if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'd
     };
     const close = c.close;
     return { ...c, limiter: l, close: () => { close(); l.close(); } };
+  };
+}
+
+if (patches.has('stats-off') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // the upper bound of what batching or deferring the statistics could save: the gateway's
+  // RecordServiceCall/RecordLogin answer at once without a call (nothing is recorded)
+  const clients = require(join(ROOT, 'gateway/dist/clients.js'));
+  const original = clients.createClients;
+  clients.createClients = (cfg) => {
+    const c = original(cfg);
+    const stats = { ...c.stats, recordServiceCall: async () => ({ duplicate: false }), recordLogin: async () => ({ duplicate: false }) };
+    return { ...c, stats };
   };
 }
 

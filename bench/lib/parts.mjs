@@ -19,6 +19,8 @@ export function baseEnv(ctx, extra = {}) {
     // should a part still look for the local secrets file, it finds the bench's own
     ETU_SECRETS_FILE: join(BENCH_DIR, 'tmp', 'secrets.env'),
     ...(process.env.BENCH_PATCHES ? { BENCH_PATCHES: process.env.BENCH_PATCHES } : {}),
+    // experiment: node options for every part (e.g. --max-semi-space-size=32)
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...extra,
   };
 }

@@ -12,6 +12,7 @@ const COLUMNS = [
   ['errorShare', 'errors', 'pct'],
   ['admittedShare', 'admitted', 'pct'],
   ['okShare', 'expected status', 'pct'],
+  ['failShare', '4xx/5xx', 'pct'],
   ['meanBatch', 'decisions per RPC', 1],
   ['redisUsPerCall', 'Redis µs/call', 2],
   ['memoryUsagePerKey', 'MEMORY USAGE B/key', 0],
@@ -196,7 +197,7 @@ export function updateReadme(readmePath, r, mdFile) {
   if (i < 0 || j < i) return false;
   const section = [
     BEGIN,
-    `Latest full run: ${r.date}, commit ${r.commit}${r.dirty ? ' (uncommitted changes)' : ''}, ${r.machine.nproc} cores ${esc(r.machine.cpuModel)}; ${r.quiet.verdict}. Details: [${mdFile}](results/${mdFile}).`,
+    `Latest full run: ${r.date}, commit ${r.commit}${r.dirty ? ' (uncommitted changes)' : ''}, ${r.machine.nproc} cores ${esc(r.machine.cpuModel)}; machine quiet: ${r.quiet.verdict}. Details: [${mdFile}](results/${mdFile}).`,
     '',
     targetsTable(r.targets),
     '',

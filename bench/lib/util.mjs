@@ -153,6 +153,7 @@ export function runWorker(script, config, { onEvent, timeoutMs = 120_000, nodeAr
     const child = spawnTracked(process.execPath, [...nodeArgs, join(BENCH_DIR, 'workers', script), JSON.stringify(config)], {
       cwd: ROOT,
       keepStdout: true,
+      env: process.env.BENCH_NODE_OPTIONS ? { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : process.env,
     });
     let buf = '';
     let result;

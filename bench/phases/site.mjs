@@ -156,6 +156,7 @@ export default {
         await runWorker('http-load.mjs', { mode: v.mode, url: v.url, connections: v.connections, warmupMs: 1000, durationMs: ctx.quick ? 1000 : 2000, usersFile });
       }
       ctx.progress('warm-up pass done');
+      const measureStart = Date.now();
       const res = await rounds(ctx, variants, async (v, r) => {
         await redis.ctl.select(0);
         await redis.ctl.flushdb(); // the limiter's db: every quota full again
@@ -182,6 +183,7 @@ export default {
         }
         return { ...result, ...cpu };
       });
+      ctx.note(`measured runs took ${((Date.now() - measureStart) / 1000).toFixed(0)} s (the phase's wall time also counts starting the parts, the set-up and the warm-up pass)`);
       return {
         figures: variants.map((v) => {
           const statusCodes = {};
