@@ -156,7 +156,9 @@ export class Kit {
 /** IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers) for a decision. */
 export function rateLimitHeaders(d: limiter.Decision): Record<string, string> {
   const windowS = Math.round(d.windowMs / 1000);
-  const resetS = d.remaining > 0 ? Math.ceil(d.resetAfterMs / 1000) : retryAfterSeconds(d.retryAfterMs);
+  // With calls left, t is when the whole quota is back; with none left, when the next call is
+  // possible (retry_after_ms on a denial, next_release_ms when this call took the last one).
+  const resetS = d.remaining > 0 ? Math.ceil(d.resetAfterMs / 1000) : retryAfterSeconds(d.retryAfterMs || d.nextReleaseMs);
   return {
     'RateLimit-Policy': `"${d.policy}";q=${d.limit};w=${windowS}`,
     RateLimit: `"${d.policy}";r=${Math.max(0, d.remaining)};t=${Math.max(0, resetS)}`,

@@ -60,6 +60,9 @@ describe('RateLimit headers', () => {
   test('when exhausted, t is the wait for the next call', () => {
     expect(rateLimitHeaders({ ...base, allowed: false, remaining: 0, retryAfterMs: 12_300 }).RateLimit).toBe('"service";r=0;t=13');
   });
+  test('the admitted call that takes the last one: t is when the next call frees up', () => {
+    expect(rateLimitHeaders({ ...base, allowed: true, remaining: 0, retryAfterMs: 0, nextReleaseMs: 599_001 }).RateLimit).toBe('"service";r=0;t=600');
+  });
 });
 
 describe('chart', () => {

@@ -9,8 +9,13 @@
  */
 export function isOrphanedConnectionFailure(reason: unknown): boolean {
   if (!reason || typeof reason !== 'object') return false;
-  const e = reason as { name?: unknown; fatal?: unknown; sqlState?: unknown };
-  return e.name === 'SqlError' && e.fatal === true && e.sqlState === '08S01';
+  const e = reason as { name?: unknown; fatal?: unknown; sqlState?: unknown; errno?: unknown };
+  if (e.name !== 'SqlError') return false;
+  // The link dropped during initialisation…
+  if (e.fatal === true && e.sqlState === '08S01') return true;
+  // …or while setting the session time zone, which the driver reports as ER_WRONG_IANA_TIMEZONE
+  // (45033, not fatal) from the same orphaned promise.
+  return e.errno === 45033;
 }
 
 /** Installs the guard; `warn` receives the driver's message. Returns a function removing it. */

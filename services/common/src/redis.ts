@@ -53,7 +53,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string };
   return (
     e.name === 'MaxRetriesPerRequestError' ||
-    /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN/i.test(
+    /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|^OOM |READONLY/i.test(
       String(e.message ?? ''),
     )
   );
