@@ -116,6 +116,12 @@ export class Accounts {
     return this.db('findByEmail', () => this.prisma.user.findUnique({ where: { email }, select: PUBLIC_FIELDS }));
   }
 
+  /** Sets a new password (seed of a local run only: demo accounts whose password was lost). */
+  async setPassword(id: number, password: string): Promise<void> {
+    const passwordHash = await this.hasher.hash(checkNewPassword(password));
+    await this.db('setPassword', () => this.prisma.user.update({ where: { id }, data: { passwordHash } }));
+  }
+
   /** Replaces a weaker hash, unless the password changed meanwhile. A failure never fails the login. */
   private async rehash(id: number, stored: string, password: string, log: Logger): Promise<void> {
     try {

@@ -89,6 +89,13 @@ export interface SeedOptions {
   adminPassword?: string | undefined;
   /** Where warnings go (default: stderr). */
   warn?: (line: string) => void;
+  /**
+   * Local runs only: give a demo account whose password this checkout does not know (the
+   * database outlived .secrets, e.g. a fresh clone on a machine that ran the project before) a
+   * new generated password, so that `make run` always prints logins that work. Only accounts
+   * that already hold the wanted role are touched: never a promotion. Off in production.
+   */
+  resetUnknownPasswords?: boolean;
 }
 
 /** Creates what is missing, keeps what exists, writes the logins file, returns the accounts. */
@@ -124,7 +131,7 @@ export async function seedAccounts(opts: SeedOptions): Promise<DemoAccount[]> {
   const result: DemoAccount[] = [];
   let complete = false;
   try {
-    for (const w of wanted) result.push(await seedOne(opts.accounts, w, stored.get(w.email), warn));
+    for (const w of wanted) result.push(await seedOne(opts.accounts, w, stored.get(w.email), warn, opts.resetUnknownPasswords === true));
     complete = true;
   } finally {
     // Written even when a later account failed, so that a password generated for an account
@@ -150,7 +157,13 @@ interface Wanted {
   given: string | undefined;
 }
 
-async function seedOne(accounts: Accounts, w: Wanted, known: DemoAccount | undefined, warn: (l: string) => void): Promise<DemoAccount> {
+async function seedOne(
+  accounts: Accounts,
+  w: Wanted,
+  known: DemoAccount | undefined,
+  warn: (l: string) => void,
+  resetUnknown: boolean,
+): Promise<DemoAccount> {
   const existing = await accounts.findByEmail(w.email);
   if (existing) {
     if (existing.role !== w.role) warn(`${w.email} exists with role ${existing.role}; left unchanged (not ${w.role})`);
@@ -159,6 +172,11 @@ async function seedOne(accounts: Accounts, w: Wanted, known: DemoAccount | undef
     if (password !== null && !(await opensAccount(accounts, w.email, password))) {
       warn(`${w.email} exists and its password is not the one ${w.given !== undefined ? 'in ADMIN_PASSWORD' : `in ${DEMO_JSON}`}; left unchanged`);
       password = null;
+    }
+    if (password === null && resetUnknown && existing.role === w.role) {
+      password = w.given ?? generatePassword();
+      await accounts.setPassword(existing.id, password);
+      warn(`${w.email}: password unknown to this checkout; a new one was set (local run)`);
     }
     return entry(existing, password);
   }
@@ -198,6 +216,7 @@ async function main(): Promise<void> {
       secretsDir,
       adminEmail: cfg.ADMIN_EMAIL,
       adminPassword: cfg.ADMIN_PASSWORD,
+      resetUnknownPasswords: cfg.NODE_ENV !== 'production',
     });
     console.log(`seed(auth): ${list.length} demo accounts ready (kept in ${join(secretsDir, DEMO_TXT)}):`);
     for (const line of formatLogins(list).split('\n')) console.log(`  ${line}`);

@@ -128,6 +128,26 @@ test('an existing account is never changed: not promoted to ADMIN, password not 
   await expect(accounts.authenticate(hugo.email, hugo.password!)).resolves.toMatchObject({ id: hugo.id });
 });
 
+test('a local run resets the lost password of a demo account of the right role, and only that', async () => {
+  const { accounts } = await freshAccounts();
+  // The database outlived the checkout's secrets (a fresh clone on a machine that ran it before).
+  const first = await seedAccounts({ accounts, secretsDir: dir, warn: () => {} });
+  await accounts.register({ lastName: 'Intrus', firstName: 'Ivan', email: 'ops@etu.example', password: 'mot de passe à moi' });
+  const fresh = join(root, 'fresh-clone-secrets');
+  const warnings: string[] = [];
+  const list = await seedAccounts({ accounts, secretsDir: fresh, adminEmail: 'ops@etu.example', resetUnknownPasswords: true, warn: (l) => warnings.push(l) });
+  for (const a of list.filter((x) => x.email !== 'ops@etu.example')) {
+    expect(a.password).not.toBeNull();
+    expect(a.id).toBe(first.find((f) => f.email === a.email)?.id); // the same accounts, not new ones
+    await expect(accounts.authenticate(a.email, a.password!)).resolves.toMatchObject({ id: a.id });
+  }
+  // A student holding the admin address is neither promoted nor has its password changed.
+  expect(list.find((a) => a.email === 'ops@etu.example')).toMatchObject({ role: 'STUDENT', password: null });
+  await expect(accounts.authenticate('ops@etu.example', 'mot de passe à moi')).resolves.toMatchObject({ role: 'STUDENT' });
+  expect(warnings.join('\n')).toMatch(/camille\.martin@etu\.example: password unknown to this checkout; a new one was set/);
+  rmSync(fresh, { recursive: true, force: true });
+});
+
 test('a corrupt demo-accounts.json is left alone and stops the seed', async () => {
   const { accounts } = await freshAccounts();
   const other = mkdtempSync(join(tmpdir(), 'etu-auth-seed-bad-'));
