@@ -43,7 +43,7 @@ const selected = env.BENCH_PHASES
   ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
-const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)', env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`]
+const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_SITE_USERS && `site users ${env.BENCH_SITE_USERS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)', env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`]
   .filter(Boolean)
   .join(', ');
 const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');

@@ -123,7 +123,7 @@ export default {
       parts.koa = await startHttpPart(ctx, 'koa-bare', join(BENCH_DIR, 'workers/koa-bare.mjs'), {});
       ctx.progress(`gateway ${parts.gateway.url}, bare Koa ${parts.koa.url}, auth/market/limiter/stats up`);
 
-      const nUsers = ctx.quick ? 300 : 2000;
+      const nUsers = Number(process.env.BENCH_SITE_USERS ?? (ctx.quick ? 300 : 2000));
       const usersFile = join(BENCH_DIR, 'tmp', 'site-users.json');
       const setup = await runWorker(
         'site-setup.mjs',
