@@ -1,5 +1,5 @@
 // The limiter's client for the gateway: Consume calls made in the same turn of the event loop
-// go to the server as ONE ConsumeBatch RPC (one Redis pipeline there), a lone call as a plain
+// go to the server as ONE ConsumeBatch RPC (one script call in Redis there), a lone call as a plain
 // Consume. Every call keeps its own semantics: its own decision or its own error (the same
 // grpc.ServiceError shape, `code` and `details`, a unary call would give) and its own deadline.
 // Consume is never retried: a call whose deadline passes rejects with DEADLINE_EXCEEDED, and

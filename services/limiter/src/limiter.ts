@@ -56,7 +56,7 @@ export class Limiter {
   }
 
   /**
-   * Independent Consume decisions in one Redis pipeline, in order. Each item is a Decision or
+   * Independent Consume decisions in one Redis script call, in order. Each item is a Decision or
    * the error Consume would have thrown (a DomainError, or an unexpected Error).
    */
   async consumeMany(reqs: ConsumeInput[]): Promise<Array<limiter.Decision | Error>> {

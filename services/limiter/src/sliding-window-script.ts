@@ -13,84 +13,93 @@
 // drops, from the front, the entries that have left the window; a denied call writes nothing.
 // When the newest offset would not fit in w bytes, the log is rewritten on a new base (the
 // oldest entry still counted), at most once per window of activity.
+//
+// One call decides one or many (policy, subject) pairs, in order, at one Redis instant (TIME is
+// read once): a lone Consume is a call with one key, a ConsumeBatch one call with all its keys,
+// which spares the per-command cost of EVALSHA for every decision. On Redis Cluster a call's
+// keys must share a slot: the caller then groups keys by slot (one call per slot).
 export const SLIDING_WINDOW_LUA = `
--- KEYS[1]  rl:{<policy>:<subject>}
--- ARGV[1]  limit L      ARGV[2]  window in ms      ARGV[3]  cost c (1..L), or 0 for a peek
---          (decides a cost of 1, writes nothing)   ARGV[4]  offset format for this window,
---          '>Iw' with w the offset width in bytes (256^w > 2 x window in µs)
--- returns  {allowed 0|1, remaining, retry_after_ms, reset_after_ms, now in µs, next_release_ms}
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000
-local cost = tonumber(ARGV[3])
-local fmt = ARGV[4]
-local w = string.byte(fmt, 3) - 48
-local peek = cost == 0
-if peek then cost = 1 end
-
+-- KEYS[i]  rl:{<policy>:<subject>}, one per decision, decided in order
+-- ARGV     4 per key: limit L, window in ms, cost c (1..L, or 0 for a peek: decides a cost of
+--          1, writes nothing), offset format for this window '>Iw' (256^w > 2 x window in µs)
+-- returns  6 numbers per key: allowed 0|1 (-1 = that key holds another type: nothing done),
+--          remaining, retry_after_ms, reset_after_ms, now in µs, next_release_ms
 local clock = redis.call('TIME')
-local now = clock[1] * 1000000 + clock[2]
+local t0 = clock[1] * 1000000 + clock[2]
 
-local raw = redis.call('GET', KEYS[1])
-local base, sw, sfmt, len, first, count, newest = now, w, fmt, 8, 9, 0, 0
-if raw then
-  sw, base = struct.unpack('>BI7', raw)
-  if sw ~= w then sfmt = '>I' .. sw end
-  len = #raw
-  newest = base + struct.unpack(sfmt, raw, len - sw + 1)
-  -- a Redis clock stepped backwards never makes time run backwards for a subject
-  if now < newest then now = newest end
-  -- counted: the newest limit entries whose time is in (now - window, now]
-  first = len + 1 - limit * sw
-  if first < 9 then first = 9 end
-  local cut = now - window - base
-  while first <= len and struct.unpack(sfmt, raw, first) <= cut do first = first + sw end
-  count = (len + 1 - first) / sw
-end
-
-if count + cost > limit then
-  -- denied: it fits once the (limit - cost + 1)-th newest event has left the window
-  local t = base + struct.unpack(sfmt, raw, len + 1 - (limit - cost + 1) * sw)
-  local oldest = base + struct.unpack(sfmt, raw, first)
-  return {0, limit - count, math.ceil((t + window - now) / 1000), math.ceil((newest + window - now) / 1000), now,
-    math.ceil((oldest + window - now) / 1000)}
-end
-if peek then
-  local reset, nextr = 0, 0
-  if count > 0 then
-    reset = math.ceil((newest + window - now) / 1000)
-    nextr = math.ceil((base + struct.unpack(sfmt, raw, first) + window - now) / 1000)
+local function decide(key, limit, window, cost, fmt)
+  local w = string.byte(fmt, 3) - 48
+  local peek = cost == 0
+  if peek then cost = 1 end
+  local now = t0
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' then return -1, 0, 0, 0, now, 0 end
+  local base, sw, sfmt, len, first, count, newest = now, w, fmt, 8, 9, 0, 0
+  if raw then
+    sw, base = struct.unpack('>BI7', raw)
+    if sw ~= w then sfmt = '>I' .. sw end
+    len = #raw
+    newest = base + struct.unpack(sfmt, raw, len - sw + 1)
+    -- a Redis clock stepped backwards never makes time run backwards for a subject
+    if now < newest then now = newest end
+    -- counted: the newest limit entries whose time is in (now - window, now]
+    first = len + 1 - limit * sw
+    if first < 9 then first = 9 end
+    local cut = now - window - base
+    while first <= len and struct.unpack(sfmt, raw, first) <= cut do first = first + sw end
+    count = (len + 1 - first) / sw
   end
-  return {1, limit - count, 0, reset, now, nextr}
-end
+  -- when the oldest counted event leaves the window (one more event frees up)
+  local nextr = 0
+  if count > 0 then nextr = math.ceil((base + struct.unpack(sfmt, raw, first) + window - now) / 1000) end
 
-local value
-local offset = now - base
--- after admitting, the oldest counted event is the old oldest, or this one when none was left
-local nextr = window / 1000
-if count > 0 then nextr = math.ceil((base + struct.unpack(sfmt, raw, first) + window - now) / 1000) end
-if count == 0 then
-  -- a fresh log based at now
-  value = struct.pack('>BI7', w, now) .. string.rep(struct.pack(fmt, 0), cost)
-elseif sw == w and offset < 256 ^ w then
-  -- the common case: append, after dropping the entries that left the window
-  local added = struct.pack(fmt, offset)
-  if cost > 1 then added = string.rep(added, cost) end
-  if first == 9 then
-    value = raw .. added
+  if count + cost > limit then
+    -- denied: it fits once the (limit - cost + 1)-th newest event has left the window
+    local t = base + struct.unpack(sfmt, raw, len + 1 - (limit - cost + 1) * sw)
+    return 0, limit - count, math.ceil((t + window - now) / 1000), math.ceil((newest + window - now) / 1000), now, nextr
+  end
+  if peek then
+    local reset = 0
+    if count > 0 then reset = math.ceil((newest + window - now) / 1000) end
+    return 1, limit - count, 0, reset, now, nextr
+  end
+
+  local value
+  local offset = now - base
+  if count == 0 then
+    -- a fresh log based at now; the new event is the oldest counted one
+    nextr = window / 1000
+    value = struct.pack('>BI7', w, now) .. string.rep(struct.pack(fmt, 0), cost)
+  elseif sw == w and offset < 256 ^ w then
+    -- the common case: append, after dropping the entries that left the window
+    local added = struct.pack(fmt, offset)
+    if cost > 1 then added = string.rep(added, cost) end
+    if first == 9 then
+      value = raw .. added
+    else
+      value = string.sub(raw, 1, 8) .. string.sub(raw, first) .. added
+    end
   else
-    value = string.sub(raw, 1, 8) .. string.sub(raw, first) .. added
+    -- rebase on the oldest counted event: every offset is then < window
+    local oldest = base + struct.unpack(sfmt, raw, first)
+    local parts = {struct.pack('>BI7', w, oldest)}
+    for pos = first, len, sw do
+      parts[#parts + 1] = struct.pack(fmt, base + struct.unpack(sfmt, raw, pos) - oldest)
+    end
+    parts[#parts + 1] = string.rep(struct.pack(fmt, now - oldest), cost)
+    value = table.concat(parts)
   end
-else
-  -- rebase on the oldest counted event: every offset is then < window
-  local oldest = base + struct.unpack(sfmt, raw, first)
-  local parts = {struct.pack('>BI7', w, oldest)}
-  for pos = first, len, sw do
-    parts[#parts + 1] = struct.pack(fmt, base + struct.unpack(sfmt, raw, pos) - oldest)
-  end
-  parts[#parts + 1] = string.rep(struct.pack(fmt, now - oldest), cost)
-  value = table.concat(parts)
+  -- expire once the newest event has left the window: at (now + window) rounded up to the ms
+  redis.call('SET', key, value, 'PXAT', math.ceil((now + window) / 1000))
+  return 1, limit - count - cost, 0, window / 1000, now, nextr
 end
--- expire once the newest event has left the window: at (now + window) rounded up to the ms
-redis.call('SET', KEYS[1], value, 'PXAT', math.ceil((now + window) / 1000))
-return {1, limit - count - cost, 0, window / 1000, now, nextr}
+
+local out = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local r1, r2, r3, r4, r5, r6 = decide(KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) * 1000, tonumber(ARGV[a + 3]), ARGV[a + 4])
+  local o = (i - 1) * 6
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] = r1, r2, r3, r4, r5, r6
+end
+return out
 `;

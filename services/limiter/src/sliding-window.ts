@@ -1,9 +1,8 @@
 // The storage side of the limiter: runs the sliding-window script (sliding-window-script.ts)
 // through ioredis `defineCommand` (EVALSHA, with EVAL on NOSCRIPT after a restart or failover),
-// one call per decision, or many in one pipeline (one round trip). Knows keys and bytes, not
+// one call for one decision or for a whole batch (one round trip). Knows keys and bytes, not
 // gRPC.
 import type Redis from 'ioredis';
-import type { ChainableCommander } from 'ioredis';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
 
@@ -42,11 +41,12 @@ export function offsetWidth(windowMs: number): number {
   return w;
 }
 
-type ScriptReply = [number, number, number, number, number, number];
-type ScriptArgs = [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string];
+/** 6 numbers per decision: allowed (1, 0, or -1 for a key of another type), remaining, retry, reset, now µs, next release. */
+type ScriptReply = number[];
 
 interface WithScript {
-  slidingWindow(...args: ScriptArgs): Promise<ScriptReply>;
+  /** numkeys, the keys, then 4 arguments per key (limit, window ms, cost, offset format). */
+  slidingWindow(numKeys: number, ...args: Array<string | number>): Promise<ScriptReply>;
 }
 
 /** struct format of one offset for a window, e.g. '>I4' (big-endian, unsigned, w bytes). */
@@ -62,8 +62,10 @@ function offsetFormat(windowMs: number): string {
 
 const COMMAND = 'slidingWindow';
 
-function toDecision(r: ScriptReply): WindowDecision {
-  return { allowed: r[0] === 1, remaining: r[1], retryAfterMs: r[2], resetAfterMs: r[3], nextReleaseMs: r[5], nowUs: r[4] };
+function toDecision(r: ScriptReply, i: number, key: string): WindowDecision | Error {
+  const o = i * 6;
+  if (r[o] === -1) return new Error(`WRONGTYPE ${key} holds a value that is not a limiter log`);
+  return { allowed: r[o] === 1, remaining: r[o + 1]!, retryAfterMs: r[o + 2]!, resetAfterMs: r[o + 3]!, nowUs: r[o + 4]!, nextReleaseMs: r[o + 5]! };
 }
 
 export interface StoreOptions {
@@ -93,7 +95,8 @@ export class SlidingWindowStore {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 150;
     this.maxPending = opts.maxPending ?? 10_000;
-    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+    // No fixed number of keys: each call passes its own (one per decision).
+    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: SLIDING_WINDOW_LUA });
   }
 
   /** Calls sent to Redis and not answered yet (including ones already timed out). */
@@ -143,27 +146,31 @@ export class SlidingWindowStore {
     });
   }
 
-  private args(r: WindowRequest): ScriptArgs {
-    return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
-  }
-
   /** One decision, one round trip. cost 0 = peek. */
   async decide(r: WindowRequest): Promise<WindowDecision> {
-    const reply = await this.bounded(1, () => (this.redis as unknown as WithScript).slidingWindow(...this.args(r)));
-    return toDecision(reply);
+    const [d] = await this.decideMany([r]);
+    if (d instanceof Error) throw d;
+    return d!;
   }
 
   /**
-   * Many decisions in one pipeline (one round trip), decided by Redis in order. Each result is
-   * its own: a decision, or the error of that command.
+   * Many decisions in ONE script call (one round trip, one EVALSHA), decided by Redis in order at
+   * one instant. Each result is its own: a decision, or the error of that key.
    */
   async decideMany(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
-    const p = this.redis.pipeline() as ChainableCommander & { slidingWindow(...a: unknown[]): unknown };
-    for (const r of rs) p.slidingWindow(...this.args(r));
-    const results = await this.bounded(rs.length, () => p.exec());
-    if (!results) throw new Error('pipeline discarded');
-    return results.map(([err, reply]) => (err ? err : toDecision(reply as ScriptReply)));
+    const keys: string[] = new Array(rs.length);
+    const args: Array<string | number> = new Array(rs.length * 4);
+    rs.forEach((r, i) => {
+      keys[i] = keyFor(r.policy.name, r.subject);
+      args[i * 4] = r.policy.limit;
+      args[i * 4 + 1] = r.policy.windowMs;
+      args[i * 4 + 2] = r.cost;
+      args[i * 4 + 3] = offsetFormat(r.policy.windowMs);
+    });
+    const reply = await this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...args));
+    if (!Array.isArray(reply) || reply.length !== rs.length * 6) throw new Error(`limiter script answered ${String(reply?.length)} numbers for ${rs.length} keys`);
+    return rs.map((_, i) => toDecision(reply, i, keys[i]!));
   }
 
   /** Forgets every counted event of the subject. */

@@ -103,7 +103,7 @@ test('if the Redis clock steps backwards, time does not run backwards for the su
   expect((await stored('service', 'clock'))!.timesUs).toEqual([future, future]);
 });
 
-test('decideMany: one pipeline, decided in order, one result per request', async () => {
+test('decideMany: one script call, decided in order at one Redis instant, one result per request', async () => {
   const tiny: Policy = { name: 'tiny', limit: 2, windowMs: 600_000 };
   const rs = await store.decideMany([
     { policy: tiny, subject: 'many', cost: 1 },
@@ -119,7 +119,24 @@ test('decideMany: one pipeline, decided in order, one result per request', async
     [false, 0],
     [true, 2],
   ]);
+  // One EVALSHA for the whole batch: every decision carries the same Redis TIME.
+  expect(new Set(rs.map((r) => (r as { nowUs: number }).nowUs)).size).toBe(1);
   expect(await store.decideMany([])).toEqual([]);
+});
+
+test('decideMany: a key holding another type fails that item only', async () => {
+  await redis.rpush(keyFor('service', 'a-list'), 'x');
+  const rs = await store.decideMany([
+    { policy: service, subject: 'before-list', cost: 1 },
+    { policy: service, subject: 'a-list', cost: 1 },
+    { policy: service, subject: 'after-list', cost: 1 },
+  ]);
+  expect(rs[0]).toMatchObject({ allowed: true, remaining: 9 });
+  expect(rs[1]).toBeInstanceOf(Error);
+  expect((rs[1] as Error).message).toMatch(/WRONGTYPE/);
+  expect(rs[2]).toMatchObject({ allowed: true, remaining: 9 });
+  expect(await redis.lrange(keyFor('service', 'a-list'), 0, -1)).toEqual(['x']);
+  await expect(store.decide({ policy: service, subject: 'a-list', cost: 1 })).rejects.toThrow(/WRONGTYPE/);
 });
 
 test('the inspect tool (dist/inspect.js, built by make test) shows the stored events and what is counted', async () => {
