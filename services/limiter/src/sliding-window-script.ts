@@ -94,6 +94,8 @@ local function decide(key, limit, window, cost, fmt)
   return 1, limit - count - cost, 0, window / 1000, now, nextr
 end
 
+-- a lone decision (every Consume, Peek) skips the batch bookkeeping
+if #KEYS == 1 then return {decide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3]), ARGV[4])} end
 local out = {}
 for i = 1, #KEYS do
   local a = (i - 1) * 4

@@ -146,6 +146,11 @@ export class SlidingWindowStore {
     });
   }
 
+  /** KEYS[i] and its 4 ARGV for one decision (the bench calls the script the same way). */
+  private args(r: WindowRequest): [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string] {
+    return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
+  }
+
   /** One decision, one round trip. cost 0 = peek. */
   async decide(r: WindowRequest): Promise<WindowDecision> {
     const [d] = await this.decideMany([r]);
@@ -162,11 +167,9 @@ export class SlidingWindowStore {
     const keys: string[] = new Array(rs.length);
     const args: Array<string | number> = new Array(rs.length * 4);
     rs.forEach((r, i) => {
-      keys[i] = keyFor(r.policy.name, r.subject);
-      args[i * 4] = r.policy.limit;
-      args[i * 4 + 1] = r.policy.windowMs;
-      args[i * 4 + 2] = r.cost;
-      args[i * 4 + 3] = offsetFormat(r.policy.windowMs);
+      const [key, ...rest] = this.args(r);
+      keys[i] = key;
+      for (let j = 0; j < 4; j++) args[i * 4 + j] = rest[j]!;
     });
     const reply = await this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...args));
     if (!Array.isArray(reply) || reply.length !== rs.length * 6) throw new Error(`limiter script answered ${String(reply?.length)} numbers for ${rs.length} keys`);
