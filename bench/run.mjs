@@ -70,7 +70,10 @@ if (process.argv[2] === '--render') {
   writeFileSync(file, JSON.stringify(r, null, 1));
   writeFileSync(join(dirname(file), `${base}.svg`), svgChart(r));
   writeFileSync(join(dirname(file), `${base}.md`), markdown(r));
-  if (!r.quick && !r.experiment && dirname(file).endsWith('results') && updateReadme(join(BENCH_DIR, 'README.md'), r, `${base}.md`)) console.log('bench/README.md updated');
+  if (!r.quick && !r.experiment && dirname(file).endsWith('results') && updateReadme(join(BENCH_DIR, 'README.md'), r, `${base}.md`)) {
+    updateReadme(join(ROOT, 'README.md'), r, `${base}.md`, 'bench/');
+    console.log('bench/README.md and README.md updated');
+  }
   console.log(`re-rendered ${base}.{md,svg,json}`);
   process.exit(0);
 }
@@ -230,7 +233,8 @@ for (const t of targets) console.log(`  ${t.met === true ? 'MET   ' : t.met === 
 console.log(`\nResults: ${join(outDir, base)}.{md,json,svg}  (machine quiet: ${quiet.verdict})`);
 const complete = selected.length === PHASES.length && phases.every((p) => !p.error && !p.skipped);
 if (!quick && !experiment && !env.BENCH_OUT && complete && updateReadme(join(BENCH_DIR, 'README.md'), result, `${base}.md`)) {
-  console.log('bench/README.md: latest results updated');
+  updateReadme(join(ROOT, 'README.md'), result, `${base}.md`, 'bench/');
+  console.log('bench/README.md and README.md: latest results updated');
 }
 const skipped = phases.filter((p) => p.skipped);
 if (skipped.length) console.log(`Skipped phases: ${skipped.map((p) => `${p.id} (${p.skipped})`).join('; ')}`);

@@ -190,18 +190,19 @@ export function svgChart(r) {
 const BEGIN = '<!-- latest-results:begin (written by bench/run.mjs) -->';
 const END = '<!-- latest-results:end -->';
 
-export function updateReadme(readmePath, r, mdFile) {
+/** `prefix` is the path from the README's folder to bench/ ('' for bench/README.md, 'bench/' for the root one). */
+export function updateReadme(readmePath, r, mdFile, prefix = '') {
   let text = readFileSync(readmePath, 'utf8');
   const i = text.indexOf(BEGIN);
   const j = text.indexOf(END);
   if (i < 0 || j < i) return false;
   const section = [
     BEGIN,
-    `Latest full run: ${r.date}, commit ${r.commit}${r.dirty ? ' (uncommitted changes)' : ''}, ${r.machine.nproc} cores ${esc(r.machine.cpuModel)}; machine quiet: ${r.quiet.verdict}. Details: [${mdFile}](results/${mdFile}).`,
+    `Latest full run: ${r.date}, commit ${r.commit}${r.dirty ? ' (uncommitted changes)' : ''}, ${r.machine.nproc} cores ${esc(r.machine.cpuModel)}; machine quiet: ${r.quiet.verdict}. Details: [${mdFile}](${prefix}results/${mdFile}).`,
     '',
     targetsTable(r.targets),
     '',
-    `![decisions/s and p99 per figure](results/${r.chartFile})`,
+    `![decisions/s and p99 per figure](${prefix}results/${r.chartFile})`,
     END,
   ].join('\n');
   text = text.slice(0, i) + section + text.slice(j + END.length);

@@ -29,7 +29,7 @@ function lockstep(f, stub) {
   if (batch == null || parts.some((x) => x == null)) return '';
   const serial = parts.reduce((a, b) => a + b, 0);
   let t = `. Mean batch ${batch.toFixed(1)} decisions per RPC at ${f.inflight} in flight: ${batch >= 0.9 * f.inflight ? 'one batch in flight at a time, so' : 'few batches in flight, so largely'} client, limiter and Redis run one after another — ${serial.toFixed(1)} µs of CPU per decision in series predicts ${n0(1e6 / serial)}/s (measured ${n0(med(f, 'perSecond'))}/s)`;
-  if (stub) t += `; the transport alone (same client and server kit, constant answers, no Redis) does ${n0(med(stub, 'perSecond'))}/s at p99 ${med(stub, 'p99Ms')?.toFixed(2)} ms, so the limiter's own work per decision (${(med(f, 'limiterCpuUsPerDecision') - med(stub, 'limiterCpuUsPerDecision')).toFixed(1)} µs above the stub: validation, ioredis pipeline, reply) and the Redis round trip are what bounds it`;
+  if (stub) t += `; the transport alone (same client and server kit, constant answers, no Redis) does ${n0(med(stub, 'perSecond'))}/s at p99 ${med(stub, 'p99Ms')?.toFixed(2)} ms, so the limiter's own work per decision (${(med(f, 'limiterCpuUsPerDecision') - med(stub, 'limiterCpuUsPerDecision')).toFixed(1)} µs above the stub: validation, the script call, reply) and the Redis round trip are what bounds it`;
   return t;
 }
 
