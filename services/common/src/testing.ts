@@ -13,6 +13,7 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 const FIRST_TEST_DB = 3;
 const LAST_TEST_DB = 14;
 const CLAIM_DB = 15;
+const TEST_DBS = Array.from({ length: LAST_TEST_DB - FIRST_TEST_DB + 1 }, (_, i) => FIRST_TEST_DB + i);
 
 export interface ClaimedRedisDbs {
   /** redis://host:port/<db> for each claimed database. */
@@ -32,7 +33,7 @@ function urlForDb(db: number): string {
  * crashed run frees them after 15 minutes), flushed before use and on release. Lets test files
  * run in parallel, and beside a local `make run`, without touching each other's keys.
  */
-export async function claimRedisDbs(count = 1, waitMs = 60_000): Promise<ClaimedRedisDbs> {
+export async function claimRedisDbs(count = 1, waitMs = 60_000, candidates?: number[]): Promise<ClaimedRedisDbs> {
   const u = new URL(TEST_REDIS_URL);
   u.pathname = `/${CLAIM_DB}`;
   const admin = new Redis(u.toString(), { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -42,9 +43,16 @@ export async function claimRedisDbs(count = 1, waitMs = 60_000): Promise<Claimed
   const started = Date.now();
   try {
     while (dbs.length < count) {
-      for (let db = FIRST_TEST_DB; db <= LAST_TEST_DB && dbs.length < count; db++) {
+      for (const db of candidates ?? TEST_DBS) {
+        if (dbs.length >= count) break;
         if (dbs.includes(db)) continue;
-        const ok = await admin.set(`etu:test-claim:${db}`, owner, 'EX', 900, 'NX');
+        const key = `etu:test-claim:${db}`;
+        let ok = await admin.set(key, owner, 'EX', 900, 'NX');
+        if (ok !== 'OK' && isDeadLocalOwner(await admin.get(key))) {
+          // A test process of this machine died holding it (killed run): take it over.
+          await admin.del(key);
+          ok = await admin.set(key, owner, 'EX', 900, 'NX');
+        }
         if (ok === 'OK') dbs.push(db);
       }
       if (dbs.length < count) {
@@ -67,14 +75,28 @@ export async function claimRedisDbs(count = 1, waitMs = 60_000): Promise<Claimed
     dbs,
     async release() {
       for (const db of dbs) {
+        // Only a database still ours is flushed: never one another run has taken over since.
+        if ((await admin.get(`etu:test-claim:${db}`)) !== owner) continue;
         const c = new Redis(urlForDb(db), { maxRetriesPerRequest: 1 });
         await c.flushdb();
         c.disconnect();
-        if ((await admin.get(`etu:test-claim:${db}`)) === owner) await admin.del(`etu:test-claim:${db}`);
+        await admin.del(`etu:test-claim:${db}`);
       }
       admin.disconnect();
     },
   };
+}
+
+/** True when a claim's owner (`<pid>:<random>`) is a process that no longer exists on this machine. */
+function isDeadLocalOwner(owner: string | null): boolean {
+  const pid = Number(owner?.split(':')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export function freePort(): Promise<number> {
