@@ -1,53 +1,14 @@
 // The database going away and coming back, without touching the shared MariaDB: the server
 // talks to it through a TCP relay of the test's own, which the test cuts and restores, or
 // points at a port where nothing listens.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
-import { freePort, TEST_TOKEN } from '@etu/common/testing';
+import { freePort, startTcpRelay, TEST_TOKEN } from '@etu/common/testing';
 import { parseDatabaseUrl, withDatabase } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
 import { auth } from '@etu/proto';
 import { DB_UNAVAILABLE } from '../src/accounts';
 import { eventually, failure, newUser, startHarness, type Harness } from './helpers';
-
-/** A TCP relay to MariaDB that can be cut (every connection dropped, port closed) and restored. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: { host: string; port: number },
-  ) {}
-
-  start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = createConnection(this.target);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-  }
-
-  /** Like a database crash: open connections reset, new ones refused. */
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 let db: TestDatabase;
 
@@ -86,8 +47,7 @@ test('no database at all: calls fail with UNAVAILABLE before their deadline and 
 
 test('a database outage: SERVING → UNAVAILABLE and NOT_SERVING → SERVING again by itself once it is back', async () => {
   const s = parseDatabaseUrl(db.url);
-  const relay = new Relay(await freePort(), { host: s.host, port: s.port });
-  await relay.start();
+  const relay = await startTcpRelay({ host: s.host, port: s.port });
   const viaRelay = withDatabase(db.url, s.database).replace(`:${s.port}/`, `:${relay.port}/`);
   expect(parseDatabaseUrl(viaRelay).port).toBe(relay.port);
   const h = await startHarness(viaRelay);
@@ -100,7 +60,7 @@ test('a database outage: SERVING → UNAVAILABLE and NOT_SERVING → SERVING aga
     await expectAllUnavailable(h);
     await eventually(async () => (await checkHealth(h.addr)) === 'NOT_SERVING');
 
-    await relay.start();
+    await relay.restore();
     await eventually(async () => (await checkHealth(h.addr)) === 'SERVING', 15_000);
     // The same server process serves again: old account logs in, new ones register.
     await expect(h.client.call.authenticate({ email: before.email, password: before.password })).resolves.toMatchObject({
@@ -109,7 +69,7 @@ test('a database outage: SERVING → UNAVAILABLE and NOT_SERVING → SERVING aga
     await expect(h.client.call.register(newUser())).resolves.toMatchObject({ user: { role: auth.Role.ROLE_STUDENT } });
   } finally {
     await h.stop();
-    await relay.cut();
+    await relay.close();
   }
 });
 

@@ -3,7 +3,7 @@
 // production code.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { createLogger, type Logger } from './logger';
@@ -164,3 +164,86 @@ export function testLogger(lines?: string[]): Logger {
 }
 
 export const TEST_TOKEN = 'test-internal-token-0123456789abcdef';
+
+export interface TcpRelay {
+  /** The relay's own port on 127.0.0.1: point the part under test here instead of at the target. */
+  port: number;
+  /** Like a crash of the target: open connections reset, new ones refused. */
+  cut(): Promise<void>;
+  /** Accept connections again on the same port. */
+  restore(): Promise<void>;
+  /** Stop (or resume) passing the client's bytes on: requests wait, in order, as with a stuck server. */
+  holdRequests(on: boolean): void;
+  /** Stop (or resume) passing the target's answers back: the connection stays open, replies wait. */
+  holdReplies(on: boolean): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP relay of the test's own in front of a MariaDB or Redis, to make it go away, hang or come
+ * back without touching the shared server.
+ */
+export async function startTcpRelay(target: { host: string; port: number }): Promise<TcpRelay> {
+  const port = await freePort();
+  const pairs = new Set<{ down: Socket; up: Socket }>();
+  let server: Server | undefined;
+  let requestsHeld = false;
+  let repliesHeld = false;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const srv = createServer((down) => {
+        const up = connect(target.port, target.host);
+        const pair = { down, up };
+        pairs.add(pair);
+        const drop = () => {
+          pairs.delete(pair);
+          down.destroy();
+          up.destroy();
+        };
+        for (const sock of [down, up]) sock.on('error', drop).on('close', drop);
+        down.pipe(up);
+        if (requestsHeld) down.pause();
+        if (!repliesHeld) up.pipe(down);
+      });
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => {
+        server = srv;
+        resolve();
+      });
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const { down, up } of pairs) {
+        down.resetAndDestroy();
+        up.resetAndDestroy();
+      }
+      pairs.clear();
+      const srv = server;
+      server = undefined;
+      if (srv) srv.close(() => resolve());
+      else resolve();
+    });
+  await listen();
+  return {
+    port,
+    cut,
+    restore: listen,
+    holdRequests(on) {
+      requestsHeld = on;
+      for (const { down } of pairs) {
+        if (on) down.pause();
+        else down.resume();
+      }
+    },
+    holdReplies(on) {
+      repliesHeld = on;
+      for (const { down, up } of pairs) {
+        if (on) {
+          up.unpipe(down);
+          up.pause();
+        } else up.pipe(down);
+      }
+    },
+    close: cut,
+  };
+}

@@ -1,11 +1,10 @@
 // Redis failures, on a redis-server of the test's own: killed (every call UNAVAILABLE within
 // 250 ms, health NOT_SERVING, recovery by itself once it is back), scripts flushed (NOSCRIPT
 // recovered transparently), and a Redis that stops answering without closing the connection.
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { createServiceClient, type ServiceClient } from '@etu/common';
-import { freePort, startPrivateRedis, TEST_TOKEN, testLogger, type PrivateRedis } from '@etu/common/testing';
+import { startPrivateRedis, startTcpRelay, TEST_TOKEN, testLogger, type PrivateRedis } from '@etu/common/testing';
 import { limiter } from '@etu/proto';
 import { createLimiterClient } from '../src/client';
 import { startLimiterServer, type LimiterServer } from '../src/server';
@@ -99,56 +98,12 @@ test('scripts flushed from Redis (restart, failover) are loaded again without th
   }
 });
 
-/** A TCP proxy that can stop passing Redis's answers on (the connection stays open). */
-async function startFreezableProxy(targetPort: number) {
-  const pairs = new Set<{ up: Socket; down: Socket }>();
-  let frozen = false;
-  const server: Server = createServer((down) => {
-    const up = connect(targetPort, '127.0.0.1');
-    const pair = { up, down };
-    pairs.add(pair);
-    const drop = () => {
-      pairs.delete(pair);
-      up.destroy();
-      down.destroy();
-    };
-    up.on('error', drop).on('close', drop);
-    down.on('error', drop).on('close', drop);
-    down.pipe(up);
-    if (!frozen) up.pipe(down);
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    freeze() {
-      frozen = true;
-      for (const { up, down } of pairs) {
-        up.unpipe(down);
-        up.pause();
-      }
-    },
-    thaw() {
-      frozen = false;
-      for (const { up, down } of pairs) up.pipe(down);
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const { up, down } of pairs) {
-          up.destroy();
-          down.destroy();
-        }
-        server.close(() => r());
-      }),
-  };
-}
-
 test('a Redis that stops answering: calls UNAVAILABLE at the 150 ms timeout, waiting work bounded, back when it answers', async () => {
-  const proxy = await startFreezableProxy(redis.port);
+  const proxy = await startTcpRelay({ host: '127.0.0.1', port: redis.port });
   try {
-    const { addr, c } = await startServer(proxy.url, { healthIntervalMs: 100, maxPendingRedisCalls: 40 });
+    const { addr, c } = await startServer(`redis://127.0.0.1:${proxy.port}`, { healthIntervalMs: 100, maxPendingRedisCalls: 40 });
     expect((await c.call.consume({ policy: 'service', subject: 'h' })).decision?.allowed).toBe(true);
-    proxy.freeze();
+    proxy.holdReplies(true);
     // One at a time, each waits for the store's 150 ms timeout and no longer: 250 ms normally
     // (the median), never a hang even when this shared machine is busy (the maximum).
     const ms: number[] = [];
@@ -170,7 +125,7 @@ test('a Redis that stops answering: calls UNAVAILABLE at the 150 ms timeout, wai
     expect(waited).toBeLessThanOrEqual(40);
     expect(refused).toBeGreaterThanOrEqual(60);
     await waitServing(addr, 'NOT_SERVING', 2000);
-    proxy.thaw();
+    proxy.holdReplies(false);
     await waitServing(addr, 'SERVING', 2000);
     const d = (await c.call.consume({ policy: 'service', subject: 'h' })).decision!;
     expect(d.allowed).toBe(true);

@@ -1,10 +1,9 @@
 // Database unreachable → UNAVAILABLE fast and health NOT_SERVING; back → recovers by itself.
 // The shared MariaDB is never stopped: one server points at a closed port, another reaches the
 // database through a TCP relay of this test's own that is cut and restored.
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
-import { freePort, TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { freePort, startTcpRelay, TEST_TOKEN, testLogger, type TcpRelay } from '@etu/common/testing';
 import { createPrismaClient, parseDatabaseUrl, withDatabase } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
 import { market } from '@etu/proto';
@@ -68,41 +67,9 @@ test('pointed at a closed port: every RPC answers UNAVAILABLE fast, health NOT_S
   }
 });
 
-/** A TCP relay to the database that can be cut (every connection reset) and restored. */
-async function startRelay(target: { host: string; port: number }) {
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  const up = () =>
-    new Promise<void>((resolve, reject) => {
-      server = createServer((down) => {
-        const upstream = connect(target.port, target.host);
-        for (const s of [down, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => s.destroy());
-        }
-        down.pipe(upstream).pipe(down);
-        down.on('close', () => upstream.destroy());
-        upstream.on('close', () => down.destroy());
-      });
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.resetAndDestroy();
-      if (server) server.close(() => resolve());
-      else resolve();
-      server = undefined;
-    });
-  await up();
-  return { port, up, cut };
-}
-
 describe('the database goes away and comes back', () => {
   let tdb: TestDatabase;
-  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let relay: TcpRelay;
   let srv: MarketServer;
   let sellerId: string;
   let unguard: () => void;
@@ -116,7 +83,7 @@ describe('the database goes away and comes back', () => {
     sellerId = String((await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).id);
     await db.$disconnect();
     const s = parseDatabaseUrl(tdb.url);
-    relay = await startRelay({ host: s.host, port: s.port });
+    relay = await startTcpRelay({ host: s.host, port: s.port });
     const viaRelay = new URL(withDatabase(tdb.url, tdb.name));
     viaRelay.hostname = '127.0.0.1';
     viaRelay.port = String(relay.port);
@@ -153,7 +120,7 @@ describe('the database goes away and comes back', () => {
       expect(Date.now() - again).toBeLessThan(FAST_MS);
       expect(await waitHealth(addr, 'NOT_SERVING')).toBe('NOT_SERVING');
 
-      await relay.up();
+      await relay.restore();
       expect(await waitHealth(addr, 'SERVING')).toBe('SERVING');
       const { listing: after } = await c.call.createListing(listing(sellerId, { title: 'Après la panne' }));
       expect((await c.call.getListing({ id: before!.id })).listing!.title).toBe('Avant la panne');

@@ -1,9 +1,9 @@
 // Bad input, a missing token and an unreachable Redis, through the real gRPC server.
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '@etu/common';
-import { startPrivateRedis, type PrivateRedis } from '@etu/common/testing';
+import { startPrivateRedis, startTcpRelay, type PrivateRedis } from '@etu/common/testing';
 import { stats } from '@etu/proto';
-import { ACHAT, ALLOWED, DENIED, stallableProxy, startTestStats, type TestStats, useTestStats, VENTE } from './helpers';
+import { ACHAT, ALLOWED, DENIED, startTestStats, type TestStats, useTestStats, VENTE } from './helpers';
 
 const env = useTestStats();
 
@@ -120,18 +120,21 @@ describe('Redis unreachable', () => {
 });
 
 test('a Redis that stops answering: UNAVAILABLE after the command timeout, then back to normal', async () => {
-  const proxy = await stallableProxy(env.dbs.urls[0]);
-  const s = await startTestStats(proxy.url, { healthIntervalMs: 100, commandTimeoutMs: 250 });
+  // Requests held at a relay of the test's own: as with a Redis stuck on a slow command, they
+  // wait and are delivered, in order, once it flows again (replies stay matched to commands).
+  const target = new URL(env.dbs.urls[0]!);
+  const proxy = await startTcpRelay({ host: target.hostname, port: Number(target.port || 6379) });
+  const s = await startTestStats(`redis://127.0.0.1:${proxy.port}${target.pathname}`, { healthIntervalMs: 100, commandTimeoutMs: 250 });
   try {
     expect((await s.call.recordLogin({ eventId: 'stall-0', userId: '90' })).duplicate).toBe(false);
-    proxy.stall(true);
+    proxy.holdRequests(true);
     const started = Date.now();
     await expect(s.call.recordLogin({ eventId: 'stall-1', userId: '90' })).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
       details: 'statistics store unavailable',
     });
     expect(Date.now() - started).toBeLessThan(1500);
-    proxy.stall(false);
+    proxy.holdRequests(false);
     // The stalled command reached Redis late: its outcome was unknown to the caller, and a
     // retry with the same event id is counted once.
     expect((await s.call.recordLogin({ eventId: 'stall-1', userId: '90' })).duplicate).toBe(true);

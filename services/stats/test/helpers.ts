@@ -1,5 +1,4 @@
 // A stats server of the test's own: real gRPC on port 0, real Redis (a claimed database).
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createServiceClient, type PromiseClient } from '@etu/common';
 import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/common/testing';
 import Redis from 'ioredis';
@@ -79,43 +78,4 @@ export function shuffle<T>(items: T[], rnd: () => number): T[] {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
-}
-
-/**
- * A TCP proxy to Redis that can stall: while stalled it stops reading from the client, so
- * commands wait (as with a Redis stuck on a slow command) and are delivered, in order, once it
- * flows again. Nothing is dropped, so replies stay matched to their commands.
- */
-export async function stallableProxy(target: string): Promise<{ url: string; stall(on: boolean): void; close(): Promise<void> }> {
-  const u = new URL(target);
-  const clients = new Set<Socket>();
-  let stalled = false;
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(u.port || 6379), u.hostname);
-    clients.add(client);
-    if (stalled) client.pause();
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      clients.delete(client);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `redis://127.0.0.1:${port}${u.pathname}`,
-    stall(on) {
-      stalled = on;
-      for (const c of clients) if (on) c.pause(); else c.resume();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of clients) c.destroy();
-        server.close(() => r());
-      }),
-  };
 }
