@@ -18,7 +18,7 @@ case "${SERVICE:-}" in
   # made known to the statistics.
   seed) commands="services/auth/dist/seed.js
 services/market/dist/seed.js
-deploy/register-seeded.js" ;;
+services/stats/dist/register-seeded.js" ;;
   *)
     echo "start.sh: SERVICE must be one of auth, market, limiter, stats, gateway, migrate, seed (got '${SERVICE:-}')" >&2
     exit 64

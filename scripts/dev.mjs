@@ -1,6 +1,6 @@
 // `make run`: starts every part as its own process with logs prefixed by part, waits until each
 // is healthy, prints the URL and the demo logins, and stops everything cleanly on Ctrl-C.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'services', 'common', 'package.json'));
-const { ensureLocalSecrets, checkHealth, createServiceClient } = require(join(root, 'services', 'common', 'dist', 'index.js'));
-const { stats } = require(join(root, 'proto', 'dist', 'src', 'index.js'));
+const { ensureLocalSecrets, checkHealth } = require(join(root, 'services', 'common', 'dist', 'index.js'));
 
 const env = { ...process.env };
 if (env.NODE_ENV !== 'production') ensureLocalSecrets(); // generated once, read by every part
@@ -108,22 +107,17 @@ async function waitHealthy() {
 
 // Seeded accounts are created straight in the database (before the services start): make them
 // known to the statistics so that they rank in "least service users" with 0 calls.
-async function registerSeededUsers() {
-  const file = join(root, '.secrets', 'demo-accounts.json');
-  if (!existsSync(file)) return;
-  const token = env.INTERNAL_TOKEN || ensureLocalSecrets().INTERNAL_TOKEN;
-  const c = createServiceClient(stats.StatsServiceClient, parts.find((p) => p.name === 'stats').addr, { token });
-  try {
-    for (const a of JSON.parse(readFileSync(file, 'utf8'))) await c.call.registerUser({ userId: String(a.id) });
-  } catch (err) {
-    console.error(`[stats] could not register the demo accounts: ${err.details ?? err.message}`);
-  } finally {
-    c.close();
-  }
+function registerSeededUsers() {
+  const stats = parts.find((p) => p.name === 'stats');
+  const r = spawnSync(process.execPath, [join(root, 'services', 'stats', 'dist', 'register-seeded.js')], {
+    env: { ...env, STATS_ADDR: stats.addr },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (r.status !== 0) console.error('[stats] could not register the demo accounts (see above)');
 }
 
 if (await waitHealthy()) {
-  await registerSeededUsers();
+  registerSeededUsers();
   const demo = join(root, '.secrets', 'demo-accounts.txt');
   console.log('\n==============================================================');
   console.log(` EtuServices is running: http://127.0.0.1:${port}/`);
