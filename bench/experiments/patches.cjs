@@ -51,24 +51,11 @@ if (patches.has('stats-off') && process.argv[1]?.endsWith(join('gateway', 'dist'
 
 if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
   const client = require(join(ROOT, 'prisma/dist/client.js'));
-  const { PrismaMariaDb } = require(require.resolve('@prisma/adapter-mariadb', { paths: [join(ROOT, 'prisma')] }));
-  const { PrismaClient } = require(join(ROOT, 'prisma/dist/generated/prisma/client.js'));
-  const { parseDatabaseUrl } = require(join(ROOT, 'prisma/dist/url.js'));
-  client.createPrismaClient = (url, opts = {}) => {
-    const s = parseDatabaseUrl(url);
-    const config = {
-      host: s.host,
-      port: s.port,
-      user: s.user,
-      password: s.password,
-      database: s.database,
-      connectionLimit: opts.connectionLimit ?? 10,
-      connectTimeout: opts.connectTimeoutMs ?? 1000,
-      acquireTimeout: opts.acquireTimeoutMs ?? 2000,
-      timezone: 'Z',
+  const original = client.createPrismaClient;
+  client.createPrismaClient = (url, opts = {}) =>
+    original(url, {
+      ...opts,
+      ...(patches.has('mariadb-text') ? { useTextProtocol: true } : {}),
       ...(patches.has('mariadb-prepare-cache') ? { prepareCacheLength: 256 } : {}),
-    };
-    const adapter = new PrismaMariaDb(config, patches.has('mariadb-text') ? { useTextProtocol: true } : undefined);
-    return new PrismaClient({ adapter });
-  };
+    });
 }

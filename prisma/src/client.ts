@@ -9,6 +9,9 @@ export interface PrismaClientOptions {
   connectTimeoutMs?: number;
   /** Milliseconds a query may wait for a pooled connection (fails fast when the DB is down). */
   acquireTimeoutMs?: number;
+  /** Driver tuning (measured by the bench's experiments; off by default). */
+  useTextProtocol?: boolean;
+  prepareCacheLength?: number;
 }
 
 /**
@@ -28,7 +31,8 @@ export function createPrismaClient(url: string, opts: PrismaClientOptions = {}):
     acquireTimeout: opts.acquireTimeoutMs ?? 2000,
     // Keep DATETIME values in UTC on both sides.
     timezone: 'Z',
-  });
+    ...(opts.prepareCacheLength !== undefined ? { prepareCacheLength: opts.prepareCacheLength } : {}),
+  }, opts.useTextProtocol ? { useTextProtocol: true } : undefined);
   return new PrismaClient({ adapter });
 }
 
