@@ -28,7 +28,7 @@ build: generate
 
 lint: build
 	npm run --silent lint -w @etu/proto
-	tsc -p tsconfig.tests.json
+	tsc -p tsconfig.typecheck-tests.json
 
 check-services:
 	@node scripts/check-services.mjs
@@ -44,7 +44,7 @@ run: seed
 	node scripts/dev.mjs
 
 test: build check-services
-	tsc -p tsconfig.tests.json
+	tsc -p tsconfig.typecheck-tests.json
 	@mkdir -p .run
 	@rm -f .run/jest-results.json
 	@jest --ci --json --outputFile=.run/jest-results.json; rc=$$?; node scripts/test-summary.mjs .run/jest-results.json; exit $$rc

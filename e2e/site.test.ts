@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createPrismaClient, Role } from '@etu/db';
 import { Accounts } from '@etu/auth';
-import { testLogger } from '@etu/common/testing';
+import { testLogger } from '@etu/testkit';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHealth } from '@etu/common';
-import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/common/testing';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 
 const ROOT = join(__dirname, '..');
 

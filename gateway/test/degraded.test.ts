@@ -3,7 +3,7 @@
 // timeouts. The four real services run in-process; "down" means a gateway whose client points
 // at a port where nothing listens.
 import { createRedis } from '@etu/common';
-import { freePort } from '@etu/common/testing';
+import { freePort } from '@etu/testkit';
 import { startSystem, deadAddr, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 

@@ -3,7 +3,7 @@
 // error pages, readiness — and how it fails when they are gone.
 import { createServer, type Server } from 'node:http';
 import Redis from 'ioredis';
-import { freePort, claimRedisDbs, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/common/testing';
+import { freePort, claimRedisDbs, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
 import { createApp } from '../src/app';
 import { createClients, type Clients } from '../src/clients';
 import { loadConfig } from '../src/config';

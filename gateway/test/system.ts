@@ -4,8 +4,8 @@
 import { createServer, type Server } from 'node:http';
 import Redis from 'ioredis';
 import { createPrismaClient, Role } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
-import { claimRedisDbs, freePort, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/common/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
+import { claimRedisDbs, freePort, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
 import { Accounts, startAuthServer } from '@etu/auth';
 import { startMarketServer } from '@etu/market';
 import { startLimiterServer } from '@etu/limiter';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as mariadb from 'mariadb';
 import { applyMigrations, createPrismaClient, MIGRATIONS_DIR, MigrationError, parseDatabaseUrl, readMigrations, withDatabase } from '@etu/db';
-import { createTestDatabase, TEST_SERVER_URL, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, TEST_SERVER_URL, type TestDatabase } from '@etu/testkit';
 
 async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const s = parseDatabaseUrl(url);

@@ -3,9 +3,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { hash, verify, type Options } from '@node-rs/argon2';
 import { checkHealth } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { createPrismaClient, Role, type PrismaClient } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { auth } from '@etu/proto';
 import { Accounts, BAD_CREDENTIALS, EMAIL_TAKEN } from '../src/accounts';
 import { PasswordHasher } from '../src/passwords';

@@ -2,7 +2,7 @@
 // own, and a promise client that carries the internal token.
 import type { ServiceError } from '@grpc/grpc-js';
 import { createServiceClient, type ServiceClient } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { auth } from '@etu/proto';
 import { startAuthServer, type AuthServer, type AuthServerOptions } from '../src/server';
 

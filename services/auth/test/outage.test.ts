@@ -3,9 +3,9 @@
 // points at a port where nothing listens.
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
-import { freePort, startTcpRelay, TEST_TOKEN } from '@etu/common/testing';
+import { freePort, startTcpRelay, TEST_TOKEN } from '@etu/testkit';
 import { parseDatabaseUrl, withDatabase } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { auth } from '@etu/proto';
 import { DB_UNAVAILABLE } from '../src/accounts';
 import { eventually, failure, newUser, startHarness, type Harness } from './helpers';

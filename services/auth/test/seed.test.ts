@@ -3,9 +3,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testLogger } from '@etu/common/testing';
+import { testLogger } from '@etu/testkit';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { auth } from '@etu/proto';
 import { Accounts } from '../src/accounts';
 import { DEFAULT_ADMIN_EMAIL, DEMO_JSON, DEMO_TXT, seedAccounts, type DemoAccount } from '../src/seed';

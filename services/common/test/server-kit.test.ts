@@ -12,7 +12,7 @@ import {
   type AsyncService,
   type GrpcServer,
 } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 
 const decision = (policy: string): limiter.Decision => ({
   allowed: true,

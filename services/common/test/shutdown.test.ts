@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { limiter } from '@etu/proto';
 import { createServiceClient } from '@etu/common';
-import { TEST_TOKEN } from '@etu/common/testing';
+import { TEST_TOKEN } from '@etu/testkit';
 
 function startFixture(env: Record<string, string>) {
   const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'slow-server.js')], {

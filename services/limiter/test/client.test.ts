@@ -4,7 +4,7 @@
 // whose answers the test holds back (for deadlines).
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcServer, createServiceClient, wrapService, type AsyncService, type GrpcServer } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { createLimiterClient, type LimiterClient } from '../src/client';
 import { rejection, sleep, startHarness, type Harness } from './helpers';

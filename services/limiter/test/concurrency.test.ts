@@ -5,7 +5,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { TEST_TOKEN } from '@etu/common/testing';
+import { TEST_TOKEN } from '@etu/testkit';
 import { startHarness, type Harness } from './helpers';
 
 const PROCESSES = 4;

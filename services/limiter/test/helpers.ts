@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { checkHealth, createServiceClient, type ServiceClient } from '@etu/common';
-import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/common/testing';
+import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { startLimiterServer, type LimiterServer } from '../src/server';
 import { decodeLog, keyFor } from '../src/sliding-window';

@@ -3,7 +3,7 @@
 // expected value is checked against the truth the script saw, not against a sleep.
 import * as grpc from '@grpc/grpc-js';
 import { createServiceClient } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { startLimiterServer } from '../src/server';
 import { decodeLog, keyFor } from '../src/sliding-window';

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { createServiceClient, type ServiceClient } from '@etu/common';
-import { startPrivateRedis, startTcpRelay, TEST_TOKEN, testLogger, type PrivateRedis } from '@etu/common/testing';
+import { startPrivateRedis, startTcpRelay, TEST_TOKEN, testLogger, type PrivateRedis } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { createLimiterClient } from '../src/client';
 import { startLimiterServer, type LimiterServer } from '../src/server';

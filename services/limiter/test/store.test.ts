@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createRedis, waitReady } from '@etu/common';
-import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/common/testing';
+import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/testkit';
 import type { Policy } from '../src/policies';
 import { decodeLog, keyFor, offsetWidth, SlidingWindowStore } from '../src/sliding-window';
 

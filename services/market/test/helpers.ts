@@ -2,9 +2,9 @@
 // Prisma (the auth service is not needed), a real market gRPC server on port 0, and clients.
 import * as grpc from '@grpc/grpc-js';
 import { createServiceClient, type ServiceClient } from '@etu/common';
-import { TEST_TOKEN, testLogger } from '@etu/common/testing';
+import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { market } from '@etu/proto';
 import { startMarketServer, type MarketServer } from '../src/server';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { DEMO_LISTINGS, readDemoAccounts, seedDemoListings, type DemoAccount } from '../src/demo';
 import { Market } from '../src/market';
 import { parseNewListing } from '../src/rules';

@@ -3,9 +3,9 @@
 // database through a TCP relay of this test's own that is cut and restored.
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
-import { freePort, startTcpRelay, TEST_TOKEN, testLogger, type TcpRelay } from '@etu/common/testing';
+import { freePort, startTcpRelay, TEST_TOKEN, testLogger, type TcpRelay } from '@etu/testkit';
 import { createPrismaClient, parseDatabaseUrl, withDatabase } from '@etu/db';
-import { createTestDatabase, type TestDatabase } from '@etu/db/testing';
+import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { market } from '@etu/proto';
 import { guardDriverRejections } from '../src/database';
 import { startMarketServer, type MarketServer } from '../src/server';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_TOKEN } from '@etu/common/testing';
+import { TEST_TOKEN } from '@etu/testkit';
 import { ACHAT, prng, shuffle, useTestStats, VENTE } from './helpers';
 
 const PROCESSES = 4;

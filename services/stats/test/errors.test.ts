@@ -1,7 +1,7 @@
 // Bad input, a missing token and an unreachable Redis, through the real gRPC server.
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '@etu/common';
-import { startPrivateRedis, startTcpRelay, type PrivateRedis } from '@etu/common/testing';
+import { startPrivateRedis, startTcpRelay, type PrivateRedis } from '@etu/testkit';
 import { stats } from '@etu/proto';
 import { ACHAT, ALLOWED, DENIED, startTestStats, type TestStats, useTestStats, VENTE } from './helpers';
 

@@ -1,6 +1,6 @@
 // A stats server of the test's own: real gRPC on port 0, real Redis (a claimed database).
 import { createServiceClient, type PromiseClient } from '@etu/common';
-import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/common/testing';
+import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@etu/testkit';
 import Redis from 'ioredis';
 import { stats } from '@etu/proto';
 import { startStatsServer, type StatsServer } from '../src';

@@ -4,7 +4,7 @@
 // change makes a user cost more than the documented bound.
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/common/testing';
+import { claimRedisDbs, type ClaimedRedisDbs } from '@etu/testkit';
 import { StatsStore } from '../src/store';
 
 const USERS = 2000;

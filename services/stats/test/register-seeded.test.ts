@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_TOKEN } from '@etu/common/testing';
+import { TEST_TOKEN } from '@etu/testkit';
 import { registerSeededUsers } from '../src/register-seeded';
 import { useTestStats } from './helpers';
 

@@ -2,8 +2,7 @@
 // The server comes from TEST_DATABASE_URL (default: the local MariaDB, user root).
 import { randomBytes } from 'node:crypto';
 import * as mariadb from 'mariadb';
-import { applyMigrations, ensureDatabase } from './migrate';
-import { parseDatabaseUrl, withDatabase } from './url';
+import { applyMigrations, ensureDatabase, parseDatabaseUrl, withDatabase } from '@etu/db';
 
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/test';
 

@@ -1,6 +1,6 @@
 // Test support: the Redis databases a test file claims for itself on the shared server.
 import Redis from 'ioredis';
-import { claimRedisDbs, TEST_REDIS_URL } from '@etu/common/testing';
+import { claimRedisDbs, TEST_REDIS_URL } from '@etu/testkit';
 
 test('a claim left by a process that died is taken over; a live one is not', async () => {
   const admin = new Redis(`${TEST_REDIS_URL}/15`);

@@ -1,12 +1,12 @@
 // Test support shared by every package's tests: a Redis db of the test's own on the shared
-// server, a private redis-server to kill and restart, free ports, a quiet logger. Not used in
-// production code.
+// server, a private redis-server to kill and restart, free ports, a quiet logger. Part of the
+// dev-only workspace @etu/testkit: no production package depends on it, no image contains it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import Redis from 'ioredis';
 import pino from 'pino';
-import { createLogger, type Logger } from './logger';
+import { createLogger, type Logger } from '@etu/common';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Databases 0-2 serve `make run`; 15 holds the claims; tests take 3-14. */
