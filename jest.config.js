@@ -1,6 +1,9 @@
 // One jest run for the whole repository. TypeScript is transpiled on the fly as CommonJS
 // (tsconfig.jest.json); type checking is `tsc --build`, which `make test` runs first.
 // Workspace packages map to their sources so tests never depend on a stale dist/.
+const { parts } = require('./parts.json');
+const services = parts.filter((p) => p.folder.startsWith('services/')).map((p) => p.name);
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -10,7 +13,7 @@ module.exports = {
     '^@etu/db$': '<rootDir>/prisma/src/index.ts',
     '^@etu/testkit$': '<rootDir>/testkit/src/index.ts',
     '^@etu/proto$': '<rootDir>/proto/src/index.ts',
-    '^@etu/(auth|market|limiter|stats)$': '<rootDir>/services/$1/src/index.ts',
+    [`^@etu/(${services.join('|')})$`]: '<rootDir>/services/$1/src/index.ts',
   },
   roots: ['<rootDir>/proto', '<rootDir>/prisma', '<rootDir>/services', '<rootDir>/gateway', '<rootDir>/e2e', '<rootDir>/deploy', '<rootDir>/testkit'],
   testMatch: ['**/?(*.)test.ts'],

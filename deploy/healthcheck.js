@@ -12,7 +12,10 @@
 'use strict';
 
 const TIMEOUT_MS = Number(process.env.HEALTHCHECK_TIMEOUT_MS || 2000);
-const GRPC_ADDR_VARS = { auth: 'AUTH_ADDR', market: 'MARKET_ADDR', limiter: 'LIMITER_ADDR', stats: 'STATS_ADDR' };
+// <part> → its address variable, from parts.json (the one list of the parts).
+const PARTS = require('../parts.json').parts;
+const GRPC_ADDR_VARS = Object.fromEntries(PARTS.filter((p) => p.kind === 'grpc').map((p) => [p.name, p.addrVar]));
+const GATEWAY = PARTS.find((p) => p.kind === 'http');
 
 /** "0.0.0.0:50051" → "127.0.0.1:50051"; a specific host is kept as it is. */
 function probeAddress(listen) {
@@ -38,7 +41,7 @@ async function checkGateway() {
   const bind = process.env.HOST;
   let host = bind && !['0.0.0.0', '::', '[::]'].includes(bind) ? bind : '127.0.0.1';
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
-  const url = `http://${host}:${process.env.PORT || 3000}/readyz`;
+  const url = `http://${host}:${process.env[GATEWAY.addrVar] || GATEWAY.port}/readyz`;
   const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), headers: { accept: 'application/json' } });
   if (res.status < 200 || res.status > 299) throw new Error(`${url} answered ${res.status}`);
   return `${url} answered ${res.status}`;
@@ -46,7 +49,7 @@ async function checkGateway() {
 
 async function main() {
   const service = process.env.SERVICE;
-  if (service === 'gateway') return checkGateway();
+  if (service === GATEWAY.name) return checkGateway();
   if (service && GRPC_ADDR_VARS[service]) return checkGrpc(service);
   throw new Error(`no healthcheck for SERVICE=${service ?? '(unset)'}`);
 }

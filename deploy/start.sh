@@ -9,21 +9,18 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# One command per line, without the leading `node`.
-case "${SERVICE:-}" in
-  auth | market | limiter | stats) commands="services/$SERVICE/dist/main.js" ;;
-  gateway) commands="gateway/dist/main.js" ;;
-  migrate) commands="prisma/dist/cli.js migrate" ;;
-  # Demo data (optional in production): accounts, listings of those accounts, and the accounts
-  # made known to the statistics.
-  seed) commands="services/auth/dist/seed.js
-services/market/dist/seed.js
-services/stats/dist/register-seeded.js" ;;
-  *)
-    echo "start.sh: SERVICE must be one of auth, market, limiter, stats, gateway, migrate, seed (got '${SERVICE:-}')" >&2
-    exit 64
-    ;;
-esac
+# One command per line, without the leading `node`: the `run` lines parts.json gives SERVICE
+# (a long-running part or a one-shot job such as migrate and seed).
+commands=$(node -e '
+const { parts, jobs } = require("./parts.json");
+const all = [...parts, ...jobs];
+const hit = all.find((p) => p.name === process.argv[1]);
+if (!hit) {
+  console.error(`start.sh: SERVICE must be one of ${all.map((p) => p.name).join(", ")} (got '"'"'${process.argv[1]}'"'"')`);
+  process.exit(64);
+}
+console.log(hit.run.join("\n"));
+' "${SERVICE:-}") || exit $?
 
 case "${1:-}" in
   --print)

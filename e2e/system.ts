@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkHealth } from '@etu/common';
+import { checkHealth, listParts } from '@etu/common';
 import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 
@@ -41,13 +41,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[
 }
 
 export async function startWholeSystem(extraEnv: Record<string, string> = {}): Promise<RunningSystem> {
-  const parts: Part[] = [
-    { name: 'auth', main: 'services/auth/dist/main.js', output: [] },
-    { name: 'market', main: 'services/market/dist/main.js', output: [] },
-    { name: 'limiter', main: 'services/limiter/dist/main.js', output: [] },
-    { name: 'stats', main: 'services/stats/dist/main.js', output: [] },
-    { name: 'gateway', main: 'gateway/dist/main.js', output: [] },
-  ];
+  const parts: Part[] = listParts().map((p) => ({ name: p.name, main: p.run[0]!, output: [] }));
   for (const p of parts) {
     if (!existsSync(join(ROOT, p.main))) throw new Error(`${p.main} is missing: run \`npx tsc --build\` (make test does) first`);
   }
@@ -55,7 +49,10 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
   let redis: ClaimedRedisDbs | undefined;
   try {
     [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
-    const [a, m, l, s, g] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    // A free port per part, under the variable parts.json names for it.
+    const addrs = Object.fromEntries(
+      await Promise.all(listParts().map(async (p) => [p.addrVar, p.kind === 'grpc' ? `127.0.0.1:${await freePort()}` : String(await freePort())] as const)),
+    );
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       NODE_ENV: 'test',
@@ -66,11 +63,7 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       LIMITER_REDIS_URL: redis.urls[0]!,
       STATS_REDIS_URL: redis.urls[1]!,
       SESSION_REDIS_URL: redis.urls[2]!,
-      AUTH_ADDR: `127.0.0.1:${a}`,
-      MARKET_ADDR: `127.0.0.1:${m}`,
-      LIMITER_ADDR: `127.0.0.1:${l}`,
-      STATS_ADDR: `127.0.0.1:${s}`,
-      PORT: String(g),
+      ...addrs,
       HOST: '127.0.0.1',
       ...extraEnv,
     };
@@ -84,10 +77,10 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       proc.stderr!.on('data', keep);
       p.proc = proc;
     }
-    for (const addr of [env.AUTH_ADDR!, env.MARKET_ADDR!, env.LIMITER_ADDR!, env.STATS_ADDR!]) {
+    for (const addr of listParts().filter((p) => p.kind === 'grpc').map((p) => env[p.addrVar]!)) {
       await waitFor(addr, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts);
     }
-    const url = `http://127.0.0.1:${g}`;
+    const url = `http://127.0.0.1:${env.PORT!}`;
     await waitFor('gateway', async () => (await fetch(`${url}/readyz`)).status === 200, parts);
     const dbRef = db;
     const redisRef = redis;

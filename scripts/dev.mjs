@@ -12,15 +12,16 @@ const { ensureLocalSecrets, checkHealth } = require(join(root, 'services', 'comm
 
 const env = { ...process.env };
 if (env.NODE_ENV !== 'production') ensureLocalSecrets(); // generated once, read by every part
-const port = env.PORT ?? '3000';
-const parts = [
-  { name: 'auth', main: 'services/auth/dist/main.js', addr: env.AUTH_ADDR ?? '127.0.0.1:50051' },
-  { name: 'market', main: 'services/market/dist/main.js', addr: env.MARKET_ADDR ?? '127.0.0.1:50052' },
-  { name: 'limiter', main: 'services/limiter/dist/main.js', addr: env.LIMITER_ADDR ?? '127.0.0.1:50053' },
-  { name: 'stats', main: 'services/stats/dist/main.js', addr: env.STATS_ADDR ?? '127.0.0.1:50054' },
-  { name: 'gateway', main: 'gateway/dist/main.js' },
-];
-const colors = { auth: 36, market: 33, limiter: 35, stats: 32, gateway: 34 };
+// The parts, their local ports and address variables: parts.json, the one list.
+const { parts: known } = JSON.parse(readFileSync(join(root, 'parts.json'), 'utf8'));
+const port = env[known.find((p) => p.kind === 'http').addrVar] ?? String(known.find((p) => p.kind === 'http').port);
+const parts = known.map((p) => ({
+  name: p.name,
+  main: p.run[0],
+  ...(p.kind === 'grpc' ? { addr: env[p.addrVar] ?? `127.0.0.1:${p.port}` } : {}),
+}));
+const palette = [36, 33, 35, 32, 34, 31];
+const colors = Object.fromEntries(parts.map((p, i) => [p.name, palette[i % palette.length]]));
 const width = Math.max(...parts.map((p) => p.name.length));
 
 function pretty(line) {

@@ -52,10 +52,13 @@ if (patches.has('stats-off') && process.argv[1]?.endsWith(join('gateway', 'dist'
 if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
   const client = require(join(ROOT, 'prisma/dist/client.js'));
   const original = client.createPrismaClient;
+  // through the factory's generic pass-through of the driver's own settings (`driver`)
   client.createPrismaClient = (url, opts = {}) =>
     original(url, {
       ...opts,
-      ...(patches.has('mariadb-text') ? { useTextProtocol: true } : {}),
-      ...(patches.has('mariadb-prepare-cache') ? { prepareCacheLength: 256 } : {}),
+      driver: {
+        pool: { ...opts.driver?.pool, ...(patches.has('mariadb-prepare-cache') ? { prepareCacheLength: 256 } : {}) },
+        adapter: { ...opts.driver?.adapter, ...(patches.has('mariadb-text') ? { useTextProtocol: true } : {}) },
+      },
     });
 }

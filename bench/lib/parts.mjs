@@ -2,7 +2,7 @@
 // a free port, with the bench's own Redis/database and secrets in its environment, waited for
 // until its health check answers SERVING (gRPC) or /healthz answers 200 (gateway).
 import { join } from 'node:path';
-import { common, mainOf } from './project.mjs';
+import { common, mainOf, partOf } from './project.mjs';
 import { BENCH_DIR, freePort, ROOT, spawnTracked, stopChild, waitFor } from './util.mjs';
 
 /** Environment every part gets: nothing from the caller's shell but PATH/HOME, so a developer's
@@ -30,10 +30,10 @@ function withPatches(nodeArgs, patches = process.env.BENCH_PATCHES) {
   return patches ? ['--require', join(BENCH_DIR, 'experiments', 'patches.cjs'), ...nodeArgs] : nodeArgs;
 }
 
-/** A gRPC part: `part` names its ADDR variable and log; `script` defaults to its dist/main.js. */
+/** A gRPC part: `part` names its entry in parts.json (hence its address variable) and log; `script` defaults to its dist/main.js. */
 export async function startGrpcPart(ctx, part, env, nodeArgs = [], script = null, logName = part) {
   const port = await freePort();
-  const addrVar = `${part.toUpperCase()}_ADDR`;
+  const { addrVar } = partOf(part);
   const addr = `127.0.0.1:${port}`;
   const child = spawnTracked(process.execPath, [...withPatches(nodeArgs, env.BENCH_PATCHES), script ?? mainOf(part)], {
     cwd: ROOT,

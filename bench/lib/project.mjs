@@ -90,9 +90,19 @@ export function limiterClientFactory() {
   return mod.createLimiterClient;
 }
 
+/** The parts as parts.json (the one list, at the repository root) describes them. */
+export const PARTS = JSON.parse(readFileSync(p('parts.json'), 'utf8')).parts;
+
+/** One part's entry of parts.json (name, folder, kind, addrVar, port, health, run). */
+export function partOf(name) {
+  const hit = PARTS.find((x) => x.name === name);
+  if (!hit) throw new Error(`parts.json lists no part named "${name}"`);
+  return hit;
+}
+
 /** The entry point (dist/main.js) of a part, for spawning it with its env. */
 export function mainOf(part) {
-  const rel = part === 'gateway' ? 'gateway/dist/main.js' : `services/${part}/dist/main.js`;
+  const rel = partOf(part).run[0];
   if (!existsSync(p(rel))) throw new Error(`${rel} not found (run make build)`);
   return p(rel);
 }

@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rounds, summarizeRuns } from '../lib/phase.mjs';
 import { startGrpcPart, startHttpPart } from '../lib/parts.mjs';
-import { mainOf, require } from '../lib/project.mjs';
+import { mainOf, PARTS, require } from '../lib/project.mjs';
 import { BENCH_DIR, ROOT, cpuOfPid, runWorker } from '../lib/util.mjs';
 
 const DB_NAME = 'etu_bench';
@@ -71,7 +71,7 @@ export default {
     let createApp;
     try {
       ({ createApp } = require(join(ROOT, 'gateway/dist/app.js')));
-      for (const p of ['auth', 'market', 'limiter', 'stats', 'gateway']) mainOf(p);
+      for (const p of PARTS) mainOf(p.name);
     } catch (e) {
       throw skip(`the gateway or a service is not built: ${e.message}`);
     }

@@ -53,6 +53,13 @@ describe('deploy/Dockerfile', () => {
     for (const f of files) expect([f, existsSync(join(ROOT, sourceOf(f)))]).toEqual([f, true]);
   });
 
+  test('EXPOSE documents the port of every part in parts.json, and start.sh runs what parts.json says', () => {
+    const { parts, jobs } = JSON.parse(readFileSync(join(ROOT, 'parts.json'), 'utf8')) as { parts: { name: string; port: number; run: string[] }[]; jobs: { name: string; run: string[] }[] };
+    const expose = runtime.lines.find((l) => l.startsWith('EXPOSE '))!.split(/\s+/).slice(1).map(Number);
+    expect([...expose].sort()).toEqual(parts.map((p) => p.port).sort());
+    for (const p of [...parts, ...jobs]) expect([p.name, entryFiles(p.name)]).toEqual([p.name, p.run.map((l) => l.split(' ')[0])]);
+  });
+
   test('start.sh refuses an unknown or empty SERVICE', () => {
     for (const service of ['', 'gatewy', 'auth;id']) {
       const r = spawnSync('sh', [join(DEPLOY, 'start.sh'), '--check'], { env: { PATH: process.env.PATH, SERVICE: service }, encoding: 'utf8' });

@@ -1,6 +1,9 @@
-import { PrismaMariaDb } from '@prisma/adapter-mariadb';
+import { PrismaMariaDb, type PrismaMariadbOptions } from '@prisma/adapter-mariadb';
 import { PrismaClient } from './generated/prisma/client';
 import { parseDatabaseUrl } from './url';
+
+/** The pool configuration of the mariadb driver the adapter bundles (its own copy of the types). */
+type DriverPoolConfig = Extract<ConstructorParameters<typeof PrismaMariaDb>[0], { acquireTimeout?: number }>;
 
 export interface PrismaClientOptions {
   /** Pool size per process. */
@@ -9,9 +12,12 @@ export interface PrismaClientOptions {
   connectTimeoutMs?: number;
   /** Milliseconds a query may wait for a pooled connection (fails fast when the DB is down). */
   acquireTimeoutMs?: number;
-  /** Driver tuning (measured by the bench's experiments; off by default). */
-  useTextProtocol?: boolean;
-  prepareCacheLength?: number;
+  /**
+   * The MariaDB driver's own settings, passed through unchanged: `pool` is merged over the pool
+   * configuration above, `adapter` is the driver adapter's options. Empty by default; nothing in
+   * production sets them (bench/experiments uses them to measure driver tuning).
+   */
+  driver?: { pool?: Partial<DriverPoolConfig>; adapter?: PrismaMariadbOptions };
 }
 
 /**
@@ -31,8 +37,8 @@ export function createPrismaClient(url: string, opts: PrismaClientOptions = {}):
     acquireTimeout: opts.acquireTimeoutMs ?? 2000,
     // Keep DATETIME values in UTC on both sides.
     timezone: 'Z',
-    ...(opts.prepareCacheLength !== undefined ? { prepareCacheLength: opts.prepareCacheLength } : {}),
-  }, opts.useTextProtocol ? { useTextProtocol: true } : undefined);
+    ...opts.driver?.pool,
+  }, opts.driver?.adapter);
   return new PrismaClient({ adapter });
 }
 
