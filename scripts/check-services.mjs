@@ -1,12 +1,15 @@
 // Checks that MariaDB/MySQL and Redis answer where the configuration points, and says exactly
 // how to start or install them when they do not.
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
-const dbUrl = new URL(process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/etuservices');
+// Local defaults: parts.json, the one list of the parts and of the stores a local run uses.
+const { localStores: local } = JSON.parse(readFileSync(new URL('../parts.json', import.meta.url), 'utf8'));
+const dbUrl = new URL(process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? local.DATABASE_URL);
 const redisUrls = [
-  process.env.LIMITER_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-  process.env.STATS_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
-  process.env.SESSION_REDIS_URL ?? 'redis://127.0.0.1:6379/2',
+  process.env.LIMITER_REDIS_URL ?? process.env.TEST_REDIS_URL ?? local.LIMITER_REDIS_URL,
+  process.env.STATS_REDIS_URL ?? local.STATS_REDIS_URL,
+  process.env.SESSION_REDIS_URL ?? local.SESSION_REDIS_URL,
 ].map((u) => new URL(u));
 
 function probe(host, port, hello, expect) {

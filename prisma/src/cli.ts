@@ -3,11 +3,15 @@
 // migrations with `prisma migrate deploy` when Prisma's schema engine is available on this
 // machine, and otherwise with our own applier (./migrate.ts), which records them identically.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyMigrations, ensureDatabase } from './migrate';
 
-const DEFAULT_URL = 'mysql://root@127.0.0.1:3306/etuservices';
+/** The local database (`make run`), from parts.json at the repository root. */
+function defaultUrl(): string {
+  const { localStores } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'parts.json'), 'utf8')) as { localStores: Record<string, string> };
+  return localStores.DATABASE_URL!;
+}
 
 /** Path of a usable schema-engine binary, or undefined when this machine has none. */
 export function findSchemaEngine(root = join(__dirname, '..', '..')): string | undefined {
@@ -29,7 +33,7 @@ export function findSchemaEngine(root = join(__dirname, '..', '..')): string | u
 }
 
 async function migrate(): Promise<void> {
-  const url = process.env.DATABASE_URL ?? DEFAULT_URL;
+  const url = process.env.DATABASE_URL ?? defaultUrl();
   await ensureDatabase(url);
   const engine = findSchemaEngine();
   if (engine) {

@@ -5,6 +5,6 @@ export * from './server';
 export * from './client';
 export * from './redis';
 export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';
-export { listParts, partInfo, localAddress, PARTS_FILE, type PartInfo } from './parts';
+export { listParts, partInfo, localAddress, localStore, PARTS_FILE, type PartInfo } from './parts';
 /** zod, re-exported so that every part builds its config shape with the same instance. */
 export { z } from 'zod';

@@ -19,11 +19,23 @@ export interface PartInfo {
 /** parts.json sits at the repository root: ../../../ from services/common/{src,dist}. */
 export const PARTS_FILE = join(__dirname, '..', '..', '..', 'parts.json');
 
-let cached: readonly PartInfo[] | undefined;
+interface PartsFile {
+  parts: PartInfo[];
+  localStores: Record<string, string>;
+}
+
+let cached: PartsFile | undefined;
+const read = (): PartsFile => (cached ??= JSON.parse(readFileSync(PARTS_FILE, 'utf8')) as PartsFile);
 
 export function listParts(): readonly PartInfo[] {
-  cached ??= (JSON.parse(readFileSync(PARTS_FILE, 'utf8')) as { parts: PartInfo[] }).parts;
-  return cached;
+  return read().parts;
+}
+
+/** The store a local run uses when `variable` (DATABASE_URL, LIMITER_REDIS_URL...) is unset. */
+export function localStore(variable: string): string {
+  const url = read().localStores[variable];
+  if (!url) throw new Error(`parts.json has no local default for ${variable}`);
+  return url;
 }
 
 export function partInfo(name: string): PartInfo {
