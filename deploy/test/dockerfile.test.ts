@@ -140,6 +140,7 @@ describe('deploy/Dockerfile: the production image holds no test code', () => {
     expect(kept).toContain('services/common/dist/index.js');
     expect(kept).toContain('prisma/migrations/20261126090000_init/migration.sql');
     expect(kept).toContain('node_modules/@etu/common');
+    expect(kept).toContain('parts.json'); // read by start.sh, healthcheck.js and @etu/common
   });
 
   test('leaves no test support, no test folder, no test file and no TypeScript source', () => {
