@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
-import { Kit, GATEWAY_ROOT, type AppDeps, type GatewayState } from './kit';
+import type { GatewayState } from './context';
+import type { AppDeps, Wiring } from './deps';
 import { Metrics } from './lib/metrics';
+import { GATEWAY_ROOT, Views } from './lib/views';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
 import { sessionMiddleware } from './middleware/session';
@@ -17,17 +19,22 @@ import { healthRouter } from './routes/health';
 import { homeRouter } from './routes/home';
 import { servicesRouter } from './routes/services';
 import { statsRouter } from './routes/stats';
+import { Quota, type PolicyCheck } from './quota';
 
-export type { AppDeps } from './kit';
+export type { AppDeps } from './deps';
 
 export interface GatewayApp extends Koa<GatewayState> {
   metrics: Metrics;
+  /** Peeks every limiter policy the gateway uses (main.ts calls it at start; /readyz on each probe). */
+  checkPolicies(): Promise<PolicyCheck>;
 }
 
 export function createApp(deps: AppDeps): GatewayApp {
   const { config } = deps;
   const metrics = deps.metrics ?? new Metrics();
-  const kit = new Kit(deps, metrics);
+  const views = new Views(config);
+  const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log);
+  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, metrics, views, quota };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
     proxy: config.TRUST_PROXY > 0,
@@ -35,10 +42,11 @@ export function createApp(deps: AppDeps): GatewayApp {
     env: config.NODE_ENV,
   }) as GatewayApp;
   app.metrics = metrics;
+  app.checkPolicies = () => quota.checkPolicies();
   // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
   app.silent = true;
 
-  app.use(errorMiddleware(kit, deps.log));
+  app.use(errorMiddleware(views, deps.log));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -68,7 +76,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
   });
   app.use(staticMiddleware(join(GATEWAY_ROOT, 'public')));
-  const health = healthRouter(kit);
+  const health = healthRouter(w);
   app.use(health.routes());
 
   app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
@@ -83,7 +91,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   );
   app.use(csrfMiddleware<GatewayState>(() => metrics.inc('csrf_refused')));
 
-  for (const r of [homeRouter(kit), authRouter(kit), servicesRouter(kit), statsRouter(kit)]) {
+  for (const r of [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)]) {
     app.use(r.routes());
     app.use(r.allowedMethods());
   }

@@ -27,6 +27,8 @@ server.listen(config.PORT, config.HOST, () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   log.info({ url: `http://${config.HOST}:${port}/`, failMode: config.LIMITER_FAIL_MODE }, 'gateway listening');
+  // A policy missing from the limiter's LIMIT_POLICIES is logged now (and keeps /readyz at 503).
+  void app.checkPolicies();
 });
 
 let stopping = false;

@@ -1,12 +1,13 @@
 // The gateway's pure parts: French wording, prices, the chart's geometry, the config, tokens.
 import { ConfigError } from '@etu/common';
-import { stats } from '@etu/proto';
+import { auth, stats } from '@etu/proto';
 import { buildChart, niceMax } from '../src/lib/chart';
 import { loadConfig } from '../src/config';
 import { formatDuration, formatEuros, parseEuros, quotaSentence, retryAfterSeconds } from '../src/lib/format';
 import { tokensMatch } from '../src/middleware/csrf';
-import { newSessionId, Session } from '../src/middleware/session';
-import { rateLimitHeaders } from '../src/kit';
+import { newSessionId, Session } from '../src/lib/session';
+import { rateLimitHeaders } from '../src/lib/limits';
+import { roleName } from '../src/lib/users';
 
 describe('durations and the quota sentence', () => {
   test('durations are rounded up to the second and worded in French', () => {
@@ -174,4 +175,10 @@ describe('tokens and sessions', () => {
     expect(s.user).toBeUndefined();
     expect(s.csrf).toBeUndefined();
   });
+});
+
+test('roles: only ADMIN grants more; any other value is a student', () => {
+  expect(roleName(auth.Role.ROLE_ADMIN)).toBe('ADMIN');
+  expect(roleName(auth.Role.ROLE_STUDENT)).toBe('STUDENT');
+  expect(roleName(auth.Role.ROLE_UNSPECIFIED)).toBe('STUDENT');
 });

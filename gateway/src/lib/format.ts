@@ -57,11 +57,6 @@ export function formatEuros(cents: number): string {
   return euroFmt.format(cents / 100);
 }
 
-/** Cents as the decimal euros of a form field: 1250 → "12.50". */
-export function centsToField(cents: number): string {
-  return (cents / 100).toFixed(2);
-}
-
 const dateFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** "26/11/2026 14:05" in the given time zone. */

@@ -1,6 +1,6 @@
 // Reading form and JSON bodies: every field is a string or nothing (arrays and nested objects,
 // which the form parser can produce, are refused as absent).
-import type { Ctx } from '../kit';
+import type { Ctx } from '../context';
 
 export function field(ctx: Ctx, name: string): string {
   const body = (ctx.request as unknown as { body?: unknown }).body;

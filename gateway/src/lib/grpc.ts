@@ -1,5 +1,8 @@
-// Reading gRPC failures on the client side.
+// Reading gRPC failures on the client side, and the one map from a service's failure to what
+// the user sees (grpcProblem).
 import { status as Status } from '@grpc/grpc-js';
+import type { Logger } from '@etu/common';
+import { unavailable } from './problem';
 
 export { Status };
 
@@ -54,4 +57,24 @@ export function userMessage(err: unknown, fallback: string): string {
   if (!m) return d;
   const label = FIELD_LABELS[m[1]!.split('.').pop()!];
   return label ? `${label} : ${m[2]}` : m[2]!.charAt(0).toUpperCase() + m[2]!.slice(1);
+}
+
+/**
+ * What a failed call to `dependency` (auth, market, stats) becomes for the user: a service that
+ * could not answer → 503 naming it (logged as an error); anything else is returned as is (the
+ * caller has already handled the refusals it expects, so it is a 500).
+ */
+export function grpcProblem(log: Logger, dependency: string, err: unknown): unknown {
+  if (!isUnavailable(err)) return err;
+  log.error({ err: describeGrpcError(err) }, `${dependency} unavailable`);
+  return unavailable(dependency);
+}
+
+/** A call whose failures go through grpcProblem (for calls with no refusal to expect). */
+export async function callService<T>(log: Logger, dependency: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw grpcProblem(log, dependency, err);
+  }
 }

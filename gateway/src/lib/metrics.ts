@@ -6,6 +6,8 @@ export const COUNTER_NAMES = [
   'limiter_unavailable_refused',
   /** Limiter unreachable and LIMITER_FAIL_MODE=open: the request was admitted unchecked. */
   'limiter_unavailable_admitted',
+  /** The limiter refused a call for a configuration error (e.g. an unknown policy): 503, never admitted. */
+  'limiter_misconfigured_refused',
   /** The quota line of the services page could not be read. */
   'limiter_peek_failed',
   /** A stats recording (login, service call, new user) was lost. */

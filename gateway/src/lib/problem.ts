@@ -1,5 +1,6 @@
 // Expected failures of a request, in the words shown to the user. Routes throw these; the error
 // handler (middleware/errors.ts) renders them as a French page, or as JSON for programs.
+import { formatDuration, retryAfterSeconds } from './format';
 
 export interface ProblemOptions {
   /** Page title; defaults to the status's generic title. */
@@ -54,4 +55,21 @@ export function statusText(status: number) {
 export function unavailable(dependency: string): HttpProblem {
   const t = STATUS_TEXT[503]!;
   return new HttpProblem(503, t.code, t.message, { title: t.title, details: { dependency } });
+}
+
+/** A 429: Retry-After in whole seconds, the wait in words, and the page to show. */
+export function tooMany(
+  waitMs: number,
+  code: string,
+  title: string,
+  message: string,
+  opts: { view?: ProblemOptions['view']; headers?: Record<string, string> } = {},
+): HttpProblem {
+  const seconds = retryAfterSeconds(waitMs);
+  return new HttpProblem(429, code, message, {
+    title,
+    headers: { 'Retry-After': String(seconds), ...opts.headers },
+    details: { retryAfterSeconds: seconds, attente: formatDuration(waitMs) },
+    view: opts.view,
+  });
 }

@@ -5,7 +5,7 @@
 // the login form's GET creates the anonymous session that holds the token).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import type { Session } from './session';
+import type { Session } from '../lib/session';
 import { HttpProblem } from '../lib/problem';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '@etu/common';
 import { HttpProblem, statusText, unavailable } from '../lib/problem';
+import type { Ctx, GatewayState } from '../context';
+import { wantsJson, type Views } from '../lib/views';
 import { SessionStoreUnavailable } from './session';
-import { wantsJson, type Ctx, type GatewayState, type Kit } from '../kit';
 
 function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -23,7 +24,7 @@ function toProblem(err: unknown): HttpProblem {
   return new HttpProblem(500, t.code, t.message, { title: t.title });
 }
 
-export function errorMiddleware(kit: Kit, baseLog: Logger): Middleware<GatewayState> {
+export function errorMiddleware(views: Views, baseLog: Logger): Middleware<GatewayState> {
   return async (ctx, next) => {
     const requestId = randomUUID();
     const started = process.hrtime.bigint();
@@ -41,7 +42,7 @@ export function errorMiddleware(kit: Kit, baseLog: Logger): Middleware<GatewaySt
       const p = toProblem(err);
       if (p.status >= 500 && !(err instanceof HttpProblem)) ctx.state.log.error({ err }, 'request failed');
       else if (p.status >= 500) ctx.state.log.warn({ status: p.status, code: p.code, ...p.opts.details }, 'request refused');
-      render(kit, ctx, p);
+      render(views, ctx, p);
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
@@ -49,7 +50,7 @@ export function errorMiddleware(kit: Kit, baseLog: Logger): Middleware<GatewaySt
   };
 }
 
-function render(kit: Kit, ctx: Ctx, p: HttpProblem): void {
+function render(views: Views, ctx: Ctx, p: HttpProblem): void {
   ctx.status = p.status;
   for (const [k, v] of Object.entries(p.opts.headers ?? {})) ctx.set(k, v);
   if (wantsJson(ctx)) {
@@ -60,11 +61,11 @@ function render(kit: Kit, ctx: Ctx, p: HttpProblem): void {
   try {
     if (p.opts.view) {
       ctx.type = 'html';
-      ctx.body = kit.renderString(ctx, p.opts.view.name, { ...p.opts.view.data, error: { status: p.status, title, message: p.message } });
+      ctx.body = views.render(ctx, p.opts.view.name, { ...p.opts.view.data, error: { status: p.status, title, message: p.message } });
       return;
     }
     ctx.type = 'html';
-    ctx.body = kit.renderString(ctx, 'erreur.njk', { status: p.status, title, message: p.message, details: p.opts.details ?? {} });
+    ctx.body = views.render(ctx, 'erreur.njk', { status: p.status, title, message: p.message, details: p.opts.details ?? {} });
   } catch (renderErr) {
     // A broken template must not leak anything either.
     ctx.state.log.error({ err: renderErr }, 'error page failed to render');

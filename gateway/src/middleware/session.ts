@@ -12,33 +12,9 @@
 //   never bring the destroyed session back.
 // koa-session is not used: koa-session cannot refuse to resurrect a destroyed session
 // and has no absolute timeout; this file is small and tested instead.
-import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Middleware, ParameterizedContext } from 'koa';
-import type { auth } from '@etu/proto';
-
-export interface SessionUser {
-  id: string;
-  firstName: string;
-  lastName: string;
-  email: string;
-  role: 'STUDENT' | 'ADMIN';
-}
-
-export interface Flash {
-  kind: 'succes' | 'info' | 'erreur';
-  text: string;
-}
-
-export interface SessionData {
-  /** Synchronizer CSRF token of this session. */
-  csrf: string;
-  /** Creation time (ms since epoch), for the absolute timeout. */
-  createdAt: number;
-  user?: SessionUser;
-  /** A message shown once on the next page (after a redirect). */
-  flash?: Flash;
-}
+import { newSessionId, Session, type SessionData } from '../lib/session';
 
 export interface SessionOptions {
   redis: Redis;
@@ -55,120 +31,9 @@ export const SECURE_COOKIE_NAME = '__Host-etu_sid';
 const KEY_PREFIX = 'sess:';
 const ID_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
-export function newSessionId(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export function newToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
 /** Thrown when the session store cannot be reached (rendered as a 503). */
 export class SessionStoreUnavailable extends Error {
   override name = 'SessionStoreUnavailable';
-}
-
-export class Session {
-  private id: string | undefined;
-  private data: SessionData | undefined;
-  private dirty = false;
-  private isNew = false;
-  /** Ids to delete from Redis at commit (destroyed or rotated away). */
-  private readonly dropped: string[] = [];
-  private cookieToClear = false;
-
-  constructor(loaded?: { id: string; data: SessionData }) {
-    if (loaded) {
-      this.id = loaded.id;
-      this.data = loaded.data;
-    }
-  }
-
-  get exists(): boolean {
-    return this.data !== undefined;
-  }
-
-  get user(): SessionUser | undefined {
-    return this.data?.user;
-  }
-
-  /** The session's CSRF token, when it has a session. */
-  get csrf(): string | undefined {
-    return this.data?.csrf;
-  }
-
-  /** The session, created (anonymous, with a fresh CSRF token) when there is none yet. */
-  ensure(): SessionData {
-    if (!this.data) {
-      this.id = newSessionId();
-      this.data = { csrf: newToken(), createdAt: Date.now() };
-      this.isNew = true;
-      this.dirty = true;
-    }
-    return this.data;
-  }
-
-  /** A new id and CSRF token for a new identity (login): the old id stops working at once. */
-  regenerate(user: SessionUser): void {
-    if (this.id && !this.isNew) this.dropped.push(this.id);
-    this.id = newSessionId();
-    this.data = { csrf: newToken(), createdAt: Date.now(), user };
-    this.isNew = true;
-    this.dirty = true;
-  }
-
-  /** Ends the session server-side and clears the cookie (logout). */
-  destroy(): void {
-    if (this.id && !this.isNew) this.dropped.push(this.id);
-    this.id = undefined;
-    this.data = undefined;
-    this.isNew = false;
-    this.dirty = false;
-    this.cookieToClear = true;
-  }
-
-  setFlash(flash: Flash): void {
-    this.ensure().flash = flash;
-    this.dirty = true;
-  }
-
-  /** The flash message, removed from the session. */
-  takeFlash(): Flash | undefined {
-    const f = this.data?.flash;
-    if (f && this.data) {
-      delete this.data.flash;
-      this.dirty = true;
-    }
-    return f;
-  }
-
-  /**
-   * Writes the session now (login, logout), so that a store failure fails the request instead of
-   * being noticed after the response was decided. Set by the middleware.
-   */
-  save: () => Promise<void> = async () => undefined;
-
-  /** @internal what the commit must do; `done()` marks it written. */
-  pending() {
-    return {
-      id: this.id,
-      data: this.data,
-      dirty: this.dirty,
-      isNew: this.isNew,
-      dropped: this.dropped.splice(0),
-      clear: this.cookieToClear,
-      done: () => {
-        this.dirty = false;
-        this.isNew = false;
-        this.cookieToClear = false;
-      },
-    };
-  }
-}
-
-export function roleName(role: auth.Role): SessionUser['role'] {
-  // Only ADMIN grants more; anything else is a student.
-  return role === 2 ? 'ADMIN' : 'STUDENT';
 }
 
 function parse(raw: string | null): SessionData | undefined {

@@ -1,9 +1,12 @@
 // Liveness and readiness. /readyz asks every dependency (each gRPC service's grpc.health.v1,
 // the session Redis) and names the ones that are down; it also shows this process's counters
-// of degraded answers (limiter fail mode, lost stats, refusals).
+// of degraded answers (limiter fail mode, lost stats, refusals). It also Peeks every limiter
+// policy the gateway uses: one the limiter does not know keeps the gateway unready
+// (`limiter-policies` in `down`, the policies in `missingPolicies`, an error log per policy).
 import { Router } from '@koa/router';
 import { checkHealth } from '@etu/common';
-import type { GatewayState, Kit } from '../kit';
+import type { GatewayState } from '../context';
+import type { Wiring } from '../deps';
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -23,7 +26,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export function healthRouter(kit: Kit): Router<GatewayState> {
+export function healthRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
 
   router.get('/healthz', (ctx) => {
@@ -32,7 +35,7 @@ export function healthRouter(kit: Kit): Router<GatewayState> {
   });
 
   router.get('/readyz', async (ctx) => {
-    const { addrs } = kit.clients;
+    const { addrs } = w.clients;
     const grpcChecks = (Object.entries(addrs) as [string, string][]).map(async ([name, addr]) => {
       try {
         const s = await checkHealth(addr, '', CHECK_TIMEOUT_MS);
@@ -41,17 +44,28 @@ export function healthRouter(kit: Kit): Router<GatewayState> {
         return [name, 'unreachable'] as const;
       }
     });
-    const redisCheck = withTimeout(kit.deps.sessionRedis.ping(), CHECK_TIMEOUT_MS).then(
+    const redisCheck = withTimeout(w.sessionRedis.ping(), CHECK_TIMEOUT_MS).then(
       () => ['sessions', 'ok'] as const,
       () => ['sessions', 'unreachable'] as const,
     );
-    const checks = Object.fromEntries(await Promise.all([...grpcChecks, redisCheck]));
+    const policyCheck = withTimeout(w.quota.checkPolicies(), CHECK_TIMEOUT_MS).catch(() => ({ missing: [], unreachable: true }));
+    const [results, policies] = await Promise.all([Promise.all([...grpcChecks, redisCheck]), policyCheck]);
+    const checks: Record<string, string> = Object.fromEntries(results);
+    // Unknown while the limiter is unreachable (the limiter check reports that).
+    checks['limiter-policies'] = policies.missing.length ? 'missing' : policies.unreachable ? 'unknown' : 'ok';
     const down = Object.entries(checks)
-      .filter(([, v]) => v !== 'ok')
+      .filter(([, v]) => v !== 'ok' && v !== 'unknown')
       .map(([k]) => k);
     ctx.set('Cache-Control', 'no-store');
     ctx.status = down.length ? 503 : 200;
-    ctx.body = { status: down.length ? 'unavailable' : 'ready', down, checks, failMode: kit.config.LIMITER_FAIL_MODE, counters: kit.metrics.snapshot() };
+    ctx.body = {
+      status: down.length ? 'unavailable' : 'ready',
+      down,
+      checks,
+      missingPolicies: policies.missing,
+      failMode: w.config.LIMITER_FAIL_MODE,
+      counters: w.metrics.snapshot(),
+    };
   });
 
   return router;

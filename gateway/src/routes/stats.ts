@@ -1,93 +1,17 @@
-// /statistiques: the four answers of the brief (10 derniers connectés, top 3 des connexions,
-// utilisateurs qui utilisent le moins les services, service le plus utilisé), totals, denials
-// and a chart of the last hour. Admins only: the role is asked of auth on each visit, so a
-// demoted account loses access at once.
+// /statistiques (pages/statistics.ts): admins only.
 import { Router } from '@koa/router';
-import { auth, stats } from '@etu/proto';
-import type { Ctx, GatewayState, Kit } from '../kit';
-import { buildChart } from '../lib/chart';
-import { describeGrpcError, isUnavailable } from '../lib/grpc';
-import { HttpProblem, unavailable } from '../lib/problem';
+import type { GatewayState } from '../context';
+import type { Wiring } from '../deps';
+import { requireUser } from '../lib/views';
+import { statisticsJson, statisticsPage } from '../pages/statistics';
 
-const SERVICE_LABEL: Record<number, string> = {
-  [stats.ServiceKind.SERVICE_KIND_VENTE]: 'Vente',
-  [stats.ServiceKind.SERVICE_KIND_ACHAT]: 'Achat',
-};
-
-export function statsRouter(kit: Kit): Router<GatewayState> {
+export function statsRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
-  const { clients } = kit;
-
-  const guard = async <T>(ctx: Ctx, dependency: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (err) {
-      if (isUnavailable(err)) {
-        ctx.state.log.error({ err: describeGrpcError(err) }, `${dependency} unavailable`);
-        throw unavailable(dependency);
-      }
-      throw err;
-    }
-  };
-
   router.get('/statistiques', async (ctx) => {
-    const me = ctx.state.session.user;
-    if (!me) return kit.seeOther(ctx, '/login', { ok: false, error: 'non_connecte' });
-    const self = await guard(ctx, 'auth', () => clients.auth.getUsers({ ids: [me.id] }));
-    if (self.users[0]?.role !== auth.Role.ROLE_ADMIN) {
-      ctx.state.log.info({ userId: me.id }, 'statistics refused: not an admin');
-      throw new HttpProblem(403, 'reserve_admin', "Cette page est réservée à l'équipe EtuServices.", { title: 'Accès réservé' });
-    }
-    const dash = await guard(ctx, 'stats', () => clients.stats.getDashboard({}));
-    const ids = [
-      ...dash.lastLogins.map((l) => l.userId),
-      ...dash.topConnectors.map((u) => u.userId),
-      ...dash.leastServiceUsers.map((u) => u.userId),
-      ...dash.topDeniedUsers.map((u) => u.userId),
-    ];
-    const unique = [...new Set(ids)];
-    const users = unique.length ? await guard(ctx, 'auth', () => clients.auth.getUsers({ ids: unique })) : { users: [] };
-    const byId = new Map(users.users.map((u) => [u.id, u]));
-    const who = (id: string) => {
-      const u = byId.get(id);
-      return { id, name: u ? `${u.firstName} ${u.lastName}` : `Compte n° ${id} (introuvable)`, email: u?.email ?? '' };
-    };
-    const total = (list: stats.ServiceCount[], kind: stats.ServiceKind) => list.find((s) => s.service === kind)?.count ?? 0;
-    const totals = {
-      vente: total(dash.serviceTotals, stats.ServiceKind.SERVICE_KIND_VENTE),
-      achat: total(dash.serviceTotals, stats.ServiceKind.SERVICE_KIND_ACHAT),
-      venteRefus: total(dash.deniedTotals, stats.ServiceKind.SERVICE_KIND_VENTE),
-      achatRefus: total(dash.deniedTotals, stats.ServiceKind.SERVICE_KIND_ACHAT),
-      logins: dash.totalLogins,
-      users: dash.knownUsers,
-    };
-    const mostUsed = dash.mostUsedService && dash.mostUsedService.count > 0 ? { label: SERVICE_LABEL[dash.mostUsedService.service] ?? '?', count: dash.mostUsedService.count } : undefined;
-    const data = {
-      lastLogins: dash.lastLogins.map((l) => ({ ...who(l.userId), at: l.at })),
-      topConnectors: dash.topConnectors.map((u) => ({ ...who(u.userId), count: u.count })),
-      leastUsers: dash.leastServiceUsers.map((u) => ({ ...who(u.userId), count: u.count })),
-      topDenied: dash.topDeniedUsers.map((u) => ({ ...who(u.userId), count: u.count })),
-      mostUsed,
-      totals,
-      chart: buildChart(dash.lastHour, kit.config.DISPLAY_TIME_ZONE),
-      buckets: dash.lastHour,
-    };
-    kit.respond(ctx, 200, 'statistiques.njk', data, () => ({
-      derniersConnectes: data.lastLogins.map((l) => ({ id: l.id, nom: l.name, le: l.at?.toISOString() })),
-      topConnexions: data.topConnectors.map((u) => ({ id: u.id, nom: u.name, connexions: u.count })),
-      moinsUtilisateurs: data.leastUsers.map((u) => ({ id: u.id, nom: u.name, appels: u.count })),
-      serviceLePlusUtilise: mostUsed ? { service: mostUsed.label, appels: mostUsed.count } : null,
-      totaux: totals,
-      refusesParUtilisateur: data.topDenied.map((u) => ({ id: u.id, nom: u.name, refus: u.count })),
-      derniereHeure: dash.lastHour.map((b) => ({
-        minute: b.minute?.toISOString(),
-        venteAcceptes: b.venteAllowed,
-        achatAcceptes: b.achatAllowed,
-        venteRefuses: b.venteDenied,
-        achatRefuses: b.achatDenied,
-      })),
-    }));
+    const me = requireUser(ctx);
+    if (!me) return;
+    const data = await statisticsPage(w, ctx, me);
+    w.views.respond(ctx, 200, 'statistiques.njk', data, () => statisticsJson(data));
   });
-
   return router;
 }

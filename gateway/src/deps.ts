@@ -1,0 +1,43 @@
+// What the app is built from (AppDeps, given by main.ts or a test) and what flows, pages and
+// routers receive (Wiring). Types only.
+import type Redis from 'ioredis';
+import type { Logger } from '@etu/common';
+import type { Clients } from './clients';
+import type { GatewayConfig } from './config';
+import type { Metrics } from './lib/metrics';
+import type { Views } from './lib/views';
+import type { Quota } from './quota';
+
+/** The configuration the app reads (loadConfig's output satisfies it). */
+export type AppConfig = Pick<
+  GatewayConfig,
+  | 'NODE_ENV'
+  | 'LIMITER_FAIL_MODE'
+  | 'TRUST_PROXY'
+  | 'COOKIE_SECURE'
+  | 'SESSION_KEYS'
+  | 'SESSION_IDLE_MS'
+  | 'SESSION_ABSOLUTE_MS'
+  | 'STATS_TIMEOUT_MS'
+  | 'BODY_LIMIT_BYTES'
+  | 'DISPLAY_TIME_ZONE'
+>;
+
+export interface AppDeps {
+  config: AppConfig;
+  clients: Clients;
+  /** Redis connection of the session store (db 2). */
+  sessionRedis: Redis;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/** What flows, pages and routers use. The limiter is reached through `quota` only. */
+export interface Wiring {
+  config: AppConfig;
+  clients: Omit<Clients, 'limiter'>;
+  sessionRedis: Redis;
+  metrics: Metrics;
+  views: Views;
+  quota: Quota;
+}

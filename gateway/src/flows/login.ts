@@ -1,0 +1,76 @@
+// Login (DESIGN.md "The limiter"): Peek `login-failure` (ip|email) and `login-failure-ip` (ip);
+// either exhausted → 429 without checking the password. Otherwise auth.Authenticate; a failure
+// consumes both failure policies and answers 401 with one generic message. A success consumes
+// `login` for the user: denied → 429 "Trop de connexions", no session; allowed → a new session
+// (new id, new CSRF token), stats.RecordLogin (best effort).
+import type { auth, limiter } from '@etu/proto';
+import type { Ctx } from '../context';
+import type { Wiring } from '../deps';
+import { formatDuration } from '../lib/format';
+import { grpcCode, grpcProblem, Status } from '../lib/grpc';
+import { POLICY } from '../lib/limits';
+import { HttpProblem, tooMany } from '../lib/problem';
+import type { SessionUser } from '../lib/session';
+import { sessionUser } from '../lib/users';
+import type { View } from '../lib/views';
+import { record } from './record';
+
+const GENERIC_LOGIN_FAILURE = 'Email ou mot de passe incorrect.';
+
+/** Logs `email` in from `ip`; on success the request's session holds the user (saved). */
+export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; password: string; ip: string }, form: () => View): Promise<SessionUser> {
+  const { quota } = w;
+  const { email, password, ip } = input;
+  const pair = `${ip}|${email}`;
+
+  // 1. Brute force: refuse before any password check once a failure policy is exhausted.
+  const [perPair, perIp] = await Promise.all([quota.peek(ctx, POLICY.failure, pair), quota.peek(ctx, POLICY.failureIp, ip)]);
+  const blocked = [perPair, perIp].filter((d): d is limiter.Decision => !!d && !d.allowed);
+  if (blocked.length > 0) {
+    w.metrics.inc('login_bruteforce_refused');
+    const waitMs = Math.max(...blocked.map((d) => d.retryAfterMs));
+    ctx.state.log.warn({ policies: blocked.map((d) => d.policy) }, 'login refused: too many failures');
+    throw tooMany(waitMs, 'trop_de_tentatives', 'Trop de tentatives de connexion', `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`);
+  }
+
+  // 2. The credentials.
+  let user: auth.User;
+  try {
+    const res = await w.clients.auth.authenticate({ email, password });
+    if (!res.user) throw new Error('auth answered without a user');
+    user = res.user;
+  } catch (err) {
+    const code = grpcCode(err);
+    if (code === Status.UNAUTHENTICATED || code === Status.INVALID_ARGUMENT) {
+      await quota.countAll(ctx, 'a failed login', [
+        [POLICY.failure, pair],
+        [POLICY.failureIp, ip],
+      ]);
+      ctx.state.log.info('login failed');
+      throw new HttpProblem(401, 'identifiants_invalides', GENERIC_LOGIN_FAILURE, { title: 'Connexion refusée', view: form() });
+    }
+    throw grpcProblem(ctx.state.log, 'auth', err);
+  }
+
+  // 3. The login quota of this user.
+  const d = await quota.consume(ctx, POLICY.login, user.id);
+  if (d && !d.allowed) {
+    w.metrics.inc('login_quota_refused');
+    ctx.state.log.info({ userId: user.id }, 'login refused: login quota');
+    throw tooMany(
+      d.retryAfterMs,
+      'trop_de_connexions',
+      'Trop de connexions',
+      `Vous vous êtes connecté ${d.limit} fois en ${formatDuration(d.windowMs)}. Vous pourrez vous reconnecter dans ${formatDuration(d.retryAfterMs)}.`,
+    );
+  }
+
+  // 4. A new session (new id, new CSRF token), written before answering.
+  const who = sessionUser(user);
+  ctx.state.session.regenerate(who);
+  await ctx.state.session.save();
+  quota.resetLater(ctx, POLICY.failure, pair);
+  await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) => w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs }));
+  ctx.state.log.info({ userId: user.id }, 'login');
+  return who;
+}

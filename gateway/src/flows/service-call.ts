@@ -1,0 +1,79 @@
+// One `service` call of the logged-in user (Vente, Achat, and whatever comes next): Consume
+// first; denied → 429 with Retry-After, RateLimit-Policy and RateLimit, stats DENIED; admitted
+// → the market call, stats ALLOWED. A market refusal (bad input, already sold, own item,
+// unknown item) is shown with its status on the page `page` gives, and the call it cost stays
+// counted: the limiter counts calls, not successes (README.md).
+import { stats } from '@etu/proto';
+import type { Ctx } from '../context';
+import type { Wiring } from '../deps';
+import { formatDuration } from '../lib/format';
+import { describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
+import { POLICY, rateLimitHeaders } from '../lib/limits';
+import { HttpProblem, tooMany } from '../lib/problem';
+import type { SessionUser } from '../lib/session';
+import type { View } from '../lib/views';
+import { record } from './record';
+
+/** The market's refusals, in the user's words; anything else is not a refusal. */
+function marketRefusal(err: unknown): { status: number; code: string; message: string } | undefined {
+  switch (grpcCode(err)) {
+    case Status.INVALID_ARGUMENT:
+      return { status: 400, code: 'champ_invalide', message: userMessage(err, 'Un des champs est invalide.') };
+    case Status.FAILED_PRECONDITION:
+      return { status: 409, code: 'impossible', message: userMessage(err, "Cet article n'est plus disponible.") };
+    case Status.NOT_FOUND:
+      return { status: 404, code: 'article_introuvable', message: "Cet article n'existe pas." };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Runs `call` (a market call) as one `service` call of `user`; the RateLimit headers are set on
+ * the answer. `page` is the page a refusal is shown on (`undefined`: the plain error page).
+ */
+export async function serviceCall<T>(
+  w: Wiring,
+  ctx: Ctx,
+  user: SessionUser,
+  kind: stats.ServiceKind,
+  call: () => Promise<T>,
+  page: () => Promise<View | undefined>,
+): Promise<T> {
+  const recordOutcome = (outcome: stats.Outcome) =>
+    record(w, ctx, 'RecordServiceCall', (eventId, timeoutMs) =>
+      w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs }),
+    );
+
+  const d = await w.quota.consume(ctx, POLICY.service, user.id);
+  if (d) {
+    // (no decision: the limiter is down and LIMITER_FAIL_MODE=open, admitted unchecked)
+    const headers = rateLimitHeaders(d);
+    if (!d.allowed) {
+      w.metrics.inc('service_quota_refused');
+      await recordOutcome(stats.Outcome.OUTCOME_DENIED);
+      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call refused: quota');
+      throw tooMany(
+        d.retryAfterMs,
+        'quota_atteint',
+        'Quota atteint',
+        `Vous avez utilisé vos ${d.limit} appels autorisés sur ${formatDuration(d.windowMs)}. Le prochain se libère dans ${formatDuration(d.retryAfterMs)}.`,
+        { headers },
+      );
+    }
+    for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+  }
+
+  let result: T;
+  try {
+    result = await call();
+  } catch (err) {
+    await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
+    const refusal = marketRefusal(err);
+    if (!refusal) throw grpcProblem(ctx.state.log, 'market', err);
+    ctx.state.log.info({ err: describeGrpcError(err) }, 'market refused the call');
+    throw new HttpProblem(refusal.status, refusal.code, refusal.message, { title: 'Action impossible', view: await page() });
+  }
+  await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
+  return result;
+}

@@ -1,0 +1,52 @@
+// Sign-up. A taken email answers 409, which tells the visitor that an account exists: the
+// trade-off is documented in README.md; each 409 counts as a failure of the visitor's IP
+// (login-failure-ip), so enumeration through this form is throttled like password guessing.
+import type { auth } from '@etu/proto';
+import type { Ctx } from '../context';
+import type { Wiring } from '../deps';
+import { formatDuration } from '../lib/format';
+import { grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
+import { POLICY } from '../lib/limits';
+import { HttpProblem, tooMany } from '../lib/problem';
+import type { View } from '../lib/views';
+import { record } from './record';
+
+export interface SignUpInput {
+  lastName: string;
+  firstName: string;
+  email: string;
+  password: string;
+  ip: string;
+}
+
+/** Creates the account; refusals re-show `form`. */
+export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () => View): Promise<auth.User> {
+  const { quota } = w;
+  const perIp = await quota.peek(ctx, POLICY.failureIp, input.ip);
+  if (perIp && !perIp.allowed) {
+    w.metrics.inc('login_bruteforce_refused');
+    throw tooMany(perIp.retryAfterMs, 'trop_de_tentatives', 'Trop de tentatives', `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`);
+  }
+  let user: auth.User;
+  try {
+    const res = await w.clients.auth.register({ lastName: input.lastName, firstName: input.firstName, email: input.email, password: input.password });
+    if (!res.user) throw new Error('auth answered without a user');
+    user = res.user;
+  } catch (err) {
+    const code = grpcCode(err);
+    if (code === Status.ALREADY_EXISTS) {
+      await quota.countAll(ctx, 'a taken-email sign-up', [[POLICY.failureIp, input.ip]]);
+      throw new HttpProblem(409, 'email_indisponible', 'Impossible de créer un compte avec cette adresse email. Si vous avez déjà un compte, connectez-vous.', {
+        title: 'Inscription',
+        view: form(),
+      });
+    }
+    if (code === Status.INVALID_ARGUMENT) {
+      throw new HttpProblem(400, 'champ_invalide', userMessage(err, 'Un des champs est invalide.'), { title: 'Inscription', view: form() });
+    }
+    throw grpcProblem(ctx.state.log, 'auth', err);
+  }
+  await record(w, ctx, 'RegisterUser', (_eventId, timeoutMs) => w.clients.stats.registerUser({ userId: user.id }, { timeoutMs }));
+  ctx.state.log.info({ userId: user.id }, 'sign-up');
+  return user;
+}

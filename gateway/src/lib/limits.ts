@@ -1,0 +1,45 @@
+// The limiter's policies the gateway uses, and how a decision is shown: RateLimit headers and
+// the quota line of the services page. Pure functions.
+import type { limiter } from '@etu/proto';
+import { quotaSentence, retryAfterSeconds } from './format';
+
+/** Every policy the gateway asks the limiter about (they must exist in the limiter's LIMIT_POLICIES). */
+export const POLICY = {
+  login: 'login',
+  failure: 'login-failure',
+  failureIp: 'login-failure-ip',
+  service: 'service',
+} as const;
+
+export type PolicyName = (typeof POLICY)[keyof typeof POLICY];
+
+/** IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers) for a decision. */
+export function rateLimitHeaders(d: limiter.Decision): Record<string, string> {
+  const windowS = Math.round(d.windowMs / 1000);
+  // With calls left, t is when the whole quota is back; with none left, when the next call is
+  // possible (retry_after_ms on a denial, next_release_ms when this call took the last one).
+  const resetS = d.remaining > 0 ? Math.ceil(d.resetAfterMs / 1000) : retryAfterSeconds(d.retryAfterMs || d.nextReleaseMs);
+  return {
+    'RateLimit-Policy': `"${d.policy}";q=${d.limit};w=${windowS}`,
+    RateLimit: `"${d.policy}";r=${Math.max(0, d.remaining)};t=${Math.max(0, resetS)}`,
+  };
+}
+
+export type QuotaLine =
+  | { available: true; limit: number; remaining: number; windowMs: number; nextFreeMs: number | undefined; fullMs: number; sentence: string }
+  | { available: false; sentence: string };
+
+/** The quota line of the services page from a Peek; no decision (limiter down) → "indisponible". */
+export function quotaLine(d: limiter.Decision | undefined): QuotaLine {
+  if (!d) return { available: false, sentence: 'Votre quota est momentanément indisponible.' };
+  const nextFreeMs = d.remaining <= 0 ? d.retryAfterMs : d.nextReleaseMs > 0 ? d.nextReleaseMs : undefined;
+  return {
+    available: true,
+    limit: d.limit,
+    remaining: Math.max(0, d.remaining),
+    windowMs: d.windowMs,
+    nextFreeMs,
+    fullMs: d.resetAfterMs,
+    sentence: quotaSentence({ limit: d.limit, remaining: d.remaining, nextFreeMs, fullMs: d.resetAfterMs }),
+  };
+}

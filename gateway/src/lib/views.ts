@@ -1,0 +1,78 @@
+// The templates (nunjucks, autoescaped) and the ways to answer: a page for browsers, JSON for
+// programs (`Accept: application/json`), 303 after a POST, a flash message for the next page.
+import { join } from 'node:path';
+import nunjucks from 'nunjucks';
+import type { Ctx } from '../context';
+import { formatDateTime, formatDuration, formatEuros } from './format';
+import type { Flash, SessionUser } from './session';
+
+export const GATEWAY_ROOT = join(__dirname, '..', '..');
+
+/** A page to render instead of the error page (e.g. the form again, with the message). */
+export interface View {
+  name: string;
+  data: Record<string, unknown>;
+}
+
+/** Programs that ask for JSON (`Accept: application/json`) get JSON; browsers get pages. */
+export function wantsJson(ctx: Ctx): boolean {
+  return ctx.accepts('html', 'json') === 'json';
+}
+
+export class Views {
+  private readonly env: nunjucks.Environment;
+
+  constructor(config: { NODE_ENV: string; DISPLAY_TIME_ZONE: string }) {
+    const loader = new nunjucks.FileSystemLoader(join(GATEWAY_ROOT, 'views'), { noCache: config.NODE_ENV === 'development' });
+    this.env = new nunjucks.Environment(loader, { autoescape: true, throwOnUndefined: false, trimBlocks: true, lstripBlocks: true });
+    this.env.addFilter('euros', (cents: number) => formatEuros(Number(cents)));
+    this.env.addFilter('dateTime', (d: Date | undefined) => formatDateTime(d, config.DISPLAY_TIME_ZONE));
+    this.env.addFilter('duration', (ms: number) => formatDuration(Number(ms)));
+  }
+
+  /** Variables every page gets (the logged-in user, the CSRF token, a flash message...). */
+  private locals(ctx: Ctx): Record<string, unknown> {
+    const session = ctx.state.session as Ctx['state']['session'] | undefined;
+    return {
+      user: session?.user,
+      csrf: session?.csrf,
+      flash: session?.takeFlash(),
+      requestId: ctx.state.requestId,
+      path: ctx.path,
+    };
+  }
+
+  render(ctx: Ctx, view: string, data: Record<string, unknown>): string {
+    return this.env.render(view, { ...this.locals(ctx), ...data });
+  }
+
+  /** Answers with a page, or with `json` when the client asked for JSON. */
+  respond(ctx: Ctx, status: number, view: string, data: Record<string, unknown>, json: () => unknown): void {
+    ctx.status = status;
+    if (wantsJson(ctx)) {
+      ctx.body = json();
+      return;
+    }
+    ctx.type = 'html';
+    ctx.body = this.render(ctx, view, data);
+  }
+}
+
+/** A message for the next page (pages only: programs get the result in the JSON answer). */
+export function flash(ctx: Ctx, message: Flash): void {
+  if (!wantsJson(ctx)) ctx.state.session.setFlash(message);
+}
+
+/** 303 See Other (after a successful POST, or to the login page); JSON clients get `json` too. */
+export function seeOther(ctx: Ctx, location: string, json?: Record<string, unknown>): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+  if (wantsJson(ctx)) ctx.body = { ok: true, location, ...json };
+}
+
+/** The logged-in user, or a 303 to /login (then `undefined`). */
+export function requireUser(ctx: Ctx): SessionUser | undefined {
+  const u = ctx.state.session.user;
+  if (!u) seeOther(ctx, '/login', { ok: false, error: 'non_connecte' });
+  return u;
+}

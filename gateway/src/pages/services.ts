@@ -1,0 +1,104 @@
+// What the services page shows: the user's quota line, the listings of others (by category, a
+// page at a time), the user's own listings, and the sale form.
+import { market } from '@etu/proto';
+import type { Ctx } from '../context';
+import type { Wiring } from '../deps';
+import { queryParam } from '../lib/forms';
+import { callService, describeGrpcError, grpcCode, Status } from '../lib/grpc';
+import { POLICY, quotaLine } from '../lib/limits';
+import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
+import type { SessionUser } from '../lib/session';
+import type { View } from '../lib/views';
+
+const PAGE_SIZE = 12;
+const MY_LISTINGS = 50;
+
+export interface VenteForm {
+  titre: string;
+  categorie: string;
+  prix: string;
+  description: string;
+}
+
+const emptyForm: VenteForm = { titre: '', categorie: 'livre', prix: '', description: '' };
+
+/** "Prénom N." of each seller, best effort (the page shows no name when auth cannot answer). */
+async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  const names = new Map<string, string>();
+  if (unique.length === 0) return names;
+  try {
+    const res = await w.clients.auth.getUsers({ ids: unique });
+    for (const u of res.users) names.set(u.id, `${u.firstName} ${u.lastName.slice(0, 1)}.`);
+  } catch (err) {
+    ctx.state.log.warn({ err: describeGrpcError(err) }, 'seller names unavailable');
+  }
+  return names;
+}
+
+/** Everything the services page shows. Market unavailable → 503. */
+export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form: VenteForm = emptyForm) {
+  const { market: mk } = w.clients;
+  const categorie = queryParam(ctx, 'categorie');
+  const category = categoryFromWord(categorie) ?? market.Category.CATEGORY_UNSPECIFIED;
+  const pageToken = queryParam(ctx, 'page').slice(0, 512);
+  const others = (token: string) =>
+    mk.listListings({
+      filter: { category, sellerId: '', excludeSellerId: user.id, status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
+      pageSize: PAGE_SIZE,
+      pageToken: token,
+    });
+  const [decision, theirs, mine] = await Promise.all([
+    w.quota.show(ctx, POLICY.service, user.id),
+    callService(ctx.state.log, 'market', () =>
+      others(pageToken).catch((err: unknown) => {
+        // A stale or forged page cursor: start over from the first page.
+        if (grpcCode(err) === Status.INVALID_ARGUMENT && pageToken) return others('');
+        throw err;
+      }),
+    ),
+    callService(ctx.state.log, 'market', () =>
+      mk.listListings({
+        filter: { category: market.Category.CATEGORY_UNSPECIFIED, sellerId: user.id, excludeSellerId: '', status: market.ListingStatus.LISTING_STATUS_UNSPECIFIED },
+        pageSize: MY_LISTINGS,
+        pageToken: '',
+      }),
+    ),
+  ]);
+  const names = await sellerNames(w, ctx, theirs.listings.map((l) => l.sellerId));
+  return {
+    quota: quotaLine(decision),
+    categories: CATEGORIES,
+    categorie: categoryFromWord(categorie) ? categorie : '',
+    others: theirs.listings.map((l) => listingView(l, names)),
+    nextPage: theirs.nextPageToken,
+    firstPage: pageToken !== '',
+    mine: mine.listings.map((l) => listingView(l, names)),
+    form,
+    raw: { others: theirs, mine },
+  };
+}
+
+export type ServicesPage = Awaited<ReturnType<typeof servicesPage>>;
+
+/** The services page to show a refusal on, or `undefined` when it cannot be built (the plain error page then). */
+export async function servicesPageView(w: Wiring, ctx: Ctx, user: SessionUser, form?: VenteForm): Promise<View | undefined> {
+  try {
+    return { name: 'services.njk', data: await servicesPage(w, ctx, user, form) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON form of the services page. */
+export function servicesJson(ctx: Ctx, user: SessionUser, page: ServicesPage) {
+  const q = page.quota;
+  return {
+    user: { id: user.id, prenom: user.firstName, nom: user.lastName },
+    quota: q.available ? { limite: q.limit, restants: q.remaining, prochainDansMs: q.nextFreeMs, completDansMs: q.fullMs, texte: q.sentence } : null,
+    articles: page.raw.others.listings.map(listingJson),
+    pageSuivante: page.nextPage || null,
+    mesArticles: page.raw.mine.listings.map(listingJson),
+    csrfToken: ctx.state.session.csrf,
+  };
+}
