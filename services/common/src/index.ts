@@ -2,6 +2,8 @@ export * from './config';
 export * from './errors';
 export * from './logger';
 export * from './server';
+export * from './service';
+export { codePoints } from './text';
 export * from './client';
 export * from './redis';
 export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';

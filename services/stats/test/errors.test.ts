@@ -71,7 +71,7 @@ describe('Redis unreachable', () => {
   beforeAll(async () => {
     priv = await startPrivateRedis();
     // The server's own command timeout (not the tests' generous one).
-    s = await startTestStats(`${priv.url}/1`, { healthIntervalMs: 100, commandTimeoutMs: 250 });
+    s = await startTestStats(`${priv.url}/1`, { healthIntervalMs: 100, redisTimeoutMs: 250 });
   });
 
   afterAll(async () => {
@@ -124,7 +124,7 @@ test('a Redis that stops answering: UNAVAILABLE after the command timeout, then 
   // wait and are delivered, in order, once it flows again (replies stay matched to commands).
   const target = new URL(env.dbs.urls[0]!);
   const proxy = await startTcpRelay({ host: target.hostname, port: Number(target.port || 6379) });
-  const s = await startTestStats(`redis://127.0.0.1:${proxy.port}${target.pathname}`, { healthIntervalMs: 100, commandTimeoutMs: 250 });
+  const s = await startTestStats(`redis://127.0.0.1:${proxy.port}${target.pathname}`, { healthIntervalMs: 100, redisTimeoutMs: 250 });
   try {
     expect((await s.call.recordLogin({ eventId: 'stall-0', userId: '90' })).duplicate).toBe(false);
     proxy.holdRequests(true);

@@ -12,7 +12,7 @@ export interface TestStats {
   close(): Promise<void>;
 }
 
-export async function startTestStats(redisUrl: string, extra: { commandTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
+export async function startTestStats(redisUrl: string, extra: { redisTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
   const server = await startStatsServer({
     addr: '127.0.0.1:0',
     log: testLogger(),
@@ -21,8 +21,8 @@ export async function startTestStats(redisUrl: string, extra: { commandTimeoutMs
     healthIntervalMs: extra.healthIntervalMs ?? 200,
     // This machine's CPUs and its Redis are shared with other test runs: a generous timeout
     // unless the test is about timeouts (the server's own default is much shorter).
-    commandTimeoutMs: extra.commandTimeoutMs ?? 5000,
-    shutdownGraceMs: 1000,
+    redisTimeoutMs: extra.redisTimeoutMs ?? 5000,
+    graceMs: 1000,
   });
   const addr = `127.0.0.1:${server.port}`;
   const client = createServiceClient(stats.StatsServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 10_000 });
