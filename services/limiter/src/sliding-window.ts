@@ -138,7 +138,13 @@ export class SlidingWindowStore {
           }),
         this.timeoutMs,
       );
-      fn().then(
+      let call: Promise<T>;
+      try {
+        call = fn();
+      } catch (err) {
+        call = Promise.reject(err);
+      }
+      call.then(
         (v) => {
           this.pending -= n;
           if (done) return;
