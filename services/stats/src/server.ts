@@ -115,17 +115,6 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
         knownUsers: d.knownUsers,
       };
     },
-    getUserUsage: async (req) => {
-      const userId = checkId('user_id', req.userId);
-      const u = await st.userUsage(userId);
-      return {
-        userId,
-        logins: u.logins,
-        lastLoginAt: u.lastLoginAt === undefined ? undefined : new Date(u.lastLoginAt),
-        allowed: perService(u.allowed),
-        denied: perService(u.denied),
-      };
-    },
   };
 
   return serveGrpc({

@@ -60,14 +60,6 @@ export interface Dashboard {
   totalLogins: number;
   knownUsers: number;
 }
-export interface UserUsage {
-  logins: number;
-  /** ms, undefined when never logged in. */
-  lastLoginAt: number | undefined;
-  allowed: Record<ServiceName, number>;
-  denied: Record<ServiceName, number>;
-}
-
 /** The store adapter's one rule: Redis unreachable or too slow is the typed Unavailable error. */
 async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
   try {
@@ -176,28 +168,6 @@ export class StatsStore {
         })),
         totalLogins: Number(totalLogins),
         knownUsers: Number(knownUsers),
-      };
-    });
-  }
-
-  async userUsage(userId: string): Promise<UserUsage> {
-    return fromRedis(async () => {
-      const res = await this.redis
-        .multi()
-        .zscore(LOGINS, userId)
-        .zscore(LAST_LOGIN, userId)
-        .hmget(userKey(userId), ...COUNT_FIELDS)
-        .exec();
-      if (!res) throw new Error('transaction aborted');
-      for (const [err] of res) if (err) throw err;
-      const logins = res[0][1] as string | null;
-      const last = res[1][1] as string | null;
-      const [va, aa, vd, ad] = res[2][1] as (string | null)[];
-      return {
-        logins: Number(logins ?? 0),
-        lastLoginAt: last === null ? undefined : Number(last),
-        allowed: { VENTE: Number(va ?? 0), ACHAT: Number(aa ?? 0) },
-        denied: { VENTE: Number(vd ?? 0), ACHAT: Number(ad ?? 0) },
       };
     });
   }

@@ -4,6 +4,7 @@ import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@et
 import Redis from 'ioredis';
 import { stats } from '@etu/proto';
 import { startStatsServer, type StatsServer } from '../src';
+import { COUNT_FIELDS, LAST_LOGIN, LOGINS, userKey } from '../src/keys';
 
 export interface TestStats {
   server: StatsServer;
@@ -78,4 +79,30 @@ export function shuffle<T>(items: T[], rnd: () => number): T[] {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
+}
+
+/**
+ * One user's counters, read straight from the stats Redis db (the keys documented in the
+ * README), in the shape the removed GetUserUsage RPC answered: what the tests check recorded.
+ */
+export async function readUsage(redis: Redis, userId: string) {
+  const [logins, last, counts] = await Promise.all([
+    redis.zscore(LOGINS, userId),
+    redis.zscore(LAST_LOGIN, userId),
+    redis.hmget(userKey(userId), ...COUNT_FIELDS),
+  ]);
+  const [va, aa, vd, ad] = counts.map((n) => Number(n ?? 0));
+  return {
+    userId,
+    logins: Number(logins ?? 0),
+    ...(last === null ? {} : { lastLoginAt: new Date(Number(last)) }),
+    allowed: [
+      { service: VENTE, count: va },
+      { service: ACHAT, count: aa },
+    ],
+    denied: [
+      { service: VENTE, count: vd },
+      { service: ACHAT, count: ad },
+    ],
+  };
 }
