@@ -4,6 +4,7 @@ export * from './logger';
 export * from './server';
 export * from './service';
 export { codePoints } from './text';
+export type { DemoAccount } from './demo-accounts';
 export * from './client';
 export * from './redis';
 export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';
