@@ -1,10 +1,10 @@
 // Where the bench finds the project's own pieces (built by `make build` into dist/). Each
 // finder returns the piece or throws an Error saying what is missing, so a phase can be
 // reported as skipped with that reason instead of crashing the whole run.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, BENCH_DIR } from './util.mjs';
+import { ROOT } from './util.mjs';
 
 export const require = createRequire(join(ROOT, 'package.json'));
 
@@ -17,58 +17,25 @@ function load(rel, what) {
 }
 
 /**
- * A module of services/limiter: from dist/ when built; otherwise (only while the limiter is
- * being written and not yet built) transpiled from src/ into bench/tmp so the bench can be
- * developed against it. `make bench` builds first, so the real run always uses dist/.
- */
-function limiterModule(name) {
-  const dist = p('services/limiter/dist', `${name}.js`);
-  if (existsSync(dist)) return { mod: require(dist), from: 'dist' };
-  const src = p('services/limiter/src', `${name}.ts`);
-  if (!existsSync(src)) throw new Error(`services/limiter/src/${name}.ts not found`);
-  const ts = require('typescript');
-  const out = join(BENCH_DIR, 'tmp', 'limiter-src');
-  mkdirSync(out, { recursive: true });
-  for (const f of ['sliding-window-script', 'sliding-window', 'policies']) {
-    const s = p('services/limiter/src', `${f}.ts`);
-    if (!existsSync(s)) continue;
-    const js = ts.transpileModule(readFileSync(s, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    }).outputText;
-    writeFileSync(join(out, `${f}.js`), js);
-  }
-  return { mod: require(join(out, `${name}.js`)), from: 'src (not built yet)' };
-}
-
-/**
- * The limiter's Lua script and how the service calls it. The KEYS/ARGV come from the store's
- * own argument builder (SlidingWindowStore#args, private in TypeScript but there at run time),
- * so redis-benchmark and the memory phase call the script exactly as the service does even
- * when the limiter renames its helpers; keyFor + the width helper are the fallback.
+ * The limiter's Lua script and how the service calls it, through @etu/limiter's public API
+ * only (SLIDING_WINDOW_LUA, scriptCall, SlidingWindowStore), so redis-benchmark and the memory
+ * phase call the script exactly as the service does.
  */
 export function limiterScript() {
-  const { mod: scriptMod, from } = limiterModule('sliding-window-script');
-  const lua = Object.values(scriptMod).find((v) => typeof v === 'string' && /redis\.call/.test(v));
-  if (!lua) throw new Error('no Lua script exported by services/limiter/src/sliding-window-script.ts');
-  const { mod: sw } = limiterModule('sliding-window');
-  if (typeof sw.SlidingWindowStore !== 'function') throw new Error('services/limiter sliding-window module no longer exports SlidingWindowStore');
-  const probe = new sw.SlidingWindowStore({ defineCommand() {}, slidingWindow() {} });
-  let args;
-  if (typeof probe.args === 'function') {
-    args = (policy, subject, cost) => probe.args({ policy, subject, cost });
-  } else {
-    const width = sw.offsetWidth ?? sw.ageWidth;
-    if (typeof sw.keyFor !== 'function' || typeof width !== 'function') throw new Error('cannot tell how the limiter calls its script (no args(), keyFor or width helper)');
-    args = (policy, subject, cost) => [sw.keyFor(policy.name, subject), policy.limit, policy.windowMs, cost, width(policy.windowMs)];
+  const mod = load('services/limiter/dist/index.js', '@etu/limiter');
+  const { SLIDING_WINDOW_LUA: lua, scriptCall, SlidingWindowStore } = mod;
+  if (typeof lua !== 'string' || typeof scriptCall !== 'function' || typeof SlidingWindowStore !== 'function') {
+    throw new Error('@etu/limiter does not export SLIDING_WINDOW_LUA, scriptCall and SlidingWindowStore');
   }
+  const args = (policy, subject, cost) => scriptCall({ policy, subject, cost });
   return {
     lua,
-    from,
+    from: 'dist',
     /** KEYS[1] for a subject. */
     keyFor: (policyName, subject) => args({ ...SERVICE_POLICY, name: policyName }, subject, 1)[0],
     /** ARGV after the key, exactly as SlidingWindowStore passes them. */
     argv: (policy, cost = 1) => args(policy, 'x', cost).slice(1),
-    SlidingWindowStore: sw.SlidingWindowStore,
+    SlidingWindowStore,
   };
 }
 

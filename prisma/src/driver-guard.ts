@@ -18,11 +18,16 @@ export function isOrphanedConnectionFailure(reason: unknown): boolean {
   return e.errno === 45033;
 }
 
-/** Installs the guard; `warn` receives the driver's message. Returns a function removing it. */
-export function guardDriverRejections(warn: (message: string) => void): () => void {
+/** What the guard logs with (a pino logger fits). */
+export interface WarnLogger {
+  warn(obj: object, msg: string): void;
+}
+
+/** Installs the guard; the ignored rejection is logged as a warning. Returns a function removing it. */
+export function guardDriverRejections(log: WarnLogger): () => void {
   const onRejection = (reason: unknown) => {
     if (isOrphanedConnectionFailure(reason)) {
-      warn((reason as Error).message);
+      log.warn({ err: (reason as Error).message }, 'database connection lost while opening; ignored (the pool retries)');
       return;
     }
     throw reason;

@@ -4,4 +4,4 @@ export { Role, Category, ListingStatus } from './generated/prisma/enums';
 export { createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
 export { applyMigrations, ensureDatabase, readMigrations, MigrationError, MIGRATIONS_DIR } from './migrate';
 export { parseDatabaseUrl, withDatabase, type DbSettings } from './url';
-export { guardDriverRejections, isOrphanedConnectionFailure } from './driver-guard';
+export { guardDriverRejections, isOrphanedConnectionFailure, type WarnLogger } from './driver-guard';

@@ -76,14 +76,6 @@ test('stats messages keep every field', () => {
   roundTrip(stats.RecordServiceCallRequest, { eventId: 'e2', userId: '42', service: stats.ServiceKind.SERVICE_KIND_ACHAT, outcome: stats.Outcome.OUTCOME_DENIED, at });
   roundTrip(stats.RecordServiceCallResponse, { duplicate: false });
   roundTrip(stats.RegisterUserRequest, { userId: '42' });
-  roundTrip(stats.GetUserUsageRequest, { userId: '42' });
-  roundTrip(stats.GetUserUsageResponse, {
-    userId: '42',
-    logins: 12,
-    lastLoginAt: at,
-    allowed: [{ service: stats.ServiceKind.SERVICE_KIND_VENTE, count: 3 }],
-    denied: [{ service: stats.ServiceKind.SERVICE_KIND_ACHAT, count: 1 }],
-  });
   roundTrip(stats.GetDashboardResponse, {
     lastLogins: [{ userId: '42', at }],
     topConnectors: [{ userId: '42', count: 12 }],
@@ -102,7 +94,7 @@ test('each service definition exposes the RPCs of the contract', () => {
   expect(Object.keys(auth.AuthServiceService).sort()).toEqual(['authenticate', 'getUsers', 'register']);
   expect(Object.keys(market.MarketServiceService).sort()).toEqual(['createListing', 'getListing', 'listListings', 'purchase']);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);
-  expect(Object.keys(stats.StatsServiceService).sort()).toEqual(['getDashboard', 'getUserUsage', 'recordLogin', 'recordServiceCall', 'registerUser']);
+  expect(Object.keys(stats.StatsServiceService).sort()).toEqual(['getDashboard', 'recordLogin', 'recordServiceCall', 'registerUser']);
   expect(auth.AuthServiceService.register.path).toBe('/etuservices.auth.v1.AuthService/Register');
   expect(limiter.LimiterServiceService.consume.path).toBe('/etuservices.limiter.v1.LimiterService/Consume');
 });

@@ -1,9 +1,9 @@
 // The accounts domain: registration, credential checks and lookups over the `utilisateurs`
 // table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
 // demo accounts and the admin are created exactly as a sign-up would create them.
-import { AlreadyExists, InvalidArgument, Unauthenticated, Unavailable, type Logger } from '@etu/common';
+import { AlreadyExists, codePoints, InvalidArgument, Unauthenticated, Unavailable, type Logger } from '@etu/common';
 import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db';
-import { codePoints, normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
+import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
 
 /** What callers may see of an account (never the password hash). */

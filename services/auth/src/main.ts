@@ -1,33 +1,28 @@
-// Wiring only: configuration, logger, server, health on the database, signals.
-import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+// Wiring only: configuration, logger, driver guard, then the service (services/common runService).
+import { createLogger, loadOrExit, requireSecret, runService } from '@etu/common';
 import { guardDriverRejections } from '@etu/db';
 import { loadConfig } from './config';
 import { startAuthServer } from './server';
 
 const cfg = loadOrExit('auth', () => {
   const c = loadConfig();
-  return { ...c, INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
+  return { ...c, token: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
 });
 const log = createLogger('auth', cfg.LOG_LEVEL);
-guardDriverRejections((message) => log.warn({ err: message }, 'database connection lost while opening; ignored (the pool retries)'));
+guardDriverRejections(log);
 
-startAuthServer({
-  addr: cfg.AUTH_ADDR,
+runService(
+  'auth',
   log,
-  token: cfg.INTERNAL_TOKEN,
-  databaseUrl: cfg.DATABASE_URL,
-  healthIntervalMs: cfg.HEALTH_INTERVAL_MS,
-  db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
-  graceMs: cfg.SHUTDOWN_GRACE_MS,
-}).then(
-  (s) => {
-    log.info({ port: s.port }, 'auth listening');
-    // The server's own close() is idempotent: the signal handler shuts gRPC first, then
-    // close() finds it done and releases the database pool.
-    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: s.close });
-  },
-  (err: unknown) => {
-    log.fatal({ err }, 'cannot start');
-    process.exit(1);
-  },
+  () =>
+    startAuthServer({
+      addr: cfg.AUTH_ADDR,
+      log,
+      token: cfg.token,
+      databaseUrl: cfg.DATABASE_URL,
+      healthIntervalMs: cfg.HEALTH_INTERVAL_MS,
+      graceMs: cfg.SHUTDOWN_GRACE_MS,
+      db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
+    }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS },
 );

@@ -34,13 +34,6 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFC');
 }
 
-/** Length in Unicode code points (an emoji outside the BMP counts as 1, not 2). */
-export function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 export class PasswordHasher {
   private readonly options: Options;
   private dummy: Promise<string> | undefined;

@@ -1,8 +1,8 @@
 // Input rules of the auth service. Each failure is an InvalidArgument naming the proto field,
 // with a reason in French (the gateway may show it to the user). Lengths are counted in Unicode
 // code points after NFC normalisation, as MySQL counts characters in a utf8mb4 VARCHAR.
-import { InvalidArgument } from '@etu/common';
-import { codePoints, normalizePassword, PASSWORD_MAX, PASSWORD_MIN } from './passwords';
+import { codePoints, InvalidArgument } from '@etu/common';
+import { normalizePassword, PASSWORD_MAX, PASSWORD_MIN } from './passwords';
 
 export const NAME_MAX = 100;
 export const EMAIL_MAX = 254;

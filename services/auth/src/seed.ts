@@ -6,21 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AlreadyExists, createLogger, InvalidArgument, loadOrExit, REPO_ROOT, Unauthenticated, Unavailable } from '@etu/common';
+import { AlreadyExists, createLogger, InvalidArgument, loadOrExit, REPO_ROOT, Unauthenticated, Unavailable, type DemoAccount } from '@etu/common';
+
+export type { DemoAccount };
 import { createPrismaClient, Role } from '@etu/db';
 import { Accounts, type Account } from './accounts';
 import { checkEmail, checkNewPassword } from './rules';
 import { loadSeedConfig } from './config';
-
-export interface DemoAccount {
-  id: number;
-  email: string;
-  /** null only when the account already existed and its password is not known here. */
-  password: string | null;
-  role: Role;
-  firstName: string;
-  lastName: string;
-}
 
 export const DEMO_STUDENTS: ReadonlyArray<{ firstName: string; lastName: string }> = [
   { firstName: 'Camille', lastName: 'Martin' },

@@ -1,6 +1,6 @@
 // The auth gRPC server: AuthService handlers over the accounts domain, grpc.health.v1 that is
 // SERVING only while the database answers `SELECT 1`, and a close() that releases everything.
-import { createGrpcServer, watchHealth, wrapService, type AsyncService, type GrpcServer, type Logger } from '@etu/common';
+import { serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
 import { auth } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
@@ -8,12 +8,7 @@ import { PasswordHasher } from './passwords';
 
 export const SERVICE_NAME = 'etuservices.auth.v1.AuthService';
 
-export interface AuthServerOptions {
-  /** host:port to listen on (port 0 = any free port). */
-  addr: string;
-  log: Logger;
-  /** The internal token every caller must present. */
-  token: string;
+export interface AuthServerOptions extends ServiceBaseOptions {
   databaseUrl: string;
   /**
    * Pool settings. Defaults fail a query after 1 s without a connection, so a database outage
@@ -21,20 +16,11 @@ export interface AuthServerOptions {
    * also probes the server's capabilities).
    */
   db?: PrismaClientOptions;
-  /** How often health re-checks the database (ms). */
-  healthIntervalMs?: number;
-  /** Grace period of close() for in-flight calls (ms). */
-  graceMs?: number;
   /** Password hashing parameters (tests of the rehash path only; default: current ones). */
   hasher?: PasswordHasher;
 }
 
-export interface AuthServer {
-  port: number;
-  grpc: GrpcServer;
-  /** Stops the gRPC server (NOT_SERVING, in-flight calls finish), then the database pool. Idempotent. */
-  close(): Promise<void>;
-}
+export type AuthServer = RunningService;
 
 export function toProtoUser(a: Account): auth.User {
   return {
@@ -55,7 +41,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   // The dummy hash used for unknown emails exists before the first call.
   await hasher.warmUp();
 
-  const impl: AsyncService<auth.AuthServiceServer> = {
+  const handlers: AsyncService<auth.AuthServiceServer> = {
     register: async (req, ctx) => {
       const input = { lastName: req.lastName, firstName: req.firstName, email: req.email, password: req.password };
       const user = await accounts.register(input, { log: ctx.log });
@@ -65,29 +51,15 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
     getUsers: async (req) => ({ users: (await accounts.getUsers(req.ids)).map(toProtoUser) }),
   };
 
-  const srv = createGrpcServer({ serviceNames: [SERVICE_NAME], log });
-  srv.server.addService(auth.AuthServiceService, wrapService(impl, { token: opts.token, log, service: 'auth' }));
-  let port: number;
-  try {
-    port = await srv.listen(opts.addr);
-  } catch (err) {
-    await prisma.$disconnect();
-    throw err;
-  }
-  const stopHealth = watchHealth(
-    srv,
-    async () => {
+  return serveGrpc({
+    ...opts,
+    name: 'auth',
+    serviceName: SERVICE_NAME,
+    definition: auth.AuthServiceService,
+    handlers,
+    probe: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },
-    { intervalMs: opts.healthIntervalMs ?? 1000, log },
-  );
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      stopHealth();
-      await srv.shutdown(opts.graceMs ?? 5000);
-      await prisma.$disconnect();
-    })());
-  return { port, grpc: srv, close };
+    release: () => prisma.$disconnect(),
+  });
 }

@@ -3,21 +3,25 @@
 // points at a port where nothing listens.
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
-import { freePort, startTcpRelay, TEST_TOKEN } from '@etu/testkit';
-import { parseDatabaseUrl, withDatabase } from '@etu/db';
+import { freePort, startTcpRelay, TEST_TOKEN, testLogger } from '@etu/testkit';
+import { guardDriverRejections, parseDatabaseUrl, withDatabase } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { auth } from '@etu/proto';
 import { DB_UNAVAILABLE } from '../src/accounts';
 import { eventually, failure, newUser, startHarness, type Harness } from './helpers';
 
 let db: TestDatabase;
+let unguard: () => void;
 
 beforeAll(async () => {
+  // As main.ts does in production: the driver's orphaned rejection during a cut is logged, not fatal.
+  unguard = guardDriverRejections(testLogger());
   db = await createTestDatabase();
 });
 
 afterAll(async () => {
   await db?.drop();
+  unguard?.();
 });
 
 /** Every RPC answers UNAVAILABLE (not UNKNOWN, not INTERNAL) well within a 4-second deadline. */

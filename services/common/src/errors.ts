@@ -42,29 +42,9 @@ export class Unauthenticated extends DomainError {
     super(Status.UNAUTHENTICATED, message);
   }
 }
-export class PermissionDenied extends DomainError {
-  constructor(message: string) {
-    super(Status.PERMISSION_DENIED, message);
-  }
-}
-export class ResourceExhausted extends DomainError {
-  constructor(message: string) {
-    super(Status.RESOURCE_EXHAUSTED, message);
-  }
-}
 /** A dependency (database, Redis) cannot be reached right now; the caller may retry later. */
 export class Unavailable extends DomainError {
   constructor(message: string) {
     super(Status.UNAVAILABLE, message);
   }
-}
-export class DeadlineExceeded extends DomainError {
-  constructor(message: string) {
-    super(Status.DEADLINE_EXCEEDED, message);
-  }
-}
-
-/** True for a gRPC error (client side) carrying the given status. */
-export function hasStatus(err: unknown, code: Status): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }

@@ -1,16 +1,27 @@
 // The limiter's rules, transport-free: which policy, which subject, which cost are acceptable,
-// and what a Decision says. Storage errors become Unavailable (Redis unreachable or too slow)
-// or stay unexpected (INTERNAL, logged by the server kit).
+// and what a Decision says. The store raises Unavailable itself (Redis unreachable or too slow);
+// other storage errors stay unexpected (INTERNAL, logged by the server kit).
 import { status as Status } from '@grpc/grpc-js';
-import { DomainError, InvalidArgument, isRedisUnavailable, NotFound, Unavailable } from '@etu/common';
-import type { limiter } from '@etu/proto';
+import { DomainError, InvalidArgument, NotFound } from '@etu/common';
 import type { Policy } from './policies';
-import { StoreUnavailable, type SlidingWindowStore, type WindowDecision } from './sliding-window';
+import type { SlidingWindowStore, WindowDecision } from './sliding-window';
 
 /** A subject is 1 to 512 bytes of UTF-8 (a user id, an IP, an "ip|email" pair all fit). */
 export const MAX_SUBJECT_BYTES = 512;
 /** Items per ConsumeBatch call. */
 export const MAX_BATCH_ITEMS = 1000;
+
+/** What the limiter decided, as its callers see it (the proto's Decision has the same fields). */
+export interface Decision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  retryAfterMs: number;
+  resetAfterMs: number;
+  windowMs: number;
+  policy: string;
+  nextReleaseMs: number;
+}
 
 export interface ConsumeInput {
   policy: string;
@@ -50,18 +61,18 @@ export class Limiter {
     return { policy, subject: req.subject, cost };
   }
 
-  async consume(req: ConsumeInput): Promise<limiter.Decision> {
+  async consume(req: ConsumeInput): Promise<Decision> {
     const r = this.consumeRequest(req);
-    return toDecision(r.policy, await storeCall(() => this.store.decide(r)));
+    return toDecision(r.policy, await this.store.decide(r));
   }
 
   /**
    * Independent Consume decisions in one Redis script call, in order. Each item is a Decision or
    * the error Consume would have thrown (a DomainError, or an unexpected Error).
    */
-  async consumeMany(reqs: ConsumeInput[]): Promise<Array<limiter.Decision | Error>> {
+  async consumeMany(reqs: ConsumeInput[]): Promise<Array<Decision | Error>> {
     if (reqs.length > MAX_BATCH_ITEMS) throw new InvalidArgument('requests', `at most ${MAX_BATCH_ITEMS} items per batch`);
-    const out: Array<limiter.Decision | Error> = new Array(reqs.length);
+    const out: Array<Decision | Error> = new Array(reqs.length);
     const valid: Array<{ policy: Policy; subject: string; cost: number }> = [];
     const at: number[] = [];
     reqs.forEach((req, i) => {
@@ -73,28 +84,28 @@ export class Limiter {
         out[i] = err;
       }
     });
-    const results = await storeCall(() => this.store.decideMany(valid));
+    const results = await this.store.decideMany(valid);
     results.forEach((res, j) => {
-      out[at[j]!] = res instanceof Error ? storeError(res) : toDecision(valid[j]!.policy, res);
+      out[at[j]!] = res instanceof Error ? res : toDecision(valid[j]!.policy, res);
     });
     return out;
   }
 
   /** What a Consume of cost 1 would decide now; counts nothing. */
-  async peek(req: { policy: string; subject: string }): Promise<limiter.Decision> {
+  async peek(req: { policy: string; subject: string }): Promise<Decision> {
     const policy = this.policyOf(req.policy);
     this.checkSubject(req.subject);
-    return toDecision(policy, await storeCall(() => this.store.decide({ policy, subject: req.subject, cost: 0 })));
+    return toDecision(policy, await this.store.decide({ policy, subject: req.subject, cost: 0 }));
   }
 
   async reset(req: { policy: string; subject: string }): Promise<void> {
     this.policyOf(req.policy);
     this.checkSubject(req.subject);
-    await storeCall(() => this.store.reset(req.policy, req.subject));
+    await this.store.reset(req.policy, req.subject);
   }
 }
 
-function toDecision(p: Policy, d: WindowDecision): limiter.Decision {
+function toDecision(p: Policy, d: WindowDecision): Decision {
   return {
     allowed: d.allowed,
     limit: p.limit,
@@ -105,20 +116,6 @@ function toDecision(p: Policy, d: WindowDecision): limiter.Decision {
     policy: p.name,
     nextReleaseMs: d.nextReleaseMs,
   };
-}
-
-/** Redis unreachable or too slow → Unavailable; anything else is unexpected and stays as is. */
-function storeError(err: Error): Error {
-  if (err instanceof StoreUnavailable) return new Unavailable(`limiter store unavailable: ${err.message}`);
-  return isRedisUnavailable(err) ? new Unavailable('limiter store unavailable') : err;
-}
-
-async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw err instanceof Error ? storeError(err) : err;
-  }
 }
 
 /** A batch item's error as the proto carries it: the status Consume would have failed with. */

@@ -1,5 +1,5 @@
-// Wiring only: configuration, logger, server, signals.
-import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+// Wiring only: configuration, logger, then the service (services/common runService).
+import { createLogger, loadOrExit, requireSecret, runService } from '@etu/common';
 import { loadConfig } from './config';
 import { startLimiterServer } from './server';
 
@@ -8,13 +8,18 @@ const cfg = loadOrExit('limiter', () => {
   return { ...c, token: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
 });
 const log = createLogger('limiter', cfg.LOG_LEVEL);
-startLimiterServer({ addr: cfg.LIMITER_ADDR, log, token: cfg.token, redisUrl: cfg.LIMITER_REDIS_URL, policies: cfg.LIMIT_POLICIES }).then(
-  (s) => {
-    log.info({ port: s.port }, 'limiter listening');
-    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: () => s.close(0) });
-  },
-  (err: unknown) => {
-    log.fatal({ err }, 'cannot start');
-    process.exit(1);
-  },
+
+runService(
+  'limiter',
+  log,
+  () =>
+    startLimiterServer({
+      addr: cfg.LIMITER_ADDR,
+      log,
+      token: cfg.token,
+      redisUrl: cfg.LIMITER_REDIS_URL,
+      policies: cfg.LIMIT_POLICIES,
+      graceMs: cfg.SHUTDOWN_GRACE_MS,
+    }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS },
 );

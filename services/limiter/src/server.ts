@@ -1,7 +1,7 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import { createGrpcServer, createRedis, wrapService, watchHealth, type AsyncService, type GrpcServer, type Logger } from '@etu/common';
+import { createRedis, serveGrpc, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { limiter } from '@etu/proto';
 import { Limiter, itemError } from './limiter';
 import { DEFAULT_POLICIES, formatPolicies, parsePolicies } from './policies';
@@ -9,12 +9,7 @@ import { SlidingWindowStore } from './sliding-window';
 
 export const SERVICE_NAME = 'etuservices.limiter.v1.LimiterService';
 
-export interface LimiterServerOptions {
-  /** host:port to listen on (port 0 = any free port). */
-  addr: string;
-  log: Logger;
-  /** The internal token every call must carry. */
-  token: string;
+export interface LimiterServerOptions extends ServiceBaseOptions {
   redisUrl: string;
   /** LIMIT_POLICIES syntax; the default policies when absent. */
   policies?: string;
@@ -25,16 +20,9 @@ export interface LimiterServerOptions {
   redisTimeoutMs?: number;
   /** Redis calls waiting for an answer beyond which new calls fail at once (default 10,000). */
   maxPendingRedisCalls?: number;
-  /** How often health re-checks Redis, ms (default 1000; connection events update it at once). */
-  healthIntervalMs?: number;
 }
 
-export interface LimiterServer {
-  port: number;
-  grpc: GrpcServer;
-  /** Stops serving (grace for in-flight calls) and closes the Redis connection. */
-  close(graceMs?: number): Promise<void>;
-}
+export type LimiterServer = RunningService;
 
 export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
   const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
@@ -51,8 +39,7 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const store = new SlidingWindowStore(redis, { timeoutMs: opts.redisTimeoutMs ?? 150, maxPending: opts.maxPendingRedisCalls });
   const lim = new Limiter(policies, store);
 
-  const srv = createGrpcServer({ serviceNames: [SERVICE_NAME], log });
-  const impl: AsyncService<limiter.LimiterServiceServer> = {
+  const handlers: AsyncService<limiter.LimiterServiceServer> = {
     consume: async (req) => ({ decision: await lim.consume(req) }),
     consumeBatch: async (req, ctx) => {
       const results = await lim.consumeMany(req.requests);
@@ -71,44 +58,33 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       return {};
     },
   };
-  srv.server.addService(limiter.LimiterServiceService, wrapService(impl, { token: opts.token, log, service: 'limiter' }));
 
-  // Health follows Redis: connection events flip it at once, a periodic PING catches the rest.
-  const markDown = () => srv.setServing(false);
+  // Health follows Redis: connection events flip it at once, the periodic PING catches the rest.
+  let srv: GrpcServer | undefined;
+  const markDown = () => srv?.setServing(false);
   const markUp = () => {
     if (down) log.info('limiter redis reachable again');
     down = false;
-    srv.setServing(true);
+    srv?.setServing(true);
   };
-  redis.on('close', markDown);
-  redis.on('ready', markUp);
-  const stopWatch = watchHealth(
-    srv,
-    () => store.ping(),
-    { intervalMs: opts.healthIntervalMs ?? 1000, log },
-  );
-
-  let port: number;
-  try {
-    port = await srv.listen(opts.addr);
-  } catch (err) {
-    stopWatch();
-    redis.disconnect();
-    throw err;
-  }
+  const service = await serveGrpc({
+    ...opts,
+    name: 'limiter',
+    serviceName: SERVICE_NAME,
+    definition: limiter.LimiterServiceService,
+    handlers,
+    probe: () => store.ping(),
+    beforeHealth: async (s) => {
+      srv = s;
+      redis.on('close', markDown);
+      redis.on('ready', markUp);
+    },
+    release: () => {
+      redis.off('close', markDown);
+      redis.off('ready', markUp);
+      redis.disconnect();
+    },
+  });
   log.info({ policies: formatPolicies(policies) }, 'limiter policies');
-
-  let closing: Promise<void> | undefined;
-  return {
-    port,
-    grpc: srv,
-    close: (graceMs = 5000) =>
-      (closing ??= (async () => {
-        stopWatch();
-        redis.off('close', markDown);
-        redis.off('ready', markUp);
-        await srv.shutdown(graceMs);
-        redis.disconnect();
-      })()),
-  };
+  return service;
 }

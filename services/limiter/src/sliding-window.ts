@@ -1,8 +1,10 @@
 // The storage side of the limiter: runs the sliding-window script (sliding-window-script.ts)
 // through ioredis `defineCommand` (EVALSHA, with EVAL on NOSCRIPT after a restart or failover),
 // one call for one decision or for a whole batch (one round trip). Knows keys and bytes, not
-// gRPC.
+// gRPC. The store adapter: Redis unreachable or too slow is the typed Unavailable error, raised
+// here and nowhere else.
 import type Redis from 'ioredis';
+import { isRedisUnavailable, Unavailable } from '@etu/common';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
 
@@ -41,6 +43,15 @@ export function offsetWidth(windowMs: number): number {
   return w;
 }
 
+/**
+ * KEYS[i] and its 4 ARGV for one decision: key, limit, window ms, cost, offset format. Public
+ * (index.ts) so that anything calling the script by hand (the bench's redis-benchmark runs)
+ * calls it exactly as the store does.
+ */
+export function scriptCall(r: WindowRequest): [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string] {
+  return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
+}
+
 /** 6 numbers per decision: allowed (1, 0, or -1 for a key of another type), remaining, retry, reset, now µs, next release. */
 type ScriptReply = number[];
 
@@ -75,9 +86,9 @@ export interface StoreOptions {
   maxPending?: number;
 }
 
-/** Redis did not answer in time, or too many calls wait for it: the store is unavailable. */
-export class StoreUnavailable extends Error {
-  override name = 'StoreUnavailable';
+/** Redis did not answer in time, too many calls wait for it, or it cannot be reached. */
+function unavailable(why?: string): Unavailable {
+  return new Unavailable(why ? `limiter store unavailable: ${why}` : 'limiter store unavailable');
 }
 
 export class SlidingWindowStore {
@@ -113,7 +124,7 @@ export class SlidingWindowStore {
    */
   bounded<T>(n: number, fn: () => Promise<T>): Promise<T> {
     if (this.pending + n > this.maxPending) {
-      return Promise.reject(new StoreUnavailable('too many calls waiting for it'));
+      return Promise.reject(unavailable('too many calls waiting for it'));
     }
     this.pending += n;
     return new Promise<T>((resolve, reject) => {
@@ -123,11 +134,17 @@ export class SlidingWindowStore {
           setImmediate(() => {
             if (done) return;
             done = true;
-            reject(new StoreUnavailable(`no answer within ${this.timeoutMs} ms`));
+            reject(unavailable(`no answer within ${this.timeoutMs} ms`));
           }),
         this.timeoutMs,
       );
-      fn().then(
+      let call: Promise<T>;
+      try {
+        call = fn();
+      } catch (err) {
+        call = Promise.reject(err);
+      }
+      call.then(
         (v) => {
           this.pending -= n;
           if (done) return;
@@ -140,15 +157,10 @@ export class SlidingWindowStore {
           if (done) return;
           done = true;
           clearTimeout(timer);
-          reject(err);
+          reject(isRedisUnavailable(err) ? unavailable() : err);
         },
       );
     });
-  }
-
-  /** KEYS[i] and its 4 ARGV for one decision (the bench calls the script the same way). */
-  private args(r: WindowRequest): [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string] {
-    return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
   }
 
   /** One decision, one round trip. cost 0 = peek. */
@@ -167,7 +179,7 @@ export class SlidingWindowStore {
     const keys: string[] = new Array(rs.length);
     const args: Array<string | number> = new Array(rs.length * 4);
     rs.forEach((r, i) => {
-      const [key, ...rest] = this.args(r);
+      const [key, ...rest] = scriptCall(r);
       keys[i] = key;
       for (let j = 0; j < 4; j++) args[i * 4 + j] = rest[j]!;
     });

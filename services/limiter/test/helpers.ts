@@ -42,7 +42,7 @@ export async function startHarness(policies?: string, redisUrl?: string): Promis
     claim = await claimRedisDbs(1);
     redisUrl = claim.urls[0]!;
   }
-  const server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies });
+  const server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies, graceMs: 100 });
   const addr = `127.0.0.1:${server.port}`;
   await waitServing(addr);
   const client = createServiceClient(limiter.LimiterServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 5000 });
@@ -65,7 +65,7 @@ export async function startHarness(policies?: string, redisUrl?: string): Promis
     async close() {
       client.close();
       redis.disconnect();
-      await server.close(100);
+      await server.close();
       await claim?.release();
     },
   };

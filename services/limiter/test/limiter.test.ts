@@ -364,6 +364,7 @@ test('a policy changed between restarts reads the logs written under the old one
     token: TEST_TOKEN,
     redisUrl: h.redisUrl,
     policies: 'service=5/200ms',
+    graceMs: 100,
   });
   try {
     await waitServing(`127.0.0.1:${other.port}`);
@@ -378,6 +379,6 @@ test('a policy changed between restarts reads the logs written under the old one
     expect(raw.length).toBe(8 + 5 * 3);
     c.close();
   } finally {
-    await other.close(100);
+    await other.close();
   }
 });

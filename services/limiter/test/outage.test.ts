@@ -19,12 +19,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of clients) c.close();
-  for (const s of started) await s.close(100);
+  for (const s of started) await s.close();
   await redis.stop();
 });
 
 async function startServer(redisUrl: string, extra: { healthIntervalMs?: number; maxPendingRedisCalls?: number } = {}) {
-  const s = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies: 'service=10/10m', ...extra });
+  const s = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies: 'service=10/10m', graceMs: 100, ...extra });
   started.push(s);
   const addr = `127.0.0.1:${s.port}`;
   await waitServing(addr);

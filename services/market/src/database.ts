@@ -1,8 +1,9 @@
-// The market's view of its database: a Prisma client whose pool fails fast, a gate that answers
-// UNAVAILABLE at once while the database is known to be unreachable (instead of making every
-// call wait for the pool's acquire timeout), and a guard against a driver defect.
-import { Unavailable, type Logger } from '@etu/common';
-import { createPrismaClient, guardDriverRejections as guardDbDriverRejections, isDatabaseUnavailable, type PrismaClient } from '@etu/db';
+// The market's store adapter: a Prisma client whose pool fails fast, and a gate through which
+// every query runs. The gate turns "database unreachable" into the one typed Unavailable error,
+// and answers it at once while the database is known to be down (instead of making every call
+// wait for the pool's acquire timeout).
+import { Unavailable } from '@etu/common';
+import { createPrismaClient, isDatabaseUnavailable, type PrismaClient } from '@etu/db';
 
 export const DB_DOWN_MESSAGE = 'Service momentanément indisponible (base de données injoignable), réessayez dans un instant.';
 
@@ -15,27 +16,26 @@ export function createMarketPrisma(url: string): PrismaClient {
 }
 
 /**
- * Open while the database answers. Closed by a call or a health probe that finds it unreachable;
- * opened again only by a health probe that succeeds (`SELECT 1`), so recovery needs no restart.
+ * Open while the database answers. Closed by a query or a health probe that finds it
+ * unreachable; opened again only by a health probe that succeeds (`SELECT 1`), so recovery
+ * needs no restart.
  */
 export class DatabaseGate {
   private down = false;
 
-  get isDown(): boolean {
-    return this.down;
-  }
-
-  /** Throws UNAVAILABLE at once while the database is known to be unreachable. */
-  check(): void {
+  /**
+   * Runs a query: Unavailable at once while the database is known to be down; "database
+   * unreachable" becomes Unavailable (and closes the gate); other errors pass unchanged.
+   */
+  async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.down) throw new Unavailable(DB_DOWN_MESSAGE);
-  }
-
-  /** Maps "database unreachable" to UNAVAILABLE (and closes the gate); other errors unchanged. */
-  translate(err: unknown): unknown {
-    if (err instanceof Unavailable) return err;
-    if (!isDatabaseUnavailable(err)) return err;
-    this.down = true;
-    return new Unavailable(DB_DOWN_MESSAGE);
+    try {
+      return await query();
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      this.down = true;
+      throw new Unavailable(DB_DOWN_MESSAGE);
+    }
   }
 
   /** Health probe: runs `SELECT 1`; opens the gate when it answers, closes it when not. */
@@ -48,11 +48,4 @@ export class DatabaseGate {
       throw err;
     }
   }
-}
-
-/** The driver guard lives in @etu/db (every database user needs it); this adapts it to pino. */
-export function guardDriverRejections(log: Logger): () => void {
-  return guardDbDriverRejections((message) =>
-    log.warn({ err: message }, 'database connection lost while opening; ignored (the pool retries)'),
-  );
 }

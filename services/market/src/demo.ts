@@ -1,7 +1,7 @@
 // Demo listings for a local run (`make seed`): what students actually resell, spread over the
 // demo STUDENT accounts and created through the domain code, so they follow every rule.
 import { existsSync, readFileSync } from 'node:fs';
-import { FailedPrecondition } from '@etu/common';
+import { FailedPrecondition, type DemoAccount } from '@etu/common';
 import type { PrismaClient } from '@etu/db';
 import { market } from '@etu/proto';
 import type { Market } from './market';
@@ -85,19 +85,14 @@ export const DEMO_LISTINGS: readonly DemoListing[] = [
   },
 ];
 
-export interface DemoAccount {
-  id: string;
-  email: string;
-  role: string;
-  firstName?: string;
-  lastName?: string;
-}
+/** What the market needs of an auth seed entry (never the password). */
+export type DemoSeller = Pick<DemoAccount, 'id' | 'email' | 'role'>;
 
 /**
  * Reads the demo accounts written by the auth seed; null when the file does not exist. Throws
  * with a readable message when it exists but is not what the auth seed writes.
  */
-export function readDemoAccounts(path: string): DemoAccount[] | null {
+export function readDemoAccounts(path: string): DemoSeller[] | null {
   if (!existsSync(path)) return null;
   let parsed: unknown;
   try {
@@ -109,9 +104,10 @@ export function readDemoAccounts(path: string): DemoAccount[] | null {
   return parsed.flatMap((a: unknown) => {
     if (!a || typeof a !== 'object') return [];
     const o = a as Record<string, unknown>;
-    const id = typeof o.id === 'number' ? String(o.id) : o.id;
-    if (typeof id !== 'string' || typeof o.role !== 'string') return [];
-    return [{ id, email: String(o.email ?? ''), role: o.role }];
+    const id = typeof o.id === 'string' && /^[0-9]+$/.test(o.id) ? Number(o.id) : o.id;
+    const role = typeof o.role === 'string' ? o.role.toUpperCase() : undefined;
+    if (typeof id !== 'number' || (role !== 'STUDENT' && role !== 'ADMIN')) return [];
+    return [{ id, email: String(o.email ?? ''), role }];
   });
 }
 
@@ -127,14 +123,13 @@ export interface SeedResult {
  * Deals the demo listings out to the STUDENT accounts in turn. Idempotent: a student who already
  * has listings gets none (so running the seed twice adds nothing).
  */
-export async function seedDemoListings(m: Market, db: PrismaClient, accounts: DemoAccount[]): Promise<SeedResult> {
-  const students = accounts.filter((a) => a.role.toUpperCase() === 'STUDENT');
+export async function seedDemoListings(m: Market, db: PrismaClient, accounts: DemoSeller[]): Promise<SeedResult> {
+  const students = accounts.filter((a) => a.role === 'STUDENT');
   const result: SeedResult = { created: 0, skipped: [], unknown: [] };
   if (students.length === 0) return result;
-  const fresh: DemoAccount[] = [];
+  const fresh: DemoSeller[] = [];
   for (const s of students) {
-    const id = Number(s.id);
-    if (Number.isInteger(id) && (await db.listing.count({ where: { sellerId: id } })) > 0) result.skipped.push(s.id);
+    if (Number.isInteger(s.id) && (await db.listing.count({ where: { sellerId: s.id } })) > 0) result.skipped.push(String(s.id));
     else fresh.push(s);
   }
   if (fresh.length === 0) return result;
@@ -142,13 +137,13 @@ export async function seedDemoListings(m: Market, db: PrismaClient, accounts: De
   // which ones were seeded before.
   for (const [i, item] of DEMO_LISTINGS.entries()) {
     const seller = students[i % students.length]!;
-    if (!fresh.includes(seller) || result.unknown.includes(seller.id)) continue;
+    if (!fresh.includes(seller) || result.unknown.includes(String(seller.id))) continue;
     try {
-      await m.createListing({ ...item, sellerId: seller.id });
+      await m.createListing({ ...item, sellerId: String(seller.id) });
       result.created++;
     } catch (err) {
       if (!(err instanceof FailedPrecondition)) throw err;
-      result.unknown.push(seller.id);
+      result.unknown.push(String(seller.id));
     }
   }
   return result;

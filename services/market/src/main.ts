@@ -1,7 +1,7 @@
-// Wiring only: configuration, secret, logger, server, signals.
-import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+// Wiring only: configuration, logger, driver guard, then the service (services/common runService).
+import { createLogger, loadOrExit, requireSecret, runService } from '@etu/common';
+import { guardDriverRejections } from '@etu/db';
 import { loadConfig } from './config';
-import { guardDriverRejections } from './database';
 import { startMarketServer } from './server';
 
 const cfg = loadOrExit('market', () => {
@@ -10,13 +10,10 @@ const cfg = loadOrExit('market', () => {
 });
 const log = createLogger('market', cfg.LOG_LEVEL);
 guardDriverRejections(log);
-startMarketServer({ addr: cfg.MARKET_ADDR, log, token: cfg.token, databaseUrl: cfg.DATABASE_URL, graceMs: cfg.SHUTDOWN_GRACE_MS }).then(
-  (s) => {
-    log.info({ port: s.port }, 'market listening');
-    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: () => s.close() });
-  },
-  (err: unknown) => {
-    log.fatal({ err }, 'cannot start');
-    process.exit(1);
-  },
+
+runService(
+  'market',
+  log,
+  () => startMarketServer({ addr: cfg.MARKET_ADDR, log, token: cfg.token, databaseUrl: cfg.DATABASE_URL, graceMs: cfg.SHUTDOWN_GRACE_MS }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS },
 );

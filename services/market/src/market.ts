@@ -4,6 +4,7 @@ import { FailedPrecondition, NotFound, type Logger } from '@etu/common';
 import { ListingStatus as DbStatus, Prisma, type Listing as Row, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
+import { DatabaseGate } from './database';
 import {
   categoryFromDb,
   parseCategoryFilter,
@@ -44,20 +45,26 @@ export function toProto(r: Row): market.Listing {
 
 export interface MarketOptions {
   log?: Logger;
-  /** Called before every database access (after the request passed the rules); may throw. */
-  beforeQuery?: () => void;
+  /** The gate every query runs through (shared with health); a private one by default. */
+  gate?: DatabaseGate;
 }
 
 export class Market {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly opts: MarketOptions = {},
-  ) {}
+  ) {
+    this.gate = opts.gate ?? new DatabaseGate();
+  }
 
-  /** The database, once the request is known valid (so a bad request is refused as such first). */
-  private get db(): PrismaClient {
-    this.opts.beforeQuery?.();
-    return this.prisma;
+  private readonly gate: DatabaseGate;
+
+  /**
+   * A query, run once the request is known valid (so a bad request is refused as such first),
+   * through the gate: an unreachable database is the typed Unavailable error.
+   */
+  private query<T>(fn: (db: PrismaClient) => Promise<T>): Promise<T> {
+    return this.gate.run(() => fn(this.prisma));
   }
 
   private get log(): Logger | undefined {
@@ -69,7 +76,7 @@ export class Market {
     const data = parseNewListing(req);
     let row: Row;
     try {
-      row = await this.db.listing.create({ data });
+      row = await this.query((db) => db.listing.create({ data }));
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownSeller);
       throw err;
@@ -80,7 +87,7 @@ export class Market {
 
   async getListing(id: string): Promise<market.Listing> {
     const listingId = parseId('id', id, "l'identifiant de l'article");
-    const row = await this.db.listing.findUnique({ where: { id: listingId } });
+    const row = await this.query((db) => db.listing.findUnique({ where: { id: listingId } }));
     if (!row) throw new NotFound(MSG.notFound);
     return toProto(row);
   }
@@ -109,11 +116,12 @@ export class Market {
     if (cursor) {
       and.push({ OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] });
     }
-    const rows = await this.db.listing.findMany({
+    const rows = await this.query((db) => db.listing.findMany({
       where: { AND: and },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: pageSize + 1,
-    });
+        take: pageSize + 1,
+      }),
+    );
     const page = rows.slice(0, pageSize);
     const last = page[page.length - 1];
     return {
@@ -133,15 +141,16 @@ export class Market {
     const buyerId = parseId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
     let count: number;
     try {
-      ({ count } = await this.db.listing.updateMany({
+      ({ count } = await this.query((db) => db.listing.updateMany({
         where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
-        data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
-      }));
+          data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
+        }),
+      ));
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownBuyer);
       throw err;
     }
-    const row = await this.db.listing.findUnique({ where: { id } });
+    const row = await this.query((db) => db.listing.findUnique({ where: { id } }));
     if (!row) throw new NotFound(MSG.notFound);
     if (count === 1) {
       this.log?.info({ listingId: id, buyerId, sellerId: row.sellerId }, 'listing sold');

@@ -2,7 +2,7 @@
 // rule is an InvalidArgument naming the proto field (`title: …`), with a reason in French that
 // the gateway may show as is. Lengths count Unicode code points, as MariaDB's VARCHAR(120) in
 // utf8mb4 does, so "120 characters" means the same thing here and in the column.
-import { InvalidArgument } from '@etu/common';
+import { codePoints, InvalidArgument } from '@etu/common';
 import { Category as DbCategory, ListingStatus as DbStatus } from '@etu/db';
 import { market } from '@etu/proto';
 
@@ -19,12 +19,6 @@ const ID_MAX = 2_147_483_647;
 const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
 /** The same, except tab, line feed and carriage return, which a description may contain. */
 const DESCRIPTION_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/u;
-
-export function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
 
 /** A user or listing id: the decimal string of a positive database id. */
 export function parseId(field: string, value: string, what = "l'identifiant"): number {

@@ -1,7 +1,8 @@
 // Pure pieces: the page token codec and the driver-rejection classifier (no database).
 import { decodeCursor, encodeCursor } from '../src/cursor';
 import { isOrphanedConnectionFailure } from '@etu/db';
-import { codePoints, parseId } from '../src/rules';
+import { parseId } from '../src/rules';
+import { codePoints } from '@etu/common';
 
 describe('page tokens', () => {
   test('round-trip a position, including a shared millisecond', () => {

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
-import { DEMO_LISTINGS, readDemoAccounts, seedDemoListings, type DemoAccount } from '../src/demo';
+import { DEMO_LISTINGS, readDemoAccounts, seedDemoListings, type DemoSeller } from '../src/demo';
 import { Market } from '../src/market';
 import { parseNewListing } from '../src/rules';
 
 let tdb: TestDatabase;
 let db: PrismaClient;
-let accounts: DemoAccount[];
+let accounts: DemoSeller[];
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
@@ -19,10 +19,10 @@ beforeAll(async () => {
   const mk = async (email: string, role: 'STUDENT' | 'ADMIN') =>
     (await db.user.create({ data: { lastName: 'Demo', firstName: email, email, passwordHash: 'x', role } })).id;
   accounts = [
-    { id: String(await mk('admin@etu.test', 'ADMIN')), email: 'admin@etu.test', role: 'ADMIN' },
-    { id: String(await mk('alice@etu.test', 'STUDENT')), email: 'alice@etu.test', role: 'STUDENT' },
-    { id: String(await mk('bruno@etu.test', 'STUDENT')), email: 'bruno@etu.test', role: 'STUDENT' },
-    { id: String(await mk('chloe@etu.test', 'STUDENT')), email: 'chloe@etu.test', role: 'STUDENT' },
+    { id: await mk('admin@etu.test', 'ADMIN'), email: 'admin@etu.test', role: 'ADMIN' },
+    { id: await mk('alice@etu.test', 'STUDENT'), email: 'alice@etu.test', role: 'STUDENT' },
+    { id: await mk('bruno@etu.test', 'STUDENT'), email: 'bruno@etu.test', role: 'STUDENT' },
+    { id: await mk('chloe@etu.test', 'STUDENT'), email: 'chloe@etu.test', role: 'STUDENT' },
   ];
 });
 
@@ -46,7 +46,7 @@ test('deals the listings to the students only, and adds nothing the second time'
   expect(counts).toEqual({ [accounts[1]!.id]: 4, [accounts[2]!.id]: 4, [accounts[3]!.id]: 4 });
 
   const second = await seedDemoListings(m, db, accounts);
-  expect(second).toEqual({ created: 0, skipped: [accounts[1]!.id, accounts[2]!.id, accounts[3]!.id], unknown: [] });
+  expect(second).toEqual({ created: 0, skipped: [String(accounts[1]!.id), String(accounts[2]!.id), String(accounts[3]!.id)], unknown: [] });
   expect(await db.listing.count()).toBe(DEMO_LISTINGS.length);
 });
 
@@ -54,8 +54,8 @@ test('a student unknown to the database (stale file) is reported, the others sti
   const fresh = await db.user.create({ data: { lastName: 'Demo', firstName: 'D', email: 'dora@etu.test', passwordHash: 'x' } });
   const before = await db.listing.count();
   const r = await seedDemoListings(new Market(db), db, [
-    { id: String(fresh.id), email: 'dora@etu.test', role: 'STUDENT' },
-    { id: '999999', email: 'ghost@etu.test', role: 'STUDENT' },
+    { id: fresh.id, email: 'dora@etu.test', role: 'STUDENT' },
+    { id: 999999, email: 'ghost@etu.test', role: 'STUDENT' },
   ]);
   expect(r.unknown).toEqual(['999999']);
   expect(r.created).toBe(Math.ceil(DEMO_LISTINGS.length / 2));
@@ -67,7 +67,7 @@ test('reads the auth seed’s file; a missing file is null, a broken one a clear
   expect(readDemoAccounts(join(dir, 'absent.json'))).toBeNull();
   const file = join(dir, 'demo-accounts.json');
   writeFileSync(file, JSON.stringify([{ id: 3, email: 'a@b', password: 'secret', role: 'STUDENT', firstName: 'A', lastName: 'B' }]));
-  expect(readDemoAccounts(file)).toEqual([{ id: '3', email: 'a@b', role: 'STUDENT' }]);
+  expect(readDemoAccounts(file)).toEqual([{ id: 3, email: 'a@b', role: 'STUDENT' }]);
   writeFileSync(file, '{oops');
   expect(() => readDemoAccounts(file)).toThrow(/not valid JSON/);
 });

@@ -4,10 +4,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, createServiceClient } from '@etu/common';
 import { freePort, startTcpRelay, TEST_TOKEN, testLogger, type TcpRelay } from '@etu/testkit';
-import { createPrismaClient, parseDatabaseUrl, withDatabase } from '@etu/db';
+import { createPrismaClient, guardDriverRejections, parseDatabaseUrl, withDatabase } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { market } from '@etu/proto';
-import { guardDriverRejections } from '../src/database';
 import { startMarketServer, type MarketServer } from '../src/server';
 import { grpcError, listing } from './helpers';
 

@@ -1,5 +1,5 @@
-// Wiring only: configuration, secret, logger, server, signals.
-import { createLogger, handleShutdownSignals, loadOrExit, requireSecret } from '@etu/common';
+// Wiring only: configuration, logger, then the service (services/common runService).
+import { createLogger, loadOrExit, requireSecret, runService } from '@etu/common';
 import { loadConfig } from './config';
 import { startStatsServer } from './server';
 
@@ -8,13 +8,10 @@ const cfg = loadOrExit('stats', () => {
   return { ...c, token: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
 });
 const log = createLogger('stats', cfg.LOG_LEVEL);
-startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, shutdownGraceMs: cfg.SHUTDOWN_GRACE_MS }).then(
-  (s) => {
-    log.info({ port: s.port }, 'stats listening');
-    handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: s.close });
-  },
-  (err: unknown) => {
-    log.fatal({ err }, 'cannot start');
-    process.exit(1);
-  },
+
+runService(
+  'stats',
+  log,
+  () => startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, graceMs: cfg.SHUTDOWN_GRACE_MS }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS },
 );

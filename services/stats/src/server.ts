@@ -1,17 +1,13 @@
 // The stats gRPC server: validates requests, maps them onto the store, reflects Redis in
 // health. Decides nothing: it records facts and answers rankings.
 import {
-  createGrpcServer,
   createRedis,
   InvalidArgument,
-  isRedisUnavailable,
-  Unavailable,
+  serveGrpc,
   waitReady,
-  watchHealth,
-  wrapService,
   type AsyncService,
-  type GrpcServer,
-  type Logger,
+  type RunningService,
+  type ServiceBaseOptions,
 } from '@etu/common';
 import { stats } from '@etu/proto';
 import type { OutcomeName, ServiceName } from './keys';
@@ -19,31 +15,19 @@ import { StatsStore, type UserCountRow } from './store';
 
 const { ServiceKind, Outcome } = stats;
 
-export interface StatsServerOptions {
-  /** host:port; port 0 = any free port. */
-  addr: string;
-  log: Logger;
-  /** The internal token every call must carry. */
-  token: string;
+export const SERVICE_NAME = 'etuservices.stats.v1.StatsService';
+
+export interface StatsServerOptions extends ServiceBaseOptions {
   /** Redis holding the statistics (database 1 by default). */
   redisUrl: string;
   /**
    * Redis command timeout (default 500 ms): a Redis that stops answering makes calls fail with
    * UNAVAILABLE after this; a refused or closed connection fails at once (no offline queue).
    */
-  commandTimeoutMs?: number;
-  /** How often health checks Redis. */
-  healthIntervalMs?: number;
-  /** Grace period for in-flight calls in close(). */
-  shutdownGraceMs?: number;
+  redisTimeoutMs?: number;
 }
 
-export interface StatsServer {
-  port: number;
-  grpc: GrpcServer;
-  /** Stops serving (in-flight calls finish), then closes Redis. Idempotent. */
-  close(): Promise<void>;
-}
+export type StatsServer = RunningService;
 
 const MAX_ID = 128;
 
@@ -79,28 +63,18 @@ const perService = (c: Record<ServiceName, number>): stats.ServiceCount[] => [
 
 const userCounts = (rows: UserCountRow[]): stats.UserCount[] => rows.map((r) => ({ userId: r.userId, count: r.count }));
 
-/** Redis errors that mean "cannot be reached" become UNAVAILABLE; the rest stay internal. */
-async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (isRedisUnavailable(err)) throw new Unavailable('statistics store unavailable');
-    throw err;
-  }
-}
-
 export async function startStatsServer(opts: StatsServerOptions): Promise<StatsServer> {
   const { log } = opts;
-  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, name: 'stats' });
+  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats' });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis);
 
-  const impl: AsyncService<stats.StatsServiceServer> = {
+  const handlers: AsyncService<stats.StatsServiceServer> = {
     recordLogin: async (req) => {
       const eventId = checkId('event_id', req.eventId);
       const userId = checkId('user_id', req.userId);
       const at = checkTime('at', req.at);
-      return { duplicate: !(await fromRedis(() => st.recordLogin(eventId, userId, at))) };
+      return { duplicate: !(await st.recordLogin(eventId, userId, at)) };
     },
     recordServiceCall: async (req) => {
       const eventId = checkId('event_id', req.eventId);
@@ -108,15 +82,15 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       const service = serviceName(req.service);
       const outcome = outcomeName(req.outcome);
       const at = checkTime('at', req.at);
-      return { duplicate: !(await fromRedis(() => st.recordCall(eventId, userId, service, outcome, at))) };
+      return { duplicate: !(await st.recordCall(eventId, userId, service, outcome, at)) };
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);
-      await fromRedis(() => st.registerUser(userId));
+      await st.registerUser(userId);
       return {};
     },
     getDashboard: async () => {
-      const d = await fromRedis(() => st.dashboard());
+      const d = await st.dashboard();
       // Most used: the service with the most allowed calls; on a tie the first declared (VENTE).
       const best = d.allowed.ACHAT > d.allowed.VENTE ? 'ACHAT' : 'VENTE';
       return {
@@ -141,44 +115,19 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
         knownUsers: d.knownUsers,
       };
     },
-    getUserUsage: async (req) => {
-      const userId = checkId('user_id', req.userId);
-      const u = await fromRedis(() => st.userUsage(userId));
-      return {
-        userId,
-        logins: u.logins,
-        lastLoginAt: u.lastLoginAt === undefined ? undefined : new Date(u.lastLoginAt),
-        allowed: perService(u.allowed),
-        denied: perService(u.denied),
-      };
-    },
   };
 
-  const srv = createGrpcServer({ serviceNames: ['etuservices.stats.v1.StatsService'], log });
-  srv.server.addService(stats.StatsServiceService, wrapService(impl, { token: opts.token, log, service: 'stats' }));
-  let port: number;
-  try {
-    port = await srv.listen(opts.addr);
-  } catch (err) {
-    redis.disconnect();
-    throw err;
-  }
-  // Serve at once; health says NOT_SERVING (and calls UNAVAILABLE) until Redis answers.
-  await waitReady(redis, 2000).catch(() => log.warn('Redis not ready yet; NOT_SERVING until it answers'));
-  const stopHealth = watchHealth(
-    srv,
-    async () => {
+  return serveGrpc({
+    ...opts,
+    name: 'stats',
+    serviceName: SERVICE_NAME,
+    definition: stats.StatsServiceService,
+    handlers,
+    // Serve at once; health says NOT_SERVING (and calls UNAVAILABLE) until Redis answers.
+    beforeHealth: () => waitReady(redis, 2000).catch(() => log.warn('Redis not ready yet; NOT_SERVING until it answers')),
+    probe: async () => {
       await redis.ping();
     },
-    { intervalMs: opts.healthIntervalMs ?? 1000, log },
-  );
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      stopHealth();
-      await srv.shutdown(opts.shutdownGraceMs ?? 5000);
-      await redis.quit().catch(() => redis.disconnect());
-    })());
-  return { port, grpc: srv, close };
+    release: () => redis.quit().then(() => undefined, () => redis.disconnect()),
+  });
 }

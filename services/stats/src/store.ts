@@ -2,6 +2,7 @@
 // per event (scripts.ts); reads of the dashboard are one read-only script, so every list and
 // total of one answer comes from the same instant.
 import type Redis from 'ioredis';
+import { isRedisUnavailable, Unavailable } from '@etu/common';
 import type { Result } from 'ioredis';
 import {
   CALLS_SERVICE,
@@ -59,12 +60,14 @@ export interface Dashboard {
   totalLogins: number;
   knownUsers: number;
 }
-export interface UserUsage {
-  logins: number;
-  /** ms, undefined when never logged in. */
-  lastLoginAt: number | undefined;
-  allowed: Record<ServiceName, number>;
-  denied: Record<ServiceName, number>;
+/** The store adapter's one rule: Redis unreachable or too slow is the typed Unavailable error. */
+async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (isRedisUnavailable(err)) throw new Unavailable('statistics store unavailable');
+    throw err;
+  }
 }
 
 export class StatsStore {
@@ -86,99 +89,87 @@ export class StatsStore {
 
   /** Records a login; false when `eventId` was already recorded (nothing changed). */
   async recordLogin(eventId: string, userId: string, at?: number): Promise<boolean> {
-    const dup = await this.redis.statsRecordLogin(
-      eventKey(eventId),
-      LOGINS,
-      LAST_LOGIN,
-      CALLS_USER,
-      TOTALS,
-      userId,
-      this.eventTime(at),
-      EVENT_TTL_MS,
-    );
-    return dup === 0;
+    return fromRedis(async () => {
+      const dup = await this.redis.statsRecordLogin(
+        eventKey(eventId),
+        LOGINS,
+        LAST_LOGIN,
+        CALLS_USER,
+        TOTALS,
+        userId,
+        this.eventTime(at),
+        EVENT_TTL_MS,
+      );
+      return dup === 0;
+    });
   }
 
   /** Records a Vente/Achat call; false when `eventId` was already recorded (nothing changed). */
   async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number): Promise<boolean> {
-    const t = this.eventTime(at);
-    const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
-    const allowed = outcome === 'allowed';
-    const dup = await this.redis.statsRecordCall(
-      eventKey(eventId),
-      allowed ? CALLS_SERVICE : DENIED_SERVICE,
-      allowed ? CALLS_USER : DENIED_USER,
-      CALLS_USER,
-      userKey(userId),
-      minuteKey(t),
-      userId,
-      service,
-      countField(service, outcome),
-      EVENT_TTL_MS,
-      expiresAt > this.now() ? expiresAt : 0,
-    );
-    return dup === 0;
+    return fromRedis(async () => {
+      const t = this.eventTime(at);
+      const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
+      const allowed = outcome === 'allowed';
+      const dup = await this.redis.statsRecordCall(
+        eventKey(eventId),
+        allowed ? CALLS_SERVICE : DENIED_SERVICE,
+        allowed ? CALLS_USER : DENIED_USER,
+        CALLS_USER,
+        userKey(userId),
+        minuteKey(t),
+        userId,
+        service,
+        countField(service, outcome),
+        EVENT_TTL_MS,
+        expiresAt > this.now() ? expiresAt : 0,
+      );
+      return dup === 0;
+    });
   }
 
   /** Makes a user known (present with 0 allowed calls); idempotent. */
   async registerUser(userId: string): Promise<void> {
-    await this.redis.zadd(CALLS_USER, 'NX', 0, userId);
+    return fromRedis(async () => {
+      await this.redis.zadd(CALLS_USER, 'NX', 0, userId);
+    });
   }
 
   async dashboard(): Promise<Dashboard> {
-    const current = minuteStart(this.now());
-    const minutes: number[] = [];
-    for (let i = SERIES_MINUTES - 1; i >= 0; i--) minutes.push(current - i * MINUTE_MS);
-    const keys = [LOGINS, LAST_LOGIN, CALLS_SERVICE, CALLS_USER, DENIED_SERVICE, DENIED_USER, TOTALS, ...minutes.map(minuteKey)];
-    const res = (await this.redis.statsDashboard(keys.length, ...keys)) as [
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
-      (string | null)[][],
-      string,
-      number,
-    ];
-    const [last, top, least, calls, denied, topDenied, rows, totalLogins, knownUsers] = res;
-    return {
-      lastLogins: pairs(last).map(([userId, at]) => ({ userId, at })),
-      topConnectors: counts(top),
-      leastServiceUsers: counts(least),
-      allowed: perService(calls),
-      denied: perService(denied),
-      topDeniedUsers: counts(topDenied),
-      lastHour: rows.map((r, i) => ({
-        minute: minutes[i],
-        venteAllowed: Number(r[0] ?? 0),
-        achatAllowed: Number(r[1] ?? 0),
-        venteDenied: Number(r[2] ?? 0),
-        achatDenied: Number(r[3] ?? 0),
-      })),
-      totalLogins: Number(totalLogins),
-      knownUsers: Number(knownUsers),
-    };
-  }
-
-  async userUsage(userId: string): Promise<UserUsage> {
-    const res = await this.redis
-      .multi()
-      .zscore(LOGINS, userId)
-      .zscore(LAST_LOGIN, userId)
-      .hmget(userKey(userId), ...COUNT_FIELDS)
-      .exec();
-    if (!res) throw new Error('transaction aborted');
-    for (const [err] of res) if (err) throw err;
-    const logins = res[0][1] as string | null;
-    const last = res[1][1] as string | null;
-    const [va, aa, vd, ad] = res[2][1] as (string | null)[];
-    return {
-      logins: Number(logins ?? 0),
-      lastLoginAt: last === null ? undefined : Number(last),
-      allowed: { VENTE: Number(va ?? 0), ACHAT: Number(aa ?? 0) },
-      denied: { VENTE: Number(vd ?? 0), ACHAT: Number(ad ?? 0) },
-    };
+    return fromRedis(async () => {
+      const current = minuteStart(this.now());
+      const minutes: number[] = [];
+      for (let i = SERIES_MINUTES - 1; i >= 0; i--) minutes.push(current - i * MINUTE_MS);
+      const keys = [LOGINS, LAST_LOGIN, CALLS_SERVICE, CALLS_USER, DENIED_SERVICE, DENIED_USER, TOTALS, ...minutes.map(minuteKey)];
+      const res = (await this.redis.statsDashboard(keys.length, ...keys)) as [
+        string[],
+        string[],
+        string[],
+        string[],
+        string[],
+        string[],
+        (string | null)[][],
+        string,
+        number,
+      ];
+      const [last, top, least, calls, denied, topDenied, rows, totalLogins, knownUsers] = res;
+      return {
+        lastLogins: pairs(last).map(([userId, at]) => ({ userId, at })),
+        topConnectors: counts(top),
+        leastServiceUsers: counts(least),
+        allowed: perService(calls),
+        denied: perService(denied),
+        topDeniedUsers: counts(topDenied),
+        lastHour: rows.map((r, i) => ({
+          minute: minutes[i],
+          venteAllowed: Number(r[0] ?? 0),
+          achatAllowed: Number(r[1] ?? 0),
+          venteDenied: Number(r[2] ?? 0),
+          achatDenied: Number(r[3] ?? 0),
+        })),
+        totalLogins: Number(totalLogins),
+        knownUsers: Number(knownUsers),
+      };
+    });
   }
 }
 

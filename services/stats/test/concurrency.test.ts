@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_TOKEN } from '@etu/testkit';
-import { ACHAT, prng, shuffle, useTestStats, VENTE } from './helpers';
+import { ACHAT, prng, readUsage, shuffle, useTestStats, VENTE } from './helpers';
 
 const PROCESSES = 4;
 const SENDS = 10_000;
@@ -142,7 +142,7 @@ test('10,000 concurrent events from 4 processes with 5% duplicates give exact to
   const times = d.lastLogins.map((l) => l.at!.getTime());
   expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-  const usage = await Promise.all(users.map((userId) => env.t.call.getUserUsage({ userId })));
+  const usage = await Promise.all(users.map((userId) => readUsage(env.redis, userId)));
   expect(usage).toEqual(
     users.map((u) => ({
       userId: u,

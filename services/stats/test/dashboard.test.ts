@@ -1,7 +1,7 @@
 // A scripted history of ~20 users through a real gRPC server on real Redis gives exactly the
 // expected dashboard; replaying it changes nothing. Expectations are written out by hand from
 // the table below (not computed by the service's code).
-import { ACHAT, ALLOWED, DENIED, type TestStats, useTestStats, VENTE } from './helpers';
+import { ACHAT, ALLOWED, DENIED, readUsage, type TestStats, useTestStats, VENTE } from './helpers';
 
 const MIN = 60_000;
 /** Long enough ago that no call lands in the last-hour series (tested in series.test.ts). */
@@ -160,7 +160,7 @@ test('the scripted history gives exactly the expected dashboard', async () => {
 });
 
 test("one user's counters", async () => {
-  expect(await env.t.call.getUserUsage({ userId: '7' })).toEqual({
+  expect(await readUsage(env.redis, '7')).toEqual({
     userId: '7',
     logins: 5,
     lastLoginAt: at(50),
@@ -185,13 +185,13 @@ test("one user's counters", async () => {
     ],
   };
   // Registered and never active, and never seen at all: zeros, no last login.
-  expect(await env.t.call.getUserUsage({ userId: '20' })).toEqual({ userId: '20', ...zero });
-  expect(await env.t.call.getUserUsage({ userId: 'nobody' })).toEqual({ userId: 'nobody', ...zero });
+  expect(await readUsage(env.redis, '20')).toEqual({ userId: '20', ...zero });
+  expect(await readUsage(env.redis, 'nobody')).toEqual({ userId: 'nobody', ...zero });
 });
 
 test('replaying every event, re-registering every user, and reusing an id for another payload change nothing', async () => {
   const before = await env.t.call.getDashboard({});
-  const usageBefore = await Promise.all(TABLE.map((r) => env.t.call.getUserUsage({ userId: r[0] })));
+  const usageBefore = await Promise.all(TABLE.map((r) => readUsage(env.redis, r[0])));
   const events = history().reverse();
   const dups = await Promise.all(events.map((e) => send(env.t, e)));
   expect(dups.every(Boolean)).toBe(true);
@@ -204,7 +204,7 @@ test('replaying every event, re-registering every user, and reusing an id for an
   const strip = (d: typeof before) => ({ ...d, lastHour: d.lastHour.map(({ minute: _m, ...counts }) => counts) });
   expect(strip(after)).toEqual(strip(before));
   expect(strip(after)).toMatchObject(EXPECTED);
-  expect(await Promise.all(TABLE.map((r) => env.t.call.getUserUsage({ userId: r[0] })))).toEqual(usageBefore);
+  expect(await Promise.all(TABLE.map((r) => readUsage(env.redis, r[0])))).toEqual(usageBefore);
 });
 
 test('the keys are the documented ones, readable with redis-cli', async () => {

@@ -4,6 +4,7 @@ import { claimRedisDbs, TEST_TOKEN, testLogger, type ClaimedRedisDbs } from '@et
 import Redis from 'ioredis';
 import { stats } from '@etu/proto';
 import { startStatsServer, type StatsServer } from '../src';
+import { COUNT_FIELDS, LAST_LOGIN, LOGINS, userKey } from '../src/keys';
 
 export interface TestStats {
   server: StatsServer;
@@ -12,7 +13,7 @@ export interface TestStats {
   close(): Promise<void>;
 }
 
-export async function startTestStats(redisUrl: string, extra: { commandTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
+export async function startTestStats(redisUrl: string, extra: { redisTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
   const server = await startStatsServer({
     addr: '127.0.0.1:0',
     log: testLogger(),
@@ -21,8 +22,8 @@ export async function startTestStats(redisUrl: string, extra: { commandTimeoutMs
     healthIntervalMs: extra.healthIntervalMs ?? 200,
     // This machine's CPUs and its Redis are shared with other test runs: a generous timeout
     // unless the test is about timeouts (the server's own default is much shorter).
-    commandTimeoutMs: extra.commandTimeoutMs ?? 5000,
-    shutdownGraceMs: 1000,
+    redisTimeoutMs: extra.redisTimeoutMs ?? 5000,
+    graceMs: 1000,
   });
   const addr = `127.0.0.1:${server.port}`;
   const client = createServiceClient(stats.StatsServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 10_000 });
@@ -78,4 +79,30 @@ export function shuffle<T>(items: T[], rnd: () => number): T[] {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
+}
+
+/**
+ * One user's counters, read straight from the stats Redis db (the keys documented in the
+ * README), in the shape the removed GetUserUsage RPC answered: what the tests check recorded.
+ */
+export async function readUsage(redis: Redis, userId: string) {
+  const [logins, last, counts] = await Promise.all([
+    redis.zscore(LOGINS, userId),
+    redis.zscore(LAST_LOGIN, userId),
+    redis.hmget(userKey(userId), ...COUNT_FIELDS),
+  ]);
+  const [va, aa, vd, ad] = counts.map((n) => Number(n ?? 0));
+  return {
+    userId,
+    logins: Number(logins ?? 0),
+    ...(last === null ? {} : { lastLoginAt: new Date(Number(last)) }),
+    allowed: [
+      { service: VENTE, count: va },
+      { service: ACHAT, count: aa },
+    ],
+    denied: [
+      { service: VENTE, count: vd },
+      { service: ACHAT, count: ad },
+    ],
+  };
 }

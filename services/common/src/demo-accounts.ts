@@ -1,0 +1,13 @@
+/**
+ * One entry of the git-ignored .secrets/demo-accounts.json: written by the auth seed
+ * (`make seed`), read by the market seed to deal the demo listings out to the students.
+ */
+export interface DemoAccount {
+  id: number;
+  email: string;
+  /** null only when the account already existed and its password is not known here. */
+  password: string | null;
+  role: 'STUDENT' | 'ADMIN';
+  firstName: string;
+  lastName: string;
+}

@@ -1,0 +1,85 @@
+// The one start-up of every gRPC service: listen (bindAsync), health NOT_SERVING until the
+// store answers then SERVING (grpc-health-check), the internal token and error mapping on every
+// RPC (wrapService), and a close() that goes NOT_SERVING → tryShutdown with a grace period →
+// forceShutdown, then releases the store. `runService` is what a main.ts calls: it logs, and
+// closes the service on SIGTERM/SIGINT.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from './logger';
+import { createGrpcServer, handleShutdownSignals, watchHealth, wrapService, type AsyncService, type GrpcServer } from './server';
+
+/** Options every service server takes, under the same names. */
+export interface ServiceBaseOptions {
+  /** host:port to listen on (port 0 = any free port). */
+  addr: string;
+  log: Logger;
+  /** The internal token every caller must present. */
+  token: string;
+  /** How often health re-checks the store (ms); default 1000. */
+  healthIntervalMs?: number;
+  /** Grace period of close() for in-flight calls (ms); default 5000. */
+  graceMs?: number;
+}
+
+export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
+  /** Short name for logs and the rpc field ('auth', 'market', ...). */
+  name: string;
+  /** Full gRPC service name, e.g. 'etuservices.auth.v1.AuthService' (the health service name). */
+  serviceName: string;
+  definition: grpc.ServiceDefinition;
+  handlers: AsyncService<S>;
+  /** Resolves when the store answers (health: SERVING), rejects when it does not (NOT_SERVING). */
+  probe: () => Promise<void>;
+  /** Releases the store; called once, after the gRPC server stopped (or failed to listen). */
+  release: () => Promise<void> | void;
+  /** Runs once listening, before the first health probe (e.g. wait a moment for a connection). */
+  beforeHealth?: (srv: GrpcServer) => Promise<void>;
+}
+
+export interface RunningService {
+  port: number;
+  grpc: GrpcServer;
+  /** NOT_SERVING, in-flight calls finish within the grace period, then the store is released. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opts: ServeGrpcOptions<S>): Promise<RunningService> {
+  const { log } = opts;
+  const srv = createGrpcServer({ serviceNames: [opts.serviceName], log });
+  srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name }));
+  let port: number;
+  try {
+    port = await srv.listen(opts.addr);
+  } catch (err) {
+    await opts.release();
+    throw err;
+  }
+  await opts.beforeHealth?.(srv);
+  const stopHealth = watchHealth(srv, opts.probe, { intervalMs: opts.healthIntervalMs ?? 1000, log });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      stopHealth();
+      await srv.shutdown(opts.graceMs ?? 5000);
+      await opts.release();
+    })());
+  return { port, grpc: srv, close };
+}
+
+/**
+ * A main.ts in one call: starts the service, logs where it listens, closes it on SIGTERM/SIGINT
+ * (exit 0), or logs why it cannot start (exit 1).
+ */
+export function runService(name: string, log: Logger, start: () => Promise<RunningService>, opts: { graceMs: number }): void {
+  start().then(
+    (s) => {
+      log.info({ port: s.port }, `${name} listening`);
+      // close() is idempotent: the signal handler shuts gRPC down first, then close() finds it
+      // done and releases the store.
+      handleShutdownSignals(s.grpc, { graceMs: opts.graceMs, log, close: s.close });
+    },
+    (err: unknown) => {
+      log.fatal({ err }, 'cannot start');
+      process.exit(1);
+    },
+  );
+}
