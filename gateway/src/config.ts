@@ -1,6 +1,6 @@
 // Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
 // value stops the process with a message naming the variable; secrets are never echoed.
-import { ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
+import { localAddress, localStore, ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
 
 export const configShape = {
   NODE_ENV: vars.nodeEnv(),
@@ -9,11 +9,11 @@ export const configShape = {
   PORT: vars.port(3000),
   /** Interface to listen on; 127.0.0.1 for a local run, 0.0.0.0 in a container. */
   HOST: z.string().min(1).default('127.0.0.1'),
-  AUTH_ADDR: vars.addr('127.0.0.1:50051'),
-  MARKET_ADDR: vars.addr('127.0.0.1:50052'),
-  LIMITER_ADDR: vars.addr('127.0.0.1:50053'),
-  STATS_ADDR: vars.addr('127.0.0.1:50054'),
-  SESSION_REDIS_URL: vars.redisUrl('redis://127.0.0.1:6379/2'),
+  AUTH_ADDR: vars.addr(localAddress('auth')),
+  MARKET_ADDR: vars.addr(localAddress('market')),
+  LIMITER_ADDR: vars.addr(localAddress('limiter')),
+  STATS_ADDR: vars.addr(localAddress('stats')),
+  SESSION_REDIS_URL: vars.redisUrl(localStore('SESSION_REDIS_URL')),
   INTERNAL_TOKEN: z.string().optional(),
   /** Comma-separated keys signing the session cookie; the first signs, all verify (rotation). */
   SESSION_KEYS: z.string().optional(),

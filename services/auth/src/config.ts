@@ -1,6 +1,6 @@
 // Configuration of the auth service and of its seed, parsed once at start (see @etu/common).
 // zod is not a declared dependency of this package, so schemas come from @etu/common's builders.
-import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+import { localAddress, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
 
 /** An optional string variable (same schema as the base shape's optional secret). */
 const optionalString = () => baseServiceShape().INTERNAL_TOKEN;
@@ -8,7 +8,7 @@ const optionalString = () => baseServiceShape().INTERNAL_TOKEN;
 /** Variables read by the auth server (main.ts). */
 export const configShape = {
   ...baseServiceShape(),
-  AUTH_ADDR: vars.addr('127.0.0.1:50051'),
+  AUTH_ADDR: vars.addr(localAddress('auth')),
   DATABASE_URL: vars.databaseUrl(),
   /** How often health re-checks the database with `SELECT 1`. */
   HEALTH_INTERVAL_MS: vars.millis(1000),

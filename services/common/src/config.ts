@@ -2,6 +2,7 @@
 // variable stops the process with a message naming it and saying what is expected; values are
 // never echoed (they may be secrets). The rest of the code never reads process.env.
 import { z } from 'zod';
+import { localStore } from './parts';
 import { resolveSecret } from './secrets';
 
 export class ConfigError extends Error {
@@ -42,7 +43,7 @@ export const vars = {
       }, `expected a URL like ${example}`),
   redisUrl: (def: string) => vars.url(def, ['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
   databaseUrl: () =>
-    vars.url('mysql://root@127.0.0.1:3306/etuservices', ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
+    vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
   /** A positive integer of milliseconds. */

@@ -1,13 +1,13 @@
 // The limiter's configuration, parsed once at start. A malformed LIMIT_POLICIES stops the
 // process with a message naming it (loadOrExit).
 import { z } from 'zod';
-import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+import { localAddress, localStore, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
 import { DEFAULT_POLICIES, parsePolicies, PolicySyntaxError } from './policies';
 
 export const configShape = {
   ...baseServiceShape(),
-  LIMITER_ADDR: vars.addr('127.0.0.1:50053'),
-  LIMITER_REDIS_URL: vars.redisUrl('redis://127.0.0.1:6379/0'),
+  LIMITER_ADDR: vars.addr(localAddress('limiter')),
+  LIMITER_REDIS_URL: vars.redisUrl(localStore('LIMITER_REDIS_URL')),
   /** `name=limit/window,...`, window units ms, s, m, h. Kept as text; validated here. */
   LIMIT_POLICIES: z
     .string()

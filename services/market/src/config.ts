@@ -1,9 +1,9 @@
-import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+import { localAddress, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
 
 /** The market's environment: the common variables, its address and its database. */
 export const configShape = {
   ...baseServiceShape(),
-  MARKET_ADDR: vars.addr('127.0.0.1:50052'),
+  MARKET_ADDR: vars.addr(localAddress('market')),
   DATABASE_URL: vars.databaseUrl(),
 };
 

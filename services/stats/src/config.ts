@@ -1,12 +1,12 @@
 // Configuration of the stats service, parsed once at start (the rest of the code never reads
 // process.env).
-import { baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+import { localAddress, localStore, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
 
 export const configShape = {
   ...baseServiceShape(),
-  STATS_ADDR: vars.addr('127.0.0.1:50054'),
+  STATS_ADDR: vars.addr(localAddress('stats')),
   /** Database 1 by default, as the brief asks. */
-  STATS_REDIS_URL: vars.redisUrl('redis://127.0.0.1:6379/1'),
+  STATS_REDIS_URL: vars.redisUrl(localStore('STATS_REDIS_URL')),
 };
 
 export type StatsConfig = ReturnType<typeof loadConfig>;

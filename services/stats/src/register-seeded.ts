@@ -5,12 +5,12 @@
 // (deploy/start.sh, SERVICE=seed). Reads STATS_ADDR and INTERNAL_TOKEN (generated for local runs).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServiceClient, loadOrExit, parseConfig, REPO_ROOT, requireSecret, vars, z } from '@etu/common';
+import { localAddress, createServiceClient, loadOrExit, parseConfig, REPO_ROOT, requireSecret, vars, z } from '@etu/common';
 import { stats } from '@etu/proto';
 
 export const registerSeededShape = {
   NODE_ENV: vars.nodeEnv(),
-  STATS_ADDR: vars.addr('127.0.0.1:50054'),
+  STATS_ADDR: vars.addr(localAddress('stats')),
   INTERNAL_TOKEN: z.string().optional(),
 };
 
