@@ -14,7 +14,7 @@ import {
   type Logger,
 } from '@etu/common';
 import { stats } from '@etu/proto';
-import type { OutcomeName, ServiceName } from './keys';
+import { MAX_RECORD_COUNT, type OutcomeName, type ServiceName } from './keys';
 import { StatsStore, type UserCountRow } from './store';
 
 const { ServiceKind, Outcome } = stats;
@@ -60,6 +60,13 @@ function checkTime(field: string, at: Date | undefined): number | undefined {
   return ms;
 }
 
+function checkCount(count: number | undefined, outcome: OutcomeName): number {
+  if (count === undefined) return 1;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RECORD_COUNT) throw new InvalidArgument('count', `must be between 1 and ${MAX_RECORD_COUNT}`);
+  if (count > 1 && outcome !== 'denied') throw new InvalidArgument('count', 'may exceed 1 only for OUTCOME_DENIED');
+  return count;
+}
+
 function serviceName(v: stats.ServiceKind): ServiceName {
   if (v === ServiceKind.SERVICE_KIND_VENTE) return 'VENTE';
   if (v === ServiceKind.SERVICE_KIND_ACHAT) return 'ACHAT';
@@ -91,7 +98,11 @@ async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
 
 export async function startStatsServer(opts: StatsServerOptions): Promise<StatsServer> {
   const { log } = opts;
-  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, name: 'stats' });
+  // autoResendUnfulfilledCommands off: a script written before the connection dropped may have
+  // run, so it is never sent again after the reconnect (ioredis would, whenever Redis comes
+  // back); the caller got UNAVAILABLE (the command timeout settles every call). So each
+  // RecordServiceCall runs at most once, which denials, not deduplicated, rely on (README).
+  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, name: 'stats', extra: { autoResendUnfulfilledCommands: false } });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis);
 
@@ -108,7 +119,8 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       const service = serviceName(req.service);
       const outcome = outcomeName(req.outcome);
       const at = checkTime('at', req.at);
-      return { duplicate: !(await fromRedis(() => st.recordCall(eventId, userId, service, outcome, at))) };
+      const count = checkCount(req.count, outcome);
+      return { duplicate: !(await fromRedis(() => st.recordCall(eventId, userId, service, outcome, at, count))) };
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);

@@ -99,8 +99,12 @@ export class StatsStore {
     return dup === 0;
   }
 
-  /** Records a Vente/Achat call; false when `eventId` was already recorded (nothing changed). */
-  async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number): Promise<boolean> {
+  /**
+   * Records `count` Vente/Achat calls of one outcome; false when `eventId` was already recorded
+   * (nothing changed). An allowed call is deduplicated by `eventId`; denials are not (no key per
+   * denial: a flood of refused calls adds nothing that grows), so they are never retried.
+   */
+  async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number, count = 1): Promise<boolean> {
     const t = this.eventTime(at);
     const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
     const allowed = outcome === 'allowed';
@@ -114,8 +118,9 @@ export class StatsStore {
       userId,
       service,
       countField(service, outcome),
-      EVENT_TTL_MS,
+      allowed ? EVENT_TTL_MS : 0,
       expiresAt > this.now() ? expiresAt : 0,
+      count,
     );
     return dup === 0;
   }
