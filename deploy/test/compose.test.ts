@@ -4,7 +4,7 @@
 // as skipped otherwise.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,8 +52,10 @@ const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
 };
 /** `<SVC>_ADDR` → the part that listens there. */
 const ADDR_OWNER: Record<string, string> = { AUTH_ADDR: 'auth', MARKET_ADDR: 'market', LIMITER_ADDR: 'limiter', STATS_ADDR: 'stats' };
-/** Redis URL → the database number DESIGN.md gives it. */
+/** Redis URL → the database number DESIGN.md gives it, and the instance that holds it alone. */
 const REDIS_DB: Record<string, string> = { LIMITER_REDIS_URL: '0', STATS_REDIS_URL: '1', SESSION_REDIS_URL: '2' };
+const REDIS_ROLE: Record<string, 'limiter' | 'stats' | 'sessions'> = { LIMITER_REDIS_URL: 'limiter', STATS_REDIS_URL: 'stats', SESSION_REDIS_URL: 'sessions' };
+const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 /** Secrets: optional in the schemas (generated for local runs) but fatal when missing in production. */
 const SECRETS = ['INTERNAL_TOKEN', 'SESSION_KEYS'];
 const WILDCARD_HOSTS = ['0.0.0.0', '[::]', '::'];
@@ -173,13 +175,27 @@ function serviceOfPart(part: string): [string, Service] {
   return hits[0]!;
 }
 
+/** The directives of redis-common.conf then redis-<role>.conf (the later file wins), as Redis reads them. */
+function redisConf(role: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['redis-common.conf', `redis-${role}.conf`]) {
+    for (const raw of readFileSync(join(DEPLOY, f), 'utf8').split('\n')) {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const i = line.indexOf(' ');
+      out[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  return out;
+}
+
 describe('deploy/compose.yaml', () => {
   test('parses as YAML, with no duplicate key, and interpolates with .env.example plus the secrets', () => {
     const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });
     expect(doc.errors).toEqual([]);
     expect(doc.warnings).toEqual([]);
     expect(interpolationErrors).toEqual([]);
-    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'redis', 'seed', 'stats']);
+    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'redis-limiter', 'redis-sessions', 'redis-stats', 'seed', 'stats']);
   });
 
   test('a missing secret stops compose with a message naming it', () => {
@@ -251,7 +267,7 @@ describe('deploy/compose.yaml', () => {
   });
 
   test('every long-running service has a healthcheck and a restart policy; jobs do not restart', () => {
-    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'redis', 'stats']);
+    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'redis-limiter', 'redis-sessions', 'redis-stats', 'stats']);
     for (const name of longRunning) {
       const svc = services[name]!;
       expect([name, svc.restart]).toEqual([name, expect.stringMatching(/^(always|unless-stopped|on-failure(:\d+)?)$/)]);
@@ -322,11 +338,54 @@ describe('deploy/compose.yaml', () => {
         expect([name, k, names.includes(url.hostname)]).toEqual([name, k, true]);
         const target = services[url.hostname]!;
         if (k === 'DATABASE_URL') expect(target.image).toMatch(/^(mariadb|mysql):/);
-        else expect([name, k, target.image, url.pathname]).toEqual([name, k, expect.stringMatching(/^redis:/), `/${REDIS_DB[k]}`]);
+        else {
+          expect([name, k, target.image, url.pathname]).toEqual([name, k, expect.stringMatching(/^redis:/), `/${REDIS_DB[k]}`]);
+          expect([name, k, url.hostname]).toEqual([name, k, `redis-${REDIS_ROLE[k]}`]);
+        }
       } else if (k === 'HOST') {
         expect([name, k, WILDCARD_HOSTS.includes(env[k] ?? '')]).toEqual([name, k, true]);
       }
     }
+  });
+
+  test('three Redis instances, each with its own config file, memory budget and volume; one part each', () => {
+    const users = new Map<string, string[]>();
+    for (const [name, svc] of Object.entries(services)) {
+      for (const [k, v] of Object.entries(serviceEnv(svc))) {
+        if (k in REDIS_ROLE) users.set(new URL(v).hostname, [...(users.get(new URL(v).hostname) ?? []), `${name}.${k}`]);
+      }
+    }
+    // No instance is shared: a flood of one store cannot fill the limiter's memory.
+    expect(Object.fromEntries(users)).toEqual({
+      'redis-limiter': ['limiter.LIMITER_REDIS_URL'],
+      'redis-stats': ['stats.STATS_REDIS_URL'],
+      'redis-sessions': ['gateway.SESSION_REDIS_URL'],
+    });
+    const dataVolumes = new Set<string>();
+    for (const role of REDIS_ROLES) {
+      const svc = services[`redis-${role}`]!;
+      expect(svc.command).toEqual([
+        'redis-server',
+        '/usr/local/etc/redis/redis-common.conf',
+        '--include',
+        `/usr/local/etc/redis/redis-${role}.conf`,
+      ]);
+      const mounts = (svc.volumes as string[]).map((v) => v.split(':'));
+      expect(mounts).toEqual(
+        expect.arrayContaining([
+          ['./redis-common.conf', '/usr/local/etc/redis/redis-common.conf', 'ro'],
+          [`./redis-${role}.conf`, `/usr/local/etc/redis/redis-${role}.conf`, 'ro'],
+        ]),
+      );
+      const data = mounts.find((m) => m[1] === '/data')!;
+      dataVolumes.add(data[0]!);
+      const conf = redisConf(role);
+      expect([role, Number.parseInt(conf.maxmemory ?? '0', 10) > 0]).toEqual([role, true]);
+    }
+    expect(dataVolumes.size).toBe(3);
+    // What each holds decides what it may drop: never a quota log or a statistic; sessions may go.
+    expect(REDIS_ROLES.map((r) => redisConf(r)['maxmemory-policy'])).toEqual(['noeviction', 'noeviction', 'volatile-lru']);
+    expect(REDIS_ROLES.map((r) => redisConf(r).appendonly)).toEqual(['yes', 'yes', 'no']);
   });
 
   test('each service waits until what it connects to is healthy', () => {
@@ -660,7 +719,7 @@ describe('deploy/healthcheck.js', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// deploy/redis.conf with a real redis-server (this machine's; the image runs Redis 7.4)
+// deploy/redis-*.conf with a real redis-server (this machine's; the image runs Redis 7.4)
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -675,13 +734,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startRedis(dir: string, port: number): Promise<ChildProcess> {
-  // Loopback only for the test; everything else comes from the file. The file sends the log to
+/** redis-server as compose starts it (common file + the role's), on loopback; `extra` overrides. */
+async function startRedis(dir: string, port: number, role: string, extra: string[] = []): Promise<ChildProcess> {
+  // Loopback only for the test; everything else comes from the files. They send the log to
   // stdout, where Redis says when it is ready (after loading the append-only file).
-  const child = spawn('redis-server', [join(DEPLOY, 'redis.conf'), '--port', String(port), '--bind', '127.0.0.1'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, `redis-${role}.conf`), '--port', String(port), '--bind', '127.0.0.1', ...extra];
+  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   await new Promise<void>((ok, ko) => {
     const timer = setTimeout(() => ko(new Error(`redis-server not ready after 10 s:\n${log}`)), 10_000);
@@ -704,34 +762,53 @@ async function startRedis(dir: string, port: number): Promise<ChildProcess> {
 
 const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 
-(hasRedisServer ? describe : describe.skip)('deploy/redis.conf (skipped when redis-server is not installed)', () => {
+(hasRedisServer ? describe : describe.skip)('deploy/redis-*.conf (skipped when redis-server is not installed)', () => {
   let dir: string;
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
+  const start = async (role: string, port: number, extra: string[] = []) => {
+    const child = await startRedis(join(dir, role), port, role, extra);
+    children.push(child);
+    return child;
+  };
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'etu-redis-conf-'));
+    for (const role of REDIS_ROLES) mkdirSync(join(dir, role));
   });
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await stopped(child);
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await stopped(child);
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('AOF every second, noeviction; statistics in db 1 survive a kill -9', async () => {
+  test.each(REDIS_ROLES)('%s: redis-server reads the two files as compose passes them', async (role) => {
     const port = await freePort();
-    child = await startRedis(dir, port);
-    const r = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
+    const child = await start(role, port);
+    const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     try {
       const cfg = async (k: string) => ((await r.config('GET', k)) as string[])[1];
-      expect(await cfg('appendonly')).toBe('yes');
-      expect(await cfg('appendfsync')).toBe('everysec');
-      expect(await cfg('maxmemory-policy')).toBe('noeviction');
+      const file = redisConf(role);
+      expect(await cfg('maxmemory-policy')).toBe(file['maxmemory-policy']);
+      expect(await cfg('appendonly')).toBe(file.appendonly);
+      expect(await cfg('maxmemory')).toBe(String(Number.parseInt(file.maxmemory!, 10) * 1024 * 1024));
       expect(Number(await cfg('databases'))).toBeGreaterThanOrEqual(3);
-      expect(Number(await cfg('maxmemory'))).toBeGreaterThan(0);
+      if (role !== 'sessions') expect(await cfg('appendfsync')).toBe('everysec');
+    } finally {
+      r.disconnect();
+    }
+    child.kill('SIGTERM');
+    await stopped(child);
+  });
+
+  test('statistics: AOF every second; db 1 survives a kill -9', async () => {
+    const port = await freePort();
+    let child = await start('stats', port);
+    const r = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
+    try {
       await r.zincrby('stats:logins', 3, 'user-42');
-      await r.select(0);
-      await r.set('rl:{login:user-42}', 'x', 'PX', 600_000);
     } finally {
       r.disconnect();
     }
@@ -740,16 +817,54 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
     child.kill('SIGKILL');
     await stopped(child);
 
-    child = await startRedis(dir, port);
+    child = await start('stats', port);
     const after = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
     try {
       expect(await after.zscore('stats:logins', 'user-42')).toBe('3');
     } finally {
       after.disconnect();
     }
-    expect(existsSync(join(dir, 'appendonlydir'))).toBe(true);
+    expect(existsSync(join(dir, 'stats', 'appendonlydir'))).toBe(true);
     child.kill('SIGTERM');
     await stopped(child);
+  });
+
+  test('full: the limiter and the statistics refuse writes (OOM), the sessions drop the least recently used', async () => {
+    const fill = async (role: string) => {
+      const port = await freePort();
+      // A tiny budget so that it fills in a moment; everything else from the files.
+      const child = await start(role, port, ['--maxmemory', '4mb', '--appendonly', 'no', '--save', '']);
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      const value = 'x'.repeat(400);
+      let written = 0;
+      let error = '';
+      try {
+        for (let i = 0; i < 20_000 && !error; i += 500) {
+          const p = r.pipeline();
+          for (let j = i; j < i + 500; j++) p.set(`k:${j}`, value, 'PX', 600_000);
+          for (const [err] of (await p.exec())!) {
+            if (err) error ||= err.message;
+            else written++;
+          }
+        }
+        // The first key written is the least recently used one.
+        return { written, error, keys: await r.dbsize(), first: await r.exists('k:0') };
+      } finally {
+        r.disconnect();
+        child.kill('SIGTERM');
+        await stopped(child);
+      }
+    };
+    for (const role of ['limiter', 'stats']) {
+      const res = await fill(role);
+      expect([role, res.error]).toEqual([role, expect.stringMatching(/^OOM /)]);
+      expect(res.keys).toBe(res.written);
+    }
+    const sessions = await fill('sessions');
+    expect(sessions.error).toBe('');
+    expect(sessions.written).toBe(20_000);
+    expect(sessions.keys).toBeLessThan(20_000);
+    expect(sessions.first).toBe(0);
   });
 });
 
