@@ -8,7 +8,7 @@ const cfg = loadOrExit('stats', () => {
   return { ...c, token: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV) };
 });
 const log = createLogger('stats', cfg.LOG_LEVEL);
-startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, shutdownGraceMs: cfg.SHUTDOWN_GRACE_MS }).then(
+startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, dedupTtlMs: cfg.STATS_DEDUP_TTL_MS, shutdownGraceMs: cfg.SHUTDOWN_GRACE_MS }).then(
   (s) => {
     log.info({ port: s.port }, 'stats listening');
     handleShutdownSignals(s.grpc, { graceMs: cfg.SHUTDOWN_GRACE_MS, log, close: s.close });

@@ -32,6 +32,8 @@ export interface StatsServerOptions {
    * UNAVAILABLE after this; a refused or closed connection fails at once (no offline queue).
    */
   commandTimeoutMs?: number;
+  /** How long a login's or allowed call's event id is remembered (default 5 minutes). */
+  dedupTtlMs?: number;
   /** How often health checks Redis. */
   healthIntervalMs?: number;
   /** Grace period for in-flight calls in close(). */
@@ -104,7 +106,7 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
   // RecordServiceCall runs at most once, which denials, not deduplicated, rely on (README).
   const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.commandTimeoutMs ?? 500, name: 'stats', extra: { autoResendUnfulfilledCommands: false } });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
-  const st = new StatsStore(redis);
+  const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
   const impl: AsyncService<stats.StatsServiceServer> = {
     recordLogin: async (req) => {

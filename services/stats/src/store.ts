@@ -72,6 +72,8 @@ export class StatsStore {
     private readonly redis: Redis,
     /** The clock for events without a time and for the series (the stats server's clock). */
     private readonly now: () => number = Date.now,
+    /** How long a login's or allowed call's event id is remembered (STATS_DEDUP_TTL_MS). */
+    private readonly dedupTtlMs: number = EVENT_TTL_MS,
   ) {
     redis.defineCommand('statsRecordLogin', { numberOfKeys: 5, lua: RECORD_LOGIN });
     redis.defineCommand('statsRecordCall', { numberOfKeys: 6, lua: RECORD_CALL });
@@ -94,7 +96,7 @@ export class StatsStore {
       TOTALS,
       userId,
       this.eventTime(at),
-      EVENT_TTL_MS,
+      this.dedupTtlMs,
     );
     return dup === 0;
   }
@@ -118,7 +120,7 @@ export class StatsStore {
       userId,
       service,
       countField(service, outcome),
-      allowed ? EVENT_TTL_MS : 0,
+      allowed ? this.dedupTtlMs : 0,
       expiresAt > this.now() ? expiresAt : 0,
       count,
     );

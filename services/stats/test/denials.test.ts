@@ -99,3 +99,15 @@ test('a record whose reply was lost is never sent to Redis again after the recon
     await relay.close();
   }
 });
+
+test('STATS_DEDUP_TTL_MS sets how long an event id is remembered', async () => {
+  const t = await startTestStats(env.dbs.urls[0]!, { dedupTtlMs: 1500 });
+  try {
+    await t.call.recordLogin({ eventId: 'short-ttl', userId: 'ttl' });
+    const ttl = await env.redis.pttl('stats:event:short-ttl');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1500);
+  } finally {
+    await t.close();
+  }
+});
