@@ -37,7 +37,7 @@ function mariadbPid() {
  * starts from the same state. When migrating fails (say an applied migration was edited), it is
  * dropped and created afresh.
  */
-async function benchDatabase(serverUrl) {
+export async function benchDatabase(serverUrl) {
   const u = new URL(serverUrl);
   const mariadb = require('mariadb');
   let conn;

@@ -12,7 +12,7 @@ import { configShape as marketShape } from '../../services/market/src/config';
 import { configShape as limiterShape } from '../../services/limiter/src/config';
 import { configShape as statsShape } from '../../services/stats/src/config';
 import { configShape as gatewayShape, loadConfig as loadGatewayConfig } from '../../gateway/src/config';
-import { COMPOSE_FILE, DEPLOY, DOCKERFILE, ENV_EXAMPLE, ROOT, envExample, filledSecrets, loadCompose, partOf, serviceEnv, dockerfileStages, entryFiles, sourceOf, type Env, type Service } from './support';
+import { COMPOSE_FILE, DEPLOY, DOCKERFILE, redisConf, ENV_EXAMPLE, ROOT, envExample, filledSecrets, loadCompose, partOf, serviceEnv, dockerfileStages, entryFiles, sourceOf, type Env, type Service } from './support';
 
 type Shape = Record<string, z.ZodType>;
 
@@ -35,8 +35,10 @@ const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
 };
 /** `<SVC>_ADDR` → the part that listens there. */
 const ADDR_OWNER: Record<string, string> = { AUTH_ADDR: 'auth', MARKET_ADDR: 'market', LIMITER_ADDR: 'limiter', STATS_ADDR: 'stats' };
-/** Redis URL → the database number DESIGN.md gives it. */
+/** Redis URL → the database number DESIGN.md gives it, and the instance that holds it alone. */
 const REDIS_DB: Record<string, string> = { LIMITER_REDIS_URL: '0', STATS_REDIS_URL: '1', SESSION_REDIS_URL: '2' };
+const REDIS_ROLE: Record<string, 'limiter' | 'stats' | 'sessions'> = { LIMITER_REDIS_URL: 'limiter', STATS_REDIS_URL: 'stats', SESSION_REDIS_URL: 'sessions' };
+const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 /** Secrets: optional in the schemas (generated for local runs) but fatal when missing in production. */
 const SECRETS = ['INTERNAL_TOKEN', 'SESSION_KEYS'];
 const WILDCARD_HOSTS = ['0.0.0.0', '[::]', '::'];
@@ -60,13 +62,14 @@ function serviceOfPart(part: string): [string, Service] {
   return hits[0]!;
 }
 
+
 describe('deploy/compose.yaml', () => {
   test('parses as YAML, with no duplicate key, and interpolates with .env.example plus the secrets', () => {
     const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });
     expect(doc.errors).toEqual([]);
     expect(doc.warnings).toEqual([]);
     expect(interpolationErrors).toEqual([]);
-    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'redis', 'seed', 'stats']);
+    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'redis-limiter', 'redis-sessions', 'redis-stats', 'seed', 'stats']);
   });
 
   test('a missing secret stops compose with a message naming it', () => {
@@ -138,7 +141,7 @@ describe('deploy/compose.yaml', () => {
   });
 
   test('every long-running service has a healthcheck and a restart policy; jobs do not restart', () => {
-    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'redis', 'stats']);
+    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'redis-limiter', 'redis-sessions', 'redis-stats', 'stats']);
     for (const name of longRunning) {
       const svc = services[name]!;
       expect([name, svc.restart]).toEqual([name, expect.stringMatching(/^(always|unless-stopped|on-failure(:\d+)?)$/)]);
@@ -209,11 +212,54 @@ describe('deploy/compose.yaml', () => {
         expect([name, k, names.includes(url.hostname)]).toEqual([name, k, true]);
         const target = services[url.hostname]!;
         if (k === 'DATABASE_URL') expect(target.image).toMatch(/^(mariadb|mysql):/);
-        else expect([name, k, target.image, url.pathname]).toEqual([name, k, expect.stringMatching(/^redis:/), `/${REDIS_DB[k]}`]);
+        else {
+          expect([name, k, target.image, url.pathname]).toEqual([name, k, expect.stringMatching(/^redis:/), `/${REDIS_DB[k]}`]);
+          expect([name, k, url.hostname]).toEqual([name, k, `redis-${REDIS_ROLE[k]}`]);
+        }
       } else if (k === 'HOST') {
         expect([name, k, WILDCARD_HOSTS.includes(env[k] ?? '')]).toEqual([name, k, true]);
       }
     }
+  });
+
+  test('three Redis instances, each with its own config file, memory budget and volume; one part each', () => {
+    const users = new Map<string, string[]>();
+    for (const [name, svc] of Object.entries(services)) {
+      for (const [k, v] of Object.entries(serviceEnv(svc))) {
+        if (k in REDIS_ROLE) users.set(new URL(v).hostname, [...(users.get(new URL(v).hostname) ?? []), `${name}.${k}`]);
+      }
+    }
+    // No instance is shared: a flood of one store cannot fill the limiter's memory.
+    expect(Object.fromEntries(users)).toEqual({
+      'redis-limiter': ['limiter.LIMITER_REDIS_URL'],
+      'redis-stats': ['stats.STATS_REDIS_URL'],
+      'redis-sessions': ['gateway.SESSION_REDIS_URL'],
+    });
+    const dataVolumes = new Set<string>();
+    for (const role of REDIS_ROLES) {
+      const svc = services[`redis-${role}`]!;
+      expect(svc.command).toEqual([
+        'redis-server',
+        '/usr/local/etc/redis/redis-common.conf',
+        '--include',
+        `/usr/local/etc/redis/redis-${role}.conf`,
+      ]);
+      const mounts = (svc.volumes as string[]).map((v) => v.split(':'));
+      expect(mounts).toEqual(
+        expect.arrayContaining([
+          ['./redis-common.conf', '/usr/local/etc/redis/redis-common.conf', 'ro'],
+          [`./redis-${role}.conf`, `/usr/local/etc/redis/redis-${role}.conf`, 'ro'],
+        ]),
+      );
+      const data = mounts.find((m) => m[1] === '/data')!;
+      dataVolumes.add(data[0]!);
+      const conf = redisConf(role);
+      expect([role, Number.parseInt(conf.maxmemory ?? '0', 10) > 0]).toEqual([role, true]);
+    }
+    expect(dataVolumes.size).toBe(3);
+    // What each holds decides what it may drop: never a quota log or a statistic; sessions may go.
+    expect(REDIS_ROLES.map((r) => redisConf(r)['maxmemory-policy'])).toEqual(['noeviction', 'noeviction', 'volatile-lru']);
+    expect(REDIS_ROLES.map((r) => redisConf(r).appendonly)).toEqual(['yes', 'yes', 'no']);
   });
 
   test('each service waits until what it connects to is healthy', () => {

@@ -1,20 +1,23 @@
-// deploy/redis.conf with a real redis-server (this machine's; the image runs Redis 7.4)
+// deploy/redis-*.conf with a real redis-server (this machine's; the image runs Redis 7.4)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort } from '@etu/testkit';
-import { DEPLOY } from './support';
+import { DEPLOY, redisConf } from './support';
+
+const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-async function startRedis(dir: string, port: number): Promise<ChildProcess> {
-  // Loopback only for the test; everything else comes from the file. The file sends the log to
+
+
+/** redis-server as compose starts it (common file + the role's), on loopback; `extra` overrides. */
+async function startRedis(dir: string, port: number, role: string, extra: string[] = []): Promise<ChildProcess> {
+  // Loopback only for the test; everything else comes from the files. They send the log to
   // stdout, where Redis says when it is ready (after loading the append-only file).
-  const child = spawn('redis-server', [join(DEPLOY, 'redis.conf'), '--port', String(port), '--bind', '127.0.0.1'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, `redis-${role}.conf`), '--port', String(port), '--bind', '127.0.0.1', ...extra];
+  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   await new Promise<void>((ok, ko) => {
     const timer = setTimeout(() => ko(new Error(`redis-server not ready after 10 s:\n${log}`)), 10_000);
@@ -37,34 +40,53 @@ async function startRedis(dir: string, port: number): Promise<ChildProcess> {
 
 const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 
-(hasRedisServer ? describe : describe.skip)('deploy/redis.conf (skipped when redis-server is not installed)', () => {
+(hasRedisServer ? describe : describe.skip)('deploy/redis-*.conf (skipped when redis-server is not installed)', () => {
   let dir: string;
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
+  const start = async (role: string, port: number, extra: string[] = []) => {
+    const child = await startRedis(join(dir, role), port, role, extra);
+    children.push(child);
+    return child;
+  };
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'etu-redis-conf-'));
+    for (const role of REDIS_ROLES) mkdirSync(join(dir, role));
   });
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await stopped(child);
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await stopped(child);
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('AOF every second, noeviction; statistics in db 1 survive a kill -9', async () => {
+  test.each(REDIS_ROLES)('%s: redis-server reads the two files as compose passes them', async (role) => {
     const port = await freePort();
-    child = await startRedis(dir, port);
-    const r = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
+    const child = await start(role, port);
+    const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     try {
       const cfg = async (k: string) => ((await r.config('GET', k)) as string[])[1];
-      expect(await cfg('appendonly')).toBe('yes');
-      expect(await cfg('appendfsync')).toBe('everysec');
-      expect(await cfg('maxmemory-policy')).toBe('noeviction');
+      const file = redisConf(role);
+      expect(await cfg('maxmemory-policy')).toBe(file['maxmemory-policy']);
+      expect(await cfg('appendonly')).toBe(file.appendonly);
+      expect(await cfg('maxmemory')).toBe(String(Number.parseInt(file.maxmemory!, 10) * 1024 * 1024));
       expect(Number(await cfg('databases'))).toBeGreaterThanOrEqual(3);
-      expect(Number(await cfg('maxmemory'))).toBeGreaterThan(0);
+      if (role !== 'sessions') expect(await cfg('appendfsync')).toBe('everysec');
+    } finally {
+      r.disconnect();
+    }
+    child.kill('SIGTERM');
+    await stopped(child);
+  });
+
+  test('statistics: AOF every second; db 1 survives a kill -9', async () => {
+    const port = await freePort();
+    let child = await start('stats', port);
+    const r = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
+    try {
       await r.zincrby('stats:logins', 3, 'user-42');
-      await r.select(0);
-      await r.set('rl:{login:user-42}', 'x', 'PX', 600_000);
     } finally {
       r.disconnect();
     }
@@ -73,15 +95,53 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
     child.kill('SIGKILL');
     await stopped(child);
 
-    child = await startRedis(dir, port);
+    child = await start('stats', port);
     const after = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
     try {
       expect(await after.zscore('stats:logins', 'user-42')).toBe('3');
     } finally {
       after.disconnect();
     }
-    expect(existsSync(join(dir, 'appendonlydir'))).toBe(true);
+    expect(existsSync(join(dir, 'stats', 'appendonlydir'))).toBe(true);
     child.kill('SIGTERM');
     await stopped(child);
+  });
+
+  test('full: the limiter and the statistics refuse writes (OOM), the sessions drop the least recently used', async () => {
+    const fill = async (role: string) => {
+      const port = await freePort();
+      // A tiny budget so that it fills in a moment; everything else from the files.
+      const child = await start(role, port, ['--maxmemory', '4mb', '--appendonly', 'no', '--save', '']);
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      const value = 'x'.repeat(400);
+      let written = 0;
+      let error = '';
+      try {
+        for (let i = 0; i < 20_000 && !error; i += 500) {
+          const p = r.pipeline();
+          for (let j = i; j < i + 500; j++) p.set(`k:${j}`, value, 'PX', 600_000);
+          for (const [err] of (await p.exec())!) {
+            if (err) error ||= err.message;
+            else written++;
+          }
+        }
+        // The first key written is the least recently used one.
+        return { written, error, keys: await r.dbsize(), first: await r.exists('k:0') };
+      } finally {
+        r.disconnect();
+        child.kill('SIGTERM');
+        await stopped(child);
+      }
+    };
+    for (const role of ['limiter', 'stats']) {
+      const res = await fill(role);
+      expect([role, res.error]).toEqual([role, expect.stringMatching(/^OOM /)]);
+      expect(res.keys).toBe(res.written);
+    }
+    const sessions = await fill('sessions');
+    expect(sessions.error).toBe('');
+    expect(sessions.written).toBe(20_000);
+    expect(sessions.keys).toBeLessThan(20_000);
+    expect(sessions.first).toBe(0);
   });
 });

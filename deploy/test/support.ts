@@ -154,3 +154,17 @@ export function sourceOf(file: string): string {
   if (!m) throw new Error(`unexpected entry file ${file}`);
   return `${m[1]}/src/${m[2]}.ts`;
 }
+
+/** The directives of redis-common.conf then redis-<role>.conf (the later file wins), as Redis reads them. */
+export function redisConf(role: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['redis-common.conf', `redis-${role}.conf`]) {
+    for (const raw of readFileSync(join(DEPLOY, f), 'utf8').split('\n')) {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const i = line.indexOf(' ');
+      out[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  return out;
+}

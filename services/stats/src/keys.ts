@@ -18,11 +18,20 @@ export const TOTALS = 'stats:totals';
 
 /** hash of one user's calls: vente:allowed, achat:allowed, vente:denied, achat:denied. */
 export const userKey = (userId: string) => `stats:user:${userId}`;
-/** string: an event id already recorded (dedup), expiring after EVENT_TTL_MS. */
+/** string: a login or allowed call's event id already recorded (dedup), expiring after EVENT_TTL_MS. */
 export const eventKey = (eventId: string) => `stats:event:${eventId}`;
 
-/** A recorded event id is remembered this long: a retry within it is counted once. */
-export const EVENT_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * A recorded event id is remembered this long: a retry within it is counted once. Sized to the
+ * retry horizon of the producers (README "Deduplication"): the gateway sends each record once
+ * within STATS_TIMEOUT_MS (500 ms) and never retries, and the stats server's own Redis
+ * connection never re-sends a script; 5 minutes leaves a wide margin for a producer that does
+ * retry, while a user's allowed calls and logins (10 each per 10 minutes) keep at most ~20
+ * keys alive per user.
+ */
+export const EVENT_TTL_MS = 5 * 60 * 1000;
+/** The most calls one denied record may stand for (a gateway's per-minute sum). */
+export const MAX_RECORD_COUNT = 1_000_000;
 /** A minute bucket lives this long after its minute ends (the dashboard shows the last 60). */
 export const MINUTE_RETENTION_MS = 2 * 60 * 60 * 1000;
 export const MINUTE_MS = 60_000;

@@ -25,19 +25,21 @@ return 0
  * stats:denied:service / stats:denied:user.
  * KEYS: 1 stats:event:<id>, 2 per-service zset, 3 per-user zset, 4 stats:calls:user,
  *       5 stats:user:<id>, 6 stats:minute:<yyyymmddHHMM>
- * ARGV: 1 user id, 2 VENTE|ACHAT, 3 count field (vente:allowed, ...), 4 dedup TTL (ms),
- *       5 when the minute bucket expires (ms since the epoch; 0 = too old for the series)
+ * ARGV: 1 user id, 2 VENTE|ACHAT, 3 count field (vente:allowed, ...), 4 dedup TTL (ms; '0' =
+ *       no dedup key, for denials), 5 when the minute bucket expires (ms since the epoch; 0 =
+ *       too old for the series), 6 how many calls this record stands for
  * Returns 1 when the event id was already recorded (nothing changed), else 0.
  */
 export const RECORD_CALL = `
-if not redis.call('SET', KEYS[1], 'call', 'NX', 'PX', ARGV[4]) then return 1 end
-redis.call('ZINCRBY', KEYS[2], 1, ARGV[2])
-redis.call('ZINCRBY', KEYS[3], 1, ARGV[1])
+if ARGV[4] ~= '0' and not redis.call('SET', KEYS[1], 'call', 'NX', 'PX', ARGV[4]) then return 1 end
+local n = tonumber(ARGV[6])
+redis.call('ZINCRBY', KEYS[2], n, ARGV[2])
+redis.call('ZINCRBY', KEYS[3], n, ARGV[1])
 -- Every known user is in stats:calls:user, with 0 until a first allowed call.
 redis.call('ZADD', KEYS[4], 'NX', 0, ARGV[1])
-redis.call('HINCRBY', KEYS[5], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[5], ARGV[3], n)
 if ARGV[5] ~= '0' then
-  redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
+  redis.call('HINCRBY', KEYS[6], ARGV[3], n)
   redis.call('PEXPIREAT', KEYS[6], ARGV[5])
 end
 return 0

@@ -10,7 +10,7 @@ import {
   type ServiceBaseOptions,
 } from '@etu/common';
 import { stats } from '@etu/proto';
-import type { OutcomeName, ServiceName } from './keys';
+import { MAX_RECORD_COUNT, type OutcomeName, type ServiceName } from './keys';
 import { StatsStore, type UserCountRow } from './store';
 
 const { ServiceKind, Outcome } = stats;
@@ -25,6 +25,8 @@ export interface StatsServerOptions extends ServiceBaseOptions {
    * UNAVAILABLE after this; a refused or closed connection fails at once (no offline queue).
    */
   redisTimeoutMs?: number;
+  /** How long a login's or allowed call's event id is remembered (default 5 minutes). */
+  dedupTtlMs?: number;
 }
 
 export type StatsServer = RunningService;
@@ -42,6 +44,13 @@ function checkTime(field: string, at: Date | undefined): number | undefined {
   const ms = at.getTime();
   if (!Number.isFinite(ms) || ms < 0) throw new InvalidArgument(field, 'must be a time after 1970-01-01T00:00:00Z');
   return ms;
+}
+
+function checkCount(count: number | undefined, outcome: OutcomeName): number {
+  if (count === undefined) return 1;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RECORD_COUNT) throw new InvalidArgument('count', `must be between 1 and ${MAX_RECORD_COUNT}`);
+  if (count > 1 && outcome !== 'denied') throw new InvalidArgument('count', 'may exceed 1 only for OUTCOME_DENIED');
+  return count;
 }
 
 function serviceName(v: stats.ServiceKind): ServiceName {
@@ -65,9 +74,13 @@ const userCounts = (rows: UserCountRow[]): stats.UserCount[] => rows.map((r) => 
 
 export async function startStatsServer(opts: StatsServerOptions): Promise<StatsServer> {
   const { log } = opts;
-  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats' });
+  // autoResendUnfulfilledCommands off: a script written before the connection dropped may have
+  // run, so it is never sent again after the reconnect (ioredis would, whenever Redis comes
+  // back); the caller got UNAVAILABLE (the command timeout settles every call). So each
+  // RecordServiceCall runs at most once, which denials, not deduplicated, rely on (README).
+  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats', extra: { autoResendUnfulfilledCommands: false } });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
-  const st = new StatsStore(redis);
+  const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
   const handlers: AsyncService<stats.StatsServiceServer> = {
     recordLogin: async (req) => {
@@ -82,7 +95,8 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       const service = serviceName(req.service);
       const outcome = outcomeName(req.outcome);
       const at = checkTime('at', req.at);
-      return { duplicate: !(await st.recordCall(eventId, userId, service, outcome, at)) };
+      const count = checkCount(req.count, outcome);
+      return { duplicate: !(await st.recordCall(eventId, userId, service, outcome, at, count)) };
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);

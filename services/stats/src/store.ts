@@ -75,6 +75,8 @@ export class StatsStore {
     private readonly redis: Redis,
     /** The clock for events without a time and for the series (the stats server's clock). */
     private readonly now: () => number = Date.now,
+    /** How long a login's or allowed call's event id is remembered (STATS_DEDUP_TTL_MS). */
+    private readonly dedupTtlMs: number = EVENT_TTL_MS,
   ) {
     redis.defineCommand('statsRecordLogin', { numberOfKeys: 5, lua: RECORD_LOGIN });
     redis.defineCommand('statsRecordCall', { numberOfKeys: 6, lua: RECORD_CALL });
@@ -91,39 +93,44 @@ export class StatsStore {
   async recordLogin(eventId: string, userId: string, at?: number): Promise<boolean> {
     return fromRedis(async () => {
       const dup = await this.redis.statsRecordLogin(
-        eventKey(eventId),
-        LOGINS,
-        LAST_LOGIN,
-        CALLS_USER,
-        TOTALS,
-        userId,
-        this.eventTime(at),
-        EVENT_TTL_MS,
+      eventKey(eventId),
+      LOGINS,
+      LAST_LOGIN,
+      CALLS_USER,
+      TOTALS,
+      userId,
+      this.eventTime(at),
+      this.dedupTtlMs,
       );
       return dup === 0;
     });
   }
 
-  /** Records a Vente/Achat call; false when `eventId` was already recorded (nothing changed). */
-  async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number): Promise<boolean> {
+  /**
+   * Records `count` Vente/Achat calls of one outcome; false when `eventId` was already recorded
+   * (nothing changed). An allowed call is deduplicated by `eventId`; denials are not (no key per
+   * denial: a flood of refused calls adds nothing that grows), so they are never retried.
+   */
+  async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number, count = 1): Promise<boolean> {
     return fromRedis(async () => {
-      const t = this.eventTime(at);
-      const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
-      const allowed = outcome === 'allowed';
-      const dup = await this.redis.statsRecordCall(
-        eventKey(eventId),
-        allowed ? CALLS_SERVICE : DENIED_SERVICE,
-        allowed ? CALLS_USER : DENIED_USER,
-        CALLS_USER,
-        userKey(userId),
-        minuteKey(t),
-        userId,
-        service,
-        countField(service, outcome),
-        EVENT_TTL_MS,
-        expiresAt > this.now() ? expiresAt : 0,
-      );
-      return dup === 0;
+    const t = this.eventTime(at);
+    const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
+    const allowed = outcome === 'allowed';
+    const dup = await this.redis.statsRecordCall(
+      eventKey(eventId),
+      allowed ? CALLS_SERVICE : DENIED_SERVICE,
+      allowed ? CALLS_USER : DENIED_USER,
+      CALLS_USER,
+      userKey(userId),
+      minuteKey(t),
+      userId,
+      service,
+      countField(service, outcome),
+      allowed ? this.dedupTtlMs : 0,
+      expiresAt > this.now() ? expiresAt : 0,
+      count,
+    );
+    return dup === 0;
     });
   }
 

@@ -13,13 +13,14 @@ export interface TestStats {
   close(): Promise<void>;
 }
 
-export async function startTestStats(redisUrl: string, extra: { redisTimeoutMs?: number; healthIntervalMs?: number } = {}): Promise<TestStats> {
+export async function startTestStats(redisUrl: string, extra: { redisTimeoutMs?: number; healthIntervalMs?: number; dedupTtlMs?: number } = {}): Promise<TestStats> {
   const server = await startStatsServer({
     addr: '127.0.0.1:0',
     log: testLogger(),
     token: TEST_TOKEN,
     redisUrl,
     healthIntervalMs: extra.healthIntervalMs ?? 200,
+    dedupTtlMs: extra.dedupTtlMs,
     // This machine's CPUs and its Redis are shared with other test runs: a generous timeout
     // unless the test is about timeouts (the server's own default is much shorter).
     redisTimeoutMs: extra.redisTimeoutMs ?? 5000,

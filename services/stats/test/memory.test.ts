@@ -53,6 +53,8 @@ test('memory per active user', async () => {
   await batch((u) => st.recordCall(randomUUID(), u, 'ACHAT', 'denied', t0));
   const denied = await perUserBytes();
 
+  // Denials add no key of their own: only the logins and allowed calls above left dedup keys.
+  expect(await redis.keys('stats:event:*')).toHaveLength(4 * USERS);
   const events = (await redis.keys('stats:event:*')).slice(0, 100);
   let eventBytes = 0;
   for (const k of events) eventBytes += await usage(k);
@@ -62,7 +64,7 @@ test('memory per active user', async () => {
   console.log(
     `stats memory per user (${USERS} users): registered only ${r(registered.zsets)} B; active ${r(active.zsets + active.hashes)} B ` +
       `(zsets ${r(active.zsets)} + hash ${r(active.hashes)}); with denials ${r(denied.zsets + denied.hashes)} B ` +
-      `(zsets ${r(denied.zsets)} + hash ${r(denied.hashes)}); per recorded event (dedup key, 24 h) ${r(eventBytes)} B`,
+      `(zsets ${r(denied.zsets)} + hash ${r(denied.hashes)}); per login or allowed call (dedup key, 5 min) ${r(eventBytes)} B; per denied call 0 B (no key)`,
   );
   expect(registered.hashes).toBe(0);
   expect(registered.zsets).toBeLessThan(150);
