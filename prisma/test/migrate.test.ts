@@ -115,7 +115,7 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
   const byTable = (t: string) => cols.filter((c) => c.TABLE_NAME === t).map((c) => c.COLUMN_NAME);
   expect(byTable('utilisateurs')).toEqual(['id', 'nom', 'prenom', 'email', 'mot_de_passe', 'role', 'created_at']);
   expect(byTable('articles')).toEqual([
-    'id', 'vendeur_id', 'titre', 'categorie', 'prix_centimes', 'description', 'statut', 'acheteur_id', 'created_at', 'vendu_at',
+    'id', 'vendeur_id', 'titre', 'categorie', 'prix_centimes', 'description', 'statut', 'acheteur_id', 'created_at', 'vendu_at', 'cle_idempotence',
   ]);
   const col = (t: string, c: string) => cols.find((x) => x.TABLE_NAME === t && x.COLUMN_NAME === c)!;
   expect(col('articles', 'statut').COLUMN_TYPE).toBe("enum('disponible','vendu')");
@@ -127,6 +127,13 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     [db.name],
   );
   expect(unique.map((u) => [u.INDEX_NAME, Number(u.NON_UNIQUE)])).toEqual([['utilisateurs_email_key', 0]]);
+  // A sale form's key is unique per seller (issue 22): the index covers (vendeur_id, cle_idempotence).
+  const saleKey = await query<{ COLUMN_NAME: string; NON_UNIQUE: number }>(
+    db.url,
+    "SELECT COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles' AND INDEX_NAME = 'articles_vendeur_id_cle_idempotence_key' ORDER BY SEQ_IN_INDEX",
+    [db.name],
+  );
+  expect(saleKey.map((k) => [k.COLUMN_NAME, Number(k.NON_UNIQUE)])).toEqual([['vendeur_id', 0], ['cle_idempotence', 0]]);
   const fks = await query<{ COLUMN_NAME: string; REFERENCED_TABLE_NAME: string }>(
     db.url,
     "SELECT COLUMN_NAME, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles' AND REFERENCED_TABLE_NAME IS NOT NULL ORDER BY COLUMN_NAME",
@@ -151,10 +158,14 @@ test('schema.prisma and the SQL agree: the generated client writes and reads eve
     const soldAt = new Date('2026-11-26T10:00:00.123Z');
     const title = 'Le Petit Prince <script>"x"</script> 📚';
     const l = await prisma.listing.create({
-      data: { sellerId: seller.id, title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', buyerId: buyer.id, soldAt },
+      data: { sellerId: seller.id, title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', buyerId: buyer.id, soldAt, idempotencyKey: 'form-1' },
     });
     const back = await prisma.listing.findUniqueOrThrow({ where: { id: l.id }, include: { seller: true, buyer: true } });
-    expect(back).toMatchObject({ title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', soldAt });
+    expect(back).toMatchObject({ title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', soldAt, idempotencyKey: 'form-1' });
+    // One key per seller: the same key again is refused by the unique index.
+    await expect(
+      prisma.listing.create({ data: { sellerId: seller.id, title: 'x', category: 'BOOK', priceCents: 1, description: '', idempotencyKey: 'form-1' } }),
+    ).rejects.toMatchObject({ code: 'P2002' });
     expect(back.seller.email).toBe('camille@etu.example');
     expect(back.buyer?.firstName).toBe('Léa');
     expect(back.createdAt).toBeInstanceOf(Date);
@@ -179,10 +190,10 @@ test('`node prisma/dist/cli.js migrate` creates a missing database and migrates 
     const r1 = run();
     expect(r1.stderr).toBe('');
     expect(r1.status).toBe(0);
-    expect(r1.stdout).toMatch(/1 applied, 0 already applied|prisma migrate deploy/);
+    expect(r1.stdout).toMatch(/2 applied, 0 already applied|prisma migrate deploy/);
     const r2 = run();
     expect(r2.status).toBe(0);
-    expect(r2.stdout).toMatch(/0 applied, 1 already applied|prisma migrate deploy/);
+    expect(r2.stdout).toMatch(/0 applied, 2 already applied|prisma migrate deploy/);
     const tables = await query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles'", [name]);
     expect(tables).toHaveLength(1);
   } finally {

@@ -41,8 +41,10 @@ test('auth messages keep every field', () => {
 
 test('market messages keep every field', () => {
   roundTrip(market.Listing, listing);
-  roundTrip(market.CreateListingRequest, { sellerId: '42', title: 'DVD', category: market.Category.CATEGORY_DVD, priceCents: 999, description: 'x' });
-  roundTrip(market.CreateListingResponse, { listing });
+  roundTrip(market.CreateListingRequest, { sellerId: '42', title: 'DVD', category: market.Category.CATEGORY_DVD, priceCents: 999, description: 'x', idempotencyKey: 'form-1' });
+  roundTrip(market.CreateListingResponse, { listing, replayed: true });
+  roundTrip(market.FindSaleRequest, { sellerId: '42', idempotencyKey: 'form-1' });
+  roundTrip(market.FindSaleResponse, { listing });
   roundTrip(market.ListListingsRequest, {
     filter: { category: market.Category.CATEGORY_OTHER, sellerId: '1', excludeSellerId: '2', status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
     pageSize: 50,
@@ -52,7 +54,7 @@ test('market messages keep every field', () => {
   roundTrip(market.GetListingRequest, { id: '7' });
   roundTrip(market.GetListingResponse, { listing });
   roundTrip(market.PurchaseRequest, { listingId: '7', buyerId: '43' });
-  roundTrip(market.PurchaseResponse, { listing });
+  roundTrip(market.PurchaseResponse, { listing, replayed: true });
 });
 
 test('limiter messages keep every field, and an explicit cost of 0 stays distinguishable from no cost', () => {
@@ -92,7 +94,7 @@ test('stats messages keep every field', () => {
 
 test('each service definition exposes the RPCs of the contract', () => {
   expect(Object.keys(auth.AuthServiceService).sort()).toEqual(['authenticate', 'getUsers', 'register']);
-  expect(Object.keys(market.MarketServiceService).sort()).toEqual(['createListing', 'getListing', 'listListings', 'purchase']);
+  expect(Object.keys(market.MarketServiceService).sort()).toEqual(['createListing', 'findSale', 'getListing', 'listListings', 'purchase']);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);
   expect(Object.keys(stats.StatsServiceService).sort()).toEqual(['getDashboard', 'recordLogin', 'recordServiceCall', 'registerUser']);
   expect(auth.AuthServiceService.register.path).toBe('/etuservices.auth.v1.AuthService/Register');

@@ -3,6 +3,9 @@
 // → the market call, stats ALLOWED. A market refusal (bad input, already sold, own item,
 // unknown item) is shown with its status on the page `page` gives, and the call it cost stays
 // counted: the limiter counts calls, not successes (README.md).
+// A call that may repeat one already done (a retried Achat, a Vente form sent twice) first asks
+// the market, with `replay`, whether it is done: then its answer is the first one's, with no
+// quota call and no statistic, since the user made one call.
 import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
@@ -28,9 +31,19 @@ function marketRefusal(err: unknown): { status: number; code: string; message: s
   }
 }
 
+/** A market refusal or failure, as the user sees it (a refusal is shown on `page`). */
+async function marketProblem(ctx: Ctx, err: unknown, page: () => Promise<View | undefined>): Promise<unknown> {
+  const refusal = marketRefusal(err);
+  if (!refusal) return grpcProblem(ctx.state.log, 'market', err);
+  ctx.state.log.info({ err: describeGrpcError(err) }, 'market refused the call');
+  return new HttpProblem(refusal.status, refusal.code, refusal.message, { title: 'Action impossible', view: await page() });
+}
+
 /**
  * Runs `call` (a market call) as one `service` call of `user`; the RateLimit headers are set on
  * the answer. `page` is the page a refusal is shown on (`undefined`: the plain error page).
+ * `replay`, when given, runs first: a result means the call was already done (its answer is
+ * returned, nothing is counted); `undefined` means go on.
  */
 export async function serviceCall<T>(
   w: Wiring,
@@ -39,7 +52,21 @@ export async function serviceCall<T>(
   kind: stats.ServiceKind,
   call: () => Promise<T>,
   page: () => Promise<View | undefined>,
+  replay?: () => Promise<T | undefined>,
 ): Promise<T> {
+  if (replay) {
+    let done: T | undefined;
+    try {
+      done = await replay();
+    } catch (err) {
+      throw await marketProblem(ctx, err, page);
+    }
+    if (done !== undefined) {
+      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call already done: answered again, not counted');
+      return done;
+    }
+  }
+
   const recordOutcome = (outcome: stats.Outcome) =>
     record(w, ctx, 'RecordServiceCall', (eventId, timeoutMs) =>
       w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs }),
@@ -69,10 +96,7 @@ export async function serviceCall<T>(
     result = await call();
   } catch (err) {
     await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
-    const refusal = marketRefusal(err);
-    if (!refusal) throw grpcProblem(ctx.state.log, 'market', err);
-    ctx.state.log.info({ err: describeGrpcError(err) }, 'market refused the call');
-    throw new HttpProblem(refusal.status, refusal.code, refusal.message, { title: 'Action impossible', view: await page() });
+    throw await marketProblem(ctx, err, page);
   }
   await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
   return result;

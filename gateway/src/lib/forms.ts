@@ -21,3 +21,17 @@ export function clientIp(ctx: Ctx): string {
   const ip = ctx.ip || ctx.socket.remoteAddress || 'unknown';
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
+
+/**
+ * The idempotency key of a POST: the standard `Idempotency-Key` header (a structured-field
+ * string, quoted or not) for programs, else the form's hidden `field`. Empty: none. Its rules
+ * are the market's (checked there, before any quota call).
+ */
+export function idempotencyKey(ctx: Ctx, name: string): string {
+  const header = ctx.headers['idempotency-key'];
+  if (header === undefined) return field(ctx, name).trim();
+  const raw = (Array.isArray(header) ? header.join(',') : header).trim();
+  const unquoted = /^"(.*)"$/s.exec(raw);
+  // An empty header is a key that breaks the rules, not "no key": the market says why.
+  return unquoted ? unquoted[1]! : raw || '""';
+}

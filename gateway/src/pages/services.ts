@@ -1,5 +1,6 @@
 // What the services page shows: the user's quota line, the listings of others (by category, a
 // page at a time), the user's own listings, and the sale form.
+import { randomUUID } from 'node:crypto';
 import { market } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
@@ -18,9 +19,12 @@ export interface VenteForm {
   categorie: string;
   prix: string;
   description: string;
+  /** The form's idempotency key (hidden field `cle`): one per sale form shown. */
+  cle: string;
 }
 
-const emptyForm: VenteForm = { titre: '', categorie: 'livre', prix: '', description: '' };
+/** A blank sale form with a key of its own, so sending it twice makes one listing. */
+const emptyForm = (): VenteForm => ({ titre: '', categorie: 'livre', prix: '', description: '', cle: randomUUID() });
 
 /** "Prénom N." of each seller, best effort (the page shows no name when auth cannot answer). */
 async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
@@ -37,7 +41,7 @@ async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<stri
 }
 
 /** Everything the services page shows. Market unavailable → 503. */
-export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form: VenteForm = emptyForm) {
+export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form: VenteForm = emptyForm()) {
   const { market: mk } = w.clients;
   const categorie = queryParam(ctx, 'categorie');
   const category = categoryFromWord(categorie) ?? market.Category.CATEGORY_UNSPECIFIED;

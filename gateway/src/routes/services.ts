@@ -2,13 +2,14 @@
 // the gateway cannot even read (a price that is not a number, an unknown category, no article
 // id) is refused before counting.
 import { Router } from '@koa/router';
-import { stats } from '@etu/proto';
+import { market as mk, stats } from '@etu/proto';
 import type { GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
-import { field } from '../lib/forms';
+import { field, idempotencyKey } from '../lib/forms';
 import { categoryFromWord, listingJson } from '../lib/market-view';
+import { isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
 import { servicesJson, servicesPage, servicesPageView, type VenteForm } from '../pages/services';
@@ -33,6 +34,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       categorie: field(ctx, 'categorie').trim().toLowerCase(),
       prix: field(ctx, 'prix').trim(),
       description: field(ctx, 'description'),
+      cle: idempotencyKey(ctx, 'cle'),
     };
     const category = categoryFromWord(form.categorie);
     const priceCents = parseEuros(form.prix);
@@ -41,17 +43,24 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       const view = await servicesPageView(w, ctx, user, form);
       throw new HttpProblem(400, category === undefined ? 'categorie_invalide' : 'prix_invalide', message, { title: 'Vente', view });
     }
-    const { listing } = await serviceCall(
+    // The form (or the Idempotency-Key header) names this sale: sent again, it is answered with
+    // the listing it created, uncounted.
+    const { listing, replayed } = await serviceCall(
       w,
       ctx,
       user,
       stats.ServiceKind.SERVICE_KIND_VENTE,
-      () => market.createListing({ sellerId: user.id, title: form.titre, category, priceCents, description: form.description }),
+      () =>
+        market.createListing({ sellerId: user.id, title: form.titre, category, priceCents, description: form.description, idempotencyKey: form.cle }),
       () => servicesPageView(w, ctx, user, form),
+      form.cle ? async () => {
+        const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle });
+        return found.listing ? { listing: found.listing, replayed: true } : undefined;
+      } : undefined,
     );
-    ctx.state.log.info({ userId: user.id, listingId: listing?.id }, 'listing created');
+    ctx.state.log.info({ userId: user.id, listingId: listing?.id, replayed }, replayed ? 'listing already created by this form' : 'listing created');
     flash(ctx, { kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(priceCents)}.` });
-    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined });
+    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
   });
 
   router.post('/services/achat', async (ctx) => {
@@ -61,20 +70,30 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(articleId)) {
       throw new HttpProblem(400, 'article_invalide', 'Article inconnu : choisissez un article dans la liste.', { title: 'Achat' });
     }
-    const { listing } = await serviceCall(
+    // Already this user's (a retry after a lost answer): a success, uncounted. Any other state
+    // (available, sold to another, unknown) is the purchase's to decide and count.
+    const { listing, replayed } = await serviceCall(
       w,
       ctx,
       user,
       stats.ServiceKind.SERVICE_KIND_ACHAT,
       () => market.purchase({ listingId: articleId, buyerId: user.id }),
       () => servicesPageView(w, ctx, user),
+      async () => {
+        const found = await market.getListing({ id: articleId }).catch((err: unknown) => {
+          if (isUnavailable(err)) throw err;
+          return undefined;
+        });
+        const l = found?.listing;
+        return l?.status === mk.ListingStatus.LISTING_STATUS_SOLD && l.buyerId === user.id ? { listing: l, replayed: true } : undefined;
+      },
     );
-    ctx.state.log.info({ userId: user.id, listingId: articleId }, 'listing bought');
+    ctx.state.log.info({ userId: user.id, listingId: articleId, replayed }, replayed ? 'listing already bought by this user' : 'listing bought');
     flash(ctx, {
       kind: 'succes',
       text: listing ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}.` : 'Achat effectué.',
     });
-    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined });
+    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
   });
 
   return router;

@@ -8,7 +8,7 @@ import type { Market } from './market';
 
 const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
 
-type DemoListing = Omit<market.CreateListingRequest, 'sellerId'>;
+type DemoListing = Omit<market.CreateListingRequest, 'sellerId' | 'idempotencyKey'>;
 
 export const DEMO_LISTINGS: readonly DemoListing[] = [
   {
@@ -139,7 +139,7 @@ export async function seedDemoListings(m: Market, db: PrismaClient, accounts: De
     const seller = students[i % students.length]!;
     if (!fresh.includes(seller) || result.unknown.includes(String(seller.id))) continue;
     try {
-      await m.createListing({ ...item, sellerId: String(seller.id) });
+      await m.createListing({ ...item, sellerId: String(seller.id), idempotencyKey: '' });
       result.created++;
     } catch (err) {
       if (!(err instanceof FailedPrecondition)) throw err;

@@ -1,6 +1,6 @@
 // The market's domain: listings (table `articles`) and purchases. Transport-free: the gRPC server
 // and the seed both call this class. Errors are typed (@etu/common) with French messages.
-import { FailedPrecondition, NotFound, type Logger } from '@etu/common';
+import { FailedPrecondition, InvalidArgument, NotFound, type Logger } from '@etu/common';
 import { ListingStatus as DbStatus, Prisma, type Listing as Row, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -9,6 +9,7 @@ import {
   categoryFromDb,
   parseCategoryFilter,
   parseId,
+  parseIdempotencyKey,
   parseNewListing,
   parsePageSize,
   parseStatusFilter,
@@ -26,6 +27,11 @@ export const MSG = {
 /** Prisma's "foreign key constraint violated" (a seller or buyer id that names no user). */
 function isForeignKeyViolation(err: unknown): boolean {
   return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2003';
+}
+
+/** Prisma's "unique constraint violated": for articles, only (seller, idempotency key) is unique. */
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 }
 
 export function toProto(r: Row): market.Listing {
@@ -71,18 +77,37 @@ export class Market {
     return this.opts.log;
   }
 
-  /** Vente: validates every rule, then stores the listing as AVAILABLE. */
-  async createListing(req: market.CreateListingRequest): Promise<market.Listing> {
+  /**
+   * Vente: validates every rule, then stores the listing as AVAILABLE. With an idempotency key
+   * the seller already used, nothing is stored and the listing that key created is the answer
+   * (`replayed`): the unique index (seller, key) decides, so two concurrent submissions of one
+   * form still make one listing.
+   */
+  async createListing(req: market.CreateListingRequest): Promise<market.CreateListingResponse> {
     const data = parseNewListing(req);
     let row: Row;
     try {
       row = await this.query((db) => db.listing.create({ data }));
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownSeller);
+      if (isUniqueViolation(err) && data.idempotencyKey !== null) {
+        const key = data.idempotencyKey;
+        const first = await this.query((db) => db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId: data.sellerId, idempotencyKey: key } } }));
+        if (first) return { listing: toProto(first), replayed: true };
+      }
       throw err;
     }
     this.log?.info({ listingId: row.id, sellerId: row.sellerId }, 'listing created');
-    return toProto(row);
+    return { listing: toProto(row), replayed: false };
+  }
+
+  /** The listing `seller_id` created with `idempotency_key`, or none. */
+  async findSale(req: market.FindSaleRequest): Promise<market.FindSaleResponse> {
+    const sellerId = parseId('seller_id', req.sellerId, "l'identifiant du vendeur");
+    const key = parseIdempotencyKey(req.idempotencyKey);
+    if (key === null) throw new InvalidArgument('idempotency_key', "la clé d'idempotence est obligatoire.");
+    const row = await this.query((db) => db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId, idempotencyKey: key } } }));
+    return row ? { listing: toProto(row) } : {};
   }
 
   async getListing(id: string): Promise<market.Listing> {
@@ -132,30 +157,38 @@ export class Market {
 
   /**
    * Achat, atomically: one conditional UPDATE (available, and not the buyer's own) decides the
-   * winner inside the database, so of N concurrent buyers exactly one matches a row. When no row
-   * matched, a re-read says why. A sold listing never changes again, so that re-read (and the
-   * winner's) cannot be contradicted by a later write.
+   * winner inside the database, so of N concurrent buyers exactly one matches a row. The row is
+   * read back in the same transaction, so the answer commits with the sale: there is no moment
+   * where the article is the buyer's but the answer still depends on another query. Idempotent:
+   * a listing already sold to this buyer is a success (`replayed`), so a buyer whose answer was
+   * lost (the commit's acknowledgement, or the reply to the gateway) can simply retry.
    */
-  async purchase(req: market.PurchaseRequest): Promise<market.Listing> {
+  async purchase(req: market.PurchaseRequest): Promise<market.PurchaseResponse> {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const buyerId = parseId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
-    let count: number;
+    let outcome: { count: number; row: Row | null };
     try {
-      ({ count } = await this.query((db) => db.listing.updateMany({
-        where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
-          data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
+      outcome = await this.query((db) =>
+        db.$transaction(async (tx) => {
+          const { count } = await tx.listing.updateMany({
+            where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
+            data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
+          });
+          return { count, row: await tx.listing.findUnique({ where: { id } }) };
         }),
-      ));
+      );
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownBuyer);
       throw err;
     }
-    const row = await this.query((db) => db.listing.findUnique({ where: { id } }));
+    const { count, row } = outcome;
     if (!row) throw new NotFound(MSG.notFound);
     if (count === 1) {
       this.log?.info({ listingId: id, buyerId, sellerId: row.sellerId }, 'listing sold');
-      return toProto(row);
+      return { listing: toProto(row), replayed: false };
     }
+    // A sold listing never changes again, so "sold to this buyer" is final.
+    if (row.status === DbStatus.vendu && row.buyerId === buyerId) return { listing: toProto(row), replayed: true };
     if (row.sellerId === buyerId) throw new FailedPrecondition(MSG.ownListing);
     if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
     // Not reachable: the row is available, not the buyer's, yet the update matched nothing.

@@ -110,12 +110,31 @@ export function parsePageSize(n: number): number {
   return n;
 }
 
+export const IDEMPOTENCY_KEY_MAX = 64;
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * An idempotency key (the sale form's hidden id, or the JSON API's Idempotency-Key header): empty
+ * means none (`null`); otherwise 1-64 letters, digits, '-', '_', '.', ':' (a UUID fits).
+ */
+export function parseIdempotencyKey(raw: string): string | null {
+  if (raw === '') return null;
+  if (raw.length > IDEMPOTENCY_KEY_MAX) {
+    throw new InvalidArgument('idempotency_key', `la clé d'idempotence ne doit pas dépasser ${IDEMPOTENCY_KEY_MAX} caractères.`);
+  }
+  if (!IDEMPOTENCY_KEY.test(raw)) {
+    throw new InvalidArgument('idempotency_key', "la clé d'idempotence ne peut contenir que des lettres sans accent, des chiffres et « - _ . : ».");
+  }
+  return raw;
+}
+
 export interface NewListing {
   sellerId: number;
   title: string;
   category: DbCategory;
   priceCents: number;
   description: string;
+  idempotencyKey: string | null;
 }
 
 /** Checks every field of a CreateListing request, in proto field order; the first broken rule wins. */
@@ -126,5 +145,6 @@ export function parseNewListing(req: market.CreateListingRequest): NewListing {
     category: parseCategory(req.category),
     priceCents: parsePrice(req.priceCents),
     description: parseDescription(req.description),
+    idempotencyKey: parseIdempotencyKey(req.idempotencyKey),
   };
 }

@@ -16,10 +16,11 @@ export type MarketServer = RunningService;
 
 export function marketHandlers(m: Market): AsyncService<market.MarketServiceServer> {
   return {
-    createListing: async (req) => ({ listing: await m.createListing(req) }),
+    createListing: async (req) => m.createListing(req),
+    findSale: async (req) => m.findSale(req),
     listListings: async (req) => m.listListings(req),
     getListing: async (req) => ({ listing: await m.getListing(req.id) }),
-    purchase: async (req) => ({ listing: await m.purchase(req) }),
+    purchase: async (req) => m.purchase(req),
   };
 }
 

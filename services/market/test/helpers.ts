@@ -84,6 +84,7 @@ export function listing(sellerId: string, over: Partial<market.CreateListingRequ
     category: market.Category.CATEGORY_BOOK,
     priceCents: 1500,
     description: 'Bon état.',
+    idempotencyKey: '',
     ...over,
   };
 }

@@ -257,9 +257,17 @@ describe('Purchase', () => {
 
     const again = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: carol }));
     expect({ code: again.code, details: again.details }).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'Cet article a déjà été vendu.' });
-    const sameBuyer = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: bob }));
-    expect(sameBuyer.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect((await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } })).buyerId).toBe(Number(bob));
+  });
+
+  test('the buyer retrying a purchase already theirs gets the same listing back, replayed, and nothing changes', async () => {
+    const { listing: l } = await h.client.call.createListing(listing(alice));
+    const first = await h.client.call.purchase({ listingId: l!.id, buyerId: bob });
+    expect(first.replayed).toBe(false);
+    const again = await h.client.call.purchase({ listingId: l!.id, buyerId: bob });
+    expect(again).toEqual({ listing: first.listing, replayed: true });
+    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } });
+    expect({ buyerId: row.buyerId, soldAt: row.soldAt }).toEqual({ buyerId: Number(bob), soldAt: first.listing!.soldAt });
   });
 
   test('buying one’s own listing is refused and leaves it available', async () => {

@@ -1,0 +1,208 @@
+// Vente and Achat are safe to retry (issue 22): a sale form sent twice (or a JSON call with one
+// Idempotency-Key) makes one listing, counted once; a purchase whose answer was lost after the
+// market committed is answered as the success it is when the buyer retries, counted once.
+// Real services, database and Redis; the lost answer is a TCP relay of the test's own between a
+// gateway and the market, cut after the market has committed.
+import { startTcpRelay, type TcpRelay } from '@etu/testkit';
+import { market } from '@etu/proto';
+import { startSystem, type Gateway, type System } from './system';
+import { textOf, WebClient } from './browser';
+
+let sys: System;
+let gw: Gateway;
+let ipSeq = 0;
+let userSeq = 0;
+const PASSWORD = 'correct-horse-battery';
+
+async function loggedIn(g: Gateway = gw) {
+  const n = ++userSeq;
+  const email = `idem${n}@etu.example`;
+  const id = await sys.createUser({ firstName: `Idem${n}`, lastName: 'Test', email, password: PASSWORD });
+  const c = new WebClient(g.server, `10.22.0.${++ipSeq}`);
+  expect((await c.login(email, PASSWORD)).status).toBe(303);
+  await c.get('/services'); // the CSRF token of the new session
+  return { id, email, c };
+}
+
+async function listingsOf(sellerId: string): Promise<market.Listing[]> {
+  const res = await gw.clients.market.listListings({ filter: { sellerId, category: 0, excludeSellerId: '', status: 0 }, pageSize: 100, pageToken: '' });
+  return res.listings;
+}
+
+/** The hidden idempotency key of the sale form on the services page. */
+async function formKey(c: WebClient): Promise<string> {
+  const page = await c.get('/services');
+  const key = /name="cle" value="([^"]+)"/.exec(page.text)?.[1];
+  expect(key).toMatch(/^[0-9a-f-]{36}$/);
+  return key!;
+}
+
+async function callsLeft(c: WebClient): Promise<number> {
+  const text = textOf((await c.get('/services')).text);
+  const m = /Il vous reste (\d+) appels? sur 10/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+const venteFields = (titre: string, cle: string) => ({ titre, categorie: 'livre', prix: '9,50', description: 'Bon état', cle });
+
+beforeAll(async () => {
+  sys = await startSystem();
+  gw = await sys.gateway();
+});
+
+afterAll(async () => {
+  await sys?.close();
+});
+
+describe('Vente with an idempotency key', () => {
+  test('each page load gives the sale form a key of its own', async () => {
+    const s = await loggedIn();
+    expect(await formKey(s.c)).not.toBe(await formKey(s.c));
+  });
+
+  test('one form sent twice → one listing, one call counted, and the second answer is the same success', async () => {
+    const s = await loggedIn();
+    const cle = await formKey(s.c);
+    const first = await s.c.post('/services/vente', venteFields('Thermodynamique', cle));
+    expect(first.status).toBe(303);
+    const second = await s.c.post('/services/vente', venteFields('Thermodynamique', cle));
+    expect(second.status).toBe(303);
+    expect(second.headers.ratelimit).toBeUndefined(); // no quota call was made
+    expect(textOf((await s.c.get('/services')).text)).toContain('Votre article « Thermodynamique » est en vente pour 9,50');
+    expect((await listingsOf(s.id)).map((l) => l.title)).toEqual(['Thermodynamique']);
+    expect(await callsLeft(s.c)).toBe(9);
+    // A new form (a new key) is a new sale.
+    expect((await s.c.post('/services/vente', venteFields('Thermodynamique', await formKey(s.c)))).status).toBe(303);
+    expect(await listingsOf(s.id)).toHaveLength(2);
+    expect(await callsLeft(s.c)).toBe(8);
+  });
+
+  test('one form sent several times at once → still one listing', async () => {
+    const s = await loggedIn();
+    const cle = await formKey(s.c);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => s.c.post('/services/vente', venteFields('Optique', cle))));
+    expect(answers.map((r) => r.status)).toEqual(Array(6).fill(303));
+    expect(await listingsOf(s.id)).toHaveLength(1);
+  });
+
+  test('JSON API: the same Idempotency-Key twice → the same listing, replayed, counted once', async () => {
+    const s = await loggedIn();
+    const post = (key: string) =>
+      s.c.agent
+        .post('/services/vente')
+        .set('Accept', 'application/json')
+        .set('X-Forwarded-For', s.c.ip!)
+        .set('Idempotency-Key', key)
+        .type('json')
+        .send({ titre: 'Chimie organique', categorie: 'livre', prix: '20', description: '', _csrf: s.c.token });
+    const a = await post('"8e03978e-40d5-43e8-bc93-6894a57f9324"');
+    const b = await post('8e03978e-40d5-43e8-bc93-6894a57f9324'); // quoted or not: the same key
+    expect([a.status, b.status]).toEqual([303, 303]);
+    expect(a.body.rejoue).toBe(false);
+    expect(b.body.rejoue).toBe(true);
+    expect(b.body.article.id).toBe(a.body.article.id);
+    expect(await listingsOf(s.id)).toHaveLength(1);
+    expect(await callsLeft(s.c)).toBe(9);
+  });
+
+  test('a bad key → 400 in French, nothing stored, nothing counted', async () => {
+    const s = await loggedIn();
+    const tooLong = await s.c.post('/services/vente', venteFields('Livre', 'k'.repeat(65)));
+    expect(tooLong.status).toBe(400);
+    expect(textOf(tooLong.text)).toContain("La clé d'idempotence ne doit pas dépasser 64 caractères.");
+    const badChars = await s.c.post('/services/vente', venteFields('Livre', 'clé <script>'));
+    expect(badChars.status).toBe(400);
+    expect(textOf(badChars.text)).toContain("La clé d'idempotence ne peut contenir que des lettres sans accent");
+    const emptyHeader = await s.c.agent
+      .post('/services/vente')
+      .set('Accept', 'application/json')
+      .set('X-Forwarded-For', s.c.ip!)
+      .set('Idempotency-Key', '')
+      .type('json')
+      .send({ titre: 'Livre', categorie: 'livre', prix: '2', description: '', _csrf: s.c.token });
+    expect(emptyHeader.status).toBe(400);
+    expect(await listingsOf(s.id)).toHaveLength(0);
+    expect(await callsLeft(s.c)).toBe(10);
+  });
+});
+
+describe('Achat retried by the same buyer', () => {
+  test('a second Achat of an article already mine → the same success, not counted', async () => {
+    const seller = await loggedIn();
+    await seller.c.post('/services/vente', venteFields('Algèbre', await formKey(seller.c)));
+    const [l] = await listingsOf(seller.id);
+    const buyer = await loggedIn();
+    await buyer.c.get('/services');
+    expect((await buyer.c.post('/services/achat', { article_id: l!.id })).status).toBe(303);
+    const again = await buyer.c.post('/services/achat', { article_id: l!.id });
+    expect(again.status).toBe(303);
+    expect(textOf((await buyer.c.get('/services')).text)).toContain('Vous avez acheté « Algèbre » pour 9,50');
+    expect(await callsLeft(buyer.c)).toBe(9);
+    // Someone else still gets « déjà vendu ».
+    const late = await loggedIn();
+    await late.c.get('/services');
+    const refused = await late.c.post('/services/achat', { article_id: l!.id });
+    expect(refused.status).toBe(409);
+    expect(textOf(refused.text)).toContain('Cet article a déjà été vendu.');
+  });
+
+  describe('the answer is lost after the market committed', () => {
+    let relay: TcpRelay;
+    let far: Gateway;
+
+    beforeAll(async () => {
+      const [host, port] = sys.addrs.MARKET_ADDR.split(':') as [string, string];
+      relay = await startTcpRelay({ host, port: Number(port) });
+      far = await sys.gateway({}, { MARKET_ADDR: `127.0.0.1:${relay.port}` });
+    });
+
+    afterAll(async () => {
+      await relay?.close();
+    });
+
+    test('the retry succeeds once and the quota counts one call', async () => {
+      const seller = await loggedIn();
+      await seller.c.post('/services/vente', venteFields('Mécanique quantique', await formKey(seller.c)));
+      const [l] = await listingsOf(seller.id);
+      const buyer = await loggedIn(far);
+      await buyer.c.get('/services');
+
+      // From the moment the Purchase is sent, the market's replies stop reaching this gateway
+      // (the wrapper only times the fault; the call itself is the real one): the purchase
+      // commits, its answer waits.
+      const purchase = far.clients.market.purchase;
+      far.clients.market.purchase = (...args) => {
+        relay.holdReplies(true);
+        return purchase(...args);
+      };
+      const lost = buyer.c.post('/services/achat', { article_id: l!.id });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const now = (await gw.clients.market.getListing({ id: l!.id })).listing!;
+        if (now.status === market.ListingStatus.LISTING_STATUS_SOLD) {
+          expect(now.buyerId).toBe(buyer.id);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error('the purchase never reached the market');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Then the link breaks: the gateway never hears that the purchase succeeded.
+      await relay.cut();
+      const first = await lost;
+      expect(first.status).toBe(503);
+      relay.holdReplies(false);
+      await relay.restore();
+
+      // The buyer retries (a user would, after « réessayez »): success, the article is theirs.
+      let retry = await buyer.c.post('/services/achat', { article_id: l!.id });
+      for (let i = 0; retry.status === 503 && i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        retry = await buyer.c.post('/services/achat', { article_id: l!.id });
+      }
+      expect(retry.status).toBe(303);
+      const page = textOf((await buyer.c.get('/services')).text);
+      expect(page).toContain('Vous avez acheté « Mécanique quantique » pour 9,50');
+      expect(await callsLeft(buyer.c)).toBe(9);
+    });
+  });
+});
