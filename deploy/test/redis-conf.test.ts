@@ -1,10 +1,10 @@
 // deploy/redis-*.conf with a real redis-server (this machine's; the image runs Redis 7.4)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from '@etu/testkit';
+import { exited, freePort, startRedisServer } from '@etu/testkit';
 import { DEPLOY, redisConf } from './support';
 
 const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
@@ -13,32 +13,11 @@ const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
 
 /** redis-server as compose starts it (common file + the role's), on loopback; `extra` overrides. */
-async function startRedis(dir: string, port: number, role: string, extra: string[] = []): Promise<ChildProcess> {
-  // Loopback only for the test; everything else comes from the files. They send the log to
-  // stdout, where Redis says when it is ready (after loading the append-only file).
+function startRedis(dir: string, port: number, role: string, extra: string[] = []): Promise<ChildProcess> {
+  // Loopback only for the test; everything else comes from the files.
   const args = [join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, `redis-${role}.conf`), '--port', String(port), '--bind', '127.0.0.1', ...extra];
-  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  await new Promise<void>((ok, ko) => {
-    const timer = setTimeout(() => ko(new Error(`redis-server not ready after 10 s:\n${log}`)), 10_000);
-    const onData = (d: Buffer) => {
-      log += d;
-      if (/Ready to accept connections/.test(log)) {
-        clearTimeout(timer);
-        ok();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      ko(new Error(`redis-server exited:\n${log}`));
-    });
-  });
-  return child;
+  return startRedisServer(args, dir);
 }
-
-const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 
 (hasRedisServer ? describe : describe.skip)('deploy/redis-*.conf (skipped when redis-server is not installed)', () => {
   let dir: string;
@@ -56,7 +35,7 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
     for (const child of children) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
-        await stopped(child);
+        await exited(child);
       }
     }
     rmSync(dir, { recursive: true, force: true });
@@ -73,12 +52,12 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
       expect(await cfg('appendonly')).toBe(file.appendonly);
       expect(await cfg('maxmemory')).toBe(String(Number.parseInt(file.maxmemory!, 10) * 1024 * 1024));
       expect(Number(await cfg('databases'))).toBeGreaterThanOrEqual(3);
-      if (role !== 'sessions') expect(await cfg('appendfsync')).toBe('everysec');
+      if (role !== 'sessions') expect(await cfg('appendfsync')).toBe(role === 'limiter' ? 'always' : 'everysec');
     } finally {
       r.disconnect();
     }
     child.kill('SIGTERM');
-    await stopped(child);
+    await exited(child);
   });
 
   test('statistics: AOF every second; db 1 survives a kill -9', async () => {
@@ -93,7 +72,7 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
     // Past one fsync period, then a crash: no clean shutdown, no final fsync.
     await new Promise((res) => setTimeout(res, 1500));
     child.kill('SIGKILL');
-    await stopped(child);
+    await exited(child);
 
     child = await start('stats', port);
     const after = new Redis({ port, host: '127.0.0.1', db: 1, maxRetriesPerRequest: 1 });
@@ -104,7 +83,7 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
     }
     expect(existsSync(join(dir, 'stats', 'appendonlydir'))).toBe(true);
     child.kill('SIGTERM');
-    await stopped(child);
+    await exited(child);
   });
 
   test('full: the limiter and the statistics refuse writes (OOM), the sessions drop the least recently used', async () => {
@@ -130,7 +109,7 @@ const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCo
       } finally {
         r.disconnect();
         child.kill('SIGTERM');
-        await stopped(child);
+        await exited(child);
       }
     };
     for (const role of ['limiter', 'stats']) {

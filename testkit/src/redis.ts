@@ -157,6 +157,38 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   return { url, port, start, kill: () => kill('SIGKILL'), stop: () => kill('SIGTERM') };
 }
 
+/**
+ * redis-server started with `args` (e.g. a deploy config file and overrides) in `cwd`, resolved
+ * once it says it is ready (after loading its append-only file), for tests of a configuration.
+ * The config must log to stdout (`logfile ""`).
+ */
+export async function startRedisServer(args: string[], cwd: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  await new Promise<void>((ok, ko) => {
+    const timer = setTimeout(() => ko(new Error(`redis-server not ready after 10 s:\n${log}`)), 10_000);
+    const onData = (d: Buffer) => {
+      log += d.toString();
+      if (/Ready to accept connections/.test(log)) {
+        clearTimeout(timer);
+        ok();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      ko(new Error(`redis-server exited:\n${log}`));
+    });
+  });
+  return child;
+}
+
+/** Resolves when `child` has exited (at once if it has). */
+export function exited(child: ChildProcess): Promise<void> {
+  return new Promise<void>((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
+}
+
 /** A logger that writes nowhere (or into `lines`, to assert what would have been logged). */
 export function testLogger(lines?: string[]): Logger {
   if (!lines) return pino({ level: 'silent' });
