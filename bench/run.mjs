@@ -6,7 +6,7 @@
 //
 //   node bench/run.mjs                 full run: 3 runs per figure → bench/results/<date>-<commit>.{md,json,svg}
 //   BENCH_QUICK=1 node bench/run.mjs   development: 1 run per figure, short phases → bench/tmp/results/
-//   BENCH_PHASES=ceiling,grpc          only these phases (ids or numbers 1-5)
+//   BENCH_PHASES=ceiling,grpc          only these phases (ids or numbers 1-6; fsync = the limiter Redis's fsync A/B)
 //   BENCH_PROFILE=1                    node --cpu-prof on the parts and load clients; summaries in the report
 //   BENCH_VARIANTS=regex               only the variants whose id matches (e.g. vente-achat)
 //   BENCH_PATCHES / BENCH_AB / BENCH_LOG_LEVEL   experiments: see bench/README.md
@@ -29,8 +29,9 @@ import peer from './phases/peer.mjs';
 import grpc from './phases/grpc.mjs';
 import site from './phases/site.mjs';
 import memory from './phases/memory.mjs';
+import fsync from './phases/fsync.mjs';
 
-const PHASES = [ceiling, peer, grpc, site, memory];
+const PHASES = [ceiling, peer, grpc, site, memory, fsync];
 /** Other processes using at most this many cores on average in every phase: a quiet machine. */
 const QUIET_CORES = 0.25;
 const env = process.env;
@@ -40,7 +41,7 @@ const durationMs = Number(env.BENCH_SECONDS ?? (quick ? 2 : 4)) * 1000;
 const warmupMs = quick ? 500 : 1000;
 const profile = env.BENCH_PROFILE === '1';
 const selected = env.BENCH_PHASES
-  ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-5]$/.test(s) ? PHASES[Number(s) - 1].id : s))
+  ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-6]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
 const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_SITE_USERS && `site users ${env.BENCH_SITE_USERS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)', env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`]

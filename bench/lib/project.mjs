@@ -1,7 +1,7 @@
 // Where the bench finds the project's own pieces (built by `make build` into dist/). Each
 // finder returns the piece or throws an Error saying what is missing, so a phase can be
 // reported as skipped with that reason instead of crashing the whole run.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT } from './util.mjs';
