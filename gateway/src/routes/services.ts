@@ -59,7 +59,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       } : undefined,
     );
     ctx.state.log.info({ userId: user.id, listingId: listing?.id, replayed }, replayed ? 'listing already created by this form' : 'listing created');
-    flash(ctx, { kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(priceCents)}.` });
+    flash(ctx, { kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(listing?.priceCents ?? priceCents)}.` });
     seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
   });
 

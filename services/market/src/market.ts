@@ -157,31 +157,31 @@ export class Market {
 
   /**
    * Achat, atomically: one conditional UPDATE (available, and not the buyer's own) decides the
-   * winner inside the database, so of N concurrent buyers exactly one matches a row. The row is
-   * read back in the same transaction, so the answer commits with the sale: there is no moment
-   * where the article is the buyer's but the answer still depends on another query. Idempotent:
-   * a listing already sold to this buyer is a success (`replayed`), so a buyer whose answer was
-   * lost (the commit's acknowledgement, or the reply to the gateway) can simply retry.
+   * winner inside the database, so of N concurrent buyers exactly one matches a row; then the row
+   * is read to answer (or, when no row matched, to say why). A sold listing never changes again,
+   * so that read cannot be contradicted by a later write. Idempotent: a listing already sold to
+   * this buyer is a success (`replayed`). So when the answer is lost after the UPDATE committed
+   * (the read fails, the database or the link to the gateway dies), the buyer gets a 503 and the
+   * retry finds the article theirs: the gateway checks that before counting (GetListing), and so
+   * does this method. The UPDATE stays one autocommit statement: no lock is held across round
+   * trips while 20 buyers race for one row.
    */
   async purchase(req: market.PurchaseRequest): Promise<market.PurchaseResponse> {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const buyerId = parseId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
-    let outcome: { count: number; row: Row | null };
+    let count: number;
     try {
-      outcome = await this.query((db) =>
-        db.$transaction(async (tx) => {
-          const { count } = await tx.listing.updateMany({
-            where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
-            data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
-          });
-          return { count, row: await tx.listing.findUnique({ where: { id } }) };
+      ({ count } = await this.query((db) =>
+        db.listing.updateMany({
+          where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
+          data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
         }),
-      );
+      ));
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownBuyer);
       throw err;
     }
-    const { count, row } = outcome;
+    const row = await this.query((db) => db.listing.findUnique({ where: { id } }));
     if (!row) throw new NotFound(MSG.notFound);
     if (count === 1) {
       this.log?.info({ listingId: id, buyerId, sellerId: row.sellerId }, 'listing sold');

@@ -45,6 +45,9 @@ test('no key: every call is a new listing (as before)', async () => {
 test('one key sent 20 times at once through two servers → one listing, every answer names it', async () => {
   const other = await h.startServer();
   const clients = Array.from({ length: 20 }, (_, i) => h.newClient(i % 2 ? h.addr : `127.0.0.1:${other.port}`));
+  // Warm every channel and both pools (as purchase-race.test.ts does): a fresh pool opening ten
+  // connections at once on a busy machine can pass its 1 s acquire timeout.
+  await Promise.all(clients.map((c) => c.call.listListings({ pageSize: 1, pageToken: '' })));
   const key = 'form-concurrent-1';
   const before = await countOf(alice);
   const answers = await Promise.all(clients.map((c) => c.call.createListing(listing(alice, { title: 'Double clic', idempotencyKey: key }))));
