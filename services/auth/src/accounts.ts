@@ -1,7 +1,7 @@
 // The accounts domain: registration, credential checks and lookups over the `utilisateurs`
 // table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
 // demo accounts and the admin are created exactly as a sign-up would create them.
-import { AlreadyExists, codePoints, InvalidArgument, Unauthenticated, Unavailable, type Logger } from '@etu/common';
+import { AlreadyExists, codePoints, InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable, type Logger } from '@etu/common';
 import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db';
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
@@ -49,7 +49,7 @@ export class Accounts {
     const lastName = checkName('last_name', input.lastName);
     const firstName = checkName('first_name', input.firstName);
     const email = checkEmail(input.email);
-    const password = checkNewPassword(input.password);
+    const password = checkNewPassword(input.password, { email, firstName, lastName });
     const passwordHash = await this.hasher.hash(password);
     // No existence check first: the unique index decides, so concurrent sign-ups with one
     // email leave exactly one row and the others get ALREADY_EXISTS.
@@ -90,7 +90,8 @@ export class Accounts {
     let ok: boolean;
     try {
       ok = await this.hasher.verify(stored, password);
-    } catch {
+    } catch (err) {
+      if (err instanceof ResourceExhausted) throw err;
       throw new Error(`stored password hash of user ${account.id} cannot be read`);
     }
     if (!ok) {

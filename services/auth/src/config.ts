@@ -1,9 +1,12 @@
 // Configuration of the auth service and of its seed, parsed once at start (see @etu/common).
-// zod is not a declared dependency of this package, so schemas come from @etu/common's builders.
-import { localAddress, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
+// zod is not a declared dependency of this package: schemas use @etu/common's builders and its z.
+import { localAddress, baseServiceShape, parseConfig, vars, z, type Env } from '@etu/common';
 
 /** An optional string variable (same schema as the base shape's optional secret). */
 const optionalString = () => baseServiceShape().INTERNAL_TOKEN;
+
+/** A whole number variable of at least `min`. */
+const count = (fallback: number, min = 1) => z.coerce.number({ error: 'expected a whole number' }).int().min(min).max(1000).default(fallback);
 
 /** Variables read by the auth server (main.ts). */
 export const configShape = {
@@ -16,6 +19,10 @@ export const configShape = {
   DB_ACQUIRE_TIMEOUT_MS: vars.millis(1000),
   /** How long opening one database connection may take. */
   DB_CONNECT_TIMEOUT_MS: vars.millis(1000),
+  /** Password hashes (argon2id) computed at once; more wait in the queue below. */
+  AUTH_HASH_CONCURRENCY: count(4),
+  /** Hashes that may wait for a slot; the next one gets RESOURCE_EXHAUSTED at once. */
+  AUTH_HASH_QUEUE: count(16, 0),
 };
 
 export function loadConfig(env: Env = process.env) {

@@ -1,4 +1,4 @@
 export { startAuthServer, toProtoUser, SERVICE_NAME, type AuthServer, type AuthServerOptions } from './server';
 export { Accounts, BAD_CREDENTIALS, EMAIL_TAKEN, MAX_IDS_PER_CALL, type Account, type NewAccount } from './accounts';
-export { PasswordHasher, CURRENT_PARAMS, type HashParams } from './passwords';
+export { PasswordHasher, HashGate, CURRENT_PARAMS, DEFAULT_HASH_LIMITS, HASHING_BUSY, type HashParams, type HashLimits } from './passwords';
 export { configShape, loadConfig } from './config';

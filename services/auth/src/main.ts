@@ -23,6 +23,7 @@ runService(
       healthIntervalMs: cfg.HEALTH_INTERVAL_MS,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
+      hashLimits: { concurrency: cfg.AUTH_HASH_CONCURRENCY, queue: cfg.AUTH_HASH_QUEUE },
     }),
   { graceMs: cfg.SHUTDOWN_GRACE_MS },
 );

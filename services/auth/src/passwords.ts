@@ -4,6 +4,7 @@
 // password whose stored parameters are weaker than the current ones.
 import { randomBytes } from 'node:crypto';
 import { hash, parseOptions, verify, type Algorithm, type Options, type Version } from '@node-rs/argon2';
+import { ResourceExhausted } from '@etu/common';
 
 // The package's enums are ambient `const enum`s, which isolated-module transpilers cannot inline.
 const ARGON2ID = 2 as Algorithm;
@@ -34,22 +35,64 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFC');
 }
 
+/** What a caller is told when every hashing slot and every waiting place is taken. */
+export const HASHING_BUSY = 'Trop de demandes en cours : réessayez dans un instant.';
+
+export interface HashLimits {
+  /** Hashes computed at once (each holds m = 19 MiB and a libuv thread). */
+  concurrency: number;
+  /** Hashes allowed to wait for a slot; one more is refused at once with RESOURCE_EXHAUSTED. */
+  queue: number;
+}
+
+/** Defaults: libuv's 4 threads, and a queue that drains in a few hash times (≈ 15-30 ms each). */
+export const DEFAULT_HASH_LIMITS: HashLimits = { concurrency: 4, queue: 16 };
+
+/**
+ * Bounds the argon2 work in progress: at most `concurrency` hashes run, at most `queue` wait,
+ * and the next one fails fast with ResourceExhausted instead of joining a queue that grows
+ * without bound (a sign-up or login flood then costs the service nothing more than a refusal).
+ */
+export class HashGate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly limits: HashLimits = DEFAULT_HASH_LIMITS) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active < this.limits.concurrency) this.active++;
+    else if (this.waiting.length < this.limits.queue) await new Promise<void>((resume) => this.waiting.push(resume));
+    else throw new ResourceExhausted(HASHING_BUSY);
+    try {
+      return await work();
+    } finally {
+      // The slot passes to the next waiter, or is freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 export class PasswordHasher {
   private readonly options: Options;
   private dummy: Promise<string> | undefined;
 
-  constructor(readonly params: HashParams = CURRENT_PARAMS) {
+  constructor(
+    readonly params: HashParams = CURRENT_PARAMS,
+    readonly gate: HashGate = new HashGate(),
+  ) {
     this.options = { algorithm: ARGON2ID, version: V0x13, outputLen: OUTPUT_LEN, ...params };
   }
 
   /** Hashes an already normalised password into a PHC string. */
   hash(normalized: string): Promise<string> {
-    return hash(normalized, this.options);
+    return this.gate.run(() => hash(normalized, this.options));
   }
 
   /** True when `normalized` matches the stored PHC string. Throws on an unreadable hash. */
   verify(stored: string, normalized: string): Promise<boolean> {
-    return verify(stored, normalized);
+    return this.gate.run(() => verify(stored, normalized));
   }
 
   /**
@@ -57,14 +100,15 @@ export class PasswordHasher {
    * costs as much as a wrong password. Always false.
    */
   async verifyDummy(normalized: string): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
-    await verify(await this.dummy, normalized);
+    this.dummy ??= hash(randomBytes(24).toString('base64url'), this.options);
+    const dummy = await this.dummy;
+    await this.verify(dummy, normalized);
     return false;
   }
 
   /** Computes the dummy hash ahead of the first unknown-email login. */
   async warmUp(): Promise<void> {
-    this.dummy ??= this.hash(randomBytes(24).toString('base64url'));
+    this.dummy ??= hash(randomBytes(24).toString('base64url'), this.options);
     await this.dummy;
   }
 

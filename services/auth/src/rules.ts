@@ -1,23 +1,27 @@
 // Input rules of the auth service. Each failure is an InvalidArgument naming the proto field,
 // with a reason in French (the gateway may show it to the user). Lengths are counted in Unicode
 // code points after NFC normalisation, as MySQL counts characters in a utf8mb4 VARCHAR.
-import { codePoints, InvalidArgument } from '@etu/common';
+import { codePoints, invisibleCharacter, invisibleReason, InvalidArgument, passwordResemblesIdentity, type PasswordIdentity } from '@etu/common';
 import { normalizePassword, PASSWORD_MAX, PASSWORD_MIN } from './passwords';
+import { weakPasswordReason } from './strength';
 
 export const NAME_MAX = 100;
 export const EMAIL_MAX = 254;
 const LOCAL_PART_MAX = 64;
 
-// C0/C1 controls and DEL (\p{Cc}), line and paragraph separators, and the bidirectional
-// embedding/override/isolate controls, which can make a name display as something else.
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
+// C0/C1 controls and DEL (\p{Cc}), line and paragraph separators. Bidirectional controls and
+// invisible characters, which can make a name display as something else, are refused by
+// invisibleCharacter (@etu/common), shared with the listings and the gateway's forms.
+const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029]/u;
 
-/** A name (nom or prénom): NFC, trimmed, 1-100 characters, no control characters. */
+/** A name (nom or prénom): NFC, trimmed, 1-100 characters, no control or invisible characters. */
 export function checkName(field: 'last_name' | 'first_name', raw: string): string {
   const value = raw.normalize('NFC').trim();
   if (value.length === 0) throw new InvalidArgument(field, 'ce champ est obligatoire.');
   if (codePoints(value) > NAME_MAX) throw new InvalidArgument(field, `${NAME_MAX} caractères au maximum.`);
   if (FORBIDDEN_IN_NAME.test(value)) throw new InvalidArgument(field, 'caractères de contrôle interdits.');
+  const invisible = invisibleCharacter(value);
+  if (invisible !== undefined) throw new InvalidArgument(field, invisibleReason(field === 'last_name' ? 'le nom' : 'le prénom', invisible));
   return value;
 }
 
@@ -51,11 +55,19 @@ export function checkEmail(raw: string): string {
   return email;
 }
 
-/** A new password: NFC, 8-128 code points, any Unicode. Returns the normalised form. */
-export function checkNewPassword(raw: string): string {
+/**
+ * A new password: NFC, 8-128 code points, any Unicode; not among the guessable ones (zxcvbn
+ * score ≥ 2, ASVS 5 §6.2.4) and, when the account is known, not resembling its email or names
+ * (ASVS 5 §6.2.11). Returns the normalised form.
+ */
+export function checkNewPassword(raw: string, identity?: PasswordIdentity): string {
   const password = normalizePassword(raw);
   const n = codePoints(password);
   if (n < PASSWORD_MIN) throw new InvalidArgument('password', `${PASSWORD_MIN} caractères au minimum.`);
   if (n > PASSWORD_MAX) throw new InvalidArgument('password', `${PASSWORD_MAX} caractères au maximum.`);
+  const resembles = identity && passwordResemblesIdentity(password, identity);
+  if (resembles) throw new InvalidArgument('password', resembles);
+  const weak = weakPasswordReason(password, identity ? [identity.email, identity.firstName, identity.lastName] : []);
+  if (weak) throw new InvalidArgument('password', weak);
   return password;
 }

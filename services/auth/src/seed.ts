@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AlreadyExists, createLogger, InvalidArgument, loadOrExit, REPO_ROOT, Unauthenticated, Unavailable, type DemoAccount } from '@etu/common';
+import { AlreadyExists, createLogger, InvalidArgument, loadOrExit, passwordResemblesIdentity, REPO_ROOT, Unauthenticated, Unavailable, type DemoAccount, type PasswordIdentity } from '@etu/common';
 
 export type { DemoAccount };
 import { createPrismaClient, Role } from '@etu/db';
@@ -39,8 +39,12 @@ export function demoEmail(firstName: string, lastName: string): string {
   return `${slug(firstName)}.${slug(lastName)}@etu.example`;
 }
 
-function generatePassword(): string {
-  return randomBytes(12).toString('base64url'); // 16 characters, 96 bits
+/** 16 random characters (96 bits), drawn again in the rare case they contain a name of the account. */
+function generatePassword(who: PasswordIdentity): string {
+  for (;;) {
+    const password = randomBytes(12).toString('base64url');
+    if (!passwordResemblesIdentity(password, who)) return password;
+  }
 }
 
 function readStored(file: string): Map<string, DemoAccount> {
@@ -111,7 +115,7 @@ export async function seedAccounts(opts: SeedOptions): Promise<DemoAccount[]> {
   const admin = wanted[wanted.length - 1]!;
   try {
     checkEmail(admin.email);
-    if (admin.given !== undefined) checkNewPassword(admin.given);
+    if (admin.given !== undefined) checkNewPassword(admin.given, admin);
   } catch (err) {
     if (err instanceof InvalidArgument) {
       const variable = err.field === 'email' ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
@@ -166,13 +170,13 @@ async function seedOne(
       password = null;
     }
     if (password === null && resetUnknown && existing.role === w.role) {
-      password = w.given ?? generatePassword();
+      password = w.given ?? generatePassword(w);
       await accounts.setPassword(existing.id, password);
       warn(`${w.email}: password unknown to this checkout; a new one was set (local run)`);
     }
     return entry(existing, password);
   }
-  const password = w.given ?? known?.password ?? generatePassword();
+  const password = w.given ?? known?.password ?? generatePassword(w);
   try {
     const account = await accounts.register({ lastName: w.lastName, firstName: w.firstName, email: w.email, password }, { role: w.role });
     return entry(account, password);

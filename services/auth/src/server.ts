@@ -4,7 +4,7 @@ import { serveGrpc, type AsyncService, type RunningService, type ServiceBaseOpti
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
 import { auth } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
-import { PasswordHasher } from './passwords';
+import { CURRENT_PARAMS, HashGate, PasswordHasher, type HashLimits } from './passwords';
 
 export const SERVICE_NAME = 'etuservices.auth.v1.AuthService';
 
@@ -18,6 +18,8 @@ export interface AuthServerOptions extends ServiceBaseOptions {
   db?: PrismaClientOptions;
   /** Password hashing parameters (tests of the rehash path only; default: current ones). */
   hasher?: PasswordHasher;
+  /** Bound on concurrent password hashes (default DEFAULT_HASH_LIMITS); ignored with `hasher`. */
+  hashLimits?: HashLimits;
 }
 
 export type AuthServer = RunningService;
@@ -36,7 +38,7 @@ export function toProtoUser(a: Account): auth.User {
 export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {
   const { log } = opts;
   const prisma = createPrismaClient(opts.databaseUrl, { connectTimeoutMs: 1000, acquireTimeoutMs: 1000, ...opts.db });
-  const hasher = opts.hasher ?? new PasswordHasher();
+  const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
   const accounts = new Accounts(prisma, log, hasher);
   // The dummy hash used for unknown emails exists before the first call.
   await hasher.warmUp();

@@ -42,6 +42,12 @@ export class Unauthenticated extends DomainError {
     super(Status.UNAUTHENTICATED, message);
   }
 }
+/** No capacity right now (e.g. auth's bounded password hashing): the caller may retry in a moment. */
+export class ResourceExhausted extends DomainError {
+  constructor(message: string) {
+    super(Status.RESOURCE_EXHAUSTED, message);
+  }
+}
 /** A dependency (database, Redis) cannot be reached right now; the caller may retry later. */
 export class Unavailable extends DomainError {
   constructor(message: string) {

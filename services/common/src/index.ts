@@ -3,10 +3,10 @@ export * from './errors';
 export * from './logger';
 export * from './server';
 export * from './service';
-export { codePoints } from './text';
 export type { DemoAccount } from './demo-accounts';
 export * from './client';
 export * from './redis';
+export * from './text';
 export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';
 export { listParts, partInfo, localAddress, localStore, PARTS_FILE, type PartInfo } from './parts';
 /** zod, re-exported so that every part builds its config shape with the same instance. */

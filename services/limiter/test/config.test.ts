@@ -4,13 +4,16 @@ import { ConfigError, loadOrExit } from '@etu/common';
 import { configShape, loadConfig } from '../src/config';
 import { DEFAULT_POLICIES, parsePolicies, PolicySyntaxError } from '../src/policies';
 
-test('the default policies are the brief\'s', () => {
-  expect(DEFAULT_POLICIES).toBe('login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m');
+test('the default policies are the brief\'s, then the account protection ones', () => {
+  expect(DEFAULT_POLICIES).toBe('login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m');
   expect([...parsePolicies(DEFAULT_POLICIES).values()]).toEqual([
     { name: 'login', limit: 10, windowMs: 600_000 },
     { name: 'service', limit: 10, windowMs: 600_000 },
     { name: 'login-failure', limit: 10, windowMs: 600_000 },
     { name: 'login-failure-ip', limit: 50, windowMs: 600_000 },
+    { name: 'login-failure-account', limit: 20, windowMs: 600_000 },
+    { name: 'login-failure-device', limit: 10, windowMs: 600_000 },
+    { name: 'signup-ip', limit: 60, windowMs: 600_000 },
   ]);
 });
 

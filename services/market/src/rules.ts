@@ -2,7 +2,7 @@
 // rule is an InvalidArgument naming the proto field (`title: …`), with a reason in French that
 // the gateway may show as is. Lengths count Unicode code points, as MariaDB's VARCHAR(120) in
 // utf8mb4 does, so "120 characters" means the same thing here and in the column.
-import { codePoints, InvalidArgument } from '@etu/common';
+import { codePoints, invisibleCharacter, invisibleReason, InvalidArgument } from '@etu/common';
 import { Category as DbCategory, ListingStatus as DbStatus } from '@etu/db';
 import { market } from '@etu/proto';
 
@@ -15,6 +15,8 @@ export const PAGE_SIZE_MAX = 100;
 /** Ids are MariaDB INT (signed): 1 .. 2^31 - 1. */
 const ID_MAX = 2_147_483_647;
 
+// Bidirectional controls and invisible characters (a U+202E can make "€ 01" read "10 €") are
+// refused by invisibleCharacter (@etu/common), which the gateway's form mirrors.
 /** C0/C1 control characters and the Unicode line/paragraph separators. */
 const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
 /** The same, except tab, line feed and carriage return, which a description may contain. */
@@ -34,6 +36,8 @@ export function parseTitle(raw: string): string {
   if (title === '') throw new InvalidArgument('title', 'le titre est obligatoire.');
   if (codePoints(title) > TITLE_MAX) throw new InvalidArgument('title', `le titre ne doit pas dépasser ${TITLE_MAX} caractères.`);
   if (TITLE_FORBIDDEN.test(title)) throw new InvalidArgument('title', 'le titre ne doit pas contenir de caractères de contrôle.');
+  const invisible = invisibleCharacter(title);
+  if (invisible !== undefined) throw new InvalidArgument('title', invisibleReason('le titre', invisible));
   return title;
 }
 
@@ -44,6 +48,8 @@ export function parseDescription(raw: string): string {
   if (DESCRIPTION_FORBIDDEN.test(raw)) {
     throw new InvalidArgument('description', 'la description ne doit pas contenir de caractères de contrôle.');
   }
+  const invisible = invisibleCharacter(raw);
+  if (invisible !== undefined) throw new InvalidArgument('description', invisibleReason('la description', invisible));
   return raw;
 }
 
