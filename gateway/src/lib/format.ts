@@ -38,11 +38,16 @@ export function quotaSentence(q: QuotaView): string {
   return `${head} — quota complet à nouveau dans ${formatDuration(q.fullMs)}`;
 }
 
-const PRIX = /^\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*(?:€|eur|euros?)?\s*$/i;
+/** Longest price text read ("1000000,00 euros" is 16): anything longer is refused before any regex. */
+export const PRIX_MAX_LENGTH = 32;
+// Linear: no two quantifiers can share a character (the former `\s*(?:€|eur|euros?)?\s*$` could,
+// and 16 KB of inner spaces then took ~200 ms of event loop per request).
+const PRIX = /^(\d{1,7})(?:[.,](\d{1,2}))?(?:\s?(?:€|eur|euros?))?$/i;
 
 /** Parses a price typed in euros ("12.50", "12,50", "12", "12,5 €") into cents; null when malformed. */
 export function parseEuros(input: string): number | null {
-  const m = PRIX.exec(input);
+  if (input.length > PRIX_MAX_LENGTH) return null;
+  const m = PRIX.exec(input.trim());
   if (!m) return null;
   const euros = Number(m[1]);
   const frac = m[2] ?? '';
