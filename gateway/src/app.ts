@@ -12,6 +12,8 @@ import { Metrics } from './lib/metrics';
 import { GATEWAY_ROOT, Views } from './lib/views';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
+import { routeFirst } from './middleware/routing';
+import { sameOriginMiddleware } from './middleware/same-origin';
 import { sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
 import { authRouter } from './routes/auth';
@@ -78,6 +80,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(staticMiddleware(join(GATEWAY_ROOT, 'public')));
   const health = healthRouter(w);
   app.use(health.routes());
+  // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
+  const routers = [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];
+  app.use(routeFirst([health, ...routers]));
 
   app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
   app.use(
@@ -89,11 +94,9 @@ export function createApp(deps: AppDeps): GatewayApp {
       // Parse errors propagate: 400 malformed, 413 too large, rendered by the error handler.
     }),
   );
+  app.use(sameOriginMiddleware(() => metrics.inc('csrf_refused')));
   app.use(csrfMiddleware<GatewayState>(() => metrics.inc('csrf_refused')));
 
-  for (const r of [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)]) {
-    app.use(r.routes());
-    app.use(r.allowedMethods());
-  }
+  for (const r of routers) app.use(r.routes());
   return app;
 }

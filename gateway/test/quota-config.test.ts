@@ -10,7 +10,7 @@ let gw: Gateway;
 const PASSWORD = 'correct-horse-battery';
 
 beforeAll(async () => {
-  sys = await startSystem({ policies: 'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m' });
+  sys = await startSystem({ policies: 'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m' });
   gw = await sys.gateway({ LIMITER_FAIL_MODE: 'open' });
 });
 

@@ -1,6 +1,9 @@
-// Login (DESIGN.md "The limiter"): Peek `login-failure` (ip|email) and `login-failure-ip` (ip);
-// either exhausted → 429 without checking the password. Otherwise auth.Authenticate; a failure
-// consumes both failure policies and answers 401 with one generic message. A success consumes
+// Login (DESIGN.md "The limiter", docs/architecture.md "Account protection"). A browser with a
+// valid device cookie for the email is trusted: only its own `login-failure-device` budget
+// applies. Any other attempt: Peek `login-failure` (ip|email) and `login-failure-ip` (ip), then
+// Consume `login-failure-account` (an HMAC of the email); any exhausted → 429 without checking
+// the password. Otherwise auth.Authenticate; a failure counts on the device, or on the pair and
+// the IP, and answers 401 with one generic message. A success consumes
 // `login` for the user: denied → 429 "Trop de connexions", no session; allowed → a new session
 // (new id, new CSRF token), stats.RecordLogin (best effort).
 import type { auth, limiter } from '@etu/proto';
@@ -8,7 +11,8 @@ import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatDuration } from '../lib/format';
 import { grpcCode, grpcProblem, Status } from '../lib/grpc';
-import { POLICY } from '../lib/limits';
+import { accountSubject, deviceOf, trustDevice } from '../lib/device-cookie';
+import { POLICY, type PolicyName } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
 import type { SessionUser } from '../lib/session';
 import { sessionUser } from '../lib/users';
@@ -22,15 +26,35 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   const { quota } = w;
   const { email, password, ip } = input;
   const pair = `${ip}|${email}`;
+  const { SESSION_KEYS: keys, COOKIE_SECURE: cookieMode } = w.config;
 
-  // 1. Brute force: refuse before any password check once a failure policy is exhausted.
-  const [perPair, perIp] = await Promise.all([quota.peek(ctx, POLICY.failure, pair), quota.peek(ctx, POLICY.failureIp, ip)]);
-  const blocked = [perPair, perIp].filter((d): d is limiter.Decision => !!d && !d.allowed);
-  if (blocked.length > 0) {
-    w.metrics.inc('login_bruteforce_refused');
-    const waitMs = Math.max(...blocked.map((d) => d.retryAfterMs));
-    ctx.state.log.warn({ policies: blocked.map((d) => d.policy) }, 'login refused: too many failures');
-    throw tooMany(waitMs, 'trop_de_tentatives', 'Trop de tentatives de connexion', `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`);
+  // 1. A browser that logged into this account before (a valid device cookie) is trusted while
+  //    its own failure budget lasts; any other attempt goes through the brute-force budgets.
+  const device = deviceOf(ctx, keys, cookieMode, email);
+  const deviceBudget = device && (await quota.peek(ctx, POLICY.failureDevice, device.nonce));
+  const trusted = device !== undefined && (deviceBudget === undefined || deviceBudget.allowed);
+  const account = accountSubject(keys, email);
+  if (!trusted) {
+    const [perPair, perIp] = await Promise.all([quota.peek(ctx, POLICY.failure, pair), quota.peek(ctx, POLICY.failureIp, ip)]);
+    const blocked = [perPair, perIp].filter((d): d is limiter.Decision => !!d && !d.allowed);
+    if (blocked.length > 0) {
+      w.metrics.inc('login_bruteforce_refused');
+      const waitMs = Math.max(...blocked.map((d) => d.retryAfterMs));
+      ctx.state.log.warn({ policies: blocked.map((d) => d.policy) }, 'login refused: too many failures');
+      throw tooMany(waitMs, 'trop_de_tentatives', 'Trop de tentatives de connexion', `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`);
+    }
+    // Counted before the password check, so that concurrent guesses cannot overshoot the budget.
+    const perAccount = await quota.consume(ctx, POLICY.failureAccount, account);
+    if (perAccount && !perAccount.allowed) {
+      w.metrics.inc('login_account_refused');
+      ctx.state.log.warn({ policy: perAccount.policy }, 'login refused: budget of unknown browsers spent for this account');
+      throw tooMany(
+        perAccount.retryAfterMs,
+        'compte_protege',
+        'Trop de tentatives sur ce compte',
+        `Trop de tentatives de connexion sur ce compte depuis des appareils inconnus : pour le protéger, la connexion depuis un nouvel appareil est suspendue. Réessayez dans ${formatDuration(perAccount.retryAfterMs)}. Depuis un appareil où vous vous êtes déjà connecté, vous pouvez vous connecter normalement.`,
+      );
+    }
   }
 
   // 2. The credentials.
@@ -42,11 +66,15 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   } catch (err) {
     const code = grpcCode(err);
     if (code === Status.UNAUTHENTICATED || code === Status.INVALID_ARGUMENT) {
-      await quota.countAll(ctx, 'a failed login', [
-        [POLICY.failure, pair],
-        [POLICY.failureIp, ip],
-      ]);
-      ctx.state.log.info('login failed');
+      // An untrusted attempt is on the account's budget already; a trusted one counts on its device only.
+      const counts: [PolicyName, string][] = trusted
+        ? [[POLICY.failureDevice, device.nonce]]
+        : [
+            [POLICY.failure, pair],
+            [POLICY.failureIp, ip],
+          ];
+      await quota.countAll(ctx, 'a failed login', counts);
+      ctx.state.log.info({ trusted }, 'login failed');
       throw new HttpProblem(401, 'identifiants_invalides', GENERIC_LOGIN_FAILURE, { title: 'Connexion refusée', view: form() });
     }
     throw grpcProblem(ctx.state.log, 'auth', err);
@@ -70,6 +98,9 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   ctx.state.session.regenerate(who);
   await ctx.state.session.save();
   quota.resetLater(ctx, POLICY.failure, pair);
+  // The password is proven: the failures of unknown browsers before it no longer matter.
+  if (!trusted) quota.resetLater(ctx, POLICY.failureAccount, account);
+  trustDevice(ctx, keys, cookieMode, email);
   await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) => w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs }));
   ctx.state.log.info({ userId: user.id }, 'login');
   return who;

@@ -1,6 +1,8 @@
 // Sign-up. A taken email answers 409, which tells the visitor that an account exists: the
 // trade-off is documented in README.md; each 409 counts as a failure of the visitor's IP
 // (login-failure-ip), so enumeration through this form is throttled like password guessing.
+// Each address has a sign-up budget (`signup-ip`, docs/architecture.md "Account protection"),
+// and auth's "busy" answer (bounded hashing) becomes a 503 "réessayez dans un instant".
 import type { auth } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
@@ -26,6 +28,13 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
   if (perIp && !perIp.allowed) {
     w.metrics.inc('login_bruteforce_refused');
     throw tooMany(perIp.retryAfterMs, 'trop_de_tentatives', 'Trop de tentatives', `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`);
+  }
+  // Every sign-up that reaches auth costs a password hash: counted per address before it does.
+  const signups = await quota.consume(ctx, POLICY.signupIp, input.ip);
+  if (signups && !signups.allowed) {
+    w.metrics.inc('signup_refused');
+    ctx.state.log.warn({ policy: signups.policy }, 'sign-up refused: too many from this address');
+    throw tooMany(signups.retryAfterMs, 'trop_d_inscriptions', "Trop d'inscriptions", `Trop d'inscriptions depuis votre connexion. Réessayez dans ${formatDuration(signups.retryAfterMs)}.`);
   }
   let user: auth.User;
   try {

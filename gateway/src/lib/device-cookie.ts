@@ -71,3 +71,38 @@ export function trustedDevice(keys: readonly string[], value: string | undefined
   const t = readDeviceToken(keys, value, now);
   return t && t.accountTag === accountTag(email) ? t : undefined;
 }
+
+/** What the cookie helpers need of a Koa context. */
+interface CookieCtx {
+  secure: boolean;
+  cookies: {
+    get(name: string): string | undefined;
+    set(name: string, value: string, opts: Record<string, unknown>): unknown;
+  };
+}
+
+/** Whether this request's cookies are Secure (and `__Host-` prefixed), as for the session cookie. */
+export function secureCookies(ctx: CookieCtx, mode: 'auto' | 'true' | 'false'): boolean {
+  return mode === 'auto' ? ctx.secure : mode === 'true';
+}
+
+/** The device token this browser holds for the account `email`, if valid. */
+export function deviceOf(ctx: CookieCtx, keys: readonly string[], mode: 'auto' | 'true' | 'false', email: string): DeviceToken | undefined {
+  return trustedDevice(keys, ctx.cookies.get(secureCookies(ctx, mode) ? SECURE_DEVICE_COOKIE : DEVICE_COOKIE), email);
+}
+
+/** Gives this browser a new device token for `email` (after a successful login). */
+export function trustDevice(ctx: CookieCtx, keys: readonly string[], mode: 'auto' | 'true' | 'false', email: string): void {
+  const secure = secureCookies(ctx, mode);
+  // Behind a TLS-terminating proxy, Koa refuses Secure cookies unless told the connection is secure.
+  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
+  ctx.cookies.set(secure ? SECURE_DEVICE_COOKIE : DEVICE_COOKIE, issueDeviceToken(keys, email), {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure,
+    path: '/',
+    maxAge: DEVICE_MAX_AGE_MS,
+    signed: false,
+    overwrite: true,
+  });
+}

@@ -1,5 +1,6 @@
 // Reading form and JSON bodies: every field is a string or nothing (arrays and nested objects,
 // which the form parser can produce, are refused as absent).
+import { invisibleCharacter, invisibleReason } from '@etu/common';
 import type { Ctx } from '../context';
 
 export function field(ctx: Ctx, name: string): string {
@@ -34,4 +35,16 @@ export function idempotencyKey(ctx: Ctx, name: string): string {
   const unquoted = /^"(.*)"$/s.exec(raw);
   // An empty header is a key that breaks the rules, not "no key": the market says why.
   return unquoted ? unquoted[1]! : raw || '""';
+}
+
+/**
+ * The first field holding a bidi control or an invisible character, as the services word it
+ * ("Titre : le titre contient … (U+202E) …"); each field is [value, label, "le titre"].
+ */
+export function hiddenCharacterMistake(fields: readonly (readonly [string, string, string])[]): string | undefined {
+  for (const [value, label, what] of fields) {
+    const cp = invisibleCharacter(value);
+    if (cp !== undefined) return `${label} : ${invisibleReason(what, cp)}`;
+  }
+  return undefined;
 }

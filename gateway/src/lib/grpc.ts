@@ -2,7 +2,7 @@
 // the user sees (grpcProblem).
 import { status as Status } from '@grpc/grpc-js';
 import type { Logger } from '@etu/common';
-import { unavailable } from './problem';
+import { busy, unavailable } from './problem';
 
 export { Status };
 
@@ -61,11 +61,17 @@ export function userMessage(err: unknown, fallback: string): string {
 
 /**
  * What a failed call to `dependency` (auth, market, stats) becomes for the user: a service that
- * could not answer → 503 naming it (logged as an error); anything else is returned as is (the
+ * could not answer → 503 naming it (logged as an error), or 503 "réessayez dans un instant" with
+ * Retry-After: 1 when it was only busy (RESOURCE_EXHAUSTED); anything else is returned as is (the
  * caller has already handled the refusals it expects, so it is a 500).
  */
 export function grpcProblem(log: Logger, dependency: string, err: unknown): unknown {
   if (!isUnavailable(err)) return err;
+  if (grpcCode(err) === Status.RESOURCE_EXHAUSTED) {
+    // Busy, not down (e.g. auth's bounded password hashing): a fast "réessayez dans un instant".
+    log.warn({ err: describeGrpcError(err) }, `${dependency} busy`);
+    return busy(dependency);
+  }
   log.error({ err: describeGrpcError(err) }, `${dependency} unavailable`);
   return unavailable(dependency);
 }

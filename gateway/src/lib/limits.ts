@@ -8,6 +8,12 @@ export const POLICY = {
   login: 'login',
   failure: 'login-failure',
   failureIp: 'login-failure-ip',
+  /** Failed logins from browsers without a device cookie for the account (subject: accountSubject). */
+  failureAccount: 'login-failure-account',
+  /** Failed logins from one trusted browser (subject: its device cookie's nonce). */
+  failureDevice: 'login-failure-device',
+  /** Sign-ups per client address. */
+  signupIp: 'signup-ip',
   service: 'service',
 } as const;
 

@@ -14,11 +14,15 @@ export const COUNTER_NAMES = [
   'stats_record_lost',
   /** Login attempts refused because a failure policy was exhausted (no password check). */
   'login_bruteforce_refused',
+  /** Login attempts from unknown browsers refused because the account's budget was spent (no password check). */
+  'login_account_refused',
+  /** Sign-ups refused by the `signup-ip` policy. */
+  'signup_refused',
   /** Logins refused by the `login` policy. */
   'login_quota_refused',
   /** Vente/Achat calls refused by the `service` policy. */
   'service_quota_refused',
-  /** POSTs refused for a missing or wrong CSRF token. */
+  /** POSTs refused for a missing or wrong CSRF token, or coming from another site. */
   'csrf_refused',
 ] as const;
 

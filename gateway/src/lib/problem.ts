@@ -73,3 +73,12 @@ export function tooMany(
     view: opts.view,
   });
 }
+
+/** A service refused for lack of capacity right now (RESOURCE_EXHAUSTED): retry in a second. */
+export function busy(dependency: string): HttpProblem {
+  return new HttpProblem(503, 'service_occupe', 'Le service reçoit trop de demandes en ce moment : réessayez dans un instant.', {
+    title: 'Service très sollicité',
+    headers: { 'Retry-After': '1' },
+    details: { dependency, retryAfterSeconds: 1 },
+  });
+}

@@ -1,13 +1,13 @@
 // The services page and its two services, Vente and Achat (flows/service-call.ts). Only a form
 // the gateway cannot even read (a price that is not a number, an unknown category, no article
-// id) is refused before counting.
+// id), or one holding a character market refuses in every listing, is refused before counting.
 import { Router } from '@koa/router';
 import { market as mk, stats } from '@etu/proto';
 import type { GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
-import { field, idempotencyKey } from '../lib/forms';
+import { field, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
 import { categoryFromWord, listingJson } from '../lib/market-view';
 import { isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
@@ -38,10 +38,20 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     };
     const category = categoryFromWord(form.categorie);
     const priceCents = parseEuros(form.prix);
-    if (category === undefined || priceCents === null) {
-      const message = category === undefined ? 'Choisissez une catégorie : livre, DVD ou autre.' : 'Indiquez un prix en euros, par exemple 12,50.';
+    // market refuses the same characters; the gateway says so before a call is counted.
+    const hidden = hiddenCharacterMistake([
+      [form.titre, 'Titre', 'le titre'],
+      [form.description, 'Description', 'la description'],
+    ]);
+    if (category === undefined || priceCents === null || hidden) {
+      const [code, message] =
+        category === undefined
+          ? ['categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.']
+          : priceCents === null
+            ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.']
+            : ['champ_invalide', hidden!];
       const view = await servicesPageView(w, ctx, user, form);
-      throw new HttpProblem(400, category === undefined ? 'categorie_invalide' : 'prix_invalide', message, { title: 'Vente', view });
+      throw new HttpProblem(400, code, message, { title: 'Vente', view });
     }
     // The form (or the Idempotency-Key header) names this sale: sent again, it is answered with
     // the listing it created, uncounted.
