@@ -68,7 +68,7 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     let session = new Session();
     const id = ctx.cookies.get(name, { signed: true });
     let staleCookie = false;
-    if (id && ID_FORMAT.test(id)) {
+    if (id && id.length === 43 && ID_FORMAT.test(id)) {
       let raw: string | null;
       try {
         raw = await redis.get(KEY_PREFIX + id);

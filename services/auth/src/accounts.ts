@@ -106,7 +106,7 @@ export class Accounts {
   /** Known accounts among `ids` (decimal strings); others are simply absent. */
   async getUsers(ids: string[]): Promise<Account[]> {
     if (ids.length > MAX_IDS_PER_CALL) throw new InvalidArgument('ids', `${MAX_IDS_PER_CALL} identifiants au maximum par appel.`);
-    const wanted = [...new Set(ids.filter((id) => ID.test(id)).map(Number).filter((n) => n <= INT_MAX))];
+    const wanted = [...new Set(ids.filter((id) => id.length <= 10 && ID.test(id)).map(Number).filter((n) => n <= INT_MAX))];
     if (wanted.length === 0) return [];
     return this.db('getUsers', () => this.prisma.user.findMany({ where: { id: { in: wanted } }, select: PUBLIC_FIELDS }));
   }

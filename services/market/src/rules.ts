@@ -25,7 +25,7 @@ const DESCRIPTION_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0
 /** A user or listing id: the decimal string of a positive database id. */
 export function parseId(field: string, value: string, what = "l'identifiant"): number {
   if (value === '') throw new InvalidArgument(field, `${what} est obligatoire.`);
-  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > ID_MAX) {
+  if (value.length > 10 || !/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > ID_MAX) {
     throw new InvalidArgument(field, `${what} doit être un nombre entier positif.`);
   }
   return Number(value);
