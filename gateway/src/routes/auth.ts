@@ -1,6 +1,6 @@
 // Connexion, inscription, déconnexion: the forms, then flows/login.ts and flows/signup.ts.
 import { Router } from '@koa/router';
-import { passwordResemblesIdentity } from '@etu/common';
+import { codePoints, PASSWORD_MAX, PASSWORD_MIN, passwordResemblesIdentity } from '@etu/common';
 import type { Ctx, GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { logIn } from '../flows/login';
@@ -81,6 +81,10 @@ function formMistake(form: { nom: string; prenom: string; email: string }, passw
     [form.prenom, 'Prénom', 'le prénom'],
   ]);
   if (hidden) return hidden;
-  const resembles = passwordResemblesIdentity(password.normalize('NFC'), { email: form.email, firstName: form.prenom, lastName: form.nom });
+  // auth checks the length first: a password of a wrong length is left to its message.
+  const pw = password.normalize('NFC');
+  const n = codePoints(pw);
+  if (n < PASSWORD_MIN || n > PASSWORD_MAX) return undefined;
+  const resembles = passwordResemblesIdentity(pw, { email: form.email, firstName: form.prenom, lastName: form.nom });
   return resembles && `Mot de passe : ${resembles}`;
 }

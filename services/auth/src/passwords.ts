@@ -24,8 +24,8 @@ export const CURRENT_PARAMS: HashParams = { memoryCost: 19456, timeCost: 2, para
 const OUTPUT_LEN = 32;
 const SALT_LEN = 16;
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
+/** 8-128 code points: the bounds live in @etu/common, where the gateway's form reads them too. */
+export { PASSWORD_MAX, PASSWORD_MIN } from '@etu/common';
 
 /**
  * The form a password is hashed in: Unicode NFC, so that "é" typed as one code point or as

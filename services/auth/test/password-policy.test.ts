@@ -111,9 +111,9 @@ describe('bounded hashing', () => {
   });
 
   test('a burst of sign-ups beyond the bound gets fast RESOURCE_EXHAUSTED; only the admitted ones exist', async () => {
-    // One slot, one waiting place, and slow hashes (t = 100 instead of 2), so that the hashes
+    // One slot, one waiting place, and slow hashes (t = 30 instead of 2), so that the hashes
     // in progress clearly outlast the refusals whatever the machine's load.
-    const slow = new PasswordHasher({ ...CURRENT_PARAMS, timeCost: 100 }, new HashGate({ concurrency: 1, queue: 1 }));
+    const slow = new PasswordHasher({ ...CURRENT_PARAMS, timeCost: 30 }, new HashGate({ concurrency: 1, queue: 1 }));
     const tight = await startHarness(db.url, { hasher: slow });
     try {
       const reqs = Array.from({ length: 12 }, () => newUser());

@@ -61,6 +61,10 @@ export function invisibleReason(what: string, cp: number): string {
   return `${what} contient ${kind} (${codePointLabel(cp)}), qui n'est pas accepté : retapez le texte sans le copier-coller.`;
 }
 
+/** A password's length in code points, after NFC (auth's rule; the gateway's form mirrors it). */
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+
 /** What a password must not resemble (ASVS 5 §6.2.11): the account's own identifiers. */
 export interface PasswordIdentity {
   email: string;
