@@ -125,16 +125,16 @@ describe('2. the price parser cannot freeze the site', () => {
 describe('3. sign-up', () => {
   const form = (n: number, over: Record<string, string> = {}) => ({ nom: 'Amphi', prenom: `Étudiant${n}`, email: `amphi${n}.${process.pid}@etu.example`, password: PASSWORD, ...over });
 
-  test('a lecture hall behind one address: 60 sign-ups in a burst are accepted, the 61st gets 429 in French', async () => {
+  test('a lecture hall behind one address: 60 sign-ups in 10 minutes are accepted, the 61st gets 429 in French', async () => {
     const nat = client();
+    // 55 students of the hall signed up already (counted as the gateway counts them); five more
+    // go through the form, then one too many. Every sign-up costs a password hash: only the
+    // ones around the bound are made for real on this shared test machine.
+    for (let i = 0; i < 55; i++) expect((await gw.clients.limiter.consume('signup-ip', nat.ip!)).allowed).toBe(true);
     await nat.get('/inscription');
     const statuses: number[] = [];
-    // Five at a time: every sign-up costs a password hash, and the test machine is shared.
-    for (let i = 0; i < 60; i += 5) {
-      const batch = await Promise.all(Array.from({ length: 5 }, (_, k) => nat.post('/inscription', form(1000 + i + k))));
-      statuses.push(...batch.map((r) => r.status));
-    }
-    expect(statuses).toEqual(Array(60).fill(303));
+    for (let i = 0; i < 5; i++) statuses.push((await nat.post('/inscription', form(1000 + i))).status);
+    expect(statuses).toEqual(Array(5).fill(303));
     const res = await nat.post('/inscription', form(1060));
     expect(res.status).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
