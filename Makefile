@@ -4,11 +4,12 @@ SHELL := /bin/bash
 NODE_BIN := $(CURDIR)/node_modules/.bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean
+.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean deploy-check
 
 help:
 	@echo "make run    - install, generate, build, migrate, seed demo accounts, start every part"
 	@echo "make test   - the whole test suite (real MariaDB and Redis, browser tests included)"
+	@echo "make deploy-check - build the images, run deploy/compose.yaml on podman, walk the site (not in make test)"
 	@echo "make build | proto | migrate | seed | bench | lint | clean"
 
 # npm ci only when the lock file changed since the last install.
@@ -51,6 +52,10 @@ test: build check-services
 
 bench: build check-services
 	node bench/run.mjs
+
+# The images and the compose stack for real, on this machine's podman (docs/operations.md).
+deploy-check: deps
+	bash deploy/check/run.sh
 
 clean:
 	rm -rf proto/gen prisma/src/generated node_modules/.etu-installed

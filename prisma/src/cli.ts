@@ -32,8 +32,14 @@ export function findSchemaEngine(root = join(__dirname, '..', '..')): string | u
   return undefined;
 }
 
+/** DATABASE_URL, or else the content of the file DATABASE_URL_FILE names (compose secrets). */
+function databaseUrl(env = process.env): string {
+  if (!env.DATABASE_URL && env.DATABASE_URL_FILE) return readFileSync(env.DATABASE_URL_FILE, 'utf8').replace(/\r?\n$/, '');
+  return env.DATABASE_URL || defaultUrl();
+}
+
 async function migrate(): Promise<void> {
-  const url = process.env.DATABASE_URL ?? defaultUrl();
+  const url = databaseUrl();
   await ensureDatabase(url);
   const engine = findSchemaEngine();
   if (engine) {
@@ -54,7 +60,7 @@ async function migrate(): Promise<void> {
 if (require.main === module) {
   const cmd = process.argv[2];
   if (cmd !== 'migrate') {
-    console.error('usage: node prisma/dist/cli.js migrate   (DATABASE_URL selects the database)');
+    console.error('usage: node prisma/dist/cli.js migrate   (DATABASE_URL or DATABASE_URL_FILE selects the database)');
     process.exit(2);
   }
   migrate().catch((err: unknown) => {

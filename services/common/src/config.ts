@@ -1,6 +1,7 @@
 // Configuration: parsed once at start with zod into a typed object. A missing or malformed
 // variable stops the process with a message naming it and saying what is expected; values are
 // never echoed (they may be secrets). The rest of the code never reads process.env.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { localStore } from './parts';
 import { resolveSecret } from './secrets';
@@ -65,15 +66,37 @@ function describe(issues: z.core.$ZodIssue[], input: Record<string, string | und
 }
 
 /**
- * Parses the environment against a zod shape whose keys are variable names. Throws a
- * ConfigError naming every bad variable.
+ * The value of `key`, or else the content of the file named by `<key>_FILE` (compose and
+ * Kubernetes secrets), one trailing newline dropped. Both set is an error: which one wins would
+ * be a guess.
+ */
+function valueOrFile(env: Env, key: string): string | undefined {
+  const value = env[key] === '' ? undefined : env[key];
+  const file = env[`${key}_FILE`] === '' ? undefined : env[`${key}_FILE`];
+  if (file === undefined) return value;
+  if (value !== undefined) throw new Error(`${key}: set either ${key} or ${key}_FILE, not both`);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '') || undefined;
+  } catch (err) {
+    throw new Error(`${key}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/**
+ * Parses the environment against a zod shape whose keys are variable names; each may instead
+ * be given as `<NAME>_FILE`, a file holding the value. Throws a ConfigError naming every bad variable.
  */
 export function parseConfig<S extends z.ZodRawShape>(shape: S, env: Env = process.env): z.output<z.ZodObject<S>> {
   const input: Record<string, string | undefined> = {};
+  const problems: string[] = [];
   for (const key of Object.keys(shape)) {
-    const v = env[key];
-    input[key] = v === '' ? undefined : v;
+    try {
+      input[key] = valueOrFile(env, key);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
+  if (problems.length) throw new ConfigError(problems);
   const res = z.object(shape).safeParse(input);
   if (!res.success) throw new ConfigError(describe(res.error.issues, input));
   return res.data;

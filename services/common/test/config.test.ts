@@ -1,6 +1,6 @@
 // Configuration parsing: every bad or missing variable is named, values are never echoed, and
 // secrets follow the local/production rules.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -67,6 +67,39 @@ test.each([
 test('every bad variable is reported at once', () => {
   const problems = problemsOf({ PORT: 'x', AUTH_ADDR: 'y' });
   expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_ADDR', 'NEEDED', 'PORT']);
+});
+
+describe('<NAME>_FILE (compose secrets)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'etu-config-file-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a variable can be given as a file, one trailing newline dropped', () => {
+    const file = join(dir, 'database_url');
+    writeFileSync(file, 'mysql://etu:s3cret@mariadb:3306/etuservices\n');
+    const cfg = parseConfig(shape, { NEEDED_FILE: file, DATABASE_URL_FILE: file });
+    expect(cfg.DATABASE_URL).toBe('mysql://etu:s3cret@mariadb:3306/etuservices');
+    expect(cfg.NEEDED).toBe('mysql://etu:s3cret@mariadb:3306/etuservices');
+  });
+
+  test('the file content is validated like the variable', () => {
+    const file = join(dir, 'bad_url');
+    writeFileSync(file, 'not a url');
+    expect(problemsOf({ NEEDED: 'x', DATABASE_URL_FILE: file })).toEqual([expect.stringMatching(/^DATABASE_URL: expected a URL/)]);
+  });
+
+  test('an unreadable file and a variable set twice are named, the value never echoed', () => {
+    const file = join(dir, 'token');
+    writeFileSync(file, 'do-not-print-me');
+    const problems = problemsOf({ NEEDED: 'x', NEEDED_FILE: file, PORT_FILE: join(dir, 'missing') });
+    expect(problems).toEqual([
+      `PORT_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`,
+      'NEEDED: set either NEEDED or NEEDED_FILE, not both',
+    ]);
+    expect(problems.join('\n')).not.toContain('do-not-print-me');
+  });
 });
 
 describe('secrets', () => {
