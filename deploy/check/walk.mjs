@@ -79,7 +79,7 @@ async function signup(who) {
   let first503 = '';
   const attempt = async () => {
     const x = await b.post('/inscription', { nom: 'Check', prenom: who, email, password });
-    if (x.status === 503 && !first503) first503 = x.json.message ?? x.json.error;
+    if (x.status === 503 && !first503) first503 = JSON.stringify(x.json);
     return x;
   };
   const { r, waitedMs } = await until(`sign-up of ${who}`, attempt, (x) => x.status !== 503, 30_000);
