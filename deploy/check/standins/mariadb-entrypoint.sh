@@ -4,6 +4,11 @@
 # database, user and passwords from MARIADB_* (or MARIADB_*_FILE).
 set -eu
 if [ "${1#-}" != "$1" ]; then set -- mariadbd "$@"; fi
+# Started as root (e.g. by testcontainers): the data directory to mysql, then run as mysql.
+if [ "$1" = mariadbd ] && [ "$(id -u)" = 0 ]; then
+  chown -R mysql:mysql /var/lib/mysql
+  exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
+fi
 
 file_env() { # file_env VAR: VAR, else the content of the file named by VAR_FILE
   eval "v=\${$1:-}; f=\${$1_FILE:-}"
@@ -33,12 +38,14 @@ GRANT ALL ON \`$db\`.* TO '$user'@'%';"
   fi
   # A temporary server on a private socket, as the official entry point does.
   sock=/tmp/mysqld-init.sock
-  mariadbd --datadir=/var/lib/mysql --skip-networking --socket="$sock" >/tmp/init.log 2>&1 &
+  # Its log goes to the container's output, like the official image's ("ready for connections"
+  # then appears twice on a first start: testcontainers' MariaDB module waits for that).
+  mariadbd --datadir=/var/lib/mysql --skip-networking --socket="$sock" &
   pid=$!
   i=0
   until mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1; do
     i=$((i + 1))
-    [ "$i" -lt 120 ] || { cat /tmp/init.log >&2; exit 1; }
+    [ "$i" -lt 120 ] || { echo "entrypoint: the temporary server did not start" >&2; exit 1; }
     sleep 0.5
   done
   printf '%s\n' "$sql" | mariadb --socket="$sock" -uroot
