@@ -19,5 +19,8 @@ module.exports = {
   testMatch: ['**/?(*.)test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 60_000,
+  // TESTCONTAINERS=1: a MariaDB and a Redis of the suite's own (testkit/src/containers.ts).
+  globalSetup: '<rootDir>/testkit/src/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/testkit/src/jest-global-teardown.ts',
   maxWorkers: process.env.JEST_MAX_WORKERS ?? 2,
 };

@@ -8,10 +8,12 @@
 // image is smaller and `node prisma/dist/cli.js migrate` takes its deterministic path, the
 // project's own SQL applier (no schema-engine binary, nothing written outside the database).
 //
+// Also the query compilers of the databases this project does not use (see unusedQueryCompilers).
+//
 // Refuses to remove a package that a kept package needs through a regular or optional
 // (non-peer) dependency, so a future lock file cannot make it break the image silently.
 'use strict';
-const { existsSync, readdirSync, lstatSync, readlinkSync, rmSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync } = require('node:fs');
 const { dirname, join, resolve } = require('node:path');
 
 const args = process.argv.slice(2);
@@ -49,8 +51,28 @@ if (needed.length) {
   process.exit(1);
 }
 
+/**
+ * @prisma/client ships a query compiler for every database Prisma supports (about 64 MB); the
+ * client generated for this project loads only its provider's, by file name. The files the
+ * compiled code (prisma/dist) names are kept, the others listed for removal; when the compiled
+ * code names none (an unexpected Prisma layout), nothing is removed.
+ */
+function unusedQueryCompilers() {
+  const runtime = join(root, 'node_modules', '@prisma', 'client', 'runtime');
+  const dist = join(root, 'prisma', 'dist');
+  if (!existsSync(runtime) || !existsSync(dist)) return [];
+  const named = new Set();
+  for (const f of readdirSync(dist, { recursive: true })) {
+    if (!String(f).endsWith('.js')) continue;
+    for (const m of readFileSync(join(dist, String(f)), 'utf8').matchAll(/query_compiler_[a-z]+_bg\.[a-z]+(?:\.wasm-base64)?\.js/g)) named.add(m[0]);
+  }
+  if (named.size === 0) return [];
+  return readdirSync(runtime).filter((f) => f.startsWith('query_compiler_') && !named.has(f));
+}
+const compilers = unusedQueryCompilers();
+
 if (dryRun) {
-  console.log(remove.map(nameOf).sort().join('\n'));
+  console.log([...remove.map(nameOf), ...compilers.map((f) => `@prisma/client/runtime/${f}`)].sort().join('\n'));
   process.exit(0);
 }
 
@@ -74,4 +96,5 @@ if (existsSync(bin)) {
     }
   }
 }
-console.log(`prune-dev-optional: removed ${count} devOptional packages and ${links} dangling .bin links`);
+for (const f of compilers) rmSync(join(root, 'node_modules', '@prisma', 'client', 'runtime', f), { force: true });
+console.log(`prune-dev-optional: removed ${count} devOptional packages, ${links} dangling .bin links and ${compilers.length} unused Prisma query compiler files`);

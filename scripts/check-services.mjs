@@ -3,6 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
+// TESTCONTAINERS=1 (make test): the suite starts its own stores in containers (jest globalSetup,
+// testkit/src/containers.ts), so there is nothing local to probe.
+if (process.env.TESTCONTAINERS === '1') {
+  console.log('check-services: TESTCONTAINERS=1, the tests take MariaDB and Redis from containers');
+  process.exit(0);
+}
+
 // Local defaults: parts.json, the one list of the parts and of the stores a local run uses.
 const { localStores: local } = JSON.parse(readFileSync(new URL('../parts.json', import.meta.url), 'utf8'));
 const dbUrl = new URL(process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? local.DATABASE_URL);

@@ -140,8 +140,8 @@ on_exit() {
   if [ -n "$STEP_CURRENT" ]; then
     printf '\n\033[1;31mdeploy-check FAILED in step: %s (after %s s)\033[0m\n' "$STEP_CURRENT" "$(elapsed_since "$STEP_T0")" >&2
     if [ -f "$STATE/env" ] && [ -n "${DOCKER_HOST:-}" ]; then
-      dc_profiles ps >&2 || true
-      dc_profiles logs --no-color --tail=40 >&2 || true
+      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed ps >&2 || true
+      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed logs --no-color --tail=40 >&2 || true
     fi
     STEP_NAMES+=("FAILED: $STEP_CURRENT")
     STEP_SECONDS+=("$(elapsed_since "$STEP_T0")")

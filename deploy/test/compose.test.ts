@@ -1,8 +1,8 @@
 // deploy/compose.yaml, read as compose reads it (no container is started), and checked with
 // `docker compose config` when a compose client is installed (reported as skipped otherwise).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseConfig, requireSecret } from '../../services/common/src/config';
@@ -12,7 +12,7 @@ import { configShape as marketShape } from '../../services/market/src/config';
 import { configShape as limiterShape } from '../../services/limiter/src/config';
 import { configShape as statsShape } from '../../services/stats/src/config';
 import { configShape as gatewayShape, loadConfig as loadGatewayConfig } from '../../gateway/src/config';
-import { COMPOSE_FILE, DEPLOY, DOCKERFILE, redisConf, ENV_EXAMPLE, ROOT, envExample, filledSecrets, loadCompose, partOf, serviceEnv, dockerfileStages, entryFiles, sourceOf, type Env, type Service } from './support';
+import { COMPOSE_FILE, DEPLOY, DOCKERFILE, redisConf, ENV_EXAMPLE, ROOT, envExample, loadCompose, partOf, serviceEnv, withSecretFiles, writeSecrets, dockerfileStages, entryFiles, sourceOf, type Env, type Service } from './support';
 
 type Shape = Record<string, z.ZodType>;
 
@@ -27,7 +27,7 @@ const PARTS: Record<string, { shape: Shape; listen?: string }> = {
   stats: { shape: statsShape, listen: 'STATS_ADDR' },
   gateway: { shape: gatewayShape },
 };
-/** One-shot jobs: every variable their programs read (migrate: prisma/src/cli.ts reads DATABASE_URL). */
+/** One-shot jobs: every variable their programs read (migrate: prisma/src/cli.ts reads DATABASE_URL(_FILE)). */
 const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
   migrate: { shapes: [], extra: ['NODE_ENV', 'DATABASE_URL'] },
   // auth seed, market seed (DATABASE_URL), services/stats register-seeded (STATS_ADDR, INTERNAL_TOKEN)
@@ -41,11 +41,21 @@ const REDIS_ROLE: Record<string, 'limiter' | 'stats' | 'sessions'> = { LIMITER_R
 const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 /** Secrets: optional in the schemas (generated for local runs) but fatal when missing in production. */
 const SECRETS = ['INTERNAL_TOKEN', 'SESSION_KEYS'];
+/** Variables whose value is a secret: given only as compose secrets, through `<NAME>_FILE`. */
+const SECRET_VARS = ['INTERNAL_TOKEN', 'SESSION_KEYS', 'DATABASE_URL', 'MARIADB_PASSWORD', 'MARIADB_ROOT_PASSWORD'];
+/** Read by node itself, not by a part's config (the heap size per part). */
+const NODE_VARS = ['NODE_OPTIONS'];
 const WILDCARD_HOSTS = ['0.0.0.0', '[::]', '::'];
 
-const operatorEnv: Env = { ...envExample, ...filledSecrets };
+// The operator's steps: .env.example copied, deploy/secrets.sh run (into a folder of the test's own).
+const secretsDir = writeSecrets();
+afterAll(() => rmSync(dirname(secretsDir), { recursive: true, force: true }));
+const operatorEnv: Env = { ...envExample, SECRETS_DIR: secretsDir };
 const { model: compose, errors: interpolationErrors } = loadCompose(operatorEnv);
 const services = compose.services;
+const secretFiles = compose.secrets ?? {};
+/** A service's environment as its programs read it: the secret files' contents in place of `*_FILE`. */
+const envOf = (svc: Service) => withSecretFiles(svc, secretFiles);
 const names = Object.keys(services);
 const longRunning = names.filter((n) => services[n]!.restart !== 'no');
 
@@ -69,20 +79,40 @@ describe('deploy/compose.yaml', () => {
     expect(doc.errors).toEqual([]);
     expect(doc.warnings).toEqual([]);
     expect(interpolationErrors).toEqual([]);
-    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'redis-limiter', 'redis-sessions', 'redis-stats', 'seed', 'stats']);
+    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'proxy', 'redis-limiter', 'redis-sessions', 'redis-stats', 'seed', 'stats']);
+    // Compose v1 (Debian's docker-compose, used by make deploy-check) rejects a top-level name.
+    expect(parseDocument(readFileSync(COMPOSE_FILE, 'utf8')).toJS()).not.toHaveProperty('name');
   });
 
-  test('a missing secret stops compose with a message naming it', () => {
-    const { errors } = loadCompose({ ...envExample });
-    const named = new Set(errors.map((e) => e.split(':')[0]));
-    expect([...named].sort()).toEqual(['INTERNAL_TOKEN', 'MARIADB_PASSWORD', 'MARIADB_ROOT_PASSWORD', 'SESSION_KEYS']);
-    for (const e of errors) expect(e).toMatch(/deploy\/\.env/);
+  test('secrets are compose secret files, read through *_FILE, never in an environment', () => {
+    // Every secret file names a file deploy/secrets.sh writes, readable by the containers' users.
+    expect(Object.keys(secretFiles).sort()).toEqual(['database_url', 'internal_token', 'mariadb_password', 'mariadb_root_password', 'session_keys', 'tls_cert', 'tls_key']);
+    for (const [name, { file }] of Object.entries(secretFiles)) {
+      expect([name, dirname(resolve(DEPLOY, file))]).toEqual([name, secretsDir]);
+      expect([name, statSync(resolve(DEPLOY, file)).mode & 0o777]).toEqual([name, 0o644]);
+    }
+    expect(statSync(secretsDir).mode & 0o777).toBe(0o700);
+    // deploy/secrets.sh keeps what exists: a second run changes nothing.
+    const before = Object.values(secretFiles).map(({ file }) => readFileSync(resolve(DEPLOY, file), 'utf8'));
+    const again = spawnSync('sh', [join(DEPLOY, 'secrets.sh')], { env: { PATH: process.env.PATH, SECRETS_DIR: secretsDir }, encoding: 'utf8' });
+    expect([again.status, again.stdout]).toEqual([0, '']);
+    expect(Object.values(secretFiles).map(({ file }) => readFileSync(resolve(DEPLOY, file), 'utf8'))).toEqual(before);
+    // No secret value in any environment; each *_FILE points at a secret the service mounts.
+    for (const [name, svc] of Object.entries(services)) {
+      const env = serviceEnv(svc);
+      expect([name, Object.keys(env).filter((k) => SECRET_VARS.includes(k))]).toEqual([name, []]);
+      const mounted: string[] = svc.secrets ?? [];
+      for (const [k, v] of Object.entries(env).filter(([k]) => k.endsWith('_FILE'))) {
+        expect([name, k, v]).toEqual([name, k, expect.stringMatching(/^\/run\/secrets\//)]);
+        expect([name, k, mounted.includes(v.slice('/run/secrets/'.length))]).toEqual([name, k, true]);
+      }
+    }
   });
 
-  test('scales: no container_name, and only the gateway publishes a port', () => {
+  test('scales: no container_name, and only the gateway and the proxy publish a port', () => {
     for (const [name, svc] of Object.entries(services)) {
       expect([name, svc.container_name]).toEqual([name, undefined]);
-      if (name !== 'gateway') expect([name, svc.ports]).toEqual([name, undefined]);
+      if (name !== 'gateway' && name !== 'proxy') expect([name, svc.ports]).toEqual([name, undefined]);
       expect([name, svc.network_mode]).toEqual([name, undefined]); // host networking would bind host ports
     }
     const ports = services.gateway!.ports as string[];
@@ -94,6 +124,24 @@ describe('deploy/compose.yaml', () => {
     // GATEWAY_PORT=0 (Docker picks a free port per replica) is what the docs give for --scale.
     const { model } = loadCompose({ ...operatorEnv, GATEWAY_PORT: '0' });
     expect(model.services.gateway!.ports).toEqual(['0:3000']);
+    // The proxy publishes the port nginx.conf listens on, with TLS.
+    const listen = /^\s*listen (\d+) ssl;/m.exec(readFileSync(join(DEPLOY, 'nginx.conf'), 'utf8'));
+    expect(services.proxy!.ports).toEqual([`${envExample.PROXY_PORT}:${listen![1]}`]);
+  });
+
+  test('every container has a memory and CPU limit; each Node part a heap below its memory', () => {
+    const mib = (v: string) => {
+      const m = /^(\d+)([MG])$/.exec(v)!;
+      return Number(m[1]) * (m[2] === 'G' ? 1024 : 1);
+    };
+    for (const [name, svc] of Object.entries(services)) {
+      const limits = svc.deploy?.resources?.limits;
+      expect([name, limits?.memory]).toEqual([name, expect.stringMatching(/^\d+[MG]$/)]);
+      expect([name, Number(limits?.cpus) > 0]).toEqual([name, true]);
+      if (!svc.build) continue;
+      const heap = /--max-old-space-size=(\d+)/.exec(serviceEnv(svc).NODE_OPTIONS ?? '');
+      expect([name, heap && Number(heap[1]) <= 0.7 * mib(limits.memory)]).toEqual([name, true]);
+    }
   });
 
   test('every depends_on, network, volume and file reference resolves; no cycle', () => {
@@ -141,7 +189,7 @@ describe('deploy/compose.yaml', () => {
   });
 
   test('every long-running service has a healthcheck and a restart policy; jobs do not restart', () => {
-    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'redis-limiter', 'redis-sessions', 'redis-stats', 'stats']);
+    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'proxy', 'redis-limiter', 'redis-sessions', 'redis-stats', 'stats']);
     for (const name of longRunning) {
       const svc = services[name]!;
       expect([name, svc.restart]).toEqual([name, expect.stringMatching(/^(always|unless-stopped|on-failure(:\d+)?)$/)]);
@@ -170,22 +218,24 @@ describe('deploy/compose.yaml', () => {
       expect([name, svc.security_opt]).toEqual([name, ['no-new-privileges:true']]);
       expect([name, svc.tmpfs]).toEqual([name, expect.arrayContaining(['/tmp'])]);
     }
-    // Only the gateway is on the network with the published port; the rest stay internal.
+    // Only the gateway (and the proxy in front of it) is on the network with the published ports.
     expect(compose.networks).toMatchObject({ backend: { internal: true } });
+    const networks: Record<string, string[]> = { gateway: ['backend', 'edge'], proxy: ['edge'] };
     for (const [name, svc] of Object.entries(services)) {
-      expect([name, svc.networks]).toEqual([name, name === 'gateway' ? ['backend', 'edge'] : ['backend']]);
+      expect([name, svc.networks]).toEqual([name, networks[name] ?? ['backend']]);
     }
   });
 
   test.each(Object.keys(PARTS))('%s: its environment satisfies its configShape, for containers', (part) => {
     const [name, svc] = serviceOfPart(part);
     const { shape, listen } = PARTS[part]!;
-    const env = serviceEnv(svc);
+    const env = envOf(svc);
 
-    // No variable that the part does not read (a typo here would silently be ignored).
-    expect([name, Object.keys(env).filter((k) => !(k in shape))]).toEqual([name, []]);
+    // No variable that the part (or node) does not read (a typo here would silently be ignored).
+    expect([name, Object.keys(env).filter((k) => !(k in shape) && !NODE_VARS.includes(k))]).toEqual([name, []]);
     // Every value passes the part's own validation...
     expect(() => parseConfig(shape as never, env)).not.toThrow();
+    expect(() => parseConfig(shape as never, { ...env, NODE_OPTIONS: undefined })).not.toThrow();
     // ...every variable the schema requires is there, and the production secrets too.
     for (const [k, schema] of Object.entries(shape)) {
       if (!schema.safeParse(undefined).success) expect([name, k, env[k]]).toEqual([name, k, expect.any(String)]);
@@ -264,7 +314,7 @@ describe('deploy/compose.yaml', () => {
 
   test('each service waits until what it connects to is healthy', () => {
     for (const [name, svc] of Object.entries(services)) {
-      const env = serviceEnv(svc);
+      const env = envOf(svc);
       const listen = PARTS[partOf(svc) ?? '']?.listen;
       const targets = new Set<string>();
       for (const [k, v] of Object.entries(env)) {
@@ -277,16 +327,16 @@ describe('deploy/compose.yaml', () => {
     }
     // The database's users wait for the migration too.
     for (const [name, svc] of Object.entries(services)) {
-      if (serviceEnv(svc).DATABASE_URL && name !== 'migrate') {
+      if (envOf(svc).DATABASE_URL && name !== 'migrate') {
         expect([name, svc.depends_on?.migrate?.condition]).toEqual([name, 'service_completed_successfully']);
       }
     }
   });
 
   test('DATABASE_URL carries the credentials MariaDB is created with', () => {
-    const db = serviceEnv(services.mariadb!);
+    const db = envOf(services.mariadb!);
     for (const [name, svc] of Object.entries(services)) {
-      const env = serviceEnv(svc);
+      const env = envOf(svc);
       if (!env.DATABASE_URL) continue;
       const url = new URL(env.DATABASE_URL);
       expect([name, url.hostname, url.port]).toEqual([name, 'mariadb', '3306']);
@@ -294,16 +344,17 @@ describe('deploy/compose.yaml', () => {
       expect([name, decodeURIComponent(url.password)]).toEqual([name, db.MARIADB_PASSWORD]);
       expect([name, url.pathname]).toEqual([name, `/${db.MARIADB_DATABASE}`]);
     }
-    expect(serviceEnv(services.migrate!).DATABASE_URL).toBeDefined();
-    // The passwords are non-empty secrets from deploy/.env, not defaults.
-    expect(db.MARIADB_PASSWORD).toBe(filledSecrets.MARIADB_PASSWORD);
-    expect(db.MARIADB_ROOT_PASSWORD).toBe(filledSecrets.MARIADB_ROOT_PASSWORD);
+    expect(envOf(services.migrate!).DATABASE_URL).toBeDefined();
+    // The passwords are generated secrets (deploy/secrets.sh), not defaults.
+    expect(db.MARIADB_PASSWORD).toMatch(/^[0-9a-f]{64}$/);
+    expect(db.MARIADB_ROOT_PASSWORD).toMatch(/^[0-9a-f]{64}$/);
+    expect(db.MARIADB_ROOT_PASSWORD).not.toBe(db.MARIADB_PASSWORD);
   });
 
   test.each(Object.keys(JOBS))('job %s: its environment is what its programs read', (job) => {
     const [name, svc] = serviceOfPart(job);
-    const env = serviceEnv(svc);
-    const known = new Set([...JOBS[job]!.shapes.flatMap((s) => Object.keys(s)), ...JOBS[job]!.extra]);
+    const env = envOf(svc);
+    const known = new Set([...JOBS[job]!.shapes.flatMap((s) => Object.keys(s)), ...JOBS[job]!.extra, ...NODE_VARS]);
     expect([name, Object.keys(env).filter((k) => !known.has(k))]).toEqual([name, []]);
     for (const shape of JOBS[job]!.shapes) expect(() => parseConfig(shape as never, env)).not.toThrow();
     expect(new URL(env.DATABASE_URL!).hostname).toBe('mariadb');
@@ -330,31 +381,26 @@ describe('deploy/compose.yaml', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// docker compose itself, when this machine has the client plugin (it needs no engine for this)
+// The compose clients themselves, where installed (they need no engine for `config`): Compose v2
+// (`docker compose`), and Compose v1 (Debian's `docker-compose` 1.29, which make deploy-check
+// uses against podman). Each is reported as skipped when absent, not passed.
 
-const composeVersion = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
-const hasCompose = composeVersion.status === 0;
-if (!hasCompose) {
-  // Visible in the jest output: the check below is skipped, not passed.
-  console.info('deploy/test: `docker compose` is not installed here; `docker compose config` was not run.');
-}
-
-(hasCompose ? describe : describe.skip)('docker compose config (skipped: no `docker compose` client here)', () => {
-  const run = (env: Env) =>
-    spawnSync('docker', ['compose', '-f', relative(ROOT, COMPOSE_FILE), '--env-file', relative(ROOT, ENV_EXAMPLE), 'config', '-q'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      encoding: 'utf8',
+const clients: Array<{ label: string; cmd: string[] }> = [
+  { label: 'docker compose (v2)', cmd: ['docker', 'compose'] },
+  { label: 'docker-compose (v1)', cmd: ['docker-compose'] },
+];
+for (const { label, cmd } of clients) {
+  const version = spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { encoding: 'utf8' });
+  const installed = version.status === 0;
+  if (!installed) console.info(`deploy/test: \`${cmd.join(' ')}\` is not installed here; its \`config\` was not run.`);
+  (installed ? describe : describe.skip)(`${label} config (skipped when not installed)`, () => {
+    test('accepts the file, with every profile', () => {
+      const r = spawnSync(
+        cmd[0]!,
+        [...cmd.slice(1), '-f', relative(ROOT, COMPOSE_FILE), '--env-file', relative(ROOT, ENV_EXAMPLE), '--profile', 'proxy', '--profile', 'seed', 'config', '-q'],
+        { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, SECRETS_DIR: secretsDir }, encoding: 'utf8' },
+      );
+      expect([r.status, r.stderr]).toEqual([0, '']);
     });
-
-  test('accepts the file with the secrets set', () => {
-    const r = run(filledSecrets);
-    expect([r.status, r.stderr]).toEqual([0, '']);
   });
-
-  test('refuses it while a secret is missing, naming it', () => {
-    const r = run({});
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/INTERNAL_TOKEN|SESSION_KEYS|MARIADB_(ROOT_)?PASSWORD/);
-  });
-});
+}

@@ -11,15 +11,20 @@ describe('deploy/Dockerfile', () => {
   const runtime = stages[stages.length - 1]!;
   const all = stages.flatMap((s) => s.lines);
 
-  test('multi-stage on Node 20: build, prune, runtime', () => {
+  test('multi-stage on Node 24 (LTS; engines asks for it too): build, prune, runtime', () => {
     expect(stages.map((s) => s.name)).toEqual(['build', 'prune', 'runtime']);
-    expect(text).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    const { engines } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(engines.node).toBe('>=24');
     expect(stages[0]!.from).toBe('${NODE_IMAGE}');
     expect(runtime.from).toBe('${NODE_IMAGE}'); // a fresh base: no compiler, cache or dev tree
   });
 
   test('npm ci once, the build generates the code, the runtime stage has production dependencies only', () => {
     expect(all.filter((l) => /\bnpm (ci|install|i)\b/.test(l))).toEqual([expect.stringMatching(/npm ci$/)]);
+    // The extra CA (a TLS-intercepting proxy) is a build secret mounted for that step only.
+    expect(all.find((l) => /npm ci$/.test(l))).toMatch(/^RUN --mount=type=cache,target=\/root\/\.npm --mount=type=secret,id=extra_ca .*NODE_EXTRA_CA_CERTS=\/run\/secrets\/extra_ca/);
+    expect(all.filter((l) => /extra_ca/.test(l))).toHaveLength(1);
     expect(stages[0]!.lines).toContain('RUN npm run build');
     const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(rootPkg.scripts.build).toMatch(/generate/); // buf generate + prisma generate, then tsc
@@ -74,6 +79,10 @@ describe('deploy/Dockerfile', () => {
     const removed = new Set(r.stdout.trim().split('\n'));
     expect(removed).toContain('prisma');
     expect(removed).toContain('typescript');
+    // Prisma's query compilers: the other databases' go, the one the generated client loads stays.
+    const compilers = [...removed].filter((f) => f.startsWith('@prisma/client/runtime/'));
+    expect(compilers).toContain('@prisma/client/runtime/query_compiler_fast_bg.postgresql.wasm-base64.js');
+    expect(compilers.filter((f) => /query_compiler_fast_bg\.mysql(\.wasm-base64)?\.js$/.test(f))).toEqual([]);
     // Nothing any workspace lists as a runtime dependency (nor its @etu siblings).
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dependencies?: Record<string, string> }> };
     const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };

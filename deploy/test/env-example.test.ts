@@ -1,4 +1,4 @@
-// deploy/.env.example: every variable compose.yaml reads, documented, with no real secret.
+// deploy/.env.example: every variable compose.yaml reads, documented, with no secret.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { COMPOSE_FILE, ROOT, VAR_REF, envExample, envExampleText } from './support';
@@ -6,26 +6,25 @@ import { COMPOSE_FILE, ROOT, VAR_REF, envExample, envExampleText } from './suppo
 describe('deploy/.env.example', () => {
   const referenced = new Set([...readFileSync(COMPOSE_FILE, 'utf8').matchAll(VAR_REF)].map((m) => m[1] ?? m[4]).filter(Boolean) as string[]);
 
-  test('documents every variable compose.yaml reads, and only those', () => {
+  test('documents every variable compose.yaml reads, and only those (plus the project name)', () => {
     expect([...referenced].filter((v) => !(v in envExample))).toEqual([]);
-    expect(Object.keys(envExample).filter((v) => !referenced.has(v))).toEqual([]);
+    expect(Object.keys(envExample).filter((v) => !referenced.has(v))).toEqual(['COMPOSE_PROJECT_NAME']);
   });
 
-  test('holds no real secret, and says how to generate each one', () => {
+  test('holds no secret: they are files deploy/secrets.sh writes, and it says so', () => {
     for (const [k, v] of Object.entries(envExample)) {
-      if (/TOKEN|KEYS|PASSWORD|SECRET/.test(k)) expect([k, v]).toEqual([k, '']);
+      if (/TOKEN|KEYS|PASSWORD/.test(k)) expect([k, v]).toEqual([k, '']);
       // Nothing that looks like generated key material (long runs of base64/hex).
       expect([k, /[A-Za-z0-9+/=_-]{20,}/.test(v) && /\d/.test(v) && /[A-Za-z]/.test(v)]).toEqual([k, false]);
     }
-    for (const secret of ['INTERNAL_TOKEN', 'SESSION_KEYS', 'MARIADB_PASSWORD', 'MARIADB_ROOT_PASSWORD']) {
-      const block = envExampleText.slice(0, envExampleText.indexOf(`\n${secret}=`));
-      const comment = block.slice(block.lastIndexOf('\n\n'));
-      expect([secret, /openssl rand -(base64|hex) \d+/.test(comment)]).toEqual([secret, true]);
-    }
+    expect(Object.keys(envExample).filter((k) => /^(INTERNAL_TOKEN|SESSION_KEYS|MARIADB_(ROOT_)?PASSWORD|DATABASE_URL)$/.test(k))).toEqual([]);
+    expect(envExampleText).toMatch(/sh deploy\/secrets\.sh/);
   });
 
-  test('deploy/.env, where the real secrets go, is git-ignored', () => {
-    const r = spawnSync('git', ['check-ignore', '-q', 'deploy/.env'], { cwd: ROOT });
-    expect(r.status).toBe(0);
+  test('deploy/.env and deploy/secrets/, where the real secrets go, are git-ignored', () => {
+    for (const path of ['deploy/.env', 'deploy/secrets/internal_token']) {
+      const r = spawnSync('git', ['check-ignore', '-q', path], { cwd: ROOT });
+      expect([path, r.status]).toEqual([path, 0]);
+    }
   });
 });

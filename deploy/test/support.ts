@@ -1,8 +1,8 @@
 // What the deploy/ tests share: where the artefacts are, and the compose semantics they need
 // (.env files, ${...} interpolation, a service's environment). No test here.
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 
@@ -67,7 +67,10 @@ function interpolateTree<T>(node: T, env: Env, errors: string[]): T {
   return node;
 }
 
-export function loadCompose(env: Env): { model: { services: Record<string, Service>; networks?: Record<string, unknown>; volumes?: Record<string, unknown> }; errors: string[] } {
+export function loadCompose(env: Env): {
+  model: { services: Record<string, Service>; networks?: Record<string, unknown>; volumes?: Record<string, unknown>; secrets?: Record<string, { file: string }> };
+  errors: string[];
+} {
   const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });
   if (doc.errors.length) throw new Error(doc.errors.map((e) => e.message).join('\n'));
   const errors: string[] = [];
@@ -101,16 +104,34 @@ export function serviceEnv(svc: Service): Record<string, string> {
 export const partOf = (svc: Service): string | undefined => svc.build?.args?.SERVICE;
 
 // ---------------------------------------------------------------------------------------------
-// Fixtures: .env.example with its empty secrets filled in, as an operator would.
+// Fixtures: .env.example as an operator copies it, and the secret files deploy/secrets.sh writes.
 
 export const envExampleText = readFileSync(ENV_EXAMPLE, 'utf8');
 export const envExample = parseEnvFile(envExampleText);
-export const filledSecrets = {
-  INTERNAL_TOKEN: randomBytes(32).toString('base64'),
-  SESSION_KEYS: `${randomBytes(32).toString('base64')},${randomBytes(32).toString('base64')}`,
-  MARIADB_PASSWORD: randomBytes(32).toString('hex'),
-  MARIADB_ROOT_PASSWORD: randomBytes(32).toString('hex'),
-};
+
+/** Runs deploy/secrets.sh into a new private folder, as an operator would. */
+export function writeSecrets(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'etu-secrets-')), 'secrets');
+  const r = spawnSync('sh', [join(DEPLOY, 'secrets.sh')], { env: { PATH: process.env.PATH, SECRETS_DIR: dir }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`deploy/secrets.sh failed: ${r.stderr}`);
+  return dir;
+}
+
+/**
+ * A service's environment with each `<NAME>_FILE=/run/secrets/<secret>` it mounts replaced by
+ * NAME=<the secret file's content>, as the parts' config loaders read it.
+ */
+export function withSecretFiles(svc: Service, secrets: Record<string, { file: string }>): Record<string, string> {
+  const env = serviceEnv(svc);
+  const mounted = new Set<string>((svc.secrets ?? []).map((x: string | { source: string }) => (typeof x === 'string' ? x : x.source)));
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^\/run\/secrets\/(.+)$/.exec(v);
+    if (!k.endsWith('_FILE') || !m || !mounted.has(m[1]!)) continue;
+    delete env[k];
+    env[k.slice(0, -'_FILE'.length)] = readFileSync(resolve(DEPLOY, secrets[m[1]!]!.file), 'utf8');
+  }
+  return env;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile and start.sh (also read by compose.test.ts: each part's entry files)
