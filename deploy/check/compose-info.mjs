@@ -4,6 +4,7 @@
 //                                    target, build args (KEY=VALUE, space-separated), tab-separated
 //   compose-info.mjs parts <file>    the long-running services built here: `grpc <name>` or
 //                                    `edge <name>` (publishes a port)
+//   compose-info.mjs profiles <file> every profile named in the file
 // Data-driven on purpose: a service added to compose.yaml with a `build:` is built too.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -37,7 +38,12 @@ if (cmd === 'builds') {
     if (!svc.build || !svc.healthcheck || svc.restart === 'no') continue;
     console.log(`${svc.ports?.length ? 'edge' : 'grpc'} ${name}`);
   }
+} else if (cmd === 'profiles') {
+  // Every profile a service names, one a line (read from compose.yaml itself: `config` of Compose
+  // v1 drops the services of profiles not enabled).
+  const names = new Set(Object.values(services).flatMap((svc) => svc.profiles ?? []));
+  process.stdout.write([...names].sort().map((n) => `${n}\n`).join(''));
 } else {
-  console.error('usage: compose-info.mjs builds|parts <resolved compose file>');
+  console.error('usage: compose-info.mjs builds|parts|profiles <compose file>');
   process.exit(2);
 }

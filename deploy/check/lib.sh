@@ -152,7 +152,12 @@ standin_node_context() { # standin_node_context <major> <context dir>
 standin_image() {
   local var=$1 official=$2 kind
   kind=$(printf '%s' "${var%_IMAGE}" | tr 'A-Z' 'a-z')
-  [ -f "$STANDIN_DIR/$kind.Containerfile" ] || die "$official cannot be pulled and there is no stand-in recipe $STANDIN_DIR/$kind.Containerfile"
+  if [ ! -f "$STANDIN_DIR/$kind.Containerfile" ]; then
+    # An image only a profile the check does not start may need (e.g. monitoring): left as it is;
+    # `up` says so if a started service needs it after all.
+    loud "NO STAND-IN: $official cannot be pulled and there is no recipe $STANDIN_DIR/$kind.Containerfile; $var left unset" >&2
+    return 0
+  fi
   local tag extra=""
   # The tag of the official image (e.g. 24-bookworm-slim) → the Node major for the node stand-in.
   local otag=${official##*:}
@@ -199,6 +204,7 @@ resolve_image() {
   fi
   local img
   img=$(standin_image "$var" "$official")
+  [ -n "$img" ] || return 0
   export "$var=$img"
   STANDINS_USED+=("$var=$img (instead of $official)")
   loud "STAND-IN: $official cannot be pulled here; $var=$img, built here from deploy/check/standins"

@@ -51,7 +51,10 @@ dct() { # dct <seconds> <compose arguments...>: dc within a time limit
   shift
   timeout "$t" "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "$@"
 }
-dc_profiles() { "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed "$@"; }
+# Every profile of the file (proxy, seed, and whatever is added later), for config, ps and down.
+ALL_PROFILES=()
+while read -r p; do ALL_PROFILES+=(--profile "$p"); done < <(node "$CHECK_DIR/compose-info.mjs" profiles "$COMPOSE_FILE_PATH")
+dc_profiles() { "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" "$@"; }
 
 project_filter=(--filter "label=com.docker.compose.project=$PROJECT")
 
@@ -113,7 +116,7 @@ wait_healthy() { # wait_healthy [timeout seconds]
 teardown() {
   set +e
   if [ -f "$STATE/env" ] && [ -n "${DOCKER_HOST:-}" ]; then
-    timeout 180 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed \
+    timeout 180 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" \
       down -v --remove-orphans --timeout 20 >"$STATE/down.log" 2>&1 || cat "$STATE/down.log" >&2
   fi
   health_loop_stop
@@ -140,8 +143,8 @@ on_exit() {
   if [ -n "$STEP_CURRENT" ]; then
     printf '\n\033[1;31mdeploy-check FAILED in step: %s (after %s s)\033[0m\n' "$STEP_CURRENT" "$(elapsed_since "$STEP_T0")" >&2
     if [ -f "$STATE/env" ] && [ -n "${DOCKER_HOST:-}" ]; then
-      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed ps >&2 || true
-      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" --profile proxy --profile seed logs --no-color --tail=40 >&2 || true
+      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" ps >&2 || true
+      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" logs --no-color --tail=40 >&2 || true
     fi
     STEP_NAMES+=("FAILED: $STEP_CURRENT")
     STEP_SECONDS+=("$(elapsed_since "$STEP_T0")")
