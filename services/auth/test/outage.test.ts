@@ -10,6 +10,12 @@ import { auth } from '@etu/proto';
 import { DB_UNAVAILABLE } from '../src/accounts';
 import { eventually, failure, newUser, startHarness, type Harness } from './helpers';
 
+// The mariadb driver (under @prisma/adapter-mariadb) can surface a connection cut during its
+// opening handshake as a raw SqlError 45033/08S01 ("setting timezone fails") on a loaded
+// machine, outside what the test controls; the cause is tracked in issue 14 (one database
+// gate with socket timeouts). One retry keeps CI honest about real regressions meanwhile.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 let db: TestDatabase;
 let unguard: () => void;
 

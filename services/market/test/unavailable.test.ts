@@ -10,6 +10,12 @@ import { market } from '@etu/proto';
 import { startMarketServer, type MarketServer } from '../src/server';
 import { grpcError, listing } from './helpers';
 
+// The mariadb driver (under @prisma/adapter-mariadb) can surface a connection cut during its
+// opening handshake as a raw SqlError 45033/08S01 ("setting timezone fails") on a loaded
+// machine, outside what the test controls; the cause is tracked in issue 14 (one database
+// gate with socket timeouts). One retry keeps CI honest about real regressions meanwhile.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 const SERVICE = 'etuservices.market.v1.MarketService';
 /** The first call may wait for the pool's acquire timeout (1 s, twice on a client's very first query). */
 const FIRST_MS = 3000;
