@@ -113,7 +113,7 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     [db.name],
   );
   const byTable = (t: string) => cols.filter((c) => c.TABLE_NAME === t).map((c) => c.COLUMN_NAME);
-  expect(byTable('utilisateurs')).toEqual(['id', 'nom', 'prenom', 'email', 'mot_de_passe', 'role', 'created_at']);
+  expect(byTable('utilisateurs')).toEqual(['id', 'public_id', 'nom', 'prenom', 'email', 'mot_de_passe', 'role', 'created_at']);
   expect(byTable('articles')).toEqual([
     'id', 'vendeur_id', 'titre', 'categorie', 'prix_centimes', 'description', 'statut', 'acheteur_id', 'created_at', 'vendu_at', 'cle_idempotence',
   ]);
@@ -145,6 +145,30 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
   ]);
 });
 
+test('accounts that existed before the public ids get distinct random UUIDs v4; the database gets its identity', async () => {
+  const db = await createTestDatabase({ migrate: false });
+  dbs.push(db);
+  const dir = mkdtempSync(join(tmpdir(), 'etu-migrations-'));
+  try {
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    for (const m of readMigrations(dir).filter((m) => m.name >= '20261127150000')) rmSync(join(dir, m.name), { recursive: true });
+    await applyMigrations(db.url, { dir });
+    for (let i = 0; i < 50; i++) {
+      await query(db.url, "INSERT INTO utilisateurs (nom, prenom, email, mot_de_passe) VALUES ('N', 'P', ?, 'h')", [`u${i}@etu.example`]);
+    }
+    await applyMigrations(db.url);
+    const rows = await query<{ public_id: string }>(db.url, 'SELECT public_id FROM utilisateurs');
+    expect(rows).toHaveLength(50);
+    for (const r of rows) expect(r.public_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(rows.map((r) => r.public_id)).size).toBe(50);
+    const inst = await query<{ id: string }>(db.url, 'SELECT id FROM etu_instance');
+    expect(inst).toHaveLength(1);
+    expect(inst[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('schema.prisma and the SQL agree: the generated client writes and reads every field', async () => {
   const db = await createTestDatabase();
   dbs.push(db);
@@ -169,6 +193,10 @@ test('schema.prisma and the SQL agree: the generated client writes and reads eve
     expect(back.seller.email).toBe('camille@etu.example');
     expect(back.buyer?.firstName).toBe('Léa');
     expect(back.createdAt).toBeInstanceOf(Date);
+    // A new account gets its public id from the client (uuid(4)), distinct from the other's.
+    expect(seller.publicId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(buyer.publicId).not.toBe(seller.publicId);
+    expect((await prisma.instance.findMany()).length).toBe(1);
     // The unique index is case-insensitive as the auth service relies on (it also lower-cases).
     await expect(
       prisma.user.create({ data: { lastName: 'X', firstName: 'Y', email: 'CAMILLE@etu.example', passwordHash: 'h' } }),
@@ -190,10 +218,10 @@ test('`node prisma/dist/cli.js migrate` creates a missing database and migrates 
     const r1 = run();
     expect(r1.stderr).toBe('');
     expect(r1.status).toBe(0);
-    expect(r1.stdout).toMatch(/2 applied, 0 already applied|prisma migrate deploy/);
+    expect(r1.stdout).toMatch(new RegExp(`${readMigrations().length} applied, 0 already applied|prisma migrate deploy`));
     const r2 = run();
     expect(r2.status).toBe(0);
-    expect(r2.stdout).toMatch(/0 applied, 2 already applied|prisma migrate deploy/);
+    expect(r2.stdout).toMatch(new RegExp(`0 applied, ${readMigrations().length} already applied|prisma migrate deploy`));
     const tables = await query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles'", [name]);
     expect(tables).toHaveLength(1);
   } finally {

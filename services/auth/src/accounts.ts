@@ -6,9 +6,14 @@ import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db'
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
 
-/** What callers may see of an account (never the password hash). */
+/** What callers may see of an account (never the password hash, never the internal row id). */
 export interface Account {
-  id: number;
+  /**
+   * The public id (`utilisateurs.public_id`, a random UUID): the user's only identity outside
+   * MariaDB. The AUTO_INCREMENT row id is reused after a restore from an older dump, so it is
+   * never handed out (docs/architecture.md, "One identity").
+   */
+  id: string;
   lastName: string;
   firstName: string;
   email: string;
@@ -29,10 +34,12 @@ export const EMAIL_TAKEN = 'Un compte existe déjà avec cette adresse e-mail.';
 export const DB_UNAVAILABLE = 'Service momentanément indisponible, veuillez réessayer dans quelques instants.';
 export const MAX_IDS_PER_CALL = 1000;
 
-const PUBLIC_FIELDS = { id: true, lastName: true, firstName: true, email: true, role: true, createdAt: true } as const;
-// Ids are the decimal form of a positive signed 32-bit INT; anything else cannot name a user.
-const ID = /^[1-9][0-9]{0,9}$/;
-const INT_MAX = 2_147_483_647;
+const PUBLIC_FIELDS = { publicId: true, lastName: true, firstName: true, email: true, role: true, createdAt: true } as const;
+/** A public id: a UUID in lower case, as the database stores it; anything else cannot name a user. */
+export const PUBLIC_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+type Row = { publicId: string; lastName: string; firstName: string; email: string; role: Role; createdAt: Date };
+const toAccount = ({ publicId, ...rest }: Row): Account => ({ id: publicId, ...rest });
 
 export class Accounts {
   constructor(
@@ -58,7 +65,7 @@ export class Accounts {
         data: { lastName, firstName, email, passwordHash, role: opts.role ?? Role.STUDENT },
         select: PUBLIC_FIELDS,
       }),
-    );
+    ).then(toAccount);
     (opts.log ?? this.log).info({ userId: user.id, role: user.role }, 'account created');
     return user;
   }
@@ -86,7 +93,8 @@ export class Accounts {
       log.info({ reason: 'unknown_email' }, 'login failed');
       throw new Unauthenticated(BAD_CREDENTIALS);
     }
-    const { passwordHash: stored, ...account } = row;
+    const { passwordHash: stored, ...fields } = row;
+    const account = toAccount(fields);
     let ok: boolean;
     try {
       ok = await this.hasher.verify(stored, password);
@@ -103,31 +111,45 @@ export class Accounts {
     return account;
   }
 
-  /** Known accounts among `ids` (decimal strings); others are simply absent. */
+  /** Known accounts among `ids` (public ids); others (including old numeric ids) are simply absent. */
   async getUsers(ids: string[]): Promise<Account[]> {
     if (ids.length > MAX_IDS_PER_CALL) throw new InvalidArgument('ids', `${MAX_IDS_PER_CALL} identifiants au maximum par appel.`);
-    const wanted = [...new Set(ids.filter((id) => id.length <= 10 && ID.test(id)).map(Number).filter((n) => n <= INT_MAX))];
+    // Length capped before the regular expression (a UUID is 36 characters).
+    const wanted = [...new Set(ids.filter((id) => id.length === 36 && PUBLIC_ID.test(id)))];
     if (wanted.length === 0) return [];
-    return this.db('getUsers', () => this.prisma.user.findMany({ where: { id: { in: wanted } }, select: PUBLIC_FIELDS }));
+    const rows = await this.db('getUsers', () => this.prisma.user.findMany({ where: { publicId: { in: wanted } }, select: PUBLIC_FIELDS }));
+    return rows.map(toAccount);
   }
 
   /** The account with this email (normalised), if any. */
   async findByEmail(rawEmail: string): Promise<Account | null> {
     const email = normalizeEmail(rawEmail);
-    return this.db('findByEmail', () => this.prisma.user.findUnique({ where: { email }, select: PUBLIC_FIELDS }));
+    const row = await this.db('findByEmail', () => this.prisma.user.findUnique({ where: { email }, select: PUBLIC_FIELDS }));
+    return row && toAccount(row);
+  }
+
+  /**
+   * Every account's public id, a page at a time in row order (`after` = the last row id of the
+   * previous page). For operator commands that walk all users (register-users).
+   */
+  async publicIdsPage(after: number, take: number): Promise<{ ids: string[]; last: number | undefined }> {
+    const rows = await this.db('publicIdsPage', () =>
+      this.prisma.user.findMany({ where: { id: { gt: after } }, orderBy: { id: 'asc' }, take, select: { id: true, publicId: true } }),
+    );
+    return { ids: rows.map((r) => r.publicId), last: rows.at(-1)?.id };
   }
 
   /** Sets a new password (seed of a local run only: demo accounts whose password was lost). */
-  async setPassword(id: number, password: string): Promise<void> {
+  async setPassword(id: string, password: string): Promise<void> {
     const passwordHash = await this.hasher.hash(checkNewPassword(password));
-    await this.db('setPassword', () => this.prisma.user.update({ where: { id }, data: { passwordHash } }));
+    await this.db('setPassword', () => this.prisma.user.update({ where: { publicId: id }, data: { passwordHash } }));
   }
 
   /** Replaces a weaker hash, unless the password changed meanwhile. A failure never fails the login. */
-  private async rehash(id: number, stored: string, password: string, log: Logger): Promise<void> {
+  private async rehash(id: string, stored: string, password: string, log: Logger): Promise<void> {
     try {
       const fresh = await this.hasher.hash(password);
-      const res = await this.prisma.user.updateMany({ where: { id, passwordHash: stored }, data: { passwordHash: fresh } });
+      const res = await this.prisma.user.updateMany({ where: { publicId: id, passwordHash: stored }, data: { passwordHash: fresh } });
       if (res.count === 1) log.info({ userId: id }, 'password hash upgraded to current parameters');
     } catch (err) {
       log.warn({ userId: id, err: describe(err) }, 'could not upgrade the password hash');

@@ -26,7 +26,7 @@ export type AuthServer = RunningService;
 
 export function toProtoUser(a: Account): auth.User {
   return {
-    id: String(a.id),
+    id: a.id,
     lastName: a.lastName,
     firstName: a.firstName,
     email: a.email,

@@ -42,7 +42,8 @@ describe('Register then Authenticate', () => {
     const before = Date.now();
     const { user } = await h.client.call.register(req);
     expect(user).toEqual({
-      id: expect.stringMatching(/^[1-9][0-9]*$/),
+      // The public id: a random UUID v4, never the database row id.
+      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
       lastName: 'Dubois',
       firstName: 'Léa',
       email: req.email,
@@ -207,7 +208,7 @@ describe('Register: input rules (both sides of each bound)', () => {
     const { user } = await h.client.call.register(newUser({ lastName: '  Lefe\u0300vre ', firstName: '\u00a0Chloe\u0301  ' }));
     expect(user!.lastName).toBe('Lefèvre');
     expect(user!.firstName).toBe('Chloé');
-    const row = await prisma.user.findUniqueOrThrow({ where: { id: Number(user!.id) } });
+    const row = await prisma.user.findUniqueOrThrow({ where: { publicId: user!.id } });
     expect([row.lastName, row.firstName]).toEqual(['Lefèvre', 'Chloé']);
   });
 
@@ -282,10 +283,12 @@ describe('rehash on login', () => {
 });
 
 describe('GetUsers', () => {
-  test('known ids are returned once each; unknown, malformed and out-of-range ids are simply absent', async () => {
+  test('known ids are returned once each; unknown, malformed ids and row ids are simply absent', async () => {
     const a = (await h.client.call.register(newUser())).user!;
     const b = (await h.client.call.register(newUser())).user!;
-    const { users } = await h.client.call.getUsers({ ids: [a.id, b.id, a.id, '999999', 'abc', '', '-1', '0', `0${a.id}`, '99999999999', '1e3'] });
+    const rowId = String((await prisma.user.findUniqueOrThrow({ where: { publicId: a.id } })).id);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const { users } = await h.client.call.getUsers({ ids: [a.id, b.id, a.id, rowId, unknown, a.id.toUpperCase(), 'abc', '', '-1', '0', `0${a.id}`, '1e3'] });
     expect(users.map((u) => u.id).sort()).toEqual([a.id, b.id].sort());
     expect(users.find((u) => u.id === a.id)).toEqual(a);
     for (const u of users) expect(Object.keys(u).sort()).toEqual(['createdAt', 'email', 'firstName', 'id', 'lastName', 'role']);
@@ -296,7 +299,7 @@ describe('GetUsers', () => {
     const a = (await h.client.call.register(newUser())).user!;
     const thousand = [a.id, ...Array.from({ length: 999 }, (_, i) => String(1_000_000 + i))];
     expect((await h.client.call.getUsers({ ids: thousand })).users.map((u) => u.id)).toEqual([a.id]);
-    const err = await failure(h.client.call.getUsers({ ids: [...thousand, '1'] }));
+    const err = await failure(h.client.call.getUsers({ ids: [...thousand, a.id] }));
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.details).toMatch(/^ids: /);
   });

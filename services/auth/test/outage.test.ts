@@ -36,7 +36,7 @@ async function expectAllUnavailable(h: Harness): Promise<void> {
   for (const call of [
     () => h.client.call.register(req, { timeoutMs: 4000 }),
     () => h.client.call.authenticate({ email: req.email, password: req.password }, { timeoutMs: 4000 }),
-    () => h.client.call.getUsers({ ids: ['1'] }, { timeoutMs: 4000 }),
+    () => h.client.call.getUsers({ ids: ['00000000-0000-4000-8000-000000000000'] }, { timeoutMs: 4000 }),
   ]) {
     const err = await failure(call());
     expect({ code: grpc.status[err.code], details: err.details }).toEqual({ code: 'UNAVAILABLE', details: DB_UNAVAILABLE });

@@ -3,7 +3,8 @@
  * (`make seed`), read by the market seed to deal the demo listings out to the students.
  */
 export interface DemoAccount {
-  id: number;
+  /** The account's public id (never the database row id). */
+  id: string;
   email: string;
   /** null only when the account already existed and its password is not known here. */
   password: string | null;

@@ -104,9 +104,11 @@ export function readDemoAccounts(path: string): DemoSeller[] | null {
   return parsed.flatMap((a: unknown) => {
     if (!a || typeof a !== 'object') return [];
     const o = a as Record<string, unknown>;
-    const id = typeof o.id === 'string' && /^[0-9]+$/.test(o.id) ? Number(o.id) : o.id;
+    // Ids are public ids (strings); a number is an entry written before public ids existed, which
+    // the auth seed rewrites on its next run (make seed runs it first).
+    const id = o.id;
     const role = typeof o.role === 'string' ? o.role.toUpperCase() : undefined;
-    if (typeof id !== 'number' || (role !== 'STUDENT' && role !== 'ADMIN')) return [];
+    if (typeof id !== 'string' || (role !== 'STUDENT' && role !== 'ADMIN')) return [];
     return [{ id, email: String(o.email ?? ''), role }];
   });
 }
@@ -129,7 +131,7 @@ export async function seedDemoListings(m: Market, db: PrismaClient, accounts: De
   if (students.length === 0) return result;
   const fresh: DemoSeller[] = [];
   for (const s of students) {
-    if (Number.isInteger(s.id) && (await db.listing.count({ where: { sellerId: s.id } })) > 0) result.skipped.push(String(s.id));
+    if ((await db.listing.count({ where: { seller: { publicId: s.id } } })) > 0) result.skipped.push(s.id);
     else fresh.push(s);
   }
   if (fresh.length === 0) return result;
@@ -143,7 +145,7 @@ export async function seedDemoListings(m: Market, db: PrismaClient, accounts: De
       result.created++;
     } catch (err) {
       if (!(err instanceof FailedPrecondition)) throw err;
-      result.unknown.push(String(seller.id));
+      result.unknown.push(seller.id);
     }
   }
   return result;

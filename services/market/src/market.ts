@@ -1,7 +1,7 @@
 // The market's domain: listings (table `articles`) and purchases. Transport-free: the gRPC server
 // and the seed both call this class. Errors are typed (@etu/common) with French messages.
 import { FailedPrecondition, InvalidArgument, NotFound, type Logger } from '@etu/common';
-import { ListingStatus as DbStatus, Prisma, type Listing as Row, type PrismaClient } from '@etu/db';
+import { ListingStatus as DbStatus, Prisma, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
 import { DatabaseGate } from './database';
@@ -13,6 +13,7 @@ import {
   parseNewListing,
   parsePageSize,
   parseStatusFilter,
+  parseUserId,
   statusFromDb,
 } from './rules';
 
@@ -34,16 +35,24 @@ function isUniqueViolation(err: unknown): boolean {
   return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 }
 
+/**
+ * `articles.vendeur_id` / `acheteur_id` reference the users' row ids (foreign keys inside one
+ * database, restored together from one dump). What leaves the market is the users' public ids,
+ * read through the relation on every query.
+ */
+const WITH_USERS = { seller: { select: { publicId: true } }, buyer: { select: { publicId: true } } } as const;
+type Row = Prisma.ListingGetPayload<{ include: typeof WITH_USERS }>;
+
 export function toProto(r: Row): market.Listing {
   return {
     id: String(r.id),
-    sellerId: String(r.sellerId),
+    sellerId: r.seller.publicId,
     title: r.title,
     category: categoryFromDb(r.category),
     priceCents: r.priceCents,
     description: r.description,
     status: statusFromDb(r.status),
-    buyerId: r.buyerId === null ? '' : String(r.buyerId),
+    buyerId: r.buyer?.publicId ?? '',
     createdAt: r.createdAt,
     soldAt: r.soldAt ?? undefined,
   };
@@ -77,6 +86,12 @@ export class Market {
     return this.opts.log;
   }
 
+  /** The row id of the user with this public id, if there is one. */
+  private async userRowId(publicId: string): Promise<number | undefined> {
+    const u = await this.query((db) => db.user.findUnique({ where: { publicId }, select: { id: true } }));
+    return u?.id;
+  }
+
   /**
    * Vente: validates every rule, then stores the listing as AVAILABLE. With an idempotency key
    * the seller already used, nothing is stored and the listing that key created is the answer
@@ -84,35 +99,46 @@ export class Market {
    * form still make one listing.
    */
   async createListing(req: market.CreateListingRequest): Promise<market.CreateListingResponse> {
-    const data = parseNewListing(req);
+    const { sellerId: sellerPublicId, ...fields } = parseNewListing(req);
+    const sellerId = await this.userRowId(sellerPublicId);
+    if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
+    const data = { ...fields, sellerId };
     let row: Row;
     try {
-      row = await this.query((db) => db.listing.create({ data }));
+      // The seller's public id is known: no need to read it back through the relation.
+      const created = await this.query((db) => db.listing.create({ data }));
+      row = { ...created, seller: { publicId: sellerPublicId }, buyer: null };
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownSeller);
       if (isUniqueViolation(err) && data.idempotencyKey !== null) {
         const key = data.idempotencyKey;
-        const first = await this.query((db) => db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId: data.sellerId, idempotencyKey: key } } }));
+        const first = await this.query((db) =>
+          db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId, idempotencyKey: key } }, include: WITH_USERS }),
+        );
         if (first) return { listing: toProto(first), replayed: true };
       }
       throw err;
     }
-    this.log?.info({ listingId: row.id, sellerId: row.sellerId }, 'listing created');
+    this.log?.info({ listingId: row.id, sellerId: sellerPublicId }, 'listing created');
     return { listing: toProto(row), replayed: false };
   }
 
   /** The listing `seller_id` created with `idempotency_key`, or none. */
   async findSale(req: market.FindSaleRequest): Promise<market.FindSaleResponse> {
-    const sellerId = parseId('seller_id', req.sellerId, "l'identifiant du vendeur");
+    const seller = parseUserId('seller_id', req.sellerId, "l'identifiant du vendeur");
     const key = parseIdempotencyKey(req.idempotencyKey);
     if (key === null) throw new InvalidArgument('idempotency_key', "la clé d'idempotence est obligatoire.");
-    const row = await this.query((db) => db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId, idempotencyKey: key } } }));
+    const sellerId = await this.userRowId(seller);
+    if (sellerId === undefined) return {};
+    const row = await this.query((db) =>
+      db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId, idempotencyKey: key } }, include: WITH_USERS }),
+    );
     return row ? { listing: toProto(row) } : {};
   }
 
   async getListing(id: string): Promise<market.Listing> {
     const listingId = parseId('id', id, "l'identifiant de l'article");
-    const row = await this.query((db) => db.listing.findUnique({ where: { id: listingId } }));
+    const row = await this.query((db) => db.listing.findUnique({ where: { id: listingId }, include: WITH_USERS }));
     if (!row) throw new NotFound(MSG.notFound);
     return toProto(row);
   }
@@ -126,18 +152,24 @@ export class Market {
     const f = req.filter;
     const category = f ? parseCategoryFilter(f.category) : undefined;
     const status = f ? parseStatusFilter(f.status) : undefined;
-    const sellerId = f?.sellerId ? parseId('filter.seller_id', f.sellerId, "l'identifiant du vendeur") : undefined;
-    const excludeSellerId = f?.excludeSellerId
-      ? parseId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur")
-      : undefined;
+    const seller = f?.sellerId ? parseUserId('filter.seller_id', f.sellerId, "l'identifiant du vendeur") : undefined;
+    const excluded = f?.excludeSellerId ? parseUserId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur") : undefined;
     const pageSize = parsePageSize(req.pageSize);
     const cursor = req.pageToken ? decodeCursor(req.pageToken) : undefined;
 
     const and: Prisma.ListingWhereInput[] = [];
     if (category) and.push({ category });
     if (status) and.push({ status });
-    if (sellerId !== undefined) and.push({ sellerId });
-    if (excludeSellerId !== undefined) and.push({ sellerId: { not: excludeSellerId } });
+    if (seller !== undefined) {
+      // An unknown seller has no listings.
+      const sellerId = await this.userRowId(seller);
+      if (sellerId === undefined) return { listings: [], nextPageToken: '' };
+      and.push({ sellerId });
+    }
+    if (excluded !== undefined) {
+      const excludeSellerId = await this.userRowId(excluded);
+      if (excludeSellerId !== undefined) and.push({ sellerId: { not: excludeSellerId } });
+    }
     if (cursor) {
       and.push({ OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] });
     }
@@ -145,6 +177,7 @@ export class Market {
       where: { AND: and },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: pageSize + 1,
+        include: WITH_USERS,
       }),
     );
     const page = rows.slice(0, pageSize);
@@ -168,7 +201,9 @@ export class Market {
    */
   async purchase(req: market.PurchaseRequest): Promise<market.PurchaseResponse> {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
-    const buyerId = parseId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
+    const buyer = parseUserId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
+    const buyerId = await this.userRowId(buyer);
+    if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
     let count: number;
     try {
       ({ count } = await this.query((db) =>
@@ -181,10 +216,10 @@ export class Market {
       if (isForeignKeyViolation(err)) throw new FailedPrecondition(MSG.unknownBuyer);
       throw err;
     }
-    const row = await this.query((db) => db.listing.findUnique({ where: { id } }));
+    const row = await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
     if (!row) throw new NotFound(MSG.notFound);
     if (count === 1) {
-      this.log?.info({ listingId: id, buyerId, sellerId: row.sellerId }, 'listing sold');
+      this.log?.info({ listingId: id, buyerId: buyer, sellerId: row.seller.publicId }, 'listing sold');
       return { listing: toProto(row), replayed: false };
     }
     // A sold listing never changes again, so "sold to this buyer" is final.

@@ -22,7 +22,19 @@ const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
 /** The same, except tab, line feed and carriage return, which a description may contain. */
 const DESCRIPTION_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/u;
 
-/** A user or listing id: the decimal string of a positive database id. */
+/**
+ * A user id: the user's public id (a UUID in lower case, `utilisateurs.public_id`). The market
+ * never takes or returns the users' row ids, which a restore from an older dump can reuse.
+ */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function parseUserId(field: string, value: string, what: string): string {
+  if (value === '') throw new InvalidArgument(field, `${what} est obligatoire.`);
+  if (!USER_ID.test(value)) throw new InvalidArgument(field, `${what} n’est pas un identifiant de compte valide.`);
+  return value;
+}
+
+/** A listing id: the decimal string of a positive database id. */
 export function parseId(field: string, value: string, what = "l'identifiant"): number {
   if (value === '') throw new InvalidArgument(field, `${what} est obligatoire.`);
   if (value.length > 10 || !/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > ID_MAX) {
@@ -135,7 +147,8 @@ export function parseIdempotencyKey(raw: string): string | null {
 }
 
 export interface NewListing {
-  sellerId: number;
+  /** The seller's public id. */
+  sellerId: string;
   title: string;
   category: DbCategory;
   priceCents: number;
@@ -146,7 +159,7 @@ export interface NewListing {
 /** Checks every field of a CreateListing request, in proto field order; the first broken rule wins. */
 export function parseNewListing(req: market.CreateListingRequest): NewListing {
   return {
-    sellerId: parseId('seller_id', req.sellerId, "l'identifiant du vendeur"),
+    sellerId: parseUserId('seller_id', req.sellerId, "l'identifiant du vendeur"),
     title: parseTitle(req.title),
     category: parseCategory(req.category),
     priceCents: parsePrice(req.priceCents),

@@ -20,7 +20,7 @@ export interface Harness {
   startServer(): Promise<MarketServer>;
   /** A client on its own channel and TCP connection. */
   newClient(addr?: string): MarketClient;
-  /** Inserts STUDENT users and returns their ids as the decimal strings the wire uses. */
+  /** Inserts STUDENT users and returns their public ids, as the wire names users. */
   users(n: number): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -64,7 +64,7 @@ export async function startHarness(): Promise<Harness> {
         const u = await db.user.create({
           data: { lastName: 'Martin', firstName: `Étudiant${++userSeq}`, email: `etudiant${userSeq}@example.test`, passwordHash: 'x' },
         });
-        ids.push(String(u.id));
+        ids.push(u.publicId);
       }
       return ids;
     },
@@ -76,6 +76,9 @@ export async function startHarness(): Promise<Harness> {
     },
   };
 }
+
+/** A well-formed public id that names no account. */
+export const NOBODY = '00000000-0000-4000-8000-000000000000';
 
 export function listing(sellerId: string, over: Partial<market.CreateListingRequest> = {}): market.CreateListingRequest {
   return {

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '@etu/common';
 import { market } from '@etu/proto';
-import { grpcError, listAll, listing, startHarness, type Harness } from './helpers';
+import { grpcError, listAll, listing, startHarness, NOBODY, type Harness } from './helpers';
 
 const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
 const { LISTING_STATUS_AVAILABLE: AVAILABLE, LISTING_STATUS_SOLD: SOLD } = market.ListingStatus;
@@ -147,10 +147,11 @@ describe('rules, each at both sides of its bound; a refused listing stores nothi
     await refuses({ category: -1 as market.Category }, 'category');
   });
 
-  test('seller_id: a decimal user id; an unknown user is FAILED_PRECONDITION', async () => {
-    for (const id of ['', 'abc', '0', '-3', '1e3', '12 ']) await refuses({}, 'seller_id', id);
+  test('seller_id: a public id (UUID); an unknown user is FAILED_PRECONDITION', async () => {
+    // Row ids (numbers) are refused: a restore can give one to someone else.
+    for (const id of ['', 'abc', '0', '1', '-3', '12 ', alice.toUpperCase(), ` ${alice}`]) await refuses({}, 'seller_id', id);
     const before = await rowCount();
-    const err = await grpcError(h.client.call.createListing(listing('987654')));
+    const err = await grpcError(h.client.call.createListing(listing(NOBODY)));
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err.details).toMatch(/Vendeur inconnu/);
     expect(await rowCount()).toBe(before);
@@ -252,12 +253,12 @@ describe('Purchase', () => {
     const { listing: sold } = await h.client.call.purchase({ listingId: l!.id, buyerId: bob });
     expect(sold).toEqual({ ...l, status: SOLD, buyerId: bob, soldAt: expect.any(Date) });
     expect(sold!.soldAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
-    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } });
-    expect({ status: row.status, buyerId: row.buyerId }).toEqual({ status: 'vendu', buyerId: Number(bob) });
+    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } });
+    expect({ status: row.status, buyerId: row.buyer?.publicId }).toEqual({ status: 'vendu', buyerId: bob });
 
     const again = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: carol }));
     expect({ code: again.code, details: again.details }).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'Cet article a déjà été vendu.' });
-    expect((await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } })).buyerId).toBe(Number(bob));
+    expect((await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } })).buyer?.publicId).toBe(bob);
   });
 
   test('the buyer retrying a purchase already theirs gets the same listing back, replayed, and nothing changes', async () => {
@@ -290,11 +291,12 @@ describe('Purchase', () => {
       [{ listingId: 'abc', buyerId: bob }, 'listing_id'],
       [{ listingId: l!.id, buyerId: '' }, 'buyer_id'],
       [{ listingId: l!.id, buyerId: 'bob' }, 'buyer_id'],
+      [{ listingId: l!.id, buyerId: '2' }, 'buyer_id'],
     ] as const) {
       const err = await grpcError(h.client.call.purchase(req));
       expect([field, err.code, err.details.split(':')[0]]).toEqual([field, grpc.status.INVALID_ARGUMENT, field]);
     }
-    const ghost = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: '55555' }));
+    const ghost = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: NOBODY }));
     expect(ghost.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(ghost.details).toMatch(/Acheteur inconnu/);
     expect((await h.client.call.getListing({ id: l!.id })).listing).toMatchObject({ status: AVAILABLE, buyerId: '' });

@@ -28,9 +28,10 @@ beforeAll(async () => {
   }
   // …and 100 older ones written directly, ten per timestamp, so ties on created_at are many.
   const base = Date.now() - 3_600_000;
+  const rowId = new Map((await h.db.user.findMany()).map((u) => [u.publicId, u.id]));
   await h.db.listing.createMany({
     data: Array.from({ length: 100 }, (_, i) => ({
-      sellerId: Number(sellers[i % 5]),
+      sellerId: rowId.get(sellers[i % 5]!)!,
       title: `Ancien ${i}`,
       category: 'BOOK' as const,
       priceCents: 500,
@@ -108,7 +109,7 @@ test('with a filter, pages cover exactly the matching listings', async () => {
   const seller = sellers[2]!;
   const paged = await listAll(h.client, { sellerId: seller, category: market.Category.CATEGORY_BOOK }, 4);
   const rows = await h.db.listing.findMany({
-    where: { sellerId: Number(seller), category: 'BOOK' },
+    where: { seller: { publicId: seller }, category: 'BOOK' },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
   });
   expect(paged.map((l) => l.id)).toEqual(rows.map((r) => String(r.id)));

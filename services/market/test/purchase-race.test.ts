@@ -43,10 +43,10 @@ test(`${TRIALS} trials of ${BUYERS} concurrent buyers: exactly one wins each tim
 
     const winner = buyers[wins[0]!.i]!;
     expect(wins[0]!.listing).toMatchObject({ id: l!.id, status: market.ListingStatus.LISTING_STATUS_SOLD, buyerId: winner });
-    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } });
-    expect({ status: row.status, buyerId: row.buyerId, sold: row.soldAt instanceof Date }).toEqual({
+    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } });
+    expect({ status: row.status, buyerId: row.buyer?.publicId, sold: row.soldAt instanceof Date }).toEqual({
       status: 'vendu',
-      buyerId: Number(winner),
+      buyerId: winner,
       sold: true,
     });
   }

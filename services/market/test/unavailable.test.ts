@@ -8,7 +8,7 @@ import { createPrismaClient, guardDriverRejections, parseDatabaseUrl, withDataba
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { market } from '@etu/proto';
 import { startMarketServer, type MarketServer } from '../src/server';
-import { grpcError, listing } from './helpers';
+import { grpcError, listing, NOBODY } from './helpers';
 
 // The mariadb driver (under @prisma/adapter-mariadb) can surface a connection cut during its
 // opening handshake as a raw SqlError 45033/08S01 ("setting timezone fails") on a loaded
@@ -49,10 +49,10 @@ test('pointed at a closed port: every RPC answers UNAVAILABLE fast, health NOT_S
   const c = clientFor(srv.port);
   try {
     const calls: [string, () => Promise<unknown>][] = [
-      ['createListing', () => c.call.createListing(listing('1'))],
+      ['createListing', () => c.call.createListing(listing(NOBODY))],
       ['listListings', () => c.call.listListings({ pageSize: 0, pageToken: '' })],
       ['getListing', () => c.call.getListing({ id: '1' })],
-      ['purchase', () => c.call.purchase({ listingId: '1', buyerId: '2' })],
+      ['purchase', () => c.call.purchase({ listingId: '1', buyerId: NOBODY })],
     ];
     let first = true;
     for (const [name, call] of [...calls, ...calls]) {
@@ -64,7 +64,7 @@ test('pointed at a closed port: every RPC answers UNAVAILABLE fast, health NOT_S
       first = false;
     }
     // Invalid input is still refused as such: the rules need no database.
-    expect((await grpcError(c.call.createListing(listing('1', { title: '' })))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await grpcError(c.call.createListing(listing(NOBODY, { title: '' })))).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(await waitHealth(`127.0.0.1:${srv.port}`, 'NOT_SERVING')).toBe('NOT_SERVING');
   } finally {
     c.close();
@@ -85,7 +85,7 @@ describe('the database goes away and comes back', () => {
     unguard = guardDriverRejections(testLogger());
     tdb = await createTestDatabase();
     const db = createPrismaClient(tdb.url, { connectionLimit: 1 });
-    sellerId = String((await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).id);
+    sellerId = String((await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).publicId);
     await db.$disconnect();
     const s = parseDatabaseUrl(tdb.url);
     relay = await startTcpRelay({ host: s.host, port: s.port });
