@@ -4,12 +4,14 @@ SHELL := /bin/bash
 NODE_BIN := $(CURDIR)/node_modules/.bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean deploy-check
+.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean deploy-check backup restore
 
 help:
 	@echo "make run    - install, generate, build, migrate, seed demo accounts, start every part"
 	@echo "make test   - the whole test suite (real MariaDB and Redis, browser tests included)"
 	@echo "make deploy-check - build the images, run deploy/compose.yaml on podman, walk the site (not in make test)"
+	@echo "make backup - one archive of MariaDB, Redis and the secrets (docs/operations.md, Backup and restore)"
+	@echo "make restore ARCHIVE=backups/etuservices-backup-<time>.tar.gz - put it back (parts stopped)"
 	@echo "make build | proto | migrate | seed | bench | lint | clean"
 
 # npm ci only when the lock file changed since the last install.
@@ -49,6 +51,13 @@ test: build check-services
 	@mkdir -p .run
 	@rm -f .run/jest-results.json
 	@jest --ci --json --outputFile=.run/jest-results.json; rc=$$?; node scripts/test-summary.mjs .run/jest-results.json; exit $$rc
+
+# BACKUP_TARGET=compose for the compose stores; BACKUP_PASSPHRASE_FILE to encrypt (see the scripts).
+backup: build
+	@scripts/backup.sh
+
+restore: build
+	@scripts/restore.sh "$(ARCHIVE)"
 
 bench: build check-services
 	node bench/run.mjs

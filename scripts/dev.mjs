@@ -106,19 +106,20 @@ async function waitHealthy() {
   return true;
 }
 
-// Seeded accounts are created straight in the database (before the services start): make them
-// known to the statistics so that they rank in "least service users" with 0 calls.
-function registerSeededUsers() {
+// Seeded accounts are created straight in the database (before the services start), and after a
+// restore or a Redis that lost its data the statistics may lack accounts: make every account
+// known to them (idempotent) so that each ranks in "least service users", 0 calls at least.
+function registerUsers() {
   const stats = parts.find((p) => p.name === 'stats');
-  const r = spawnSync(process.execPath, [join(root, 'services', 'stats', 'dist', 'register-seeded.js')], {
+  const r = spawnSync(process.execPath, [join(root, 'services', 'auth', 'dist', 'register-users.js')], {
     env: { ...env, STATS_ADDR: stats.addr },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  if (r.status !== 0) console.error('[stats] could not register the demo accounts (see above)');
+  if (r.status !== 0) console.error('[stats] could not register the accounts with the statistics (see above)');
 }
 
 if (await waitHealthy()) {
-  registerSeededUsers();
+  registerUsers();
   const demo = join(root, '.secrets', 'demo-accounts.txt');
   console.log('\n==============================================================');
   console.log(` EtuServices is running: http://127.0.0.1:${port}/`);

@@ -7,7 +7,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseConfig, requireSecret } from '../../services/common/src/config';
 import { configShape as authShape, seedConfigShape } from '../../services/auth/src/config';
-import { registerSeededShape } from '../../services/stats/src/register-seeded';
+import { registerUsersShape } from '../../services/auth/src/register-users';
 import { configShape as marketShape } from '../../services/market/src/config';
 import { configShape as limiterShape } from '../../services/limiter/src/config';
 import { configShape as statsShape } from '../../services/stats/src/config';
@@ -30,8 +30,8 @@ const PARTS: Record<string, { shape: Shape; listen?: string }> = {
 /** One-shot jobs: every variable their programs read (migrate: prisma/src/cli.ts reads DATABASE_URL(_FILE)). */
 const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
   migrate: { shapes: [], extra: ['NODE_ENV', 'DATABASE_URL'] },
-  // auth seed, market seed (DATABASE_URL), services/stats register-seeded (STATS_ADDR, INTERNAL_TOKEN)
-  seed: { shapes: [seedConfigShape, registerSeededShape], extra: ['DATABASE_URL'] },
+  // auth seed, market seed (DATABASE_URL), services/auth register-users (DATABASE_URL, STATS_ADDR, INTERNAL_TOKEN)
+  seed: { shapes: [seedConfigShape, registerUsersShape], extra: ['DATABASE_URL'] },
 };
 /** `<SVC>_ADDR` → the part that listens there. */
 const ADDR_OWNER: Record<string, string> = { AUTH_ADDR: 'auth', MARKET_ADDR: 'market', LIMITER_ADDR: 'limiter', STATS_ADDR: 'stats' };

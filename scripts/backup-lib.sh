@@ -1,0 +1,109 @@
+# Shared by scripts/backup.sh and scripts/restore.sh: how to reach each store, for a local run
+# (`make run`: the stores named by the parts' own variables) or for compose (through
+# `docker compose exec` / `run`, since the stores are on an internal network). Sourced, not run.
+
+say() { echo "${0##*/}: $*" >&2; }
+die() {
+  say "error: $*"
+  exit 1
+}
+now_ms() { date +%s%3N; }
+
+BACKUP_TARGET="${BACKUP_TARGET:-local}"
+COMPOSE="${COMPOSE:-docker compose -f deploy/compose.yaml}"
+DATABASE_URL="${DATABASE_URL:-mysql://root@127.0.0.1:3306/etuservices}"
+LIMITER_REDIS_URL="${LIMITER_REDIS_URL:-redis://127.0.0.1:6379/0}"
+STATS_REDIS_URL="${STATS_REDIS_URL:-redis://127.0.0.1:6379/1}"
+SESSION_REDIS_URL="${SESSION_REDIS_URL:-redis://127.0.0.1:6379/2}"
+# The local run's secrets folder (.secrets/local.env and the demo logins).
+SECRETS_DIR="${ETU_SECRETS_DIR:-.secrets}"
+# Inside compose, the stores as the containers see them (deploy/compose.yaml).
+COMPOSE_REDIS_STORES="limiter=redis://redis:6379/0 stats=redis://redis:6379/1 sessions=redis://redis:6379/2"
+# The image every compose one-shot below runs in (any part's image holds the tools).
+COMPOSE_TOOL_SERVICE="${COMPOSE_TOOL_SERVICE:-stats}"
+SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
+
+check_target() {
+  case "$BACKUP_TARGET" in
+    local)
+      [ -f "$SNAPSHOT_JS" ] || die "$SNAPSHOT_JS is missing: run make build first"
+      command -v mariadb-dump >/dev/null || die "mariadb-dump is missing (Debian: apt-get install -y mariadb-client)"
+      ;;
+    compose) ;;
+    *) die "BACKUP_TARGET must be local or compose (got '$BACKUP_TARGET')" ;;
+  esac
+}
+
+# Database name, from DATABASE_URL (local) or MARIADB_DATABASE of deploy/.env (compose).
+db_name() {
+  if [ "$BACKUP_TARGET" = compose ]; then
+    # shellcheck disable=SC2016
+    $COMPOSE exec -T mariadb sh -c 'printf %s "$MARIADB_DATABASE"'
+  else
+    node -e 'const u = new URL(process.argv[1]); process.stdout.write(decodeURIComponent(u.pathname.slice(1)))' "$DATABASE_URL"
+  fi
+}
+
+# A client option file (mode 0600) for the local MariaDB, so the password is never on a command line.
+mariadb_options() {
+  local f="$work/my.cnf"
+  if [ ! -f "$f" ]; then
+    node -e '
+      const u = new URL(process.argv[1]);
+      const q = (s) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, "\\\"")}"`;
+      let out = "[client]\nhost=" + u.hostname + "\nport=" + (u.port || "3306") + "\nuser=" + q(decodeURIComponent(u.username)) + "\n";
+      if (u.password) out += "password=" + q(decodeURIComponent(u.password)) + "\n";
+      require("fs").writeFileSync(process.argv[2], out, { mode: 0o600 });
+    ' "$DATABASE_URL" "$f"
+  fi
+  echo "$f"
+}
+
+redis_snapshot() { # export (stdout) | import (stdin) [--clear name]...
+  local verb="$1"
+  shift
+  if [ "$BACKUP_TARGET" = compose ]; then
+    # shellcheck disable=SC2086
+    $COMPOSE run --rm --no-deps -T "$COMPOSE_TOOL_SERVICE" node "$SNAPSHOT_JS" "$verb" - $COMPOSE_REDIS_STORES "$@"
+  else
+    node "$SNAPSHOT_JS" "$verb" - "limiter=$LIMITER_REDIS_URL" "stats=$STATS_REDIS_URL" "sessions=$SESSION_REDIS_URL" "$@"
+  fi
+}
+
+sql_dump() {
+  local flags="--single-transaction --quick --routines --triggers --hex-blob --no-tablespaces"
+  if [ "$BACKUP_TARGET" = compose ]; then
+    # shellcheck disable=SC2016
+    $COMPOSE exec -T mariadb sh -c "exec mariadb-dump -uroot -p\"\$MARIADB_ROOT_PASSWORD\" $flags \"\$MARIADB_DATABASE\""
+  else
+    # shellcheck disable=SC2086
+    mariadb-dump --defaults-extra-file="$(mariadb_options)" $flags "$(db_name)"
+  fi
+}
+
+# Drops and re-creates the database, then loads the dump from stdin.
+sql_load() {
+  local create="CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+  if [ "$BACKUP_TARGET" = compose ]; then
+    # shellcheck disable=SC2016
+    $COMPOSE exec -T mariadb sh -c "mariadb -uroot -p\"\$MARIADB_ROOT_PASSWORD\" -e \"DROP DATABASE IF EXISTS \\\`\$MARIADB_DATABASE\\\`; CREATE DATABASE \\\`\$MARIADB_DATABASE\\\` $create\" && exec mariadb -uroot -p\"\$MARIADB_ROOT_PASSWORD\" \"\$MARIADB_DATABASE\""
+  else
+    local db opts
+    db=$(db_name)
+    opts=$(mariadb_options)
+    mariadb --defaults-extra-file="$opts" -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\` $create"
+    mariadb --defaults-extra-file="$opts" "$db"
+  fi
+}
+
+copy_secrets_into() {
+  local to="$1"
+  mkdir -p "$to"
+  if [ "$BACKUP_TARGET" = compose ]; then
+    if [ -f deploy/.env ]; then cp -p deploy/.env "$to/compose.env"; else say "warning: deploy/.env not found; secrets not in the archive"; fi
+  elif [ -d "$SECRETS_DIR" ]; then
+    cp -pR "$SECRETS_DIR/." "$to/local/"
+  else
+    say "warning: $SECRETS_DIR not found; secrets not in the archive"
+  fi
+}
