@@ -40,15 +40,29 @@ async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[
   }
 }
 
-export async function startWholeSystem(extraEnv: Record<string, string> = {}): Promise<RunningSystem> {
+export interface Stores {
+  databaseUrl: string;
+  limiterRedisUrl: string;
+  statsRedisUrl: string;
+  sessionRedisUrl: string;
+}
+
+export interface RunningParts {
+  url: string;
+  /** The environment every part was started with (addresses, stores, secrets). */
+  env: Record<string, string>;
+  logs(): string;
+  /** Stops the parts (SIGTERM, then SIGKILL after 10 s); the stores stay. */
+  stop(): Promise<void>;
+}
+
+/** Every part as its own process on free ports, over the given stores; resolves once all are ready. */
+export async function startParts(stores: Stores, extraEnv: Record<string, string> = {}): Promise<RunningParts> {
   const parts: Part[] = listParts().map((p) => ({ name: p.name, main: p.run[0]!, output: [] }));
   for (const p of parts) {
     if (!existsSync(join(ROOT, p.main))) throw new Error(`${p.main} is missing: run \`npx tsc --build\` (make test does) first`);
   }
-  let db: TestDatabase | undefined;
-  let redis: ClaimedRedisDbs | undefined;
   try {
-    [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
     // A free port per part, under the variable parts.json names for it.
     const addrs = Object.fromEntries(
       await Promise.all(listParts().map(async (p) => [p.addrVar, p.kind === 'grpc' ? `127.0.0.1:${await freePort()}` : String(await freePort())] as const)),
@@ -59,10 +73,10 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       LOG_LEVEL: 'warn',
       INTERNAL_TOKEN: TEST_TOKEN,
       SESSION_KEYS: 'e2e-session-key-0123456789abcdef',
-      DATABASE_URL: db.url,
-      LIMITER_REDIS_URL: redis.urls[0]!,
-      STATS_REDIS_URL: redis.urls[1]!,
-      SESSION_REDIS_URL: redis.urls[2]!,
+      DATABASE_URL: stores.databaseUrl,
+      LIMITER_REDIS_URL: stores.limiterRedisUrl,
+      STATS_REDIS_URL: stores.statsRedisUrl,
+      SESSION_REDIS_URL: stores.sessionRedisUrl,
       ...addrs,
       HOST: '127.0.0.1',
       ...extraEnv,
@@ -82,19 +96,37 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
     }
     const url = `http://127.0.0.1:${env.PORT!}`;
     await waitFor('gateway', async () => (await fetch(`${url}/readyz`)).status === 200, parts);
+    return {
+      url,
+      env,
+      logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
+      stop: () => stopParts(parts),
+    };
+  } catch (err) {
+    await stopParts(parts);
+    throw err;
+  }
+}
+
+export async function startWholeSystem(extraEnv: Record<string, string> = {}): Promise<RunningSystem> {
+  let db: TestDatabase | undefined;
+  let redis: ClaimedRedisDbs | undefined;
+  try {
+    [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
+    const [limiterRedisUrl, statsRedisUrl, sessionRedisUrl] = redis.urls as [string, string, string];
+    const running = await startParts({ databaseUrl: db.url, limiterRedisUrl, statsRedisUrl, sessionRedisUrl }, extraEnv);
     const dbRef = db;
     const redisRef = redis;
     return {
-      url,
+      url: running.url,
       databaseUrl: db.url,
-      logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
+      logs: running.logs,
       async stop() {
-        await stopParts(parts);
+        await running.stop();
         await Promise.all([dbRef.drop(), redisRef.release()]);
       },
     };
   } catch (err) {
-    await stopParts(parts);
     await Promise.all([db?.drop(), redis?.release()]);
     throw err;
   }
