@@ -4,3 +4,4 @@ export * as auth from '../gen/etuservices/auth/v1/auth';
 export * as market from '../gen/etuservices/market/v1/market';
 export * as limiter from '../gen/etuservices/limiter/v1/limiter';
 export * as stats from '../gen/etuservices/stats/v1/stats';
+export * as store from '../gen/etuservices/store/v1/store';

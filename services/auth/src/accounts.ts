@@ -139,6 +139,13 @@ export class Accounts {
     return { ids: rows.map((r) => r.publicId), last: rows.at(-1)?.id };
   }
 
+  /** The database's identity (etu_instance, made by the migration) and its number of accounts. */
+  async describeDatabase(): Promise<{ id: string; createdAt: Date; users: number }> {
+    const [instance, users] = await this.db('describeDatabase', () => Promise.all([this.prisma.instance.findFirst(), this.prisma.user.count()]));
+    if (!instance) throw new Error('etu_instance is empty: the database was not migrated with this version (make migrate)');
+    return { id: instance.id, createdAt: instance.createdAt, users };
+  }
+
   /** Sets a new password (seed of a local run only: demo accounts whose password was lost). */
   async setPassword(id: string, password: string): Promise<void> {
     const passwordHash = await this.hasher.hash(checkNewPassword(password));

@@ -2,7 +2,7 @@
 // SERVING only while the database answers `SELECT 1`, and a close() that releases everything.
 import { serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
-import { auth } from '@etu/proto';
+import { auth, store } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
 import { CURRENT_PARAMS, HashGate, PasswordHasher, type HashLimits } from './passwords';
 
@@ -53,12 +53,21 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
     getUsers: async (req) => ({ users: (await accounts.getUsers(req.ids)).map(toProtoUser) }),
   };
 
+  // MariaDB's identity and size, for the gateway's store checks (docs/operations.md).
+  const storeHandlers: AsyncService<store.StoreServiceServer> = {
+    describeStore: async () => {
+      const d = await accounts.describeDatabase();
+      return { store: 'mariadb', markerFound: true, initializedAt: d.createdAt, databaseId: d.id, users: d.users };
+    },
+  };
+
   return serveGrpc({
     ...opts,
     name: 'auth',
     serviceName: SERVICE_NAME,
     definition: auth.AuthServiceService,
     handlers,
+    also: [{ name: 'store', definition: store.StoreServiceService, handlers: storeHandlers }],
     probe: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -11,3 +11,4 @@ export { ensureLocalSecrets, secretsFile, REPO_ROOT } from './secrets';
 export { listParts, partInfo, localAddress, localStore, PARTS_FILE, type PartInfo } from './parts';
 /** zod, re-exported so that every part builds its config shape with the same instance. */
 export { z } from 'zod';
+export * from './store-marker';

@@ -33,6 +33,16 @@ export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
   release: () => Promise<void> | void;
   /** Runs once listening, before the first health probe (e.g. wait a moment for a connection). */
   beforeHealth?: (srv: GrpcServer) => Promise<void>;
+  /** Further services on the same server and token (e.g. StoreService, store-marker.ts). */
+  also?: ExtraService[];
+}
+
+/** A further gRPC service served beside the main one. */
+export interface ExtraService {
+  name: string;
+  definition: grpc.ServiceDefinition;
+  /** The service's AsyncService handlers (typed by the caller against its generated interface). */
+  handlers: object;
 }
 
 export interface RunningService {
@@ -46,6 +56,7 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
   const { log } = opts;
   const srv = createGrpcServer({ serviceNames: [opts.serviceName], log });
   srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name }));
+  for (const x of opts.also ?? []) srv.server.addService(x.definition, wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, { token: opts.token, log, service: x.name }));
   let port: number;
   try {
     port = await srv.listen(opts.addr);

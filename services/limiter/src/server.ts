@@ -1,7 +1,7 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import { createRedis, serveGrpc, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { createRedis, redisStoreService, serveGrpc, StoreMarker, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { limiter } from '@etu/proto';
 import { Limiter, itemError } from './limiter';
 import { DEFAULT_POLICIES, formatPolicies, parsePolicies } from './policies';
@@ -73,6 +73,8 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     serviceName: SERVICE_NAME,
     definition: limiter.LimiterServiceService,
     handlers,
+    // An empty database means every quota starts again (for at most one window).
+    also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log })],
     probe: () => store.ping(),
     beforeHealth: async (s) => {
       srv = s;

@@ -2,6 +2,8 @@
 // health. Decides nothing: it records facts and answers rankings.
 import {
   createRedis,
+  redisStoreService,
+  StoreMarker,
   InvalidArgument,
   serveGrpc,
   waitReady,
@@ -137,6 +139,14 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
     serviceName: SERVICE_NAME,
     definition: stats.StatsServiceService,
     handlers,
+    // An empty database means the statistics before it are gone; `users` lets the gateway compare
+    // the accounts known here with the database's (register-users fills the gap).
+    also: [
+      redisStoreService(redis, new StoreMarker(redis, 'stats', log, 'statistics count only what happened since; run register-users'), {
+        log,
+        users: () => st.knownUsers(),
+      }),
+    ],
     // Serve at once; health says NOT_SERVING (and calls UNAVAILABLE) until Redis answers.
     beforeHealth: () => waitReady(redis, 2000).catch(() => log.warn('Redis not ready yet; NOT_SERVING until it answers')),
     probe: async () => {

@@ -141,6 +141,11 @@ export class StatsStore {
     });
   }
 
+  /** How many users the statistics know (registered or active). */
+  async knownUsers(): Promise<number> {
+    return fromRedis(() => this.redis.zcard(CALLS_USER));
+  }
+
   async dashboard(): Promise<Dashboard> {
     return fromRedis(async () => {
       const current = minuteStart(this.now());
