@@ -12,6 +12,7 @@ import { Metrics } from './lib/metrics';
 import { GATEWAY_ROOT, Views } from './lib/views';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
+import { identityMiddleware } from './middleware/identity';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
 import { sessionMiddleware } from './middleware/session';
@@ -85,6 +86,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.use(routeFirst([health, ...routers]));
 
   app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
+  // Before anything reads the session's user: its account must still exist (docs/architecture.md, "One identity").
+  app.use(identityMiddleware<GatewayState>({ auth: deps.clients.auth, onDropped: () => metrics.inc('session_user_unknown') }));
   app.use(
     bodyParser({
       enableTypes: ['form', 'json'],

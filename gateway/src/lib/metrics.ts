@@ -24,6 +24,8 @@ export const COUNTER_NAMES = [
   'service_quota_refused',
   /** POSTs refused for a missing or wrong CSRF token, or coming from another site. */
   'csrf_refused',
+  /** Sessions dropped because auth no longer knows their account (e.g. after a restore). */
+  'session_user_unknown',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
