@@ -98,6 +98,9 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
   const lap = (what: string) => process.stderr.write(`drill: ${what} at ${Date.now() - t0} ms\n`);
   parts = await startParts(stores);
   lap('parts started');
+  // A first start: every Redis database is new, and /readyz says so.
+  const fresh = (await (await fetch(`${parts.url}/readyz`)).json()) as { stores: Record<string, { state: string }> };
+  expect(Object.values(fresh.stores).map((s) => s.state)).toEqual(['empty', 'empty', 'empty']);
 
   // --- State, through the site.
   const people = ['Anaïs', 'Bastien', 'Céline'].map((prenom, i) => ({ prenom, email: `drill${i}@etu.example`, c: visitor(parts!.url, `10.9.0.${i + 1}`) }));
@@ -151,7 +154,12 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     parts = await startParts(stores);
     lap('parts started again');
 
-    // --- Checks. The statistics and quotas first (logging in below counts and consumes).
+    // --- Checks. The stores belong together again: markers restored, every account known.
+    const ready = (await (await fetch(`${parts.url}/readyz`)).json()) as { status: string; stores: Record<string, { state: string }>; storeWarnings: string[] };
+    expect(ready.status).toBe('ready');
+    expect(ready.stores).toMatchObject({ limiter: { state: 'ok' }, stats: { state: 'ok' }, sessions: { state: 'ok' } });
+    expect(ready.storeWarnings).toEqual([]);
+    // The statistics and quotas (logging in below counts and consumes).
     const after = await observe(prisma, parts, userIds);
     expect(after.listings).toEqual(before.listings);
     expect(after.users).toEqual(before.users);

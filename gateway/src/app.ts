@@ -9,6 +9,7 @@ import helmet from 'koa-helmet';
 import type { GatewayState } from './context';
 import type { AppDeps, Wiring } from './deps';
 import { Metrics } from './lib/metrics';
+import { StoreCheck } from './lib/stores';
 import { GATEWAY_ROOT, Views } from './lib/views';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
@@ -79,7 +80,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
   });
   app.use(staticMiddleware(join(GATEWAY_ROOT, 'public')));
-  const health = healthRouter(w);
+  const health = healthRouter(w, new StoreCheck(deps.clients.stores, deps.sessionRedis, deps.log));
   app.use(health.routes());
   // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
   const routers = [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];

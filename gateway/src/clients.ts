@@ -4,7 +4,7 @@
 // keeping its own decision, error and deadline.
 import { createServiceClient, type PromiseClient } from '@etu/common';
 import { createLimiterClient, type LimiterClient } from '@etu/limiter';
-import { auth, market, stats } from '@etu/proto';
+import { auth, market, stats, store } from '@etu/proto';
 
 /** What the gateway needs from the limiter (consume / peek / reset); errors reject with `{ code, details }`. */
 export type { LimiterClient };
@@ -14,6 +14,8 @@ export interface Clients {
   market: PromiseClient<market.MarketServiceClient>;
   stats: PromiseClient<stats.StatsServiceClient>;
   limiter: LimiterClient;
+  /** StoreService of the parts that own a store (auth: MariaDB; limiter, stats: Redis), for /readyz. */
+  stores: { auth: PromiseClient<store.StoreServiceClient>; limiter: PromiseClient<store.StoreServiceClient>; stats: PromiseClient<store.StoreServiceClient> };
   /** gRPC addresses, for the readiness probe. */
   addrs: { auth: string; market: string; limiter: string; stats: string };
   close(): void;
@@ -34,17 +36,24 @@ export function createClients(cfg: ClientsConfig): Clients {
   const m = createServiceClient(market.MarketServiceClient, cfg.MARKET_ADDR, opts);
   const s = createServiceClient(stats.StatsServiceClient, cfg.STATS_ADDR, opts);
   const l = createLimiterClient(cfg.LIMITER_ADDR, opts);
+  const stores = {
+    auth: createServiceClient(store.StoreServiceClient, cfg.AUTH_ADDR, opts),
+    limiter: createServiceClient(store.StoreServiceClient, cfg.LIMITER_ADDR, opts),
+    stats: createServiceClient(store.StoreServiceClient, cfg.STATS_ADDR, opts),
+  };
   return {
     auth: a.call,
     market: m.call,
     stats: s.call,
     limiter: l,
+    stores: { auth: stores.auth.call, limiter: stores.limiter.call, stats: stores.stats.call },
     addrs: { auth: cfg.AUTH_ADDR, market: cfg.MARKET_ADDR, limiter: cfg.LIMITER_ADDR, stats: cfg.STATS_ADDR },
     close() {
       a.close();
       m.close();
       s.close();
       l.close();
+      for (const c of Object.values(stores)) c.close();
     },
   };
 }

@@ -60,9 +60,11 @@ test("after a restore that reuses A's row id for B, A's old session never acts a
   // B's quota and statistics are B's own: untouched by A's attempt.
   const quota = await gw.clients.limiter.peek('service', rowB.publicId);
   expect(quota.remaining).toBe(quota.limit);
-  const usage = await gw.clients.stats.getUserUsage({ userId: rowB.publicId });
-  expect(usage.allowed.reduce((n, s) => n + Number(s.count), 0) + usage.denied.reduce((n, s) => n + Number(s.count), 0)).toBe(0);
-  expect(Number(usage.logins)).toBe(1);
+  const dash = await gw.clients.stats.getDashboard({});
+  const count = (list: { userId: string; count: number }[]) => list.find((u) => u.userId === rowB.publicId)?.count;
+  expect(count(dash.leastServiceUsers)).toBe(0); // no call counted for B
+  expect(count(dash.topDeniedUsers)).toBeUndefined();
+  expect(count(dash.topConnectors)).toBe(1); // B's own login only
 
   // B works normally.
   const own = await b.post('/services/vente', { titre: 'Le mien', categorie: 'livre', prix: '5', description: '' });

@@ -1,12 +1,14 @@
 // Liveness and readiness. /readyz asks every dependency (each gRPC service's grpc.health.v1,
 // the session Redis) and names the ones that are down; it also shows this process's counters
-// of degraded answers (limiter fail mode, lost stats, refusals). It also Peeks every limiter
-// policy the gateway uses: one the limiter does not know keeps the gateway unready
-// (`limiter-policies` in `down`, the policies in `missingPolicies`, an error log per policy).
+// of degraded answers (limiter fail mode, lost stats, refusals), and which stores are empty or
+// stale (lib/stores.ts). It also Peeks every limiter policy the gateway uses: one the limiter
+// does not know keeps the gateway unready (`limiter-policies` in `down`, the policies in
+// `missingPolicies`, an error log per policy).
 import { Router } from '@koa/router';
 import { checkHealth } from '@etu/common';
 import type { GatewayState } from '../context';
 import type { Wiring } from '../deps';
+import type { StoreCheck } from '../lib/stores';
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -26,7 +28,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export function healthRouter(w: Wiring): Router<GatewayState> {
+export function healthRouter(w: Wiring, stores: StoreCheck): Router<GatewayState> {
   const router = new Router<GatewayState>();
 
   router.get('/healthz', (ctx) => {
@@ -49,7 +51,7 @@ export function healthRouter(w: Wiring): Router<GatewayState> {
       () => ['sessions', 'unreachable'] as const,
     );
     const policyCheck = withTimeout(w.quota.checkPolicies(), CHECK_TIMEOUT_MS).catch(() => ({ missing: [], unreachable: true }));
-    const [results, policies] = await Promise.all([Promise.all([...grpcChecks, redisCheck]), policyCheck]);
+    const [results, policies, storeReport] = await Promise.all([Promise.all([...grpcChecks, redisCheck]), policyCheck, stores.report()]);
     const checks: Record<string, string> = Object.fromEntries(results);
     // Unknown while the limiter is unreachable (the limiter check reports that).
     checks['limiter-policies'] = policies.missing.length ? 'missing' : policies.unreachable ? 'unknown' : 'ok';
@@ -65,6 +67,9 @@ export function healthRouter(w: Wiring): Router<GatewayState> {
       missingPolicies: policies.missing,
       failMode: w.config.LIMITER_FAIL_MODE,
       counters: w.metrics.snapshot(),
+      // Empty or stale stores: reported, never a reason to be unready (docs/operations.md).
+      stores: storeReport.stores,
+      storeWarnings: storeReport.warnings,
     };
   });
 
