@@ -18,7 +18,7 @@ SESSION_REDIS_URL="${SESSION_REDIS_URL:-redis://127.0.0.1:6379/2}"
 # The local run's secrets folder (.secrets/local.env and the demo logins).
 SECRETS_DIR="${ETU_SECRETS_DIR:-.secrets}"
 # Inside compose, the stores as the containers see them (deploy/compose.yaml).
-COMPOSE_REDIS_STORES="limiter=redis://redis:6379/0 stats=redis://redis:6379/1 sessions=redis://redis:6379/2"
+COMPOSE_REDIS_STORES="limiter=redis://redis-limiter:6379/0 stats=redis://redis-stats:6379/1 sessions=redis://redis-sessions:6379/2"
 # The image every compose one-shot below runs in (any part's image holds the tools).
 COMPOSE_TOOL_SERVICE="${COMPOSE_TOOL_SERVICE:-stats}"
 SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
