@@ -11,10 +11,12 @@ now_ms() { date +%s%3N; }
 
 BACKUP_TARGET="${BACKUP_TARGET:-local}"
 COMPOSE="${COMPOSE:-docker compose -f deploy/compose.yaml}"
-DATABASE_URL="${DATABASE_URL:-mysql://root@127.0.0.1:3306/etuservices}"
-LIMITER_REDIS_URL="${LIMITER_REDIS_URL:-redis://127.0.0.1:6379/0}"
-STATS_REDIS_URL="${STATS_REDIS_URL:-redis://127.0.0.1:6379/1}"
-SESSION_REDIS_URL="${SESSION_REDIS_URL:-redis://127.0.0.1:6379/2}"
+# A local run's stores: the parts' own variables, else parts.json's localStores (as the parts do).
+local_store() { node -e 'process.stdout.write(require("./parts.json").localStores[process.argv[1]])' "$1"; }
+DATABASE_URL="${DATABASE_URL:-$(local_store DATABASE_URL)}"
+LIMITER_REDIS_URL="${LIMITER_REDIS_URL:-$(local_store LIMITER_REDIS_URL)}"
+STATS_REDIS_URL="${STATS_REDIS_URL:-$(local_store STATS_REDIS_URL)}"
+SESSION_REDIS_URL="${SESSION_REDIS_URL:-$(local_store SESSION_REDIS_URL)}"
 # The local run's secrets folder (.secrets/local.env and the demo logins).
 SECRETS_DIR="${ETU_SECRETS_DIR:-.secrets}"
 # Inside compose, the stores as the containers see them (deploy/compose.yaml).

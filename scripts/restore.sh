@@ -48,8 +48,13 @@ if [ "$BACKUP_TARGET" = compose ]; then
   say "stopping the parts"
   $COMPOSE stop gateway auth market limiter stats
 else
-  for addr in "${AUTH_ADDR:-127.0.0.1:50051}" "${MARKET_ADDR:-127.0.0.1:50052}" "${LIMITER_ADDR:-127.0.0.1:50053}" \
-    "${STATS_ADDR:-127.0.0.1:50054}" "127.0.0.1:${PORT:-3000}"; do
+  # Each part's address: its variable (parts.json's addrVar) when set, else its local default.
+  addrs=$(node -e '
+    for (const p of require("./parts.json").parts) {
+      const v = process.env[p.addrVar];
+      console.log(p.kind === "http" ? `127.0.0.1:${v || p.port}` : v || `127.0.0.1:${p.port}`);
+    }')
+  for addr in $addrs; do
     if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; then
       die "something answers on $addr: stop the parts (Ctrl-C in make run) before restoring"
     fi
