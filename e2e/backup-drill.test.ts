@@ -17,7 +17,7 @@ import { limiter, stats } from '@etu/proto';
 import { textOf, WebClient } from '../gateway/test/browser';
 import { startParts, type RunningParts, type Stores } from './system';
 
-jest.setTimeout(120_000);
+jest.setTimeout(300_000);
 
 const ROOT = join(__dirname, '..');
 const PASSWORD = 'une phrase de passe solide';
