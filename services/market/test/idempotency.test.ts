@@ -17,7 +17,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const countOf = (sellerId: string) => h.db.listing.count({ where: { sellerId: Number(sellerId) } });
+const countOf = (sellerId: string) => h.db.listing.count({ where: { seller: { publicId: sellerId } } });
 
 test('the same key twice: one listing; the second answer is that listing, replayed', async () => {
   const key = '2f1d4c0e-8a7b-4c55-9d0e-3b6a1f2e4d5c';

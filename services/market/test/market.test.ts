@@ -267,8 +267,8 @@ describe('Purchase', () => {
     expect(first.replayed).toBe(false);
     const again = await h.client.call.purchase({ listingId: l!.id, buyerId: bob });
     expect(again).toEqual({ listing: first.listing, replayed: true });
-    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) } });
-    expect({ buyerId: row.buyerId, soldAt: row.soldAt }).toEqual({ buyerId: Number(bob), soldAt: first.listing!.soldAt });
+    const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } });
+    expect({ buyerId: row.buyer?.publicId, soldAt: row.soldAt }).toEqual({ buyerId: bob, soldAt: first.listing!.soldAt });
   });
 
   test('buying one’s own listing is refused and leaves it available', async () => {
