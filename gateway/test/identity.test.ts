@@ -51,7 +51,7 @@ describe('stores on /readyz', () => {
   });
 
   test('accounts unknown to the statistics: "behind", until register-users registers them', async () => {
-    await sys.createUser({ firstName: 'Hors', lastName: 'Stats', email: 'hors.stats@etu.example', password: 'correct-horse-battery' });
+    await sys.createUser({ firstName: 'Inconnu', lastName: 'Statistiques', email: 'inconnu.stats@etu.example', password: 'correct-horse-battery' });
     const before = await readyz();
     expect(before.body.stores.stats).toMatchObject({ state: 'behind', users: 0 });
     expect(before.body.storeWarnings.join('\n')).toMatch(/stats: behind \(knows 0 of 1 accounts\).*register-users/);
