@@ -24,6 +24,12 @@ COMPOSE_REDIS_STORES="limiter=redis://redis-limiter:6379/0 stats=redis://redis-s
 # The image every compose one-shot below runs in (any part's image holds the tools).
 COMPOSE_TOOL_SERVICE="${COMPOSE_TOOL_SERVICE:-stats}"
 SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
+# Inside the mariadb container: the root password from its secret file (or variable), handed to
+# the client through MYSQL_PWD so it is never on a command line.
+# shellcheck disable=SC2016
+ROOT_PWD='export MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$(cat "$MARIADB_ROOT_PASSWORD_FILE")}";'
+# compose's secret files (deploy/secrets.sh writes them).
+COMPOSE_SECRETS_DIR="${SECRETS_DIR:-deploy/secrets}"
 
 check_target() {
   case "$BACKUP_TARGET" in
@@ -36,7 +42,7 @@ check_target() {
   esac
 }
 
-# Database name, from DATABASE_URL (local) or MARIADB_DATABASE of deploy/.env (compose).
+# Database name, from DATABASE_URL (local) or the mariadb container's MARIADB_DATABASE (compose).
 db_name() {
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2016
@@ -76,7 +82,7 @@ sql_dump() {
   local flags="--single-transaction --quick --routines --triggers --hex-blob --no-tablespaces"
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2016
-    $COMPOSE exec -T mariadb sh -c "exec mariadb-dump -uroot -p\"\$MARIADB_ROOT_PASSWORD\" $flags \"\$MARIADB_DATABASE\""
+    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD exec mariadb-dump -uroot $flags \"\$MARIADB_DATABASE\""
   else
     # shellcheck disable=SC2086
     mariadb-dump --defaults-extra-file="$(mariadb_options)" $flags "$(db_name)"
@@ -88,7 +94,7 @@ sql_load() {
   local create="CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2016
-    $COMPOSE exec -T mariadb sh -c "mariadb -uroot -p\"\$MARIADB_ROOT_PASSWORD\" -e \"DROP DATABASE IF EXISTS \\\`\$MARIADB_DATABASE\\\`; CREATE DATABASE \\\`\$MARIADB_DATABASE\\\` $create\" && exec mariadb -uroot -p\"\$MARIADB_ROOT_PASSWORD\" \"\$MARIADB_DATABASE\""
+    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD mariadb -uroot -e \"DROP DATABASE IF EXISTS \\\`\$MARIADB_DATABASE\\\`; CREATE DATABASE \\\`\$MARIADB_DATABASE\\\` $create\" && exec mariadb -uroot \"\$MARIADB_DATABASE\""
   else
     local db opts
     db=$(db_name)
@@ -102,7 +108,8 @@ copy_secrets_into() {
   local to="$1"
   mkdir -p "$to"
   if [ "$BACKUP_TARGET" = compose ]; then
-    if [ -f deploy/.env ]; then cp -p deploy/.env "$to/compose.env"; else say "warning: deploy/.env not found; secrets not in the archive"; fi
+    if [ -d "$COMPOSE_SECRETS_DIR" ]; then cp -pR "$COMPOSE_SECRETS_DIR/." "$to/compose/"; else say "warning: $COMPOSE_SECRETS_DIR not found; secrets not in the archive"; fi
+    if [ -f deploy/.env ]; then cp -p deploy/.env "$to/compose.env"; fi
   elif [ -d "$SECRETS_DIR" ]; then
     cp -pR "$SECRETS_DIR/." "$to/local/"
   else

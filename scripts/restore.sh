@@ -77,6 +77,16 @@ fi
 
 # 4. Secrets: SESSION_KEYS must be the archive's for the restored sessions to open.
 if [ "$BACKUP_TARGET" = compose ]; then
+  if [ -d "$dir/secrets/compose" ]; then
+    if [ ! -d "$COMPOSE_SECRETS_DIR" ]; then
+      mkdir -p "$COMPOSE_SECRETS_DIR" && chmod 700 "$COMPOSE_SECRETS_DIR"
+      cp -pR "$dir/secrets/compose/." "$COMPOSE_SECRETS_DIR/"
+      say "secrets restored into $COMPOSE_SECRETS_DIR"
+    elif ! diff -qr "$dir/secrets/compose" "$COMPOSE_SECRETS_DIR" >/dev/null 2>&1; then
+      rm -rf "$COMPOSE_SECRETS_DIR.from-backup" && cp -pR "$dir/secrets/compose" "$COMPOSE_SECRETS_DIR.from-backup"
+      say "$COMPOSE_SECRETS_DIR differs from the archive's: kept as is; the archive's copy is $COMPOSE_SECRETS_DIR.from-backup (its session_keys keeps users logged in; the MariaDB passwords must stay those of the volume)"
+    fi
+  fi
   if [ -f "$dir/secrets/compose.env" ] && ! cmp -s "$dir/secrets/compose.env" deploy/.env 2>/dev/null; then
     if [ -f deploy/.env ]; then
       cp -p "$dir/secrets/compose.env" "deploy/.env.from-backup"

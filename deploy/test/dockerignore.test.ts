@@ -40,6 +40,7 @@ describe('.dockerignore', () => {
     '.secrets.before-restore-20261127T120000Z/local.env',
     'backups/etuservices-backup-20261127T120000Z.tar.gz',
     'deploy/.env.from-backup',
+    'deploy/secrets.from-backup/session_keys',
     'deploy/.env',
     '.env',
     '.git/HEAD',
