@@ -22,6 +22,10 @@ export interface RunningSystem {
   databaseUrl: string;
   /** Last lines each part wrote (for a failing test's message). */
   logs(): string;
+  /** What one part has written so far (its last 2,000 chunks of stdout and stderr). */
+  output(part: string): string;
+  /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
+  metricsUrls: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +56,10 @@ export interface RunningParts {
   /** The environment every part was started with (addresses, stores, secrets). */
   env: Record<string, string>;
   logs(): string;
+  /** What one part has written so far (its last 2,000 chunks of stdout and stderr). */
+  output(part: string): string;
+  /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
+  metricsUrls: Record<string, string>;
   /** Stops the parts (SIGTERM, then SIGKILL after 10 s); the stores stay. */
   stop(): Promise<void>;
 }
@@ -81,11 +89,13 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
       HOST: '127.0.0.1',
       ...extraEnv,
     };
+    // METRICS_PORT is one variable read by every part: each gets its own free port.
+    const metricsPorts = Object.fromEntries(await Promise.all(parts.map(async (p) => [p.name, await freePort()] as const)));
     for (const p of parts) {
-      const proc = spawn(process.execPath, [join(ROOT, p.main)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [join(ROOT, p.main)], { env: { ...env, METRICS_PORT: String(metricsPorts[p.name]) }, stdio: ['ignore', 'pipe', 'pipe'] });
       const keep = (d: Buffer) => {
         p.output.push(d.toString());
-        if (p.output.length > 200) p.output.shift();
+        if (p.output.length > 2000) p.output.shift();
       };
       proc.stdout!.on('data', keep);
       proc.stderr!.on('data', keep);
@@ -100,6 +110,8 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
       url,
       env,
       logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
+      output: (name) => parts.find((p) => p.name === name)?.output.join('') ?? '',
+      metricsUrls: Object.fromEntries(parts.map((p) => [p.name, `http://127.0.0.1:${metricsPorts[p.name]}/metrics`])),
       stop: () => stopParts(parts),
     };
   } catch (err) {
@@ -121,6 +133,8 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       url: running.url,
       databaseUrl: db.url,
       logs: running.logs,
+      output: running.output,
+      metricsUrls: running.metricsUrls,
       async stop() {
         await running.stop();
         await Promise.all([dbRef.drop(), redisRef.release()]);

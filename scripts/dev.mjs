@@ -18,6 +18,8 @@ const port = env[known.find((p) => p.kind === 'http').addrVar] ?? String(known.f
 const parts = known.map((p) => ({
   name: p.name,
   main: p.run[0],
+  // METRICS_PORT is one name for every part: each gets its own default (parts.json); `off` turns them all off.
+  metricsPort: env.METRICS_PORT === 'off' ? 'off' : String(p.metricsPort),
   ...(p.kind === 'grpc' ? { addr: env[p.addrVar] ?? `127.0.0.1:${p.port}` } : {}),
 }));
 const palette = [36, 33, 35, 32, 34, 31];
@@ -40,7 +42,7 @@ function pretty(line) {
 let stopping = false;
 const children = [];
 for (const p of parts) {
-  const child = spawn(process.execPath, [join(root, p.main)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, p.main)], { env: { ...env, METRICS_PORT: p.metricsPort }, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = `\x1b[${colors[p.name]}m[${p.name.padEnd(width)}]\x1b[0m `;
   for (const stream of [child.stdout, child.stderr]) {
     let buf = '';
@@ -127,6 +129,8 @@ if (await waitHealthy()) {
     console.log(' Demo logins (also in .secrets/demo-accounts.txt):');
     for (const l of readFileSync(demo, 'utf8').trim().split('\n')) console.log(`   ${l}`);
   }
+  console.log(' Prometheus metrics of each part (deploy/monitoring scrapes them; docs/operations.md "Watching it"):');
+  for (const p of parts) console.log(`   ${p.name.padEnd(width)}  ${p.metricsPort === 'off' ? 'off (METRICS_PORT=off)' : `http://127.0.0.1:${p.metricsPort}/metrics`}`);
   console.log(' Ctrl-C stops everything.');
   console.log('==============================================================\n');
 }

@@ -15,6 +15,8 @@ export function baseEnv(ctx, extra = {}) {
     // the parts' default (info), as in production; logs go to bench/tmp/logs/<part>.log
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     INTERNAL_TOKEN: ctx.token,
+    // each part's /metrics on a free port (never make run's 9400-9404); BENCH_AB=METRICS_PORT=off measures their cost
+    METRICS_PORT: '0',
     SESSION_KEYS: ctx.sessionKeys,
     // should a part still look for the local secrets file, it finds the bench's own
     ETU_SECRETS_FILE: join(BENCH_DIR, 'tmp', 'secrets.env'),

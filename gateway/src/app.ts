@@ -16,6 +16,7 @@ import { errorMiddleware } from './middleware/errors';
 import { identityMiddleware } from './middleware/identity';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
+import { observeMiddleware } from './middleware/observe';
 import { sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
 import { authRouter } from './routes/auth';
@@ -23,6 +24,7 @@ import { healthRouter } from './routes/health';
 import { homeRouter } from './routes/home';
 import { servicesRouter } from './routes/services';
 import { statsRouter } from './routes/stats';
+import { POLICY } from './lib/limits';
 import { Quota, type PolicyCheck } from './quota';
 
 export type { AppDeps } from './deps';
@@ -37,6 +39,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const { config } = deps;
   const metrics = deps.metrics ?? new Metrics();
   const views = new Views(config);
+  metrics.declarePolicies(Object.values(POLICY));
   const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log);
   const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, metrics, views, quota };
   const app = new Koa<GatewayState>({
@@ -50,7 +53,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
   app.silent = true;
 
-  app.use(errorMiddleware(views, deps.log));
+  app.use(observeMiddleware(metrics, { trustProxy: config.TRUST_PROXY > 0 }));
+  app.use(errorMiddleware(views, deps.log, metrics));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -88,7 +92,7 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
   // Before anything reads the session's user: its account must still exist (docs/architecture.md, "One identity").
-  app.use(identityMiddleware<GatewayState>({ auth: deps.clients.auth, onDropped: () => metrics.inc('session_user_unknown') }));
+  app.use(identityMiddleware<GatewayState>({ auth: deps.clients.auth, onDropped: () => metrics.sessionUserUnknown() }));
   app.use(
     bodyParser({
       enableTypes: ['form', 'json'],
@@ -98,8 +102,8 @@ export function createApp(deps: AppDeps): GatewayApp {
       // Parse errors propagate: 400 malformed, 413 too large, rendered by the error handler.
     }),
   );
-  app.use(sameOriginMiddleware(() => metrics.inc('csrf_refused')));
-  app.use(csrfMiddleware<GatewayState>(() => metrics.inc('csrf_refused')));
+  app.use(sameOriginMiddleware(() => metrics.csrfRefused()));
+  app.use(csrfMiddleware<GatewayState>(() => metrics.csrfRefused()));
 
   for (const r of routers) app.use(r.routes());
   return app;

@@ -2,7 +2,7 @@
 // deadline. The limiter goes through @etu/limiter's coalescing client: Consume calls made in
 // the same turn of the event loop (e.g. a burst of sales) share one ConsumeBatch RPC, each
 // keeping its own decision, error and deadline.
-import { createServiceClient, type PromiseClient } from '@etu/common';
+import { createServiceClient, type Metrics, type PromiseClient } from '@etu/common';
 import { createLimiterClient, type LimiterClient } from '@etu/limiter';
 import { auth, market, stats, store } from '@etu/proto';
 
@@ -30,8 +30,9 @@ export interface ClientsConfig {
   GRPC_TIMEOUT_MS: number;
 }
 
-export function createClients(cfg: ClientsConfig): Clients {
-  const opts = { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS };
+/** `metrics`: where the grpc_client_* families go (the gateway's part metrics); not counted when absent. */
+export function createClients(cfg: ClientsConfig, metrics?: Metrics): Clients {
+  const opts = { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS, metrics };
   const a = createServiceClient(auth.AuthServiceClient, cfg.AUTH_ADDR, opts);
   const m = createServiceClient(market.MarketServiceClient, cfg.MARKET_ADDR, opts);
   const s = createServiceClient(stats.StatsServiceClient, cfg.STATS_ADDR, opts);

@@ -6,6 +6,10 @@ export const configShape = {
   NODE_ENV: vars.nodeEnv(),
   LOG_LEVEL: vars.logLevel(),
   /** HTTP port of the gateway (0 = any free port). */
+  /** Port of the /metrics listener (same HOST; never the public port); `off` = no metrics. */
+  METRICS_PORT: vars.metricsPort('gateway'),
+  /** OTLP/HTTP endpoint of the traces; unset = traces off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: vars.otlpEndpoint(),
   PORT: vars.port(3000),
   /** Interface to listen on; 127.0.0.1 for a local run, 0.0.0.0 in a container. */
   HOST: z.string().min(1).default('127.0.0.1'),

@@ -21,6 +21,7 @@ export type AppConfig = Pick<
   | 'STATS_TIMEOUT_MS'
   | 'BODY_LIMIT_BYTES'
   | 'DISPLAY_TIME_ZONE'
+  | 'INTERNAL_TOKEN'
 >;
 
 export interface AppDeps {

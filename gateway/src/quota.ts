@@ -10,7 +10,7 @@ import type { Logger } from '@etu/common';
 import type { limiter } from '@etu/proto';
 import type { LimiterClient } from './clients';
 import type { Ctx } from './context';
-import { describeGrpcError, grpcCode, Status } from './lib/grpc';
+import { callOpts, describeGrpcError, grpcCode, Status } from './lib/grpc';
 import { POLICY, type PolicyName } from './lib/limits';
 import type { Metrics } from './lib/metrics';
 import { HttpProblem, STATUS_TEXT, unavailable } from './lib/problem';
@@ -67,20 +67,20 @@ export class Quota {
 
   /** Counts one call of `subject` on `policy`; `undefined` = limiter down and fail mode open. */
   consume(ctx: Ctx, policy: PolicyName, subject: string): Promise<Decision | undefined> {
-    return this.decide(ctx, policy, `consume ${policy}`, () => this.limiter.consume(policy, subject));
+    return this.decide(ctx, policy, `consume ${policy}`, () => this.limiter.consume(policy, subject, undefined, callOpts(ctx)));
   }
 
   /** Reads the state of `subject` on `policy` without counting; same failure policy as consume. */
   peek(ctx: Ctx, policy: PolicyName, subject: string): Promise<Decision | undefined> {
-    return this.decide(ctx, policy, `peek ${policy}`, () => this.limiter.peek(policy, subject));
+    return this.decide(ctx, policy, `peek ${policy}`, () => this.limiter.peek(policy, subject, callOpts(ctx)));
   }
 
   /** A Peek for display only: never fails the page (`undefined` when it cannot be read). */
   async show(ctx: Ctx, policy: PolicyName, subject: string): Promise<Decision | undefined> {
     try {
-      return await this.limiter.peek(policy, subject);
+      return await this.limiter.peek(policy, subject, callOpts(ctx));
     } catch (err) {
-      this.metrics.inc('limiter_peek_failed');
+      this.metrics.quotaPeekFailed();
       if (isUnreachable(err)) ctx.state.log.warn({ err: describeGrpcError(err) }, 'quota peek failed');
       else this.reportMisconfigured(ctx.state.log, policy, err);
       return undefined;
@@ -92,7 +92,7 @@ export class Quota {
    * counts but never fails the request; a count that could not be made is logged as an error.
    */
   async countAll(ctx: Ctx, what: string, calls: [PolicyName, string][]): Promise<void> {
-    const results = await Promise.allSettled(calls.map(([policy, subject]) => this.limiter.consume(policy, subject)));
+    const results = await Promise.allSettled(calls.map(([policy, subject]) => this.limiter.consume(policy, subject, undefined, callOpts(ctx))));
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
       if (isUnreachable(r.reason)) ctx.state.log.error({ err: describeGrpcError(r.reason) }, `could not count ${what}`);
@@ -102,7 +102,7 @@ export class Quota {
 
   /** Forgets `subject` on `policy` in the background (a successful login clears its failures). */
   resetLater(ctx: Ctx, policy: PolicyName, subject: string): void {
-    this.limiter.reset(policy, subject).catch((err: unknown) => {
+    this.limiter.reset(policy, subject, callOpts(ctx)).catch((err: unknown) => {
       if (isUnreachable(err)) ctx.state.log.warn({ err: describeGrpcError(err) }, `could not reset ${policy}`);
       else this.reportMisconfigured(ctx.state.log, policy, err);
     });
@@ -131,15 +131,16 @@ export class Quota {
     try {
       const d = await call();
       this.reported.delete(policy);
+      this.metrics.quotaDecision(policy, d.allowed ? 'allowed' : 'denied');
       return d;
     } catch (err) {
       if (!isUnreachable(err)) {
-        this.metrics.inc('limiter_misconfigured_refused');
+        this.metrics.quotaDecision(policy, 'misconfigured_refused');
         this.reportMisconfigured(ctx.state.log, policy, err);
         throw misconfigured();
       }
       const open = this.failMode === 'open';
-      this.metrics.inc(open ? 'limiter_unavailable_admitted' : 'limiter_unavailable_refused');
+      this.metrics.quotaDecision(policy, open ? 'unavailable_admitted' : 'unavailable_refused');
       ctx.state.log.error({ what, err: describeGrpcError(err), failMode: this.failMode }, 'limiter unavailable');
       if (open) return undefined;
       throw unavailable('limiter');

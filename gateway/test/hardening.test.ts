@@ -74,7 +74,7 @@ describe('1. guessing one account from many addresses (device cookies)', () => {
     expect(text).toContain('appareil');
     expect(text).toMatch(/Réessayez dans \d+ min/);
     expect(fresh.cookie('etu_device')).toBeUndefined();
-    expect(gw.metrics.get('login_account_refused')).toBeGreaterThan(0);
+    expect((await gw.metrics.value('etu_logins_total', { outcome: 'account_refused' }))).toBeGreaterThan(0);
   });
 
   test('a device cookie of another account does not help, nor does a forged one', async () => {
@@ -208,7 +208,7 @@ describe('7-8. methods and paths, then CSRF', () => {
     });
 
   test('TRACE, PUT, DELETE, PATCH on a real route → 405 with Allow; any method on an unknown path → 404; never a 5xx', async () => {
-    const before = gw.metrics.get('csrf_refused');
+    const before = (await gw.metrics.value('etu_csrf_refusals_total'));
     for (const method of ['TRACE', 'PUT', 'DELETE', 'PATCH']) {
       for (const path of ['/login', '/services/vente']) {
         const res = await raw(method, path);
@@ -222,10 +222,10 @@ describe('7-8. methods and paths, then CSRF', () => {
     }
     expect(String((await raw('PUT', '/login')).headers.allow).split(/,\s*/).sort()).toEqual(['GET', 'HEAD', 'OPTIONS', 'POST']);
     // None of these was a CSRF failure.
-    expect(gw.metrics.get('csrf_refused')).toBe(before);
+    expect((await gw.metrics.value('etu_csrf_refusals_total'))).toBe(before);
     // A real CSRF failure still is.
     expect((await raw('POST', '/login')).status).toBe(403);
-    expect(gw.metrics.get('csrf_refused')).toBe(before + 1);
+    expect((await gw.metrics.value('etu_csrf_refusals_total'))).toBe(before + 1);
   });
 });
 

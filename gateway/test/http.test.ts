@@ -3,6 +3,7 @@
 // own client IP (X-Forwarded-For, the gateway trusting one proxy) so that the per-IP failure
 // policy of one test never leaks into another.
 import { market } from '@etu/proto';
+import { TEST_TOKEN } from '@etu/testkit';
 import { startSystem, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 
@@ -160,7 +161,7 @@ describe('login and sessions', () => {
     expect(textOf(res.text)).toContain('Trop de connexions');
     expect(textOf(res.text)).toMatch(/Réessayez dans \d+ min/);
     expect((await fresh.get('/services')).status).toBe(303);
-    expect(gw.metrics.get('login_quota_refused')).toBeGreaterThan(0);
+    expect((await gw.metrics.value('etu_logins_total', { outcome: 'quota_refused' }))).toBeGreaterThan(0);
   });
 
   test('brute force: after 10 wrong passwords for one email from one IP, the 11th attempt → 429 without checking the password', async () => {
@@ -189,7 +190,7 @@ describe('login and sessions', () => {
     }
     const res = await attacker.login(u.email, PASSWORD);
     expect(res.status).toBe(429);
-    expect(gw.metrics.get('login_bruteforce_refused')).toBeGreaterThan(0);
+    expect((await gw.metrics.value('etu_bruteforce_refusals_total', {}))).toBeGreaterThan(0);
   });
 
   test('X-Forwarded-For is believed only when a proxy is trusted', async () => {
@@ -394,8 +395,14 @@ describe('statistics access', () => {
   });
 });
 
-test('readyz: every dependency up', async () => {
+test('readyz: every dependency up; a client from outside reads only the verdict, an operator (loopback or internal token) the details', async () => {
   const res = await client().get('/readyz', 'application/json');
   expect(res.status).toBe(200);
-  expect(res.body).toMatchObject({ status: 'ready', down: [], checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' } });
+  expect(res.body).toEqual({ status: 'ready' });
+  const local = await new WebClient(gw.server).get('/readyz', 'application/json');
+  expect(local.body).toMatchObject({ status: 'ready', down: [], degraded: [], checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' } });
+  const withToken = await client().agent.get('/readyz').set('X-Forwarded-For', '10.9.9.9').set('Authorization', `Bearer ${TEST_TOKEN}`);
+  expect(withToken.body).toMatchObject({ status: 'ready', down: [] });
+  const wrongToken = await client().agent.get('/readyz').set('X-Forwarded-For', '10.9.9.9').set('Authorization', 'Bearer not-the-token-at-all');
+  expect(wrongToken.body).toEqual({ status: 'ready' });
 });

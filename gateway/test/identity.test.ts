@@ -104,7 +104,7 @@ test("after a restore that reuses A's row id for B, A's old session never acts a
   expect(textOf(login.text)).toContain('Votre session n’est plus valide (compte introuvable) : veuillez vous reconnecter.');
   expect((await aAfter.get('/services')).headers.location).toBe('/login'); // no session any more
   expect(await prisma.listing.count()).toBe(0);
-  expect(gw.metrics.get('session_user_unknown')).toBe(1);
+  expect(await gw.metrics.value('etu_sessions_dropped_unknown_user_total')).toBe(1);
 
   // B's quota and statistics are B's own: untouched by A's attempt.
   const quota = await gw.clients.limiter.peek('service', rowB.publicId);

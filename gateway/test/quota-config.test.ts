@@ -46,8 +46,8 @@ test('LIMITER_FAIL_MODE=open and no `service` policy: a Vente or an Achat is ref
   expect(services.status).toBe(200);
   expect(services.body.quota).toBeNull();
   expect(services.body.mesArticles).toEqual([]);
-  expect(gw.metrics.get('limiter_unavailable_admitted')).toBe(0);
-  expect(gw.metrics.get('limiter_misconfigured_refused')).toBe(5);
+  expect((await gw.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_admitted' }))).toBe(0);
+  expect((await gw.metrics.value('etu_quota_decisions_total', { outcome: 'misconfigured_refused' }))).toBe(5);
 });
 
 test('readiness reports not ready and names the missing policy; operators get one error per policy', async () => {

@@ -77,8 +77,8 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
     addrs,
     async gateway(env = {}, over = {}, ownSessionRedis) {
       const config = loadConfig({ INTERNAL_TOKEN: TEST_TOKEN, SESSION_KEYS: SESSION_KEY, TRUST_PROXY: '1', ...env });
-      const clients = createClients({ ...addrs, ...over });
-      const metrics = new Metrics();
+      const metrics = new Metrics({ defaultMetrics: false });
+      const clients = createClients({ ...addrs, ...over }, metrics.part);
       const logLines: string[] = [];
       const app = createApp({ config, clients, sessionRedis: ownSessionRedis ?? sessionRedis, log: testLogger(logLines), metrics });
       const server = createServer(app.callback());

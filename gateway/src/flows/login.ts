@@ -10,7 +10,7 @@ import type { auth, limiter } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatDuration } from '../lib/format';
-import { grpcCode, grpcProblem, Status } from '../lib/grpc';
+import { callOpts, grpcCode, grpcProblem, Status } from '../lib/grpc';
 import { accountSubject, deviceOf, trustDevice } from '../lib/device-cookie';
 import { POLICY, type PolicyName } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
@@ -38,7 +38,8 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
     const [perPair, perIp] = await Promise.all([quota.peek(ctx, POLICY.failure, pair), quota.peek(ctx, POLICY.failureIp, ip)]);
     const blocked = [perPair, perIp].filter((d): d is limiter.Decision => !!d && !d.allowed);
     if (blocked.length > 0) {
-      w.metrics.inc('login_bruteforce_refused');
+      w.metrics.login('bruteforce_refused');
+      w.metrics.bruteforceRefused('login');
       const waitMs = Math.max(...blocked.map((d) => d.retryAfterMs));
       ctx.state.log.warn({ policies: blocked.map((d) => d.policy) }, 'login refused: too many failures');
       throw tooMany(waitMs, 'trop_de_tentatives', 'Trop de tentatives de connexion', `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`);
@@ -46,7 +47,7 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
     // Counted before the password check, so that concurrent guesses cannot overshoot the budget.
     const perAccount = await quota.consume(ctx, POLICY.failureAccount, account);
     if (perAccount && !perAccount.allowed) {
-      w.metrics.inc('login_account_refused');
+      w.metrics.login('account_refused');
       ctx.state.log.warn({ policy: perAccount.policy }, 'login refused: budget of unknown browsers spent for this account');
       throw tooMany(
         perAccount.retryAfterMs,
@@ -60,7 +61,7 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   // 2. The credentials.
   let user: auth.User;
   try {
-    const res = await w.clients.auth.authenticate({ email, password });
+    const res = await w.clients.auth.authenticate({ email, password }, callOpts(ctx));
     if (!res.user) throw new Error('auth answered without a user');
     user = res.user;
   } catch (err) {
@@ -74,6 +75,7 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
             [POLICY.failureIp, ip],
           ];
       await quota.countAll(ctx, 'a failed login', counts);
+      w.metrics.login('bad_credentials');
       ctx.state.log.info({ trusted }, 'login failed');
       throw new HttpProblem(401, 'identifiants_invalides', GENERIC_LOGIN_FAILURE, { title: 'Connexion refusée', view: form() });
     }
@@ -83,7 +85,7 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   // 3. The login quota of this user.
   const d = await quota.consume(ctx, POLICY.login, user.id);
   if (d && !d.allowed) {
-    w.metrics.inc('login_quota_refused');
+    w.metrics.login('quota_refused');
     ctx.state.log.info({ userId: user.id }, 'login refused: login quota');
     throw tooMany(
       d.retryAfterMs,
@@ -101,7 +103,8 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   // The password is proven: the failures of unknown browsers before it no longer matter.
   if (!trusted) quota.resetLater(ctx, POLICY.failureAccount, account);
   trustDevice(ctx, keys, cookieMode, email);
-  await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) => w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs }));
+  await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) => w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs, ...callOpts(ctx) }));
+  w.metrics.login('success');
   ctx.state.log.info({ userId: user.id }, 'login');
   return who;
 }

@@ -10,7 +10,7 @@ import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatDuration } from '../lib/format';
-import { describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
+import { callOpts, describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { POLICY, rateLimitHeaders } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
 import type { SessionUser } from '../lib/session';
@@ -69,7 +69,7 @@ export async function serviceCall<T>(
 
   const recordOutcome = (outcome: stats.Outcome) =>
     record(w, ctx, 'RecordServiceCall', (eventId, timeoutMs) =>
-      w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs }),
+      w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs, ...callOpts(ctx) }),
     );
 
   const d = await w.quota.consume(ctx, POLICY.service, user.id);
@@ -77,7 +77,6 @@ export async function serviceCall<T>(
     // (no decision: the limiter is down and LIMITER_FAIL_MODE=open, admitted unchecked)
     const headers = rateLimitHeaders(d);
     if (!d.allowed) {
-      w.metrics.inc('service_quota_refused');
       await recordOutcome(stats.Outcome.OUTCOME_DENIED);
       ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call refused: quota');
       throw tooMany(

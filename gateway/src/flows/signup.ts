@@ -7,7 +7,7 @@ import type { auth } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatDuration } from '../lib/format';
-import { grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
+import { callOpts, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { POLICY } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
 import type { View } from '../lib/views';
@@ -26,19 +26,18 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
   const { quota } = w;
   const perIp = await quota.peek(ctx, POLICY.failureIp, input.ip);
   if (perIp && !perIp.allowed) {
-    w.metrics.inc('login_bruteforce_refused');
+    w.metrics.bruteforceRefused('signup');
     throw tooMany(perIp.retryAfterMs, 'trop_de_tentatives', 'Trop de tentatives', `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`);
   }
   // Every sign-up that reaches auth costs a password hash: counted per address before it does.
   const signups = await quota.consume(ctx, POLICY.signupIp, input.ip);
   if (signups && !signups.allowed) {
-    w.metrics.inc('signup_refused');
     ctx.state.log.warn({ policy: signups.policy }, 'sign-up refused: too many from this address');
     throw tooMany(signups.retryAfterMs, 'trop_d_inscriptions', "Trop d'inscriptions", `Trop d'inscriptions depuis votre connexion. Réessayez dans ${formatDuration(signups.retryAfterMs)}.`);
   }
   let user: auth.User;
   try {
-    const res = await w.clients.auth.register({ lastName: input.lastName, firstName: input.firstName, email: input.email, password: input.password });
+    const res = await w.clients.auth.register({ lastName: input.lastName, firstName: input.firstName, email: input.email, password: input.password }, callOpts(ctx));
     if (!res.user) throw new Error('auth answered without a user');
     user = res.user;
   } catch (err) {
@@ -55,7 +54,7 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
     }
     throw grpcProblem(ctx.state.log, 'auth', err);
   }
-  await record(w, ctx, 'RegisterUser', (_eventId, timeoutMs) => w.clients.stats.registerUser({ userId: user.id }, { timeoutMs }));
+  await record(w, ctx, 'RegisterUser', (_eventId, timeoutMs) => w.clients.stats.registerUser({ userId: user.id }, { timeoutMs, ...callOpts(ctx) }));
   ctx.state.log.info({ userId: user.id }, 'sign-up');
   return user;
 }

@@ -1,10 +1,16 @@
 // Reading gRPC failures on the client side, and the one map from a service's failure to what
 // the user sees (grpcProblem).
 import { status as Status } from '@grpc/grpc-js';
-import type { Logger } from '@etu/common';
+import type { CallOpts, Logger } from '@etu/common';
+import type { Ctx } from '../context';
 import { busy, unavailable } from './problem';
 
 export { Status };
+
+/** What every gRPC call of a request carries: the request's id and traceparent (metadata). */
+export function callOpts(ctx: Ctx): CallOpts {
+  return { context: ctx.state.trace };
+}
 
 export function grpcCode(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;

@@ -2,13 +2,13 @@
 // and turns every failure into a friendly French page (or JSON) carrying the request id —
 // never a stack trace. Expected failures are HttpProblems; anything else is a 500, logged in
 // full on the server side only.
-import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '@etu/common';
 import { HttpProblem, statusText, unavailable } from '../lib/problem';
 import type { Ctx, GatewayState } from '../context';
 import { wantsJson, type Views } from '../lib/views';
 import { SessionStoreUnavailable } from './session';
+import type { Metrics } from '../lib/metrics';
 
 function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -24,13 +24,12 @@ function toProblem(err: unknown): HttpProblem {
   return new HttpProblem(500, t.code, t.message, { title: t.title });
 }
 
-export function errorMiddleware(views: Views, baseLog: Logger): Middleware<GatewayState> {
+export function errorMiddleware(views: Views, baseLog: Logger, metrics: Metrics): Middleware<GatewayState> {
   return async (ctx, next) => {
-    const requestId = randomUUID();
+    // The request id comes from observeMiddleware, just before.
+    const { requestId } = ctx.state;
     const started = process.hrtime.bigint();
-    ctx.state.requestId = requestId;
     ctx.state.log = baseLog.child({ requestId });
-    ctx.set('X-Request-Id', requestId);
     try {
       await next();
       if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) {
@@ -39,6 +38,7 @@ export function errorMiddleware(views: Views, baseLog: Logger): Middleware<Gatew
         throw new HttpProblem(ctx.status, t.code, t.message, { title: t.title });
       }
     } catch (err) {
+      if (err instanceof SessionStoreUnavailable) metrics.sessionStoreError();
       const p = toProblem(err);
       if (p.status >= 500 && !(err instanceof HttpProblem)) ctx.state.log.error({ err }, 'request failed');
       else if (p.status >= 500) ctx.state.log.warn({ status: p.status, code: p.code, ...p.opts.details }, 'request refused');

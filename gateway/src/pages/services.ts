@@ -5,7 +5,7 @@ import { market } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { queryParam } from '../lib/forms';
-import { callService, describeGrpcError, grpcCode, Status } from '../lib/grpc';
+import { callOpts, callService, describeGrpcError, grpcCode, Status } from '../lib/grpc';
 import { POLICY, quotaLine } from '../lib/limits';
 import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
 import type { SessionUser } from '../lib/session';
@@ -32,7 +32,7 @@ async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<stri
   const names = new Map<string, string>();
   if (unique.length === 0) return names;
   try {
-    const res = await w.clients.auth.getUsers({ ids: unique });
+    const res = await w.clients.auth.getUsers({ ids: unique }, callOpts(ctx));
     for (const u of res.users) names.set(u.id, `${u.firstName} ${u.lastName.slice(0, 1)}.`);
   } catch (err) {
     ctx.state.log.warn({ err: describeGrpcError(err) }, 'seller names unavailable');
@@ -51,7 +51,7 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
       filter: { category, sellerId: '', excludeSellerId: user.id, status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
       pageSize: PAGE_SIZE,
       pageToken: token,
-    });
+    }, callOpts(ctx));
   const [decision, theirs, mine] = await Promise.all([
     w.quota.show(ctx, POLICY.service, user.id),
     callService(ctx.state.log, 'market', () =>
@@ -66,7 +66,7 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
         filter: { category: market.Category.CATEGORY_UNSPECIFIED, sellerId: user.id, excludeSellerId: '', status: market.ListingStatus.LISTING_STATUS_UNSPECIFIED },
         pageSize: MY_LISTINGS,
         pageToken: '',
-      }),
+      }, callOpts(ctx)),
     ),
   ]);
   const names = await sellerNames(w, ctx, theirs.listings.map((l) => l.sellerId));

@@ -6,7 +6,7 @@ import { auth, stats } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { buildChart } from '../lib/chart';
-import { callService } from '../lib/grpc';
+import { callOpts, callService } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import type { SessionUser } from '../lib/session';
 
@@ -19,12 +19,12 @@ const SERVICE_LABEL: Record<number, string> = {
 export async function statisticsPage(w: Wiring, ctx: Ctx, me: SessionUser) {
   const { clients } = w;
   const log = ctx.state.log;
-  const self = await callService(log, 'auth', () => clients.auth.getUsers({ ids: [me.id] }));
+  const self = await callService(log, 'auth', () => clients.auth.getUsers({ ids: [me.id] }, callOpts(ctx)));
   if (self.users[0]?.role !== auth.Role.ROLE_ADMIN) {
     log.info({ userId: me.id }, 'statistics refused: not an admin');
     throw new HttpProblem(403, 'reserve_admin', "Cette page est réservée à l'équipe EtuServices.", { title: 'Accès réservé' });
   }
-  const dash = await callService(log, 'stats', () => clients.stats.getDashboard({}));
+  const dash = await callService(log, 'stats', () => clients.stats.getDashboard({}, callOpts(ctx)));
   const ids = [
     ...dash.lastLogins.map((l) => l.userId),
     ...dash.topConnectors.map((u) => u.userId),
@@ -32,7 +32,7 @@ export async function statisticsPage(w: Wiring, ctx: Ctx, me: SessionUser) {
     ...dash.topDeniedUsers.map((u) => u.userId),
   ];
   const unique = [...new Set(ids)];
-  const users = unique.length ? await callService(log, 'auth', () => clients.auth.getUsers({ ids: unique })) : { users: [] };
+  const users = unique.length ? await callService(log, 'auth', () => clients.auth.getUsers({ ids: unique }, callOpts(ctx))) : { users: [] };
   const byId = new Map(users.users.map((u) => [u.id, u]));
   const who = (id: string) => {
     const u = byId.get(id);

@@ -9,7 +9,7 @@ import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
 import { field, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
 import { categoryFromWord, listingJson } from '../lib/market-view';
-import { isUnavailable } from '../lib/grpc';
+import { callOpts, isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
 import { servicesJson, servicesPage, servicesPageView, type VenteForm } from '../pages/services';
@@ -61,10 +61,13 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       user,
       stats.ServiceKind.SERVICE_KIND_VENTE,
       () =>
-        market.createListing({ sellerId: user.id, title: form.titre, category, priceCents, description: form.description, idempotencyKey: form.cle }),
+        market.createListing(
+          { sellerId: user.id, title: form.titre, category, priceCents, description: form.description, idempotencyKey: form.cle },
+          callOpts(ctx),
+        ),
       () => servicesPageView(w, ctx, user, form),
       form.cle ? async () => {
-        const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle });
+        const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle }, callOpts(ctx));
         return found.listing ? { listing: found.listing, replayed: true } : undefined;
       } : undefined,
     );
@@ -87,10 +90,10 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       ctx,
       user,
       stats.ServiceKind.SERVICE_KIND_ACHAT,
-      () => market.purchase({ listingId: articleId, buyerId: user.id }),
+      () => market.purchase({ listingId: articleId, buyerId: user.id }, callOpts(ctx)),
       () => servicesPageView(w, ctx, user),
       async () => {
-        const found = await market.getListing({ id: articleId }).catch((err: unknown) => {
+        const found = await market.getListing({ id: articleId }, callOpts(ctx)).catch((err: unknown) => {
           if (isUnavailable(err)) throw err;
           return undefined;
         });

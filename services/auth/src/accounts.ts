@@ -1,7 +1,7 @@
 // The accounts domain: registration, credential checks and lookups over the `utilisateurs`
 // table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
 // demo accounts and the admin are created exactly as a sign-up would create them.
-import { AlreadyExists, codePoints, InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable, type Logger } from '@etu/common';
+import { AlreadyExists, codePoints, inSpan, InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable, type Logger } from '@etu/common';
 import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db';
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
@@ -170,7 +170,7 @@ export class Accounts {
    */
   private async db<T>(op: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await inSpan(`SQL ${op}`, { kind: 'client', attributes: { 'db.system': 'mariadb', 'db.operation': op } }, fn);
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AlreadyExists(EMAIL_TAKEN);
       if (isDatabaseUnavailable(err)) {

@@ -12,6 +12,7 @@ const count = (fallback: number, min = 1) => z.coerce.number({ error: 'expected 
 export const configShape = {
   ...baseServiceShape(),
   AUTH_ADDR: vars.addr(localAddress('auth')),
+  METRICS_PORT: vars.metricsPort('auth'),
   DATABASE_URL: vars.databaseUrl(),
   /** How often health re-checks the database with `SELECT 1`. */
   HEALTH_INTERVAL_MS: vars.millis(1000),

@@ -14,7 +14,7 @@ guardDriverRejections(log);
 runService(
   'auth',
   log,
-  () =>
+  (metrics) =>
     startAuthServer({
       addr: cfg.AUTH_ADDR,
       log,
@@ -24,6 +24,7 @@ runService(
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
       hashLimits: { concurrency: cfg.AUTH_HASH_CONCURRENCY, queue: cfg.AUTH_HASH_QUEUE },
+      metrics,
     }),
-  { graceMs: cfg.SHUTDOWN_GRACE_MS },
+  { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

@@ -74,9 +74,16 @@ export class HashGate {
   }
 }
 
+/** Where the durations of hashing and verifying go (seconds). */
+export interface HashTimers {
+  hash(seconds: number): void;
+  verify(seconds: number): void;
+}
+
 export class PasswordHasher {
   private readonly options: Options;
   private dummy: Promise<string> | undefined;
+  private timers: HashTimers | undefined;
 
   constructor(
     readonly params: HashParams = CURRENT_PARAMS,
@@ -85,14 +92,25 @@ export class PasswordHasher {
     this.options = { algorithm: ARGON2ID, version: V0x13, outputLen: OUTPUT_LEN, ...params };
   }
 
+  /** Measures every hash and verification from now on. */
+  observe(timers: HashTimers): void {
+    this.timers = timers;
+  }
+
   /** Hashes an already normalised password into a PHC string. */
   hash(normalized: string): Promise<string> {
-    return this.gate.run(() => hash(normalized, this.options));
+    return this.gate.run(() => {
+      const started = performance.now();
+      return hash(normalized, this.options).finally(() => this.timers?.hash((performance.now() - started) / 1000));
+    });
   }
 
   /** True when `normalized` matches the stored PHC string. Throws on an unreadable hash. */
   verify(stored: string, normalized: string): Promise<boolean> {
-    return this.gate.run(() => verify(stored, normalized));
+    return this.gate.run(() => {
+      const started = performance.now();
+      return verify(stored, normalized).finally(() => this.timers?.verify((performance.now() - started) / 1000));
+    });
   }
 
   /**

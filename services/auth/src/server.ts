@@ -1,6 +1,6 @@
 // The auth gRPC server: AuthService handlers over the accounts domain, grpc.health.v1 that is
 // SERVING only while the database answers `SELECT 1`, and a close() that releases everything.
-import { serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { DomainError, GRPC_CODE_NAMES, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
 import { auth, store } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
@@ -39,6 +39,13 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   const { log } = opts;
   const prisma = createPrismaClient(opts.databaseUrl, { connectTimeoutMs: 1000, acquireTimeoutMs: 1000, ...opts.db });
   const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
+  const m = opts.metrics ?? new Metrics({ enabled: false });
+  const PASSWORD_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];
+  const hashSeconds = m.histogram('etu_auth_password_hash_duration_seconds', 'Duration of one argon2id password hash (seconds).', [], PASSWORD_BUCKETS).child({});
+  const verifySeconds = m.histogram('etu_auth_password_verify_duration_seconds', 'Duration of one argon2id password verification (seconds), unknown emails included.', [], PASSWORD_BUCKETS).child({});
+  hasher.observe({ hash: (s) => hashSeconds.observe(s), verify: (s) => verifySeconds.observe(s) });
+  const authentications = m.counter('etu_auth_authentications_total', 'Authenticate calls by outcome: ok, or the refusal (Unauthenticated = wrong email or password, InvalidArgument, Unavailable, ...).', ['outcome']);
+  for (const outcome of ['ok', 'Unauthenticated']) authentications.inc({ outcome }, 0);
   const accounts = new Accounts(prisma, log, hasher);
   // The dummy hash used for unknown emails exists before the first call.
   await hasher.warmUp();
@@ -49,7 +56,16 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
       const user = await accounts.register(input, { log: ctx.log });
       return { user: toProtoUser(user) };
     },
-    authenticate: async (req, ctx) => ({ user: toProtoUser(await accounts.authenticate(req.email, req.password, ctx.log)) }),
+    authenticate: async (req, ctx) => {
+      try {
+        const user = await accounts.authenticate(req.email, req.password, ctx.log);
+        authentications.inc({ outcome: 'ok' });
+        return { user: toProtoUser(user) };
+      } catch (err) {
+        authentications.inc({ outcome: err instanceof DomainError ? (GRPC_CODE_NAMES[err.code] ?? 'Unknown') : 'Internal' });
+        throw err;
+      }
+    },
     getUsers: async (req) => ({ users: (await accounts.getUsers(req.ids)).map(toProtoUser) }),
   };
 

@@ -1,5 +1,11 @@
-// gRPC client factory: every call carries the internal token and a deadline.
+// gRPC client factory: every call carries the internal token, a deadline, and the caller's
+// request context (request id, traceparent); every call is counted under grpc_client_* by the
+// interceptor installed here (grpc-observe.ts), calls made on `raw` included.
 import * as grpc from '@grpc/grpc-js';
+import { observeClientCalls, setContextMetadata } from './grpc-observe';
+import { Metrics } from './metrics';
+import { tracingEnabled } from './tracing';
+import type { RequestContext } from './request-context';
 import { bearer, MAX_MESSAGE_BYTES } from './server';
 
 type Callback<Res> = (error: grpc.ServiceError | null, response: Res) => void;
@@ -13,8 +19,10 @@ type UnaryMethod<Req, Res> = (
 export interface CallOpts {
   /** Deadline for this call, in ms from now (overrides the client's default). */
   timeoutMs?: number;
-  /** Extra metadata (e.g. a request id). */
+  /** Extra metadata. */
   metadata?: Record<string, string>;
+  /** The request this call serves: its id and traceparent go in the metadata. */
+  context?: RequestContext;
 }
 
 /** The promise form of a ts-proto client: each unary RPC is `(req, opts?) => Promise<res>`. */
@@ -39,6 +47,8 @@ export interface ClientOptions {
   /** Default deadline per call, in ms. */
   timeoutMs?: number;
   channelOptions?: Partial<grpc.ClientOptions>;
+  /** Where the grpc_client_* families go; not counted when absent. */
+  metrics?: Metrics;
 }
 
 export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, addr: string, opts: ClientOptions): ServiceClient<C> {
@@ -51,6 +61,8 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
     // services) gets its calls spread over all of them instead of pinned to the first address.
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     ...opts.channelOptions,
+    // Counted when metrics are on, traced when traces are on; neither: no interceptor at all.
+    interceptors: [...(opts.metrics?.enabled || tracingEnabled() ? [observeClientCalls(opts.metrics ?? new Metrics({ enabled: false }))] : []), ...(opts.channelOptions?.interceptors ?? [])],
   });
   const auth = bearer(opts.token);
   const defaultTimeout = opts.timeoutMs ?? 2000;
@@ -62,7 +74,8 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
       new Promise((resolve, reject) => {
         const md = new grpc.Metadata();
         md.set('authorization', auth);
-        for (const [k, v] of Object.entries(o?.metadata ?? {})) md.set(k, v);
+        setContextMetadata(md, o?.context);
+        if (o?.metadata) for (const [k, v] of Object.entries(o.metadata)) md.set(k, v);
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? defaultTimeout));
         method.call(raw, req, md, { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
       });

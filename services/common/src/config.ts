@@ -3,7 +3,7 @@
 // never echoed (they may be secrets). The rest of the code never reads process.env.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { localStore } from './parts';
+import { localStore, partInfo } from './parts';
 import { resolveSecret } from './secrets';
 
 export class ConfigError extends Error {
@@ -42,6 +42,29 @@ export const vars = {
           return false;
         }
       }, `expected a URL like ${example}`),
+  /**
+   * METRICS_PORT of a part: where its /metrics listener binds (0 = any free port), `off` for no
+   * metrics at all; the default comes from parts.json. Parsed to a port or null (off).
+   */
+  metricsPort: (part: string) =>
+    z
+      .string()
+      .default(String(partInfo(part).metricsPort))
+      .refine((v) => v === 'off' || (/^[0-9]{1,5}$/.test(v) && Number(v) <= 65535), 'expected a port number 0-65535 or off')
+      .transform((v): number | null => (v === 'off' ? null : Number(v))),
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: traces are sent there (OTLP/HTTP) when set, and off otherwise. */
+  otlpEndpoint: () =>
+    z
+      .string()
+      .optional()
+      .refine((v) => {
+        if (v === undefined) return true;
+        try {
+          return ['http:', 'https:'].includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      }, 'expected an http(s) URL like http://otel-collector:4318'),
   redisUrl: (def: string) => vars.url(def, ['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
   databaseUrl: () =>
     vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
@@ -109,6 +132,7 @@ export function baseServiceShape() {
     LOG_LEVEL: vars.logLevel(),
     INTERNAL_TOKEN: z.string().optional(),
     SHUTDOWN_GRACE_MS: vars.millis(10_000),
+    OTEL_EXPORTER_OTLP_ENDPOINT: vars.otlpEndpoint(),
   };
 }
 

@@ -11,6 +11,8 @@ export interface PartInfo {
   addrVar: string;
   /** Local default port. */
   port: number;
+  /** Default METRICS_PORT: the part's /metrics listener. */
+  metricsPort: number;
   health: string;
   /** What deploy/start.sh runs, `node <line>` each. */
   run: string[];

@@ -6,6 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from './logger';
 import { DomainError } from './errors';
+import { incomingContext, logCall, splitMethodPath } from './grpc-observe';
+import { Metrics, grpcCallMetrics, secondsSince } from './metrics';
+import { inSpan, tracingEnabled } from './tracing';
 
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -15,6 +18,8 @@ export interface CallContext {
   /** The caller's deadline, when it set one. */
   deadline: grpc.Deadline | undefined;
   log: Logger;
+  /** The caller's request id (x-request-id metadata), when it sent a well-formed one. */
+  requestId: string | undefined;
   /** True once the caller cancelled or the deadline passed. */
   readonly cancelled: boolean;
 }
@@ -43,48 +48,80 @@ export function hasValidToken(md: grpc.Metadata, token: string): boolean {
 /**
  * Wraps async handlers into grpc-js unary handlers: rejects calls without the internal token
  * (UNAUTHENTICATED), maps DomainErrors to their status, and turns anything else into INTERNAL
- * with a generic message (the details go to the log, never to the caller).
+ * with a generic message (the details go to the log, never to the caller). Every call, refused
+ * or not, is counted (`grpc_server_handled_total`, `grpc_server_handling_seconds`), logged in
+ * one line with the caller's request id (logCall), and, when traces are on, is a server span
+ * continuing the caller's trace.
  */
 export function wrapService<S extends grpc.UntypedServiceImplementation>(
   impl: AsyncService<S>,
-  opts: { token: string; log: Logger; service: string },
+  opts: { token: string; log: Logger; service: string; definition?: grpc.ServiceDefinition; metrics?: Metrics },
 ): S {
   const out: Record<string, grpc.handleUnaryCall<unknown, unknown>> = {};
+  const families = grpcCallMetrics(opts.metrics ?? new Metrics({ enabled: false }), 'server');
   for (const [name, fn] of Object.entries(impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)) {
+    // '/etuservices.limiter.v1.LimiterService/Consume' from the definition; the handler's name otherwise.
+    const path = opts.definition?.[name]?.path ?? `/${opts.service}/${name}`;
+    const [grpcService, grpcMethod] = splitMethodPath(path);
+    const record = families.forMethod(grpcService, grpcMethod);
+    const rpc = `${opts.service}/${grpcMethod}`;
+    const spanAttributes = { 'rpc.system': 'grpc', 'rpc.service': grpcService, 'rpc.method': grpcMethod, 'etu.part': opts.service };
     out[name] = (call, callback) => {
+      const started = performance.now();
+      const incoming = incomingContext(call.metadata);
+      const finish = (code: number) => {
+        const seconds = secondsSince(started);
+        record(code, seconds);
+        logCall(opts.log, rpc, code, seconds, incoming.requestId);
+      };
       if (!hasValidToken(call.metadata, opts.token)) {
         callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or invalid internal token' });
+        finish(grpc.status.UNAUTHENTICATED);
         return;
       }
-      const log = opts.log.child({ rpc: `${opts.service}/${name}` });
+      const log = opts.log.child(incoming.requestId ? { rpc, requestId: incoming.requestId } : { rpc });
       const ctx: CallContext = {
         metadata: call.metadata,
         deadline: call.getDeadline(),
         log,
+        requestId: incoming.requestId,
         get cancelled() {
           return call.cancelled;
         },
       };
-      let result: Promise<unknown>;
-      try {
-        result = fn(call.request, ctx);
-      } catch (err) {
-        result = Promise.reject(err);
-      }
+      const run = (): Promise<unknown> => {
+        try {
+          return fn(call.request, ctx);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
+      const result = tracingEnabled()
+        ? inSpan(path.slice(1), { kind: 'server', parent: incoming.traceparent, attributes: spanAttributes, onEnd: (span, r) => span.setAttribute('rpc.grpc.status_code', r.ok ? 0 : codeOf(r.error)) }, run)
+        : run();
       result.then(
-        (res) => callback(null, res),
+        (res) => {
+          callback(null, res);
+          finish(grpc.status.OK);
+        },
         (err: unknown) => {
           if (err instanceof DomainError) {
             callback({ code: err.code, details: err.message });
+            finish(err.code);
             return;
           }
           log.error({ err }, 'unexpected error in handler');
           callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+          finish(grpc.status.INTERNAL);
         },
       );
     };
   }
   return out as S;
+}
+
+function codeOf(err: unknown): number {
+  return err instanceof DomainError ? err.code : grpc.status.INTERNAL;
 }
 
 export interface GrpcServer {

@@ -5,7 +5,9 @@
 // closes the service on SIGTERM/SIGINT.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from './logger';
+import { Metrics, hostOf, serveMetrics, type MetricsListener } from './metrics';
 import { createGrpcServer, handleShutdownSignals, watchHealth, wrapService, type AsyncService, type GrpcServer } from './server';
+import { initTracing, shutdownTracing } from './tracing';
 
 /** Options every service server takes, under the same names. */
 export interface ServiceBaseOptions {
@@ -18,6 +20,8 @@ export interface ServiceBaseOptions {
   healthIntervalMs?: number;
   /** Grace period of close() for in-flight calls (ms); default 5000. */
   graceMs?: number;
+  /** Where the service's metrics go (runService gives the one it serves); none are kept by default. */
+  metrics?: Metrics;
 }
 
 export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
@@ -47,6 +51,9 @@ export interface ExtraService {
 
 export interface RunningService {
   port: number;
+  /** The host of the listen address (the metrics listener binds the same one). */
+  host: string;
+  metrics: Metrics;
   grpc: GrpcServer;
   /** NOT_SERVING, in-flight calls finish within the grace period, then the store is released. Idempotent. */
   close(): Promise<void>;
@@ -54,9 +61,10 @@ export interface RunningService {
 
 export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opts: ServeGrpcOptions<S>): Promise<RunningService> {
   const { log } = opts;
+  const metrics = opts.metrics ?? new Metrics({ enabled: false });
   const srv = createGrpcServer({ serviceNames: [opts.serviceName], log });
-  srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name }));
-  for (const x of opts.also ?? []) srv.server.addService(x.definition, wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, { token: opts.token, log, service: x.name }));
+  srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name, definition: opts.definition, metrics }));
+  for (const x of opts.also ?? []) srv.server.addService(x.definition, wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, { token: opts.token, log, service: x.name, definition: x.definition, metrics }));
   let port: number;
   try {
     port = await srv.listen(opts.addr);
@@ -73,24 +81,55 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
       await srv.shutdown(opts.graceMs ?? 5000);
       await opts.release();
     })());
-  return { port, grpc: srv, close };
+  return { port, host: hostOf(opts.addr), metrics, grpc: srv, close };
+}
+
+/** What runService needs besides the start-up itself. */
+export interface RunOptions {
+  graceMs: number;
+  /** Port of the /metrics listener (0 = any free port); null = metrics off (nothing counted, nothing served). */
+  metricsPort: number | null;
+  /** OTLP/HTTP endpoint of the traces; unset = traces off (no OpenTelemetry module loaded). */
+  otlpEndpoint?: string | undefined;
 }
 
 /**
- * A main.ts in one call: starts the service, logs where it listens, closes it on SIGTERM/SIGINT
- * (exit 0), or logs why it cannot start (exit 1).
+ * A main.ts in one call: traces on when an endpoint is set, starts the service with the part's
+ * Metrics, serves them on METRICS_PORT (same host as the gRPC address), logs where both
+ * listen, closes everything on SIGTERM/SIGINT (exit 0), or logs why it cannot start (exit 1).
  */
-export function runService(name: string, log: Logger, start: () => Promise<RunningService>, opts: { graceMs: number }): void {
-  start().then(
-    (s) => {
-      log.info({ port: s.port }, `${name} listening`);
-      // close() is idempotent: the signal handler shuts gRPC down first, then close() finds it
-      // done and releases the store.
-      handleShutdownSignals(s.grpc, { graceMs: opts.graceMs, log, close: s.close });
-    },
-    (err: unknown) => {
-      log.fatal({ err }, 'cannot start');
-      process.exit(1);
-    },
-  );
+export function runService(name: string, log: Logger, start: (metrics: Metrics) => Promise<RunningService>, opts: RunOptions): void {
+  const traced = initTracing({ serviceName: name, endpoint: opts.otlpEndpoint });
+  const metrics = new Metrics({ enabled: opts.metricsPort !== null });
+  let listener: MetricsListener | undefined;
+  start(metrics)
+    .then(async (s) => {
+      try {
+        if (opts.metricsPort !== null) listener = await serveMetrics(metrics, { host: s.host, port: opts.metricsPort, log });
+      } catch (err) {
+        await s.close();
+        throw err;
+      }
+      return s;
+    })
+    .then(
+      (s) => {
+        log.info({ port: s.port, metrics: listener ? `http://${s.host}:${listener.port}/metrics` : 'off', traces: traced ? 'on' : 'off' }, `${name} listening`);
+        // close() is idempotent: the signal handler shuts gRPC down first, then close() finds it
+        // done and releases the store; the metrics listener and the trace exporter go last.
+        handleShutdownSignals(s.grpc, {
+          graceMs: opts.graceMs,
+          log,
+          close: async () => {
+            await s.close();
+            await listener?.close();
+            await shutdownTracing();
+          },
+        });
+      },
+      (err: unknown) => {
+        log.fatal({ err }, 'cannot start');
+        process.exit(1);
+      },
+    );
 }

@@ -6,7 +6,7 @@
 // its batch is not sent again (the server may still have counted it, exactly as with a unary
 // call that timed out).
 import * as grpc from '@grpc/grpc-js';
-import { bearer, createServiceClient } from '@etu/common';
+import { bearer, createServiceClient, setContextMetadata, type Metrics, type RequestContext } from '@etu/common';
 import { limiter } from '@etu/proto';
 
 export type Decision = limiter.Decision;
@@ -20,12 +20,19 @@ export interface LimiterClientOptions {
   maxBatch?: number;
   /** Extra channel options (and `interceptors`) for the underlying grpc-js client. */
   channelOptions?: Partial<grpc.ClientOptions>;
+  /** Where the grpc_client_* families go (createServiceClient). */
+  metrics?: Metrics;
 }
 
 export interface LimiterCallOptions {
   /** This call's deadline, ms from now (overrides the client's default). */
   timeoutMs?: number;
+  /** The request this call serves: its id and traceparent go in the metadata. */
+  context?: RequestContext;
 }
+
+/** Request ids named in a batch's metadata at most; the rest are counted ("+N"). */
+const MAX_BATCH_IDS = 32;
 
 export interface LimiterClient {
   /** Counts `cost` (default 1) events if they fit; resolves with the decision either way. */
@@ -51,6 +58,7 @@ interface Pending {
   /** Absolute deadline, ms since the epoch. */
   deadline: number;
   done: boolean;
+  context: RequestContext | undefined;
   timer?: NodeJS.Timeout;
   resolve(d: Decision): void;
   reject(e: grpc.ServiceError): void;
@@ -72,6 +80,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     token: opts.token,
     timeoutMs,
     channelOptions: opts.channelOptions,
+    metrics: opts.metrics,
   });
   const raw = sc.raw;
   const auth = bearer(opts.token);
@@ -79,9 +88,27 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
   let scheduled = false;
   let closed = false;
 
-  const metadata = () => {
+  const metadata = (context?: RequestContext) => {
     const md = new grpc.Metadata();
     md.set('authorization', auth);
+    setContextMetadata(md, context);
+    return md;
+  };
+
+  /**
+   * A batch serves several requests: its x-request-id lists theirs (comma-separated, at most
+   * MAX_BATCH_IDS), so that the limiter's line for the batch is found by any of them; its
+   * traceparent is the first one's.
+   */
+  const batchMetadata = (batch: Pending[]) => {
+    const md = metadata();
+    const ids = [...new Set(batch.map((p) => p.context?.requestId).filter((id): id is string => id !== undefined))];
+    if (ids.length > 0) {
+      const named = ids.slice(0, MAX_BATCH_IDS).join(',');
+      md.set('x-request-id', ids.length > MAX_BATCH_IDS ? `${named},+${ids.length - MAX_BATCH_IDS}` : named);
+    }
+    const first = batch.find((p) => p.context)?.context;
+    if (first) md.set('traceparent', first.traceparent);
     return md;
   };
 
@@ -102,10 +129,10 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     }
     if (live.length === 1) {
       const p = live[0]!;
-      raw.consume(p.req, metadata(), { deadline: new Date(rpcDeadline) }, (err, res) => settle(p, err, res?.decision));
+      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res) => settle(p, err, res?.decision));
       return;
     }
-    raw.consumeBatch({ requests: live.map((p) => p.req) }, metadata(), { deadline: new Date(rpcDeadline) }, (err, res) => {
+    raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: new Date(rpcDeadline) }, (err, res) => {
       if (err) {
         for (const p of live) settle(p, err);
         return;
@@ -138,7 +165,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
           return;
         }
         const req: limiter.ConsumeRequest = cost === undefined ? { policy, subject } : { policy, subject, cost };
-        queue.push({ req, deadline: Date.now() + (o?.timeoutMs ?? timeoutMs), done: false, resolve, reject });
+        queue.push({ req, deadline: Date.now() + (o?.timeoutMs ?? timeoutMs), done: false, context: o?.context, resolve, reject });
         if (queue.length >= maxBatch) flush();
         else if (!scheduled) {
           scheduled = true;
@@ -149,7 +176,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     peek(policy, subject, o) {
       return new Promise<Decision>((resolve, reject) => {
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
-        raw.peek({ policy, subject }, metadata(), { deadline }, (err, res) => {
+        raw.peek({ policy, subject }, metadata(o?.context), { deadline }, (err, res) => {
           if (err) reject(err);
           else if (!res.decision) reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
           else resolve(res.decision);
@@ -159,7 +186,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     reset(policy, subject, o) {
       return new Promise<void>((resolve, reject) => {
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
-        raw.reset({ policy, subject }, metadata(), { deadline }, (err) => (err ? reject(err) : resolve()));
+        raw.reset({ policy, subject }, metadata(o?.context), { deadline }, (err) => (err ? reject(err) : resolve()));
       });
     },
     close() {

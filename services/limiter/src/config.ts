@@ -7,6 +7,7 @@ import { DEFAULT_POLICIES, parsePolicies, PolicySyntaxError } from './policies';
 export const configShape = {
   ...baseServiceShape(),
   LIMITER_ADDR: vars.addr(localAddress('limiter')),
+  METRICS_PORT: vars.metricsPort('limiter'),
   LIMITER_REDIS_URL: vars.redisUrl(localStore('LIMITER_REDIS_URL')),
   /** `name=limit/window,...`, window units ms, s, m, h. Kept as text; validated here. */
   LIMIT_POLICIES: z

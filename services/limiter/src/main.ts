@@ -12,7 +12,7 @@ const log = createLogger('limiter', cfg.LOG_LEVEL);
 runService(
   'limiter',
   log,
-  () =>
+  (metrics) =>
     startLimiterServer({
       addr: cfg.LIMITER_ADDR,
       log,
@@ -20,6 +20,7 @@ runService(
       redisUrl: cfg.LIMITER_REDIS_URL,
       policies: cfg.LIMIT_POLICIES,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
+      metrics,
     }),
-  { graceMs: cfg.SHUTDOWN_GRACE_MS },
+  { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

@@ -4,6 +4,7 @@
 import { createRedis, redisStoreService, serveGrpc, StoreMarker, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { limiter } from '@etu/proto';
 import { Limiter, itemError } from './limiter';
+import { LimiterMetrics } from './metrics';
 import { DEFAULT_POLICIES, formatPolicies, parsePolicies } from './policies';
 import { SlidingWindowStore } from './sliding-window';
 
@@ -36,16 +37,24 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     if (!down) log.warn({ err: err.message }, 'limiter redis unreachable');
     down = true;
   });
-  const store = new SlidingWindowStore(redis, { timeoutMs: opts.redisTimeoutMs ?? 150, maxPending: opts.maxPendingRedisCalls });
+  const metrics = new LimiterMetrics(opts.metrics, [...policies.keys()]);
+  const store = new SlidingWindowStore(redis, { timeoutMs: opts.redisTimeoutMs ?? 150, maxPending: opts.maxPendingRedisCalls, metrics });
   const lim = new Limiter(policies, store);
 
   const handlers: AsyncService<limiter.LimiterServiceServer> = {
-    consume: async (req) => ({ decision: await lim.consume(req) }),
+    consume: async (req) => {
+      const decision = await lim.consume(req);
+      metrics.decision(decision);
+      return { decision };
+    },
     consumeBatch: async (req, ctx) => {
       const results = await lim.consumeMany(req.requests);
       return {
         items: results.map((r) => {
-          if (!(r instanceof Error)) return { decision: r };
+          if (!(r instanceof Error)) {
+            metrics.decision(r);
+            return { decision: r };
+          }
           const e = itemError(r);
           if (e.code === 13) ctx.log.error({ err: r }, 'unexpected error in a batch item');
           return { error: e };

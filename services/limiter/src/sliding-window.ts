@@ -4,7 +4,8 @@
 // gRPC. The store adapter: Redis unreachable or too slow is the typed Unavailable error, raised
 // here and nowhere else.
 import type Redis from 'ioredis';
-import { isRedisUnavailable, Unavailable } from '@etu/common';
+import { inSpan, isRedisUnavailable, Unavailable } from '@etu/common';
+import { LimiterMetrics, redisErrorKind } from './metrics';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
 
@@ -84,6 +85,8 @@ export interface StoreOptions {
   timeoutMs?: number;
   /** Calls sent and not yet answered beyond which new calls fail at once (default 10,000). */
   maxPending?: number;
+  /** Script durations, batch sizes and Redis errors go there. */
+  metrics?: LimiterMetrics;
 }
 
 /** Redis did not answer in time, too many calls wait for it, or it cannot be reached. */
@@ -91,10 +94,19 @@ function unavailable(why?: string): Unavailable {
   return new Unavailable(why ? `limiter store unavailable: ${why}` : 'limiter store unavailable');
 }
 
+/** Redis answered but refused to run the script: out of memory, or a read-only replica. */
+function redisRefusal(err: unknown): string | undefined {
+  const msg = err instanceof Error ? err.message : '';
+  if (/^OOM /.test(msg)) return 'Redis OOM (maxmemory reached)';
+  if (/READONLY/.test(msg)) return 'Redis READONLY (a replica)';
+  return undefined;
+}
+
 export class SlidingWindowStore {
   private readonly timeoutMs: number;
   private readonly maxPending: number;
   private pending = 0;
+  private readonly metrics: LimiterMetrics;
 
   /**
    * `redis` should have no offline queue (a call while disconnected fails at once) and no
@@ -106,6 +118,7 @@ export class SlidingWindowStore {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 150;
     this.maxPending = opts.maxPending ?? 10_000;
+    this.metrics = opts.metrics ?? new LimiterMetrics();
     // No fixed number of keys: each call passes its own (one per decision).
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: SLIDING_WINDOW_LUA });
   }
@@ -157,7 +170,7 @@ export class SlidingWindowStore {
           if (done) return;
           done = true;
           clearTimeout(timer);
-          reject(isRedisUnavailable(err) ? unavailable() : err);
+          reject(isRedisUnavailable(err) ? unavailable(redisRefusal(err)) : err);
         },
       );
     });
@@ -183,7 +196,17 @@ export class SlidingWindowStore {
       keys[i] = key;
       for (let j = 0; j < 4; j++) args[i * 4 + j] = rest[j]!;
     });
-    const reply = await this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...args));
+    const started = performance.now();
+    let reply: ScriptReply;
+    try {
+      reply = await inSpan('redis EVALSHA sliding-window', { kind: 'client', attributes: { 'db.system': 'redis', 'db.operation': 'EVALSHA', 'etu.batch_size': rs.length } }, () =>
+        this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...args)),
+      );
+    } catch (err) {
+      this.metrics.redisError(redisErrorKind(err));
+      throw err;
+    }
+    this.metrics.scriptCall(rs.length, (performance.now() - started) / 1000);
     if (!Array.isArray(reply) || reply.length !== rs.length * 6) throw new Error(`limiter script answered ${String(reply?.length)} numbers for ${rs.length} keys`);
     return rs.map((_, i) => toDecision(reply, i, keys[i]!));
   }

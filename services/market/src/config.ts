@@ -4,6 +4,7 @@ import { localAddress, baseServiceShape, parseConfig, vars, type Env } from '@et
 export const configShape = {
   ...baseServiceShape(),
   MARKET_ADDR: vars.addr(localAddress('market')),
+  METRICS_PORT: vars.metricsPort('market'),
   DATABASE_URL: vars.databaseUrl(),
 };
 

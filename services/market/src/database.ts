@@ -2,7 +2,7 @@
 // every query runs. The gate turns "database unreachable" into the one typed Unavailable error,
 // and answers it at once while the database is known to be down (instead of making every call
 // wait for the pool's acquire timeout).
-import { Unavailable } from '@etu/common';
+import { inSpan, Unavailable } from '@etu/common';
 import { createPrismaClient, isDatabaseUnavailable, type PrismaClient } from '@etu/db';
 
 export const DB_DOWN_MESSAGE = 'Service momentanément indisponible (base de données injoignable), réessayez dans un instant.';
@@ -30,7 +30,7 @@ export class DatabaseGate {
   async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.down) throw new Unavailable(DB_DOWN_MESSAGE);
     try {
-      return await query();
+      return await inSpan('SQL market', { kind: 'client', attributes: { 'db.system': 'mariadb' } }, query);
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       this.down = true;

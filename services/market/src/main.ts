@@ -14,6 +14,6 @@ guardDriverRejections(log);
 runService(
   'market',
   log,
-  () => startMarketServer({ addr: cfg.MARKET_ADDR, log, token: cfg.token, databaseUrl: cfg.DATABASE_URL, graceMs: cfg.SHUTDOWN_GRACE_MS }),
-  { graceMs: cfg.SHUTDOWN_GRACE_MS },
+  (metrics) => startMarketServer({ addr: cfg.MARKET_ADDR, log, token: cfg.token, databaseUrl: cfg.DATABASE_URL, graceMs: cfg.SHUTDOWN_GRACE_MS, metrics }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

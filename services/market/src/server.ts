@@ -1,7 +1,7 @@
 // The market's gRPC server: MarketService over the domain (market.ts), grpc.health.v1 following
 // the database (SERVING while `SELECT 1` answers), internal token required on every RPC, and
 // UNAVAILABLE at once while the database is unreachable (the gate, database.ts).
-import { serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { DomainError, GRPC_CODE_NAMES, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { market } from '@etu/proto';
 import { createMarketPrisma, DatabaseGate } from './database';
 import { Market } from './market';
@@ -14,13 +14,29 @@ export interface MarketServerOptions extends ServiceBaseOptions {
 
 export type MarketServer = RunningService;
 
-export function marketHandlers(m: Market): AsyncService<market.MarketServiceServer> {
+export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabled: false })): AsyncService<market.MarketServiceServer> {
+  const created = metrics.counter('etu_market_listings_created_total', 'Listings put on sale (Vente); a replayed Vente (same idempotency key) is not counted again.').child({});
+  const purchases = metrics.counter('etu_market_purchases_total', 'Purchases (Achat) by outcome: ok, replayed (a retried purchase already done), or the refusal (NotFound, FailedPrecondition, InvalidArgument, ...).', ['outcome']);
+  purchases.inc({ outcome: 'ok' }, 0);
   return {
-    createListing: async (req) => m.createListing(req),
+    createListing: async (req) => {
+      const res = await m.createListing(req);
+      if (!res.replayed) created.inc();
+      return res;
+    },
     findSale: async (req) => m.findSale(req),
     listListings: async (req) => m.listListings(req),
     getListing: async (req) => ({ listing: await m.getListing(req.id) }),
-    purchase: async (req) => m.purchase(req),
+    purchase: async (req) => {
+      try {
+        const res = await m.purchase(req);
+        purchases.inc({ outcome: res.replayed ? 'replayed' : 'ok' });
+        return res;
+      } catch (err) {
+        purchases.inc({ outcome: err instanceof DomainError ? (GRPC_CODE_NAMES[err.code] ?? 'Unknown') : 'Internal' });
+        throw err;
+      }
+    },
   };
 }
 
@@ -33,7 +49,7 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
     name: 'market',
     serviceName: SERVICE_NAME,
     definition: market.MarketServiceService,
-    handlers: marketHandlers(domain),
+    handlers: marketHandlers(domain, opts.metrics),
     probe: () => gate.probe(db),
     release: () => db.$disconnect(),
   });

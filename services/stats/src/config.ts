@@ -6,6 +6,7 @@ import { EVENT_TTL_MS } from './keys';
 export const configShape = {
   ...baseServiceShape(),
   STATS_ADDR: vars.addr(localAddress('stats')),
+  METRICS_PORT: vars.metricsPort('stats'),
   /** Database 1 by default, as the brief asks. */
   STATS_REDIS_URL: vars.redisUrl(localStore('STATS_REDIS_URL')),
   /**

@@ -12,6 +12,7 @@ const log = createLogger('stats', cfg.LOG_LEVEL);
 runService(
   'stats',
   log,
-  () => startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, dedupTtlMs: cfg.STATS_DEDUP_TTL_MS, graceMs: cfg.SHUTDOWN_GRACE_MS }),
-  { graceMs: cfg.SHUTDOWN_GRACE_MS },
+  (metrics) =>
+    startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, dedupTtlMs: cfg.STATS_DEDUP_TTL_MS, graceMs: cfg.SHUTDOWN_GRACE_MS, metrics }),
+  { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

@@ -5,6 +5,7 @@ import {
   redisStoreService,
   StoreMarker,
   InvalidArgument,
+  Metrics,
   serveGrpc,
   waitReady,
   type AsyncService,
@@ -84,12 +85,34 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
+  // Events recorded by kind (login, vente_allowed, achat_denied, ..., user), duplicates ignored
+  // (a retried record whose event id was already seen), and records that failed.
+  const m = opts.metrics ?? new Metrics({ enabled: false });
+  const recorded = m.counter('etu_stats_events_recorded_total', 'Events recorded, by kind (login, vente_allowed, vente_denied, achat_allowed, achat_denied, user).', ['kind']);
+  const duplicates = m.counter('etu_stats_duplicates_ignored_total', 'Records ignored because their event id was already recorded (a retry), by kind.', ['kind']);
+  const failed = m.counter('etu_stats_errors_total', 'Records that failed (Redis down or refusing), by kind.', ['kind']);
+  for (const kind of ['login', 'vente_allowed', 'vente_denied', 'achat_allowed', 'achat_denied', 'user']) {
+    recorded.inc({ kind }, 0);
+    duplicates.inc({ kind }, 0);
+    failed.inc({ kind }, 0);
+  }
+  /** `fresh` = the store recorded it; returns whether it was a duplicate. */
+  const counted = (kind: string, fresh: boolean): boolean => {
+    (fresh ? recorded : duplicates).inc({ kind });
+    return !fresh;
+  };
+  const observed = <T>(kind: string, p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      failed.inc({ kind });
+      throw err;
+    });
+
   const handlers: AsyncService<stats.StatsServiceServer> = {
     recordLogin: async (req) => {
       const eventId = checkId('event_id', req.eventId);
       const userId = checkId('user_id', req.userId);
       const at = checkTime('at', req.at);
-      return { duplicate: !(await st.recordLogin(eventId, userId, at)) };
+      return { duplicate: counted('login', await observed('login', st.recordLogin(eventId, userId, at))) };
     },
     recordServiceCall: async (req) => {
       const eventId = checkId('event_id', req.eventId);
@@ -98,11 +121,12 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       const outcome = outcomeName(req.outcome);
       const at = checkTime('at', req.at);
       const count = checkCount(req.count, outcome);
-      return { duplicate: !(await st.recordCall(eventId, userId, service, outcome, at, count)) };
+      const kind = `${service === 'VENTE' ? 'vente' : 'achat'}_${outcome}`;
+      return { duplicate: counted(kind, await observed(kind, st.recordCall(eventId, userId, service, outcome, at, count))) };
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);
-      await st.registerUser(userId);
+      counted('user', await observed('user', st.registerUser(userId).then(() => true)));
       return {};
     },
     getDashboard: async () => {

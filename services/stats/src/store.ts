@@ -2,7 +2,7 @@
 // per event (scripts.ts); reads of the dashboard are one read-only script, so every list and
 // total of one answer comes from the same instant.
 import type Redis from 'ioredis';
-import { isRedisUnavailable, Unavailable } from '@etu/common';
+import { isRedisUnavailable, Unavailable, inSpan } from '@etu/common';
 import type { Result } from 'ioredis';
 import {
   CALLS_SERVICE,
@@ -63,7 +63,7 @@ export interface Dashboard {
 /** The store adapter's one rule: Redis unreachable or too slow is the typed Unavailable error. */
 async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
   try {
-    return await op();
+    return await inSpan('redis stats', { kind: 'client', attributes: { 'db.system': 'redis' } }, op);
   } catch (err) {
     if (isRedisUnavailable(err)) throw new Unavailable('statistics store unavailable');
     throw err;
