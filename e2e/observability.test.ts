@@ -53,7 +53,9 @@ function namesUsedByMonitoring(): string[] {
 }
 
 beforeAll(async () => {
-  sys = await startWholeSystem({ LOG_LEVEL: 'info', TRUST_PROXY: 'true' });
+  // A generous gRPC deadline: a functional test on a shared, loaded machine (argon2id hashing
+  // of the sign-up can take seconds there), not a timing claim.
+  sys = await startWholeSystem({ LOG_LEVEL: 'info', TRUST_PROXY: 'true', GRPC_TIMEOUT_MS: '15000' });
 });
 
 afterAll(async () => {
@@ -64,7 +66,7 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   const v = new Visitor();
   await v.send('/inscription');
   const signup = await v.send('/inscription', { form: { prenom: 'Olga', nom: 'Observée', email: 'olga.observee@etu.example', password: PASSWORD } });
-  expect([signup.status, sys.output('gateway').slice(-3000)]).toEqual([303, expect.any(String)]);
+  if (signup.status !== 303) throw new Error(`sign-up answered ${signup.status}:\n${sys.logs()}`);
   await v.send('/login');
   const login = await v.send('/login', { form: { email: 'olga.observee@etu.example', password: PASSWORD } });
   expect(login.status).toBe(303);
