@@ -17,6 +17,10 @@ DATABASE_URL="${DATABASE_URL:-$(local_store DATABASE_URL)}"
 LIMITER_REDIS_URL="${LIMITER_REDIS_URL:-$(local_store LIMITER_REDIS_URL)}"
 STATS_REDIS_URL="${STATS_REDIS_URL:-$(local_store STATS_REDIS_URL)}"
 SESSION_REDIS_URL="${SESSION_REDIS_URL:-$(local_store SESSION_REDIS_URL)}"
+# compose's secret files (deploy/secrets.sh writes them; compose.yaml reads SECRETS_DIR, relative
+# to deploy/) and its env file. Read before SECRETS_DIR is reused for the local folder below.
+COMPOSE_SECRETS_DIR="${COMPOSE_SECRETS_DIR:-${SECRETS_DIR:-deploy/secrets}}"
+COMPOSE_ENV_FILE="${COMPOSE_ENV_FILE:-deploy/.env}"
 # The local run's secrets folder (.secrets/local.env and the demo logins).
 SECRETS_DIR="${ETU_SECRETS_DIR:-.secrets}"
 # Inside compose, the stores as the containers see them (deploy/compose.yaml).
@@ -28,8 +32,6 @@ SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
 # the client through MYSQL_PWD so it is never on a command line.
 # shellcheck disable=SC2016
 ROOT_PWD='export MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$(cat "$MARIADB_ROOT_PASSWORD_FILE")}";'
-# compose's secret files (deploy/secrets.sh writes them).
-COMPOSE_SECRETS_DIR="${SECRETS_DIR:-deploy/secrets}"
 
 check_target() {
   case "$BACKUP_TARGET" in
@@ -109,7 +111,7 @@ copy_secrets_into() {
   mkdir -p "$to"
   if [ "$BACKUP_TARGET" = compose ]; then
     if [ -d "$COMPOSE_SECRETS_DIR" ]; then cp -pR "$COMPOSE_SECRETS_DIR/." "$to/compose/"; else say "warning: $COMPOSE_SECRETS_DIR not found; secrets not in the archive"; fi
-    if [ -f deploy/.env ]; then cp -p deploy/.env "$to/compose.env"; fi
+    if [ -f "$COMPOSE_ENV_FILE" ]; then cp -p "$COMPOSE_ENV_FILE" "$to/compose.env"; fi
   elif [ -d "$SECRETS_DIR" ]; then
     cp -pR "$SECRETS_DIR/." "$to/local/"
   else

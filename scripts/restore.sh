@@ -87,13 +87,13 @@ if [ "$BACKUP_TARGET" = compose ]; then
       say "$COMPOSE_SECRETS_DIR differs from the archive's: kept as is; the archive's copy is $COMPOSE_SECRETS_DIR.from-backup (its session_keys keeps users logged in; the MariaDB passwords must stay those of the volume)"
     fi
   fi
-  if [ -f "$dir/secrets/compose.env" ] && ! cmp -s "$dir/secrets/compose.env" deploy/.env 2>/dev/null; then
-    if [ -f deploy/.env ]; then
-      cp -p "$dir/secrets/compose.env" "deploy/.env.from-backup"
-      say "deploy/.env differs from the archive's: kept as is; the archive's copy is deploy/.env.from-backup (take its SESSION_KEYS to keep users logged in)"
+  if [ -f "$dir/secrets/compose.env" ] && ! cmp -s "$dir/secrets/compose.env" "$COMPOSE_ENV_FILE" 2>/dev/null; then
+    if [ -f "$COMPOSE_ENV_FILE" ]; then
+      cp -p "$dir/secrets/compose.env" "$COMPOSE_ENV_FILE.from-backup"
+      say "$COMPOSE_ENV_FILE differs from the archive's: kept as is; the archive's copy is $COMPOSE_ENV_FILE.from-backup"
     else
-      cp -p "$dir/secrets/compose.env" deploy/.env
-      say "deploy/.env restored from the archive"
+      cp -p "$dir/secrets/compose.env" "$COMPOSE_ENV_FILE"
+      say "$COMPOSE_ENV_FILE restored from the archive"
     fi
   fi
 elif [ -d "$dir/secrets/local" ]; then

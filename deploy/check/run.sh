@@ -332,6 +332,30 @@ down_up() {
   walk persisted
 }
 
+# The compose forms of `make backup` / `make restore` (scripts/backup.sh and restore.sh with
+# BACKUP_TARGET=compose), as docs/operations.md gives them: back up, lose every volume, restore.
+backup_restore() {
+  local vars=(BACKUP_TARGET=compose "BACKUP_DIR=$STATE/backups" "COMPOSE=${COMPOSE[*]} -f $COMPOSE_FILE_PATH --env-file $STATE/env"
+    "COMPOSE_SECRETS_DIR=$STATE/secrets" "COMPOSE_ENV_FILE=$STATE/env")
+  walk before-backup
+  env "${vars[@]}" bash scripts/backup.sh
+  local archive
+  archive=$(ls -1 "$STATE"/backups/etuservices-backup-*.tar.gz 2>/dev/null | tail -1)
+  [ -n "$archive" ] || die "make backup (compose) wrote no archive"
+  echo "archive: $(stat -c '%n, %s bytes, mode %a' "$archive")"
+  [ "$(stat -c %a "$archive")" = 600 ] || die "the archive is readable by others"
+  tar -tzf "$archive" | grep -q '/secrets/compose/session_keys$' || die "the archive lacks the compose secrets"
+  echo "disaster: down -v (every volume removed), then up on empty stores"
+  dct 180 down -v --timeout 20
+  compose_up up -d
+  walk destroyed
+  local t0=$SECONDS
+  env "${vars[@]}" bash scripts/restore.sh "$archive"
+  wait_healthy 300
+  echo "restore (stores + migrate + parts) took $((SECONDS - t0)) s"
+  walk restored
+}
+
 scale_and_proxy() {
   local scale=() kind svc
   while read -r kind svc; do scale+=(--scale "$svc=2"); done < <(node "$CHECK_DIR/compose-info.mjs" parts "$STATE/compose.resolved.yaml")
@@ -408,4 +432,5 @@ step "user walk: sign-up, login, Vente, Achat, 11th call 429, admin statistics" 
 step "restart market; the site still answers" restart_one
 step "migrate job again (idempotent)" migrate_again
 step "down + up: accounts, listings, statistics kept" down_up
+step "backup (compose), volumes lost, restore (compose): a kept session is still its user's" backup_restore
 step "proxy profile: nginx TLS -> 2 gateways, every part scaled to 2, one replica each stopped" scale_and_proxy

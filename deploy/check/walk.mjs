@@ -6,6 +6,9 @@
 //                                                   refused with 429, the admin's statistics
 //   walk.mjs after-restart <base url> <state.json>  the user's page answers after a restart
 //   walk.mjs persisted <base url> <state.json>      after down + up: accounts, listings, statistics
+//   walk.mjs before-backup|destroyed|restored <base url> <state.json>
+//                                                   the compose backup/restore drill: a session
+//                                                   kept across it, the empty stores, the restore
 //   walk.mjs replicas <https url> <state.json>      with one replica of each service stopped
 //   walk.mjs proxy <https url> <state.json>         through nginx: Secure __Host- cookie, login,
 //                                                   (TRUST_PROXY: the gateway sees HTTPS), a Vente
@@ -207,7 +210,32 @@ async function replicas() {
   check(v.status === 303, 'Vente → 303 (auth, limiter, market and stats answered from the other replicas)', v.json);
 }
 
-const phases = { user, 'after-restart': afterRestart, persisted, proxy, replicas };
+/** Before `make backup`: the seller's logged-in session, kept to be opened after the restore. */
+async function beforeBackup() {
+  const b = await loggedIn(state.seller, 'the seller (session to keep across the backup)');
+  state.sellerJar = [...b.jar];
+  save();
+}
+
+/** After `down -v` + `up`: the stores are empty, as after losing the volumes. */
+async function destroyed() {
+  const b = new Browser();
+  const r = await b.login(state.buyer.email, state.buyer.password);
+  check(r.status !== 303, 'the stores are gone: the buyer cannot log in', { status: r.status });
+}
+
+/** After the compose restore: the session taken before the backup opens the seller's own page
+ * (the same user, not another), then everything `persisted` checks. */
+async function restored() {
+  const b = new Browser();
+  b.jar = new Map(state.sellerJar);
+  const page = await b.get('/services');
+  check(page.status === 200, "the seller's session from before the backup opens /services → 200", { status: page.status });
+  check(page.json.mesArticles.some((a) => a.id === state.soldListing), "that session is the seller's: their sold article is listed as theirs", page.json.mesArticles);
+  await persisted();
+}
+
+const phases = { user, 'after-restart': afterRestart, persisted, proxy, replicas, 'before-backup': beforeBackup, destroyed, restored };
 if (!phases[phase]) {
   console.error(`usage: walk.mjs ${Object.keys(phases).join('|')} <base url> <state.json>`);
   process.exit(2);
