@@ -30,7 +30,10 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const log = opts.log;
   // No offline queue (createRedis): while disconnected a call fails at once. The store times
   // calls out itself, so ioredis's commandTimeout is off (undefined; 0 would time out at once).
-  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', extra: { commandTimeout: undefined } });
+  // autoResendUnfulfilledCommands off: a script sent before the connection dropped may have run
+  // (the call was counted, the caller was told UNAVAILABLE); sending it again after the reconnect
+  // would count that one call twice. Unanswered commands fail with the connection instead.
+  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', extra: { commandTimeout: undefined, autoResendUnfulfilledCommands: false } });
   // ioredis reports every failed reconnect attempt; one line per state change is enough.
   let down = false;
   redis.on('error', (err: Error) => {
