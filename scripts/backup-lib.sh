@@ -69,12 +69,32 @@ mariadb_options() {
   echo "$f"
 }
 
+# Runs a command in a part's image on the internal network: `exec` in its running container
+# when there is one, else a one-off `run --rm --no-deps` container. (Compose v1 links a one-off
+# container to the service's running ones, which podman's Docker API refuses: "link is not
+# supported"; exec needs no link.)  compose_tool <service> [-e NAME=value]... -- <command>...
+compose_tool() {
+  local svc="$1" opts=()
+  shift
+  while [ "$1" != -- ]; do
+    opts+=("$1")
+    shift
+  done
+  shift
+  # (grep without -q: under pipefail, -q's early exit would fail the pipeline with SIGPIPE.)
+  if $COMPOSE ps --services --filter status=running 2>/dev/null | grep -x "$svc" >/dev/null; then
+    $COMPOSE exec -T "${opts[@]}" "$svc" "$@"
+  else
+    $COMPOSE run --rm --no-deps -T "${opts[@]}" "$svc" "$@"
+  fi
+}
+
 redis_snapshot() { # export (stdout) | import (stdin) [--clear name]...
   local verb="$1"
   shift
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2086
-    $COMPOSE run --rm --no-deps -T "$COMPOSE_TOOL_SERVICE" node "$SNAPSHOT_JS" "$verb" - $COMPOSE_REDIS_STORES "$@"
+    compose_tool "$COMPOSE_TOOL_SERVICE" -- node "$SNAPSHOT_JS" "$verb" - $COMPOSE_REDIS_STORES "$@"
   else
     node "$SNAPSHOT_JS" "$verb" - "limiter=$LIMITER_REDIS_URL" "stats=$STATS_REDIS_URL" "sessions=$SESSION_REDIS_URL" "$@"
   fi

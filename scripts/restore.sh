@@ -126,7 +126,7 @@ say "stores restored in $took ms"
 # signed up between the Redis copy and the SQL dump is known to MariaDB only).
 if [ "$BACKUP_TARGET" = compose ]; then
   $COMPOSE up -d --wait 2>/dev/null || $COMPOSE up -d
-  $COMPOSE run --rm --no-deps -T -e STATS_ADDR=stats:50054 auth node services/auth/dist/register-users.js
+  compose_tool auth -e STATS_ADDR=stats:50054 -- node services/auth/dist/register-users.js
   say "done in $(($(now_ms) - started)) ms; check: curl -fsS http://localhost:\${GATEWAY_PORT:-8080}/readyz"
 else
   say "next: make run (starts the parts, then registers every account with the statistics)"

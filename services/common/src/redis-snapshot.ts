@@ -55,8 +55,22 @@ interface KeyLine {
 }
 type Line = HeaderLine | StoreLine | KeyLine;
 
-function connect(url: string): Redis {
-  return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: 60_000, retryStrategy: () => null });
+/** A connected client, after up to 5 attempts a second apart: a backup or restore is a batch job,
+ * and a store's address can fail to answer for a moment (seen right after a compose `up`, while
+ * the engine's network settles). Each attempt is a fresh client with no reconnect of its own. */
+async function connect(url: string, attempts = 5): Promise<Redis> {
+  for (let attempt = 1; ; attempt++) {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: 60_000, retryStrategy: () => null });
+    redis.on('error', () => undefined); // the rejected connect() below reports it
+    try {
+      await redis.connect();
+      return redis;
+    } catch (err) {
+      redis.disconnect();
+      if (attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** Reads every key of one database in one transaction: [name, payload, pttl] for each. */
@@ -103,9 +117,8 @@ export async function exportStores(stores: StoreSpec[], out: Writable): Promise<
   const summaries: StoreSummary[] = [];
   let headerDone = false;
   for (const s of stores) {
-    const redis = connect(s.url);
+    const redis = await connect(s.url);
     try {
-      await redis.connect();
       if (!headerDone) {
         const info = await redis.info('server');
         const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
@@ -139,8 +152,7 @@ export async function importStores(stores: StoreSpec[], input: Readable, opts: I
   const clear = new Set(opts.clear ?? []);
   try {
     for (const s of stores) {
-      const r = connect(s.url);
-      await r.connect();
+      const r = await connect(s.url);
       clients.set(s.name, r);
     }
     let header = false;
