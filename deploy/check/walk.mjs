@@ -186,10 +186,14 @@ async function proxy() {
   const b = new Browser();
   const r0 = await b.get('/login');
   check(r0.status === 200, 'login page through nginx → 200');
-  const sessionCookie = b.setCookies.find((c) => c.startsWith('__Host-etu_sid'));
-  check(sessionCookie && /;\s*secure/i.test(sessionCookie) && /;\s*httponly/i.test(sessionCookie), 'session cookie is __Host-, Secure, HttpOnly', b.setCookies);
   const r = await b.post('/login', { email: state.seller.email, password: state.seller.password });
   check(r.status === 303 && r.json.location === '/services', 'login through nginx → 303 /services', r.json);
+  // Every cookie the site set on the way (a visitor's form cookie, then the session at login).
+  check(b.setCookies.some((c) => c.startsWith('__Host-etu_sid')), 'a session cookie __Host-etu_sid after login', b.setCookies.map((c) => c.split('=')[0]));
+  for (const c of b.setCookies) {
+    const name = c.split('=')[0];
+    check(name.startsWith('__Host-') && /;\s*secure/i.test(c) && /;\s*httponly/i.test(c), `cookie ${name} is __Host-, Secure, HttpOnly`);
+  }
   // Several requests: nginx spreads them over both gateways (the check counts them per gateway).
   for (let i = 0; i < 6; i++) {
     const p = await b.get('/services');
