@@ -124,6 +124,16 @@ function codeOf(err: unknown): number {
   return err instanceof DomainError ? err.code : grpc.status.INTERNAL;
 }
 
+/**
+ * Connections live at most CONNECTION_AGE_MS (plus a grace for calls in flight), then the
+ * server asks the client to reconnect (GOAWAY). Clients re-resolve the service's name when they
+ * reconnect, so replicas started after a client (compose --scale, a rolling restart) get their
+ * share of calls within about one age instead of never. The reconnection is transparent: calls
+ * in flight finish, new ones go over the new connection.
+ */
+export const CONNECTION_AGE_MS = 30_000;
+export const CONNECTION_AGE_GRACE_MS = 5_000;
+
 export interface GrpcServer {
   server: grpc.Server;
   health: HealthImplementation;
@@ -135,17 +145,23 @@ export interface GrpcServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export function createGrpcServer(opts: { serviceNames: string[]; log: Logger }): GrpcServer {
+export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; connectionAgeMs?: number }): GrpcServer {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_connection_age_ms': opts.connectionAgeMs ?? CONNECTION_AGE_MS,
+    'grpc.max_connection_age_grace_ms': CONNECTION_AGE_GRACE_MS,
   });
   const names = ['', ...opts.serviceNames];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
-  health.addToServer(server);
+  const watches = addHealthService(server, health);
   let current: boolean | undefined;
+  // Once shutting down, nothing (a health watcher's timer, a store's `ready` event) may say
+  // SERVING again: callers must keep sending elsewhere until the process is gone.
+  let stopping = false;
   const setServing = (serving: boolean) => {
+    if (stopping && serving) return;
     if (current === serving) return;
     current = serving;
     for (const n of names) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
@@ -165,6 +181,11 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger }):
     shutdown: (graceMs) =>
       new Promise((resolve) => {
         setServing(false);
+        stopping = true;
+        // Watchers have just been told NOT_SERVING; their streams never end by themselves and
+        // would hold tryShutdown for the whole grace period.
+        for (const call of watches) call.end();
+        watches.clear();
         const timer = setTimeout(() => {
           opts.log.warn({ graceMs }, 'grace period over, forcing shutdown');
           server.forceShutdown();
@@ -177,6 +198,35 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger }):
         });
       }),
   };
+}
+
+
+/**
+ * grpc.health.v1 on the server, as grpc-health-check serves it, keeping the open Watch streams
+ * so that shutdown can end them.
+ */
+function addHealthService(server: grpc.Server, health: HealthImplementation): Set<grpc.ServerWritableStream<unknown, unknown>> {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  let definition: grpc.ServiceDefinition | undefined;
+  health.addToServer({
+    addService: (def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) => {
+      definition = def;
+      Object.assign(handlers, impl);
+    },
+  } as unknown as grpc.Server);
+  const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  const watch = handlers.watch as grpc.handleServerStreamingCall<unknown, unknown>;
+  server.addService(definition!, {
+    ...handlers,
+    watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      watches.add(call);
+      const forget = () => watches.delete(call);
+      call.on('cancelled', forget);
+      call.on('finish', forget);
+      watch(call);
+    },
+  });
+  return watches;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface ServiceBaseOptions {
   graceMs?: number;
   /** Where the service's metrics go (runService gives the one it serves); none are kept by default. */
   metrics?: Metrics;
+  /** Maximum age of a client connection (ms) before the client is asked to reconnect; default CONNECTION_AGE_MS. */
+  connectionAgeMs?: number;
 }
 
 export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
@@ -62,7 +64,7 @@ export interface RunningService {
 export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opts: ServeGrpcOptions<S>): Promise<RunningService> {
   const { log } = opts;
   const metrics = opts.metrics ?? new Metrics({ enabled: false });
-  const srv = createGrpcServer({ serviceNames: [opts.serviceName], log });
+  const srv = createGrpcServer({ serviceNames: [opts.serviceName], log, connectionAgeMs: opts.connectionAgeMs });
   srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name, definition: opts.definition, metrics }));
   for (const x of opts.also ?? []) srv.server.addService(x.definition, wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, { token: opts.token, log, service: x.name, definition: x.definition, metrics }));
   let port: number;

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { limiter } from '@etu/proto';
 import { createServiceClient } from '@etu/common';
 import { TEST_TOKEN } from '@etu/testkit';
+import { service as healthService } from 'grpc-health-check';
 
 function startFixture(env: Record<string, string>) {
   const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'slow-server.js')], {
@@ -69,5 +70,34 @@ test('a call that outlives the grace period is cut, and the process still exits 
   expect(code).toBe(0);
   const err = (await slow) as grpc.ServiceError;
   expect([grpc.status.CANCELLED, grpc.status.UNAVAILABLE]).toContain(err.code);
+  c.close();
+});
+
+test('from SIGTERM to exit, health says NOT_SERVING and never SERVING again; an open Watch does not hold the exit', async () => {
+  // The probe answers every 50 ms: a process that let it would flip back to SERVING during the drain.
+  const f = startFixture({ SLOW_MS: '800', GRACE_MS: '20000', HEALTH_INTERVAL_MS: '50' });
+  const port = Number((await f.waitFor(/port=(\d+)/))[1]);
+  const Health = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+  const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const seen: string[] = [];
+  const watch = (health as unknown as { watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }> }).watch({ service: '' });
+  const ended = new Promise<grpc.StatusObject>((resolve) => watch.on('status', resolve));
+  watch.on('data', (m: { status: string }) => seen.push(m.status));
+  watch.on('error', () => undefined);
+  while (!seen.includes('SERVING')) await new Promise((r) => setTimeout(r, 20));
+
+  const c = createServiceClient(limiter.LimiterServiceClient, `127.0.0.1:${port}`, { token: TEST_TOKEN, timeoutMs: 10_000 });
+  const slow = c.call.consume({ policy: 'p', subject: 's' });
+  await f.waitFor(/in-flight/);
+  const before = seen.length;
+  f.child.kill('SIGTERM');
+  await expect(slow).resolves.toMatchObject({ decision: { allowed: true } });
+  const { code } = await f.exited;
+  expect(code).toBe(0);
+  // The stream ended with the process (well before the 20 s grace period, or jest's timeout
+  // would have failed the test), and after the signal it only ever said NOT_SERVING.
+  await ended;
+  expect(seen.slice(before)).toEqual(['NOT_SERVING']);
+  health.close();
   c.close();
 });
