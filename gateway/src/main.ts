@@ -18,6 +18,7 @@ sessionRedis.on('error', (err: Error) => log.warn({ err: err.message }, 'session
 
 const app = createApp({ config, clients, sessionRedis, log, metrics });
 let metricsListener: MetricsListener | undefined;
+let stopping = false;
 const server = createServer(app.callback());
 // Slow clients cannot hold sockets forever.
 server.requestTimeout = 30_000;
@@ -28,7 +29,47 @@ server.on('error', (err) => {
   log.fatal({ err: err.message }, 'cannot listen');
   process.exit(1);
 });
-server.listen(config.PORT, config.HOST, async () => {
+/**
+ * Resolves once the session Redis answers a PING. Until then the gateway does not listen: a
+ * load balancer or a browser finds nothing rather than a 503 for every page that needs a session.
+ */
+async function sessionStoreAnswers(): Promise<void> {
+  let warned = false;
+  for (let attempt = 0; ; attempt++) {
+    if (sessionRedis.status === 'ready') {
+      try {
+        await sessionRedis.ping();
+        if (warned) log.info('session Redis answers');
+        return;
+      } catch {
+        /* not answering yet */
+      }
+    }
+    // At start the connection is usually still being made: say so only once it takes a while.
+    if (attempt > 0 && !warned) {
+      log.warn('session Redis does not answer yet: listening once it does');
+      warned = true;
+    }
+    // The next `ready` event, or one second, whichever comes first (a connected but silent Redis emits no event).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sessionRedis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      sessionRedis.on('ready', done);
+    });
+    if (stopping) return;
+  }
+}
+
+void sessionStoreAnswers().then(() => {
+  if (stopping) return;
+  server.listen(config.PORT, config.HOST, onListening);
+});
+
+async function onListening() {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   if (config.METRICS_PORT !== null) {
@@ -50,9 +91,8 @@ server.listen(config.PORT, config.HOST, async () => {
   );
   // A policy missing from the limiter's LIMIT_POLICIES is logged now (and keeps /readyz at 503).
   void app.checkPolicies();
-});
+}
 
-let stopping = false;
 function stop(signal: string) {
   if (stopping) return;
   stopping = true;
@@ -62,7 +102,7 @@ function stop(signal: string) {
     server.closeAllConnections();
   }, config.SHUTDOWN_GRACE_MS);
   force.unref();
-  server.close(() => {
+  const finish = () => {
     clearTimeout(force);
     clients.close();
     sessionRedis.disconnect();
@@ -70,7 +110,10 @@ function stop(signal: string) {
       log.info('stopped');
       process.exit(0);
     });
-  });
+  };
+  // Still waiting for the session store: nothing listens, nothing to drain.
+  if (!server.listening) finish();
+  else server.close(finish);
   server.closeIdleConnections();
 }
 process.once('SIGTERM', () => stop('SIGTERM'));
