@@ -90,7 +90,17 @@ export function createApp(deps: AppDeps): GatewayApp {
   const routers = [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];
   app.use(routeFirst([health, ...routers]));
 
-  app.use(sessionMiddleware<GatewayState>({ redis: deps.sessionRedis, idleMs: config.SESSION_IDLE_MS, absoluteMs: config.SESSION_ABSOLUTE_MS, secure: config.COOKIE_SECURE }));
+  app.use(
+    sessionMiddleware<GatewayState>({
+      redis: deps.sessionRedis,
+      idleMs: config.SESSION_IDLE_MS,
+      absoluteMs: config.SESSION_ABSOLUTE_MS,
+      secure: config.COOKIE_SECURE,
+      // Still answered, as for a visitor and with a notice, while the session store is down.
+      publicPages: ['/', '/login', '/inscription'],
+      onStoreDown: () => metrics.sessionStoreError(),
+    }),
+  );
   // Before anything reads the session's user: its account must still exist (docs/architecture.md, "One identity").
   app.use(identityMiddleware<GatewayState>({ auth: deps.clients.auth, onDropped: () => metrics.sessionUserUnknown() }));
   app.use(

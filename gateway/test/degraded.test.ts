@@ -2,9 +2,9 @@
 // (fail closed / fail open), stats (best effort), market, auth, the session store; session
 // timeouts. The four real services run in-process; "down" means a gateway whose client points
 // at a port where nothing listens.
-import { createRedis } from '@etu/common';
+import { createRedis, waitReady } from '@etu/common';
 import type { AddressInfo } from 'node:net';
-import { freePort, TEST_TOKEN } from '@etu/testkit';
+import { freePort, startTcpRelay, TEST_TOKEN } from '@etu/testkit';
 import { startSystem, deadAddr, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 
@@ -195,22 +195,70 @@ test('auth down: login and sign-up answer 503', async () => {
   expect((await c.post('/inscription', { prenom: 'A', nom: 'B', email: 'ab@etu.example', password: PASSWORD })).status).toBe(503);
 });
 
-test('session store down: pages needing a session answer 503, the home page still works', async () => {
-  const dead = createRedis(`redis://127.0.0.1:${await freePort()}/0`, { commandTimeoutMs: 200, connectTimeoutMs: 200 });
-  dead.on('error', () => undefined);
-  try {
-    const down = await sys.gateway({}, {}, dead);
-    const c = clientOf(down);
-    expect((await c.get('/')).status).toBe(200);
-    const res = await c.get('/login');
-    expect(res.status).toBe(503);
-    expect(textOf(res.text)).toContain('Service momentanément indisponible');
-    // an existing session cannot be read either
-    const session = await logIn(gw, await signUp(gw, 'Session', 'Perdue'));
-    expect((await clientOf(down).adopt(session).get('/services')).status).toBe(503);
-  } finally {
-    dead.disconnect();
-  }
+describe('session store down', () => {
+  const NOTICE = 'La connexion est momentanément indisponible';
+
+  test('nothing listens: the home page and the forms answer as for a visitor, with a notice; pages needing a session answer 503', async () => {
+    const dead = createRedis(`redis://127.0.0.1:${await freePort()}/0`, { commandTimeoutMs: 200, connectTimeoutMs: 200 });
+    dead.on('error', () => undefined);
+    try {
+      const down = await sys.gateway({}, {}, dead);
+      const visitor = clientOf(down);
+      expect((await visitor.get('/')).status).toBe(200);
+      for (const form of ['/login', '/inscription']) {
+        const res = await visitor.get(form);
+        expect(res.status).toBe(200);
+        expect(textOf(res.text)).toContain(NOTICE);
+        // A form that cannot be sent: no token, the button disabled.
+        expect(res.text).not.toContain('name="_csrf"');
+        expect(res.text).toMatch(/<button type="submit" class="btn btn-block" disabled>/);
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+      expect((await visitor.get('/login', 'application/json')).body).toEqual({ csrfToken: null, connexionIndisponible: true });
+
+      // A logged-in student: the home page is a visitor's, their cookie is left alone; their
+      // pages and forms answer 503.
+      const student = clientOf(down).adopt(await logIn(gw, await signUp(gw, 'Session', 'Perdue')));
+      const page = await student.get('/');
+      expect(page.status).toBe(200);
+      expect(textOf(page.text)).toContain(NOTICE);
+      expect(textOf(page.text)).not.toContain('Bonjour');
+      expect(page.headers['set-cookie']).toBeUndefined();
+      expect((await student.get('/services')).status).toBe(503);
+      expect((await sell(student, 'Pendant la panne des sessions')).status).toBe(503);
+      expect(await down.metrics.value('etu_session_store_errors_total', {})).toBeGreaterThanOrEqual(6);
+    } finally {
+      dead.disconnect();
+    }
+  });
+
+  test('connected but silent: same visitor pages; once it answers again, the student is still logged in', async () => {
+    const url = new URL(sys.redis.urls[2]!);
+    const relay = await startTcpRelay({ host: url.hostname, port: Number(url.port) });
+    const viaRelay = createRedis(`redis://127.0.0.1:${relay.port}${url.pathname}`, { commandTimeoutMs: 200, connectTimeoutMs: 200 });
+    viaRelay.on('error', () => undefined);
+    try {
+      await waitReady(viaRelay);
+      const g = await sys.gateway({}, {}, viaRelay);
+      const student = await logIn(g, await signUp(g, 'Silence', 'Redis'));
+      relay.holdReplies(true);
+      const page = await student.get('/');
+      expect(page.status).toBe(200);
+      expect(textOf(page.text)).toContain(NOTICE);
+      const form = await clientOf(g).get('/login');
+      expect(form.status).toBe(200);
+      expect(textOf(form.text)).toContain(NOTICE);
+      expect((await student.get('/services')).status).toBe(503);
+
+      relay.holdReplies(false);
+      const back = await student.get('/services');
+      expect(back.status).toBe(200);
+      expect(textOf(back.text)).toContain('Silence');
+    } finally {
+      viaRelay.disconnect();
+      await relay.close();
+    }
+  });
 });
 
 test('idle timeout: a session unused for longer than SESSION_IDLE_MS is gone', async () => {

@@ -41,12 +41,26 @@ export class Session {
   /** Ids to delete from Redis at commit (destroyed or rotated away). */
   private readonly dropped: string[] = [];
   private cookieToClear = false;
+  private down = false;
 
   constructor(loaded?: { id: string; data: SessionData }) {
     if (loaded) {
       this.id = loaded.id;
       this.data = loaded.data;
     }
+  }
+
+  /**
+   * True when the session store could not be reached for this request: the page answers as for
+   * a visitor, with a notice, and nothing is written back (the cookie is kept for later).
+   */
+  get storeDown(): boolean {
+    return this.down;
+  }
+
+  /** This request goes on without the store, as a visitor (public pages only; the middleware decides). */
+  markStoreDown(): void {
+    this.down = true;
   }
 
   get exists(): boolean {

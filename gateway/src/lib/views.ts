@@ -37,6 +37,8 @@ export class Views {
       user: session?.user,
       csrf: session?.csrf,
       flash: session?.takeFlash(),
+      // Public pages answered without the session store: a notice, forms that cannot be sent.
+      sessionsDown: session?.storeDown ?? false,
       requestId: ctx.state.requestId,
       path: ctx.path,
     };

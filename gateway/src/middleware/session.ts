@@ -10,6 +10,9 @@
 //   `destroy()` (at logout) deletes the key and clears the cookie.
 // - Updates of an existing session use SET XX / PEXPIRE, so a request racing a logout can
 //   never bring the destroyed session back.
+// - When the store cannot be reached, the public pages (`publicPages`: the home page and the
+//   login and sign-up forms) answer as for a visitor, with a notice, and write nothing; any
+//   other request fails with SessionStoreUnavailable (503).
 // koa-session is not used: koa-session cannot refuse to resurrect a destroyed session
 // and has no absolute timeout; this file is small and tested instead.
 import type Redis from 'ioredis';
@@ -24,6 +27,10 @@ export interface SessionOptions {
   absoluteMs: number;
   /** Whether cookies are Secure (and `__Host-` prefixed): always, never, or when ctx.secure. */
   secure: 'auto' | 'true' | 'false';
+  /** Paths whose GET answers as for a visitor while the store is down (instead of 503). */
+  publicPages?: readonly string[];
+  /** Called once for each request answered without the store (public pages). */
+  onStoreDown?: () => void;
 }
 
 export const COOKIE_NAME = 'etu_sid';
@@ -65,29 +72,35 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
     const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: true, overwrite: true };
 
+    const isPublic = (ctx.method === 'GET' || ctx.method === 'HEAD') && (opts.publicPages ?? []).includes(ctx.path);
     let session = new Session();
     const id = ctx.cookies.get(name, { signed: true });
     let staleCookie = false;
+    let loaded = true;
     if (id && id.length === 43 && ID_FORMAT.test(id)) {
-      let raw: string | null;
+      let raw: string | null = null;
       try {
         raw = await redis.get(KEY_PREFIX + id);
       } catch (err) {
-        throw new SessionStoreUnavailable((err as Error).message);
+        if (!isPublic) throw new SessionStoreUnavailable((err as Error).message);
+        loaded = false;
       }
       const data = parse(raw);
       if (data && data.createdAt + opts.absoluteMs > Date.now()) session = new Session({ id, data });
-      else {
+      else if (loaded) {
         staleCookie = true;
         if (data) await redis.del(KEY_PREFIX + id).catch(() => undefined);
       }
     } else if (id !== undefined || ctx.cookies.get(name)) {
       staleCookie = true; // bad signature or format
     }
+    // A public page whose session could not be read: a visitor's page, and nothing is written.
+    if (!loaded) session.markStoreDown();
     ctx.state.session = session;
 
     let touched = false;
     const commit = async () => {
+      if (session.storeDown) return;
       const p = session.pending();
       try {
         if (p.dropped.length) await redis.del(...p.dropped.map((d) => KEY_PREFIX + d));
@@ -119,6 +132,10 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
       // The request failed already: keep what can be kept, report the first error.
       await commit().catch(() => undefined);
       throw err;
+    }
+    if (session.storeDown) {
+      opts.onStoreDown?.();
+      return;
     }
     // The response is not sent yet: a session that cannot be written fails the request (503),
     // rather than handing out a form whose CSRF token was never stored.

@@ -7,6 +7,7 @@ import { logIn } from '../flows/login';
 import { signUp } from '../flows/signup';
 import { clientIp, field, hiddenCharacterMistake } from '../lib/forms';
 import { HttpProblem } from '../lib/problem';
+import { SessionStoreUnavailable } from '../middleware/session';
 import { sessionUser, userJson } from '../lib/users';
 import { flash, seeOther, type View } from '../lib/views';
 
@@ -22,10 +23,11 @@ const signupPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
 export function authRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
 
-  router.get('/login', (ctx) => {
+  router.get('/login', async (ctx) => {
     if (ctx.state.session.user) return seeOther(ctx, '/services');
+    await storeFormSession(ctx);
     const page = loginPage(ctx);
-    w.views.respond(ctx, 200, page.name, page.data, () => ({ csrfToken: ctx.state.session.csrf }));
+    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx));
   });
 
   router.post('/login', async (ctx) => {
@@ -41,10 +43,11 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     seeOther(ctx, '/services', { user: userJson(user), csrfToken: ctx.state.session.csrf });
   });
 
-  router.get('/inscription', (ctx) => {
+  router.get('/inscription', async (ctx) => {
     if (ctx.state.session.user) return seeOther(ctx, '/services');
+    await storeFormSession(ctx);
     const page = signupPage(ctx);
-    w.views.respond(ctx, 200, page.name, page.data, () => ({ csrfToken: ctx.state.session.csrf }));
+    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx));
   });
 
   router.post('/inscription', async (ctx) => {
@@ -72,6 +75,29 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   });
 
   return router;
+}
+
+/**
+ * Stores the form's session (its CSRF token) before the form is rendered. When the store cannot
+ * take it, the form is shown as a visitor's page with the "connexion indisponible" notice and
+ * cannot be sent, instead of a 503 after the page was built around a token nobody kept.
+ */
+async function storeFormSession(ctx: Ctx): Promise<void> {
+  const session = ctx.state.session;
+  if (session.storeDown) return;
+  session.ensure();
+  try {
+    await session.save();
+  } catch (err) {
+    if (!(err instanceof SessionStoreUnavailable)) throw err;
+    session.markStoreDown();
+  }
+}
+
+/** A form's JSON answer: the CSRF token to send back, or null (and why) while sessions are down. */
+function formJson(ctx: Ctx): Record<string, unknown> {
+  const session = ctx.state.session;
+  return session.storeDown ? { csrfToken: null, connexionIndisponible: true } : { csrfToken: session.csrf };
 }
 
 /** The sign-up form's mistakes the gateway can see by itself, worded as auth words them. */
