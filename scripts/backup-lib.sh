@@ -29,7 +29,8 @@ COMPOSE_REDIS_STORES="limiter=redis://redis-limiter:6379/0 stats=redis://redis-s
 COMPOSE_TOOL_SERVICE="${COMPOSE_TOOL_SERVICE:-stats}"
 SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
 # Inside the mariadb container: the root password from its secret file (or variable), handed to
-# the client through MYSQL_PWD so it is never on a command line.
+# the client through MYSQL_PWD so it is never on a command line. Clients there connect over TCP
+# to 127.0.0.1: compose.yaml moves the server's socket to /tmp (read-only root filesystem).
 # shellcheck disable=SC2016
 ROOT_PWD='export MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$(cat "$MARIADB_ROOT_PASSWORD_FILE")}";'
 
@@ -104,7 +105,7 @@ sql_dump() {
   local flags="--single-transaction --quick --routines --triggers --hex-blob --no-tablespaces"
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2016
-    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD exec mariadb-dump -uroot $flags \"\$MARIADB_DATABASE\""
+    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD exec mariadb-dump --protocol=tcp -h127.0.0.1 -uroot $flags \"\$MARIADB_DATABASE\""
   else
     # shellcheck disable=SC2086
     mariadb-dump --defaults-extra-file="$(mariadb_options)" $flags "$(db_name)"
@@ -116,7 +117,7 @@ sql_load() {
   local create="CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
   if [ "$BACKUP_TARGET" = compose ]; then
     # shellcheck disable=SC2016
-    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD mariadb -uroot -e \"DROP DATABASE IF EXISTS \\\`\$MARIADB_DATABASE\\\`; CREATE DATABASE \\\`\$MARIADB_DATABASE\\\` $create\" && exec mariadb -uroot \"\$MARIADB_DATABASE\""
+    $COMPOSE exec -T mariadb sh -c "$ROOT_PWD mariadb --protocol=tcp -h127.0.0.1 -uroot -e \"DROP DATABASE IF EXISTS \\\`\$MARIADB_DATABASE\\\`; CREATE DATABASE \\\`\$MARIADB_DATABASE\\\` $create\" && exec mariadb --protocol=tcp -h127.0.0.1 -uroot \"\$MARIADB_DATABASE\""
   else
     local db opts
     db=$(db_name)
