@@ -5,3 +5,6 @@ export * as market from '../gen/etuservices/market/v1/market';
 export * as limiter from '../gen/etuservices/limiter/v1/limiter';
 export * as stats from '../gen/etuservices/stats/v1/stats';
 export * as store from '../gen/etuservices/store/v1/store';
+// Envoy's global rate limit API (envoy/…/v3), served by the limiter (services/limiter, "Envoy").
+export * as envoyRls from '../gen/envoy/service/ratelimit/v3/rls';
+export * as envoyRateLimit from '../gen/envoy/extensions/common/ratelimit/v3/ratelimit';

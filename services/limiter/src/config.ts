@@ -21,6 +21,11 @@ export const configShape = {
         ctx.addIssue({ code: 'custom', message: err.message });
       }
     }),
+  /**
+   * A directory of envoyproxy/ratelimit YAML files (README.md, "Envoy"): set, the limiter also
+   * serves Envoy's envoy.service.ratelimit.v3.RateLimitService on LIMITER_ADDR. Unset: not served.
+   */
+  LIMITER_ENVOY_CONFIG_DIR: z.string().min(1).optional(),
 };
 
 export type LimiterConfig = z.output<z.ZodObject<typeof configShape>>;

@@ -19,6 +19,7 @@ runService(
       token: cfg.token,
       redisUrl: cfg.LIMITER_REDIS_URL,
       policies: cfg.LIMIT_POLICIES,
+      envoyConfigDir: cfg.LIMITER_ENVOY_CONFIG_DIR,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       metrics,
     }),

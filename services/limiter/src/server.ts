@@ -2,7 +2,9 @@
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
 import { createRedis, redisStoreService, serveGrpc, StoreMarker, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
-import { limiter } from '@etu/proto';
+import { envoyRls, limiter } from '@etu/proto';
+import { EnvoyRateLimiter } from './envoy';
+import { EnvoyConfigSource } from './envoy-watch';
 import { Limiter, itemError } from './limiter';
 import { LimiterMetrics } from './metrics';
 import { DEFAULT_POLICIES, formatPolicies, parsePolicies } from './policies';
@@ -21,9 +23,22 @@ export interface LimiterServerOptions extends ServiceBaseOptions {
   redisTimeoutMs?: number;
   /** Redis calls waiting for an answer beyond which new calls fail at once (default 10,000). */
   maxPendingRedisCalls?: number;
+  /**
+   * A directory of envoyproxy/ratelimit YAML files: serves Envoy's RateLimitService on the same
+   * port and token, and reloads the files when they change. Absent: Envoy's API is not served.
+   */
+  envoyConfigDir?: string | undefined;
+  /** ms between a change in envoyConfigDir and its reload (default 100). */
+  envoyReloadDebounceMs?: number;
 }
 
-export type LimiterServer = RunningService;
+export const ENVOY_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
+
+export interface LimiterServer extends RunningService {
+  /** The Envoy rules' source, when envoyConfigDir is set. */
+  envoyConfig: EnvoyConfigSource | undefined;
+}
+
 
 export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
   const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
@@ -43,6 +58,20 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const metrics = new LimiterMetrics(opts.metrics, [...policies.keys()]);
   const store = new SlidingWindowStore(redis, { timeoutMs: opts.redisTimeoutMs ?? 150, maxPending: opts.maxPendingRedisCalls, metrics });
   const lim = new Limiter(policies, store);
+  let envoyConfig: EnvoyConfigSource | undefined;
+  try {
+    envoyConfig = opts.envoyConfigDir === undefined ? undefined : new EnvoyConfigSource(opts.envoyConfigDir, log, metrics, opts.envoyReloadDebounceMs);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const also = [];
+  if (envoyConfig) {
+    const source = envoyConfig;
+    const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o));
+    const envoyHandlers: AsyncService<envoyRls.RateLimitServiceServer> = { shouldRateLimit: (req) => envoy.shouldRateLimit(req) };
+    also.push({ name: 'limiter-envoy', definition: envoyRls.RateLimitServiceService, handlers: envoyHandlers });
+  }
 
   const handlers: AsyncService<limiter.LimiterServiceServer> = {
     consume: async (req) => {
@@ -86,7 +115,7 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     definition: limiter.LimiterServiceService,
     handlers,
     // An empty database means every quota starts again (for at most one window).
-    also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log })],
+    also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log }), ...also],
     probe: () => store.ping(),
     beforeHealth: async (s) => {
       srv = s;
@@ -94,11 +123,13 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       redis.on('ready', markUp);
     },
     release: () => {
+      envoyConfig?.close();
       redis.off('close', markDown);
       redis.off('ready', markUp);
       redis.disconnect();
     },
   });
-  log.info({ policies: formatPolicies(policies) }, 'limiter policies');
-  return service;
+  envoyConfig?.watch();
+  log.info({ policies: formatPolicies(policies), envoy: envoyConfig ? envoyConfig.dir : 'off' }, 'limiter policies');
+  return { ...service, envoyConfig };
 }

@@ -21,16 +21,20 @@
 export const SLIDING_WINDOW_LUA = `
 -- KEYS[i]  rl:{<policy>:<subject>}, one per decision, decided in order
 -- ARGV     4 per key: limit L, window in ms, cost c (1..L, or 0 for a peek: decides a cost of
---          1, writes nothing), offset format for this window '>Iw' (256^w > 2 x window in µs)
+--          1, writes nothing; all-or-nothing calls also take L = 0 and c > L: never admitted),
+--          offset format for this window '>Iw' (256^w > 2 x window in µs);
+--          then, for an all-or-nothing call, one more: a flag per key, 'e' (enforced) or 's'
+--          (shadow: reported, never blocks the others, counted only when it fits)
 -- returns  6 numbers per key: allowed 0|1 (-1 = that key holds another type: nothing done),
 --          remaining, retry_after_ms, reset_after_ms, now in µs, next_release_ms
 local clock = redis.call('TIME')
 local t0 = clock[1] * 1000000 + clock[2]
 
+-- cost < 0 decides a cost of -cost without writing (the all-or-nothing check below)
 local function decide(key, limit, window, cost, fmt)
   local w = string.byte(fmt, 3) - 48
-  local peek = cost == 0
-  if peek then cost = 1 end
+  local peek = cost <= 0
+  if peek then cost = math.max(-cost, 1) end
   local now = t0
   local raw = redis.pcall('GET', key)
   if type(raw) == 'table' then return -1, 0, 0, 0, now, 0 end
@@ -94,10 +98,54 @@ local function decide(key, limit, window, cost, fmt)
   return 1, limit - count - cost, 0, window / 1000, now, nextr
 end
 
+local n = #KEYS
+if #ARGV > n * 4 then
+  -- all or nothing (one Envoy request): check every key first, counting what earlier keys of
+  -- this call would add to the same key; write only when no enforced key is over its limit
+  local flags, out, pending, over = ARGV[#ARGV], {}, {}, false
+  for i = 1, n do
+    local a = (i - 1) * 4
+    local key, limit, window, cost, fmt = KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) * 1000, tonumber(ARGV[a + 3]), ARGV[a + 4]
+    local p = pending[key] or 0
+    local r
+    if limit == 0 then
+      -- refuses everything, reads nothing
+      r = {0, 0, window / 1000, 0, t0, 0}
+    elseif p + math.max(cost, 1) > limit then
+      -- over only because of this call's earlier keys: it never fits in this call
+      r = {decide(key, limit, window, 0, fmt)}
+      if r[1] == 1 then r[1], r[3] = 0, math.max(r[4], window / 1000) end
+    else
+      r = {decide(key, limit, window, -(p + math.max(cost, 1)), fmt)}
+    end
+    r[2] = math.max(r[2] - p, 0)
+    if r[1] == 1 then
+      if cost > 0 then pending[key] = p + cost end
+    elseif r[1] == -1 or string.sub(flags, i, i) == 'e' then
+      over = true
+    end
+    out[i] = r
+  end
+  if not over then
+    for i = 1, n do
+      local a = (i - 1) * 4
+      local cost = tonumber(ARGV[a + 3])
+      if cost > 0 and out[i][1] == 1 then
+        out[i] = {decide(KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) * 1000, cost, ARGV[a + 4])}
+      end
+    end
+  end
+  local flat = {}
+  for i = 1, n do
+    for j = 1, 6 do flat[(i - 1) * 6 + j] = out[i][j] end
+  end
+  return flat
+end
+
 -- a lone decision (every Consume, Peek) skips the batch bookkeeping
-if #KEYS == 1 then return {decide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3]), ARGV[4])} end
+if n == 1 then return {decide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3]), ARGV[4])} end
 local out = {}
-for i = 1, #KEYS do
+for i = 1, n do
   local a = (i - 1) * 4
   local r1, r2, r3, r4, r5, r6 = decide(KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]) * 1000, tonumber(ARGV[a + 3]), ARGV[a + 4])
   local o = (i - 1) * 6

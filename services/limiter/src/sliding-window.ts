@@ -26,6 +26,14 @@ export interface WindowRequest {
   subject: string;
   /** 1..limit; 0 = peek. */
   cost: number;
+  /** The Redis key, when it is not the policy's `keyFor(policy, subject)` (Envoy limits, envoy.ts). */
+  key?: string;
+}
+
+/** One key of an all-or-nothing call (decideAll). */
+export interface AtomicRequest extends WindowRequest {
+  /** Reported but never blocking the others; counted only when it fits. */
+  shadow: boolean;
 }
 
 /** `rl:{<policy>:<subject>}`: the braces make Redis Cluster hash the pair, so the key has one slot. */
@@ -50,7 +58,7 @@ export function offsetWidth(windowMs: number): number {
  * calls it exactly as the store does.
  */
 export function scriptCall(r: WindowRequest): [key: string, limit: number, windowMs: number, cost: number, offsetFormat: string] {
-  return [keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
+  return [r.key ?? keyFor(r.policy.name, r.subject), r.policy.limit, r.policy.windowMs, r.cost, offsetFormat(r.policy.windowMs)];
 }
 
 /** 6 numbers per decision: allowed (1, 0, or -1 for a key of another type), remaining, retry, reset, now µs, next release. */
@@ -188,6 +196,21 @@ export class SlidingWindowStore {
    * one instant. Each result is its own: a decision, or the error of that key.
    */
   async decideMany(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
+    return this.run(rs);
+  }
+
+  /**
+   * All or nothing, in ONE script call: every key is checked first (two keys of the call that
+   * are the same counter see each other's cost), and costs are written only when no enforced
+   * key is over its limit; a shadow key never blocks and is written only when it fits. Each
+   * decision says what that key alone decided (allowed = within its limit); when another key
+   * was over, nothing was written, and `remaining` says so.
+   */
+  async decideAll(rs: AtomicRequest[]): Promise<Array<WindowDecision | Error>> {
+    return this.run(rs, rs.map((r) => (r.shadow ? 's' : 'e')).join(''));
+  }
+
+  private async run(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
     const keys: string[] = new Array(rs.length);
     const args: Array<string | number> = new Array(rs.length * 4);
@@ -200,7 +223,7 @@ export class SlidingWindowStore {
     let reply: ScriptReply;
     try {
       reply = await inSpan('redis EVALSHA sliding-window', { kind: 'client', attributes: { 'db.system': 'redis', 'db.operation': 'EVALSHA', 'etu.batch_size': rs.length } }, () =>
-        this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...args)),
+        this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...(flags === undefined ? args : [...args, flags]))),
       );
     } catch (err) {
       this.metrics.redisError(redisErrorKind(err));

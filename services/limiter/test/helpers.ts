@@ -92,3 +92,13 @@ export function callWithoutToken(addr: string, method: 'consume' | 'consumeBatch
     });
   });
 }
+
+/** Writes a log in the stored format (width, base, offsets), to set up states time cannot reach in a test. */
+export function encodeLog(width: number, baseUs: number, timesUs: number[]): Buffer {
+  const buf = Buffer.alloc(8 + width * timesUs.length);
+  buf[0] = width;
+  buf[1] = Math.floor(baseUs / 2 ** 48);
+  buf.writeUIntBE(baseUs % 2 ** 48, 2, 6);
+  timesUs.forEach((t, i) => buf.writeUIntBE(t - baseUs, 8 + i * width, width));
+  return buf;
+}

@@ -7,7 +7,7 @@ import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { startLimiterServer } from '../src/server';
 import { decodeLog, keyFor } from '../src/sliding-window';
-import { callWithoutToken, rejection, sleep, startHarness, waitServing, type Harness } from './helpers';
+import { callWithoutToken, encodeLog, rejection, sleep, startHarness, waitServing, type Harness } from './helpers';
 
 const POLICIES = 'service=10/10m,login=10/10m,burst=3/1s,mixed=3/1s,tiny=2/10m';
 const W10 = 600_000;
@@ -327,16 +327,6 @@ describe('bad input', () => {
     expect((await callWithoutToken(h.addr, method, req)).code).toBe(grpc.status.UNAUTHENTICATED);
   });
 });
-
-/** Writes a log in the stored format (width, base, offsets), to set up states time cannot reach in a test. */
-function encodeLog(width: number, baseUs: number, timesUs: number[]): Buffer {
-  const buf = Buffer.alloc(8 + width * timesUs.length);
-  buf[0] = width;
-  buf[1] = Math.floor(baseUs / 2 ** 48);
-  buf.writeUIntBE(baseUs % 2 ** 48, 2, 6);
-  timesUs.forEach((t, i) => buf.writeUIntBE(t - baseUs, 8 + i * width, width));
-  return buf;
-}
 
 test('a log whose newest offset would not fit is rewritten on a new base, events unchanged', async () => {
   const subject = fresh('rebase');
