@@ -110,7 +110,8 @@ export async function startEnvoyHarness(files: Record<string, string>, opts: Par
   const addr = `127.0.0.1:${server.port}`;
   await waitServing(addr);
   const client = envoyClient(addr);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  // Connected on first use only: a test that never reads Redis leaves no socket behind.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   return {
     dir,
     server,
