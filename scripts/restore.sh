@@ -125,8 +125,19 @@ say "stores restored in $took ms"
 # 6. The parts. Once they run, every account is registered with the statistics (a user who
 # signed up between the Redis copy and the SQL dump is known to MariaDB only).
 if [ "$BACKUP_TARGET" = compose ]; then
-  $COMPOSE up -d --wait 2>/dev/null || $COMPOSE up -d
-  compose_tool auth -e STATS_ADDR=stats:50054 -- node services/auth/dist/register-users.js
+  # Compose v2 waits for health with --wait; v1 (no --wait) waits only for the dependencies'
+  # health (depends_on: service_healthy). (grep without -q: see compose_tool.)
+  if $COMPOSE up --help 2>/dev/null | grep -e --wait >/dev/null; then
+    $COMPOSE up -d --wait
+  else
+    $COMPOSE up -d
+  fi
+  # Idempotent; retried while the statistics service is still starting (at most a minute).
+  for attempt in $(seq 1 30); do
+    compose_tool auth -e STATS_ADDR=stats:50054 -- node services/auth/dist/register-users.js && break
+    [ "$attempt" -lt 30 ] || die "register-users failed: accounts are restored but not registered with the statistics; run it again once stats answers"
+    sleep 2
+  done
   say "done in $(($(now_ms) - started)) ms; check: curl -fsS http://localhost:\${GATEWAY_PORT:-8080}/readyz"
 else
   say "next: make run (starts the parts, then registers every account with the statistics)"
