@@ -8,3 +8,5 @@ export * as store from '../gen/etuservices/store/v1/store';
 // Envoy's global rate limit API (envoy/…/v3), served by the limiter (services/limiter, "Envoy").
 export * as envoyRls from '../gen/envoy/service/ratelimit/v3/rls';
 export * as envoyRateLimit from '../gen/envoy/extensions/common/ratelimit/v3/ratelimit';
+// The operators' Peek/Reset companion of Envoy's API, in our own package.
+export * as limiterEnvoyAdmin from '../gen/etuservices/limiter/v1/envoy_admin';

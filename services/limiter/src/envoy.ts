@@ -72,9 +72,34 @@ export class EnvoyRateLimiter {
     private readonly observe: EnvoyObserver = () => {},
   ) {}
 
-  async shouldRateLimit(req: envoyRls.RateLimitRequest): Promise<envoyRls.RateLimitResponse> {
-    if (req.domain === '') throw new InvalidArgument('domain', 'rate limit domain must not be empty');
-    if (req.descriptors.length === 0) throw new InvalidArgument('descriptors', 'rate limit descriptor list must not be empty');
+  /** Envoy's call: decides and counts. */
+  shouldRateLimit(req: envoyRls.RateLimitRequest): Promise<envoyRls.RateLimitResponse> {
+    return this.decide(req, false);
+  }
+
+  /** What ShouldRateLimit would answer now for one more hit of each descriptor; counts nothing. */
+  peek(req: envoyRls.RateLimitRequest): Promise<envoyRls.RateLimitResponse> {
+    return this.decide(req, true);
+  }
+
+  /**
+   * Forgets every counted hit of the counters the request's descriptors name (every limit of
+   * each matched rule), then answers as peek.
+   */
+  async reset(req: envoyRls.RateLimitRequest): Promise<envoyRls.RateLimitResponse> {
+    checkRequest(req);
+    const cfg = this.config();
+    const keys = new Set<string>();
+    for (const d of req.descriptors) {
+      const m = cfg.match(req.domain, d.entries);
+      if (m) for (const l of m.rule.limits) keys.add(envoyKey(req.domain, m.counter, l.windowMs));
+    }
+    await this.store.deleteKeys([...keys]);
+    return this.decide(req, true);
+  }
+
+  private async decide(req: envoyRls.RateLimitRequest, peekOnly: boolean): Promise<envoyRls.RateLimitResponse> {
+    checkRequest(req);
     // One snapshot for the whole request: a reload in the middle never mixes two configurations.
     const cfg = this.config();
     const statuses: Array<DescriptorStatus | undefined> = new Array(req.descriptors.length);
@@ -82,11 +107,8 @@ export class EnvoyRateLimiter {
     const replaced = new Set<string>();
 
     req.descriptors.forEach((d, i) => {
-      let bytes = 0;
-      for (const e of d.entries) bytes += Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
-      if (bytes > MAX_DESCRIPTOR_BYTES) throw new InvalidArgument('descriptors', `descriptor ${i + 1} has more than ${MAX_DESCRIPTOR_BYTES} bytes of entries`);
       // hits_addend of the descriptor (0 = check only), else the request's, where 0 means 1.
-      const hits = d.hitsAddend ?? Math.max(1, req.hitsAddend);
+      const hits = peekOnly ? 0 : (d.hitsAddend ?? Math.max(1, req.hitsAddend));
       const m = cfg.match(req.domain, d.entries);
       if (!m) {
         statuses[i] = { code: Code.OK, currentLimit: undefined, limitRemaining: 0, durationUntilReset: undefined };
@@ -141,6 +163,16 @@ export class EnvoyRateLimiter {
     const over = statuses.some((s) => s!.code === Code.OVER_LIMIT);
     return { overallCode: over ? Code.OVER_LIMIT : Code.OK, statuses: statuses as DescriptorStatus[], responseHeadersToAdd: [], requestHeadersToAdd: [] };
   }
+}
+
+function checkRequest(req: envoyRls.RateLimitRequest): void {
+  if (req.domain === '') throw new InvalidArgument('domain', 'rate limit domain must not be empty');
+  if (req.descriptors.length === 0) throw new InvalidArgument('descriptors', 'rate limit descriptor list must not be empty');
+  req.descriptors.forEach((d, i) => {
+    let bytes = 0;
+    for (const e of d.entries) bytes += Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
+    if (bytes > MAX_DESCRIPTOR_BYTES) throw new InvalidArgument('descriptors', `descriptor ${i + 1} has more than ${MAX_DESCRIPTOR_BYTES} bytes of entries`);
+  });
 }
 
 function outcome(p: Planned, r: WindowDecision | Error): LimitOutcome {

@@ -2,7 +2,7 @@
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
 import { createRedis, redisStoreService, serveGrpc, StoreMarker, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
-import { envoyRls, limiter } from '@etu/proto';
+import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
 import { Limiter, itemError } from './limiter';
@@ -71,6 +71,11 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o));
     const envoyHandlers: AsyncService<envoyRls.RateLimitServiceServer> = { shouldRateLimit: (req) => envoy.shouldRateLimit(req) };
     also.push({ name: 'limiter-envoy', definition: envoyRls.RateLimitServiceService, handlers: envoyHandlers });
+    const adminHandlers: AsyncService<limiterEnvoyAdmin.RateLimitAdminServiceServer> = {
+      peekRateLimit: (req) => envoy.peek(req),
+      resetRateLimit: (req) => envoy.reset(req),
+    };
+    also.push({ name: 'limiter-envoy-admin', definition: limiterEnvoyAdmin.RateLimitAdminServiceService, handlers: adminHandlers });
   }
 
   const handlers: AsyncService<limiter.LimiterServiceServer> = {

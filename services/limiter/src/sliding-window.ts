@@ -239,6 +239,11 @@ export class SlidingWindowStore {
     await this.bounded(1, () => this.redis.del(keyFor(policy, subject)));
   }
 
+  /** Deletes keys (Envoy counters' reset); nothing to do for none. */
+  async deleteKeys(keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.bounded(keys.length, () => this.redis.del(...keys));
+  }
+
   /** Answers when Redis does (health). */
   async ping(): Promise<void> {
     await this.bounded(1, () => this.redis.ping());

@@ -76,6 +76,32 @@ export function envoyClient(addr: string): EnvoyClient {
   };
 }
 
+/** The operators' companion (etuservices.limiter.v1.RateLimitAdminService), built the same way. */
+export interface AdminClient {
+  peek(a: Ask, opts?: { token?: string | null }): Promise<Response>;
+  reset(a: Ask, opts?: { token?: string | null }): Promise<Response>;
+  close(): void;
+}
+
+export function adminClient(addr: string): AdminClient {
+  const def = protoLoader.loadSync('etuservices/limiter/v1/envoy_admin.proto', { includeDirs: [PROTO_ROOT], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  type Raw = grpc.Client & Record<'PeekRateLimit' | 'ResetRateLimit', (req: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Response) => void) => void>;
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { etuservices: { limiter: { v1: { RateLimitAdminService: new (a: string, c: grpc.ChannelCredentials) => Raw } } } };
+  const raw = new pkg.etuservices.limiter.v1.RateLimitAdminService(addr, grpc.credentials.createInsecure());
+  const call = (method: 'PeekRateLimit' | 'ResetRateLimit', a: Ask, token: string | null | undefined) =>
+    new Promise<Response>((resolve, reject) => {
+      const md = new grpc.Metadata();
+      const t = token === undefined ? TEST_TOKEN : token;
+      if (t !== null) md.set('authorization', `Bearer ${t}`);
+      raw[method](toRequest(a), md, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  return {
+    peek: (a, opts = {}) => call('PeekRateLimit', a, opts.token),
+    reset: (a, opts = {}) => call('ResetRateLimit', a, opts.token),
+    close: () => raw.close(),
+  };
+}
+
 export interface EnvoyHarness {
   dir: string;
   server: LimiterServer;

@@ -1,15 +1,16 @@
 // Envoy's API where it goes beyond envoyproxy/ratelimit, over gRPC against real Redis: exact
 // windows of any length (the 11th call of a 10-minute window is admitted exactly when the oldest
 // leaves), several limits on one descriptor, all-or-nothing requests, refused hits never
-// counted, hits_addend 0 as a peek that writes nothing, and the configuration reloaded when its
-// files change (a bad file keeps the last good configuration). Times that a test cannot wait
+// counted, hits_addend 0 as a peek that writes nothing, the operators' Peek/Reset companion, and
+// the configuration reloaded when its files change (a bad file keeps the last good configuration). Times that a test cannot wait
 // for are set up by writing the stored log with past events (Redis TIME is the clock).
+import * as grpc from '@grpc/grpc-js';
 import { Metrics } from '@etu/common';
 import { EnvoyConfig } from '../src/envoy-config';
 import { envoyKey } from '../src/envoy';
 import { decodeLog } from '../src/sliding-window';
-import { startEnvoyHarness, resetMs, type EnvoyHarness } from './envoy-harness';
-import { encodeLog, sleep } from './helpers';
+import { adminClient, startEnvoyHarness, resetMs, type EnvoyHarness } from './envoy-harness';
+import { encodeLog, rejection, sleep } from './helpers';
 
 const RULES = `
 domain: api
@@ -175,6 +176,35 @@ test('hits_addend: per descriptor over the request one; 0 is a peek that writes 
   expect(await times(key)).toHaveLength(10);
   const huge = await h.ask({ domain: 'api', descriptors: [{ entries: [['tenant', fresh('t')]], hits: 2 ** 40 }] });
   expect(huge.statuses[0]).toMatchObject({ code: 'OVER_LIMIT', limit_remaining: 50, current_limit: { requests_per_unit: 50 } });
+});
+
+test("the operators' companion: PeekRateLimit counts nothing, ResetRateLimit forgets a descriptor's counters; both need the token", async () => {
+  const admin = adminClient(h.addr);
+  try {
+    const u = fresh('u');
+    const ask = { domain: 'api', descriptors: [[['user', u]]] as Array<Array<[string, string]>>, hits_addend: 5 };
+    await h.ask({ ...ask, hits_addend: 4 });
+    const minuteKey = envoyKey('api', [{ key: 'user', value: u }], 60_000);
+    for (let i = 0; i < 3; i++) {
+      // hits_addend is not read: one more hit would fit in both limits.
+      expect((await admin.peek(ask)).statuses[0]).toMatchObject({ code: 'OK', current_limit: { name: 'per_minute' }, limit_remaining: 1 });
+    }
+    expect(await times(minuteKey)).toHaveLength(4);
+    await h.ask({ ...ask, hits_addend: 1 });
+    expect((await admin.peek(ask)).statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { name: 'per_minute' }, limit_remaining: 0 });
+
+    const after = await admin.reset(ask);
+    expect(after.statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 5 });
+    expect(await h.redis.exists(minuteKey, envoyKey('api', [{ key: 'user', value: u }], 3_600_000))).toBe(0);
+    expect((await h.ask({ ...ask, hits_addend: 1 })).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 4 });
+    // Another user's counters are untouched by that reset.
+    expect((await admin.peek({ domain: 'api', descriptors: [[['user', fresh('u')]]] })).statuses[0]).toMatchObject({ limit_remaining: 5 });
+    expect((await rejection(admin.peek(ask, { token: null }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await rejection(admin.reset(ask, { token: 'nope' }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await times(minuteKey)).toHaveLength(1);
+  } finally {
+    admin.close();
+  }
 });
 
 test('a changed file is in force at once; a bad one is refused, counted and logged, and the last good one stays', async () => {
