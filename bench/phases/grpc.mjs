@@ -1,10 +1,13 @@
 // Phase 3 — our limiter through gRPC: the limiter service (its built dist/main.js, on the
 // bench's Redis) and a load client in a separate process, Consume on random subjects, 64 and
 // 256 decisions in flight, through @etu/limiter's coalescing client (concurrent consumes sent
-// as one ConsumeBatch), and through plain unary Consume calls for comparison.
+// as one ConsumeBatch), and through plain unary Consume calls for comparison. Envoy's API
+// (ShouldRateLimit, one unary call per request as Envoy makes it; 1 and 2 descriptors, every
+// descriptor a 10-per-10-minutes limit like the service policy) on the same limiter process.
 import { rounds, summarizeRuns } from '../lib/phase.mjs';
 import { startGrpcPart } from '../lib/parts.mjs';
 import { limiterClientFactory } from '../lib/project.mjs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, cpuOfPid, runWorker } from '../lib/util.mjs';
 import { mergeKinds } from './peer.mjs';
@@ -33,6 +36,8 @@ export default {
       }
     }
     variants.push({ id: 'unary-64', label: 'plain unary Consume, 64 in flight', target: 'grpc-unary', inflight: 64 });
+    variants.push({ id: 'envoy-64', label: "Envoy's ShouldRateLimit, 1 descriptor, 64 in flight", target: 'envoy', inflight: 64, descriptors: 1 });
+    variants.push({ id: 'envoy-2-64', label: "Envoy's ShouldRateLimit, 2 descriptors (all or nothing), 64 in flight", target: 'envoy', inflight: 64, descriptors: 2 });
     if (coalescing) {
       // the transport floor: same client, same server kit, constant answers, no Redis
       variants.push({ id: 'stub-coalescing-64', label: 'transport floor: coalescing client → stub server (no Redis), 64 in flight', target: 'grpc-coalescing', inflight: 64, stub: true });
@@ -41,7 +46,11 @@ export default {
 
     // four variants × runs: a window of at most 3 s keeps the phase under a minute
     const windowMs = Math.min(ctx.durationMs, variants.length > 3 && !process.env.BENCH_SECONDS ? 3000 : ctx.durationMs);
-    const limiter = await startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0) }, ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : []);
+    // Envoy's rules for the envoy variants: the same 10 per 10 minutes as the service policy.
+    const envoyDir = join(BENCH_DIR, 'tmp', 'envoy-rules');
+    mkdirSync(envoyDir, { recursive: true });
+    writeFileSync(join(envoyDir, 'bench.yaml'), 'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: {window: 10m, requests_per_unit: 10}\n  - key: client\n    rate_limit: {window: 10m, requests_per_unit: 10}\n');
+    const limiter = await startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0), LIMITER_ENVOY_CONFIG_DIR: envoyDir }, ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : []);
     const stub = variants.some((v) => v.stub) ? await startGrpcPart(ctx, 'limiter', {}, [], join(BENCH_DIR, 'workers/grpc-stub-server.mjs'), 'limiter-stub') : null;
     ctx.progress(`limiter serving on ${limiter.addr} (pid ${limiter.pid})${stub ? `, stub on ${stub.addr}` : ''}`);
     try {
@@ -51,7 +60,7 @@ export default {
         const d = {};
         const result = await runWorker(
           'load.mjs',
-          { target: v.target, clientOptions: v.clientOptions, addr: v.stub ? stub.addr : limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: windowMs, subjects: 100_000, seed: 2000 + r },
+          { target: v.target, descriptors: v.descriptors, clientOptions: v.clientOptions, addr: v.stub ? stub.addr : limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: windowMs, subjects: 100_000, seed: 2000 + r },
           {
             nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=load-${v.id}-${r}.cpuprofile`] : [],
             onEvent: (e) => {

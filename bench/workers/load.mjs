@@ -10,6 +10,8 @@
 //   script-batched       experiment: one EVALSHA per event-loop turn over all its decisions' keys
 //   grpc-unary           LimiterService/Consume, one unary gRPC call per decision
 //   grpc-coalescing      @etu/limiter's createLimiterClient (concurrent consumes → ConsumeBatch)
+//   envoy                Envoy's RateLimitService/ShouldRateLimit, one unary call per request as
+//                        Envoy makes it, `descriptors` (1 or 2) descriptors on the random subject
 import { performance } from 'node:perf_hooks';
 import { Samples, percentile, prng, sleep } from '../lib/util.mjs';
 import { common, limiterClientFactory, limiterScript, proto, require } from '../lib/project.mjs';
@@ -101,6 +103,19 @@ async function makeCall() {
         channelOptions: { interceptors: [countRpcs] },
       });
       return { call: (s) => c.consume(policy.name, s, 1).then((d) => d.allowed), close: () => c.close() };
+    }
+    case 'envoy': {
+      const { createServiceClient } = common();
+      const { envoyRls } = proto();
+      const c = createServiceClient(envoyRls.RateLimitServiceClient, cfg.addr, { token: cfg.token, timeoutMs: cfg.timeoutMs ?? 2000 });
+      const keys = ['remote_address', 'client'].slice(0, cfg.descriptors ?? 1);
+      return {
+        call: (s) =>
+          c.call
+            .shouldRateLimit({ domain: 'bench', descriptors: keys.map((key) => ({ entries: [{ key, value: s }] })), hitsAddend: 0 })
+            .then((r) => r.overallCode === envoyRls.RateLimitResponse_Code.OK),
+        close: () => c.close(),
+      };
     }
     default:
       throw new Error(`unknown target ${cfg.target}`);
