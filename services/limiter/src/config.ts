@@ -26,6 +26,8 @@ export const configShape = {
    * serves Envoy's envoy.service.ratelimit.v3.RateLimitService on LIMITER_ADDR. Unset: not served.
    */
   LIMITER_ENVOY_CONFIG_DIR: z.string().min(1).optional(),
+  /** Envoy's responses carry the IETF RateLimit-Policy/RateLimit headers (response_headers_to_add). */
+  LIMITER_ENVOY_RATELIMIT_HEADERS: vars.bool(false),
 };
 
 export type LimiterConfig = z.output<z.ZodObject<typeof configShape>>;

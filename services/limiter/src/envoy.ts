@@ -32,6 +32,16 @@ export interface LimitOutcome {
   remaining: number;
   /** ms until the oldest counted hit leaves the window (allowed), or until this many hits fit (over). */
   untilResetMs: number;
+  /** ms until every counted hit has left the window (0 when none is counted). */
+  fullResetMs: number;
+}
+
+export interface EnvoyOptions {
+  /**
+   * Add the IETF RateLimit-Policy and RateLimit headers (draft-ietf-httpapi-ratelimit-headers,
+   * as the gateway sends them) to Envoy's response, for the limit closest to refusing.
+   */
+  rateLimitHeaders?: boolean;
 }
 
 /** Observes each decided descriptor limit (metrics.ts counts them). */
@@ -70,6 +80,7 @@ export class EnvoyRateLimiter {
     private readonly store: SlidingWindowStore,
     private readonly config: () => EnvoyConfig,
     private readonly observe: EnvoyObserver = () => {},
+    private readonly opts: EnvoyOptions = {},
   ) {}
 
   /** Envoy's call: decides and counts. */
@@ -148,11 +159,15 @@ export class EnvoyRateLimiter {
     if (items.length > MAX_BATCH_ITEMS) throw new InvalidArgument('descriptors', `at most ${MAX_BATCH_ITEMS} limits per request`);
     const results = items.length > 0 ? await this.store.decideAll(items) : [];
 
+    // The limit closest to refusing across the request (an enforced one over, else the least left).
+    let closest: LimitOutcome | undefined;
     plans.forEach((ps, i) => {
       const outcomes = ps.map((p) => outcome(p, results[p.item]!));
       for (const o of outcomes) this.observe(o);
       // The descriptor's status shows the first limit over, else the one with the least left.
       const shown = outcomes.find((o) => !o.allowed) ?? outcomes.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+      const blocking = (o: LimitOutcome) => !o.allowed && !o.rule.shadow;
+      if (!closest || (blocking(shown) && !blocking(closest)) || (blocking(shown) === blocking(closest) && shown.remaining < closest.remaining)) closest = shown;
       statuses[i] = {
         code: shown.allowed || shown.rule.shadow ? Code.OK : Code.OVER_LIMIT,
         currentLimit: { name: shown.limit.name, requestsPerUnit: shown.limit.limit, unit: unitOf(shown.limit) },
@@ -161,8 +176,24 @@ export class EnvoyRateLimiter {
       };
     });
     const over = statuses.some((s) => s!.code === Code.OVER_LIMIT);
-    return { overallCode: over ? Code.OVER_LIMIT : Code.OK, statuses: statuses as DescriptorStatus[], responseHeadersToAdd: [], requestHeadersToAdd: [] };
+    const headers = this.opts.rateLimitHeaders && closest && !peekOnly ? rateLimitHeaders(closest) : [];
+    return { overallCode: over ? Code.OVER_LIMIT : Code.OK, statuses: statuses as DescriptorStatus[], responseHeadersToAdd: headers, requestHeadersToAdd: [] };
   }
+}
+
+/**
+ * `RateLimit-Policy: "<name>";q=<limit>;w=<window s>` and `RateLimit: "<name>";r=<remaining>;t=<s>`,
+ * the gateway's headers (gateway/src/lib/limits.ts): t = when the whole quota is back while some
+ * is left, else when the next hit fits. The name is the limit's, else the rule's stats key.
+ */
+export function rateLimitHeaders(o: LimitOutcome): Array<{ key: string; value: string }> {
+  const name = (o.limit.name || o.rule.statKey).replace(/["\\]/g, '_');
+  const remaining = Math.max(0, o.remaining);
+  const t = Math.ceil((remaining > 0 && o.allowed ? o.fullResetMs : o.untilResetMs) / 1000);
+  return [
+    { key: 'RateLimit-Policy', value: `"${name}";q=${o.limit.limit};w=${Math.max(1, Math.round(o.limit.windowMs / 1000))}` },
+    { key: 'RateLimit', value: `"${name}";r=${remaining};t=${Math.max(0, t)}` },
+  ];
 }
 
 function checkRequest(req: envoyRls.RateLimitRequest): void {
@@ -177,7 +208,7 @@ function checkRequest(req: envoyRls.RateLimitRequest): void {
 
 function outcome(p: Planned, r: WindowDecision | Error): LimitOutcome {
   if (r instanceof Error) throw r;
-  const base = { rule: p.rule, limit: p.limit, hits: p.hits, remaining: r.remaining };
+  const base = { rule: p.rule, limit: p.limit, hits: p.hits, remaining: r.remaining, fullResetMs: r.resetAfterMs };
   // Over: until this many hits fit (a whole window when they never can). Within: until the
   // oldest counted hit leaves the window, i.e. one more hit frees up.
   if (!r.allowed) return { ...base, allowed: false, untilResetMs: r.retryAfterMs };

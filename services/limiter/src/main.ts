@@ -20,6 +20,7 @@ runService(
       redisUrl: cfg.LIMITER_REDIS_URL,
       policies: cfg.LIMIT_POLICIES,
       envoyConfigDir: cfg.LIMITER_ENVOY_CONFIG_DIR,
+      envoyRateLimitHeaders: cfg.LIMITER_ENVOY_RATELIMIT_HEADERS,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       metrics,
     }),

@@ -30,6 +30,8 @@ export interface LimiterServerOptions extends ServiceBaseOptions {
   envoyConfigDir?: string | undefined;
   /** ms between a change in envoyConfigDir and its reload (default 100). */
   envoyReloadDebounceMs?: number;
+  /** Envoy's responses carry the IETF RateLimit-Policy/RateLimit headers (default false). */
+  envoyRateLimitHeaders?: boolean;
 }
 
 export const ENVOY_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
@@ -68,7 +70,7 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const also = [];
   if (envoyConfig) {
     const source = envoyConfig;
-    const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o));
+    const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o), { rateLimitHeaders: opts.envoyRateLimitHeaders });
     const envoyHandlers: AsyncService<envoyRls.RateLimitServiceServer> = { shouldRateLimit: (req) => envoy.shouldRateLimit(req) };
     also.push({ name: 'limiter-envoy', definition: envoyRls.RateLimitServiceService, handlers: envoyHandlers });
     const adminHandlers: AsyncService<limiterEnvoyAdmin.RateLimitAdminServiceServer> = {

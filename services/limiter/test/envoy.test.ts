@@ -178,6 +178,28 @@ test('hits_addend: per descriptor over the request one; 0 is a peek that writes 
   expect(huge.statuses[0]).toMatchObject({ code: 'OVER_LIMIT', limit_remaining: 50, current_limit: { requests_per_unit: 50 } });
 });
 
+test('RateLimit headers: none by default; with envoyRateLimitHeaders, the limit closest to refusing, as the gateway writes them', async () => {
+  const c = fresh('c');
+  expect((await h.ask({ domain: 'api', descriptors: [[['client', c]]] })).response_headers_to_add).toEqual([]);
+  const g = await startEnvoyHarness({ 'api.yaml': RULES }, { envoyRateLimitHeaders: true });
+  try {
+    const headers = (r: { response_headers_to_add: Array<{ key: string; value: string }> }) => Object.fromEntries(r.response_headers_to_add.map((x) => [x.key, x.value]));
+    const t = fresh('t');
+    const three = await g.ask({ domain: 'api', descriptors: [[['client', c]], [['tenant', t]]], hits_addend: 3 });
+    // client: 7 of 10 left (10-minute window), tenant: 47 of 50: the client is closest.
+    expect(headers(three)).toEqual({ 'RateLimit-Policy': '"api.client";q=10;w=600', RateLimit: '"api.client";r=7;t=600' });
+    const u = fresh('u');
+    await g.ask({ domain: 'api', descriptors: [[['user', u]]], hits_addend: 5 });
+    const over = await g.ask({ domain: 'api', descriptors: [[['tenant', t]], [['user', u]]] });
+    expect(over.overall_code).toBe('OVER_LIMIT');
+    const h2 = headers(over);
+    expect(h2['RateLimit-Policy']).toBe('"per_minute";q=5;w=60');
+    expect(h2.RateLimit).toMatch(/^"per_minute";r=0;t=(59|60)$/);
+  } finally {
+    await g.close();
+  }
+});
+
 test("the operators' companion: PeekRateLimit counts nothing, ResetRateLimit forgets a descriptor's counters; both need the token", async () => {
   const admin = adminClient(h.addr);
   try {
