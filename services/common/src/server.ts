@@ -55,7 +55,8 @@ export function hasValidToken(md: grpc.Metadata, token: string): boolean {
  */
 export function wrapService<S extends grpc.UntypedServiceImplementation>(
   impl: AsyncService<S>,
-  opts: { token: string; log: Logger; service: string; definition?: grpc.ServiceDefinition; metrics?: Metrics },
+  /** token null: no token asked (a listener the operator keeps on a trusted network, e.g. the limiter's for Envoy). */
+  opts: { token: string | null; log: Logger; service: string; definition?: grpc.ServiceDefinition; metrics?: Metrics },
 ): S {
   const out: Record<string, grpc.handleUnaryCall<unknown, unknown>> = {};
   const families = grpcCallMetrics(opts.metrics ?? new Metrics({ enabled: false }), 'server');
@@ -74,7 +75,7 @@ export function wrapService<S extends grpc.UntypedServiceImplementation>(
         record(code, seconds);
         logCall(opts.log, rpc, code, seconds, incoming.requestId);
       };
-      if (!hasValidToken(call.metadata, opts.token)) {
+      if (opts.token !== null && !hasValidToken(call.metadata, opts.token)) {
         callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or invalid internal token' });
         finish(grpc.status.UNAUTHENTICATED);
         return;

@@ -28,6 +28,14 @@ export const configShape = {
   LIMITER_ENVOY_CONFIG_DIR: z.string().min(1).optional(),
   /** Envoy's responses carry the IETF RateLimit-Policy/RateLimit headers (response_headers_to_add). */
   LIMITER_ENVOY_RATELIMIT_HEADERS: vars.bool(false),
+  /**
+   * host:port of a second listener serving only Envoy's RateLimitService WITHOUT the internal
+   * token, for a proxy on a trusted network. Unset (the default): none.
+   */
+  LIMITER_ENVOY_TRUSTED_ADDR: z
+    .string()
+    .regex(/^[^\s:]*:\d{1,5}$/, 'expected host:port, e.g. 10.0.0.5:50063')
+    .optional(),
 };
 
 export type LimiterConfig = z.output<z.ZodObject<typeof configShape>>;

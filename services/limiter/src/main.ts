@@ -21,6 +21,7 @@ runService(
       policies: cfg.LIMIT_POLICIES,
       envoyConfigDir: cfg.LIMITER_ENVOY_CONFIG_DIR,
       envoyRateLimitHeaders: cfg.LIMITER_ENVOY_RATELIMIT_HEADERS,
+      envoyTrustedAddr: cfg.LIMITER_ENVOY_TRUSTED_ADDR,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       metrics,
     }),

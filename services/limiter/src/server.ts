@@ -1,7 +1,7 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import { createRedis, redisStoreService, serveGrpc, StoreMarker, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { createGrpcServer, createRedis, redisStoreService, serveGrpc, StoreMarker, watchHealth, wrapService, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
@@ -32,6 +32,11 @@ export interface LimiterServerOptions extends ServiceBaseOptions {
   envoyReloadDebounceMs?: number;
   /** Envoy's responses carry the IETF RateLimit-Policy/RateLimit headers (default false). */
   envoyRateLimitHeaders?: boolean;
+  /**
+   * A second listener (host:port) serving only Envoy's RateLimitService, WITHOUT the internal
+   * token, for a proxy on a network only it reaches. Absent (the default): no such listener.
+   */
+  envoyTrustedAddr?: string | undefined;
 }
 
 export const ENVOY_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
@@ -39,6 +44,8 @@ export const ENVOY_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
 export interface LimiterServer extends RunningService {
   /** The Envoy rules' source, when envoyConfigDir is set. */
   envoyConfig: EnvoyConfigSource | undefined;
+  /** The port of the tokenless listener for Envoy, when envoyTrustedAddr is set. */
+  envoyTrustedPort: number | undefined;
 }
 
 
@@ -68,6 +75,11 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     throw err;
   }
   const also = [];
+  let trusted: { srv: GrpcServer; port: number; stopHealth: () => void } | undefined;
+  if (opts.envoyTrustedAddr !== undefined && !envoyConfig) {
+    redis.disconnect();
+    throw new Error('a listener for Envoy without the token needs Envoy rules (envoyConfigDir)');
+  }
   if (envoyConfig) {
     const source = envoyConfig;
     const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o), { rateLimitHeaders: opts.envoyRateLimitHeaders });
@@ -78,6 +90,20 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       resetRateLimit: (req) => envoy.reset(req),
     };
     also.push({ name: 'limiter-envoy-admin', definition: limiterEnvoyAdmin.RateLimitAdminServiceService, handlers: adminHandlers });
+    if (opts.envoyTrustedAddr !== undefined) {
+      // Envoy's call only: never the limiter's own API nor the operators' companion.
+      const srv = createGrpcServer({ serviceNames: [ENVOY_SERVICE_NAME], log });
+      const definition = envoyRls.RateLimitServiceService;
+      srv.server.addService(definition, wrapService<envoyRls.RateLimitServiceServer>(envoyHandlers, { token: null, log, service: 'limiter-envoy-trusted', definition, metrics: opts.metrics }));
+      try {
+        const port = await srv.listen(opts.envoyTrustedAddr);
+        trusted = { srv, port, stopHealth: watchHealth(srv, () => store.ping(), { intervalMs: opts.healthIntervalMs ?? 1000, log }) };
+      } catch (err) {
+        envoyConfig.close();
+        redis.disconnect();
+        throw err;
+      }
+    }
   }
 
   const handlers: AsyncService<limiter.LimiterServiceServer> = {
@@ -129,7 +155,9 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       redis.on('close', markDown);
       redis.on('ready', markUp);
     },
-    release: () => {
+    release: async () => {
+      trusted?.stopHealth();
+      await trusted?.srv.shutdown(opts.graceMs ?? 5000);
       envoyConfig?.close();
       redis.off('close', markDown);
       redis.off('ready', markUp);
@@ -138,5 +166,6 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   });
   envoyConfig?.watch();
   log.info({ policies: formatPolicies(policies), envoy: envoyConfig ? envoyConfig.dir : 'off' }, 'limiter policies');
-  return { ...service, envoyConfig };
+  if (trusted) log.warn({ port: trusted.port }, "envoy rate limit API also served WITHOUT the internal token on a listener of its own (LIMITER_ENVOY_TRUSTED_ADDR): keep it on a network only the proxy reaches");
+  return { ...service, envoyConfig, envoyTrustedPort: trusted?.port };
 }

@@ -5,12 +5,14 @@
 // the configuration reloaded when its files change (a bad file keeps the last good configuration). Times that a test cannot wait
 // for are set up by writing the stored log with past events (Redis TIME is the clock).
 import * as grpc from '@grpc/grpc-js';
-import { Metrics } from '@etu/common';
+import { createServiceClient, Metrics } from '@etu/common';
+import { TEST_TOKEN } from '@etu/testkit';
+import { limiter } from '@etu/proto';
 import { EnvoyConfig } from '../src/envoy-config';
 import { envoyKey } from '../src/envoy';
 import { decodeLog } from '../src/sliding-window';
-import { adminClient, startEnvoyHarness, resetMs, type EnvoyHarness } from './envoy-harness';
-import { encodeLog, rejection, sleep } from './helpers';
+import { adminClient, envoyClient, startEnvoyHarness, resetMs, type EnvoyHarness } from './envoy-harness';
+import { encodeLog, rejection, sleep, waitServing } from './helpers';
 
 const RULES = `
 domain: api
@@ -227,6 +229,31 @@ test("the operators' companion: PeekRateLimit counts nothing, ResetRateLimit for
   } finally {
     admin.close();
   }
+});
+
+test('a listener without the token (off by default) serves Envoy\'s call only; the main port still asks for the token', async () => {
+  expect(h.server.envoyTrustedPort).toBeUndefined();
+  const g = await startEnvoyHarness({ 'api.yaml': RULES }, { envoyTrustedAddr: '127.0.0.1:0' });
+  const trustedAddr = `127.0.0.1:${g.server.envoyTrustedPort!}`;
+  const trusted = envoyClient(trustedAddr);
+  const admin = adminClient(trustedAddr);
+  const own = createServiceClient(limiter.LimiterServiceClient, trustedAddr, { token: TEST_TOKEN, timeoutMs: 5000 });
+  try {
+    const c = fresh('c');
+    expect((await trusted.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null })).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 9 });
+    // The same counters as the main port's.
+    expect((await g.ask({ domain: 'api', descriptors: [[['client', c]]] })).statuses[0]).toMatchObject({ limit_remaining: 8 });
+    expect((await rejection(g.client.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await rejection(admin.reset({ domain: 'api', descriptors: [[['client', c]]] }))).code).toBe(grpc.status.UNIMPLEMENTED);
+    expect((await rejection(own.call.consume({ policy: 'service', subject: 'x' }))).code).toBe(grpc.status.UNIMPLEMENTED);
+    await waitServing(trustedAddr); // its health follows Redis too
+  } finally {
+    trusted.close();
+    admin.close();
+    own.close();
+    await g.close();
+  }
+  await expect(startEnvoyHarness({}, { envoyConfigDir: undefined, envoyTrustedAddr: '127.0.0.1:0' })).rejects.toThrow('needs Envoy rules');
 });
 
 test('a changed file is in force at once; a bad one is refused, counted and logged, and the last good one stays', async () => {
