@@ -30,6 +30,8 @@ export interface EnvoyLimit {
 export interface EnvoyRule {
   /** `<domain>.<key>_<value>.<key>` as envoyproxy/ratelimit names the rule (its stats key). */
   statKey: string;
+  /** The same, one element per level: [domain, level 1, level 2, …]. */
+  statPath: string[];
   /** The rule's limits; empty when unlimited. */
   limits: EnvoyLimit[];
   unlimited: boolean;
@@ -163,7 +165,7 @@ function parseLimit(file: string, where: string, o: unknown, allowUnlimited: boo
   return { limit: n, windowMs, unit, name, replaces };
 }
 
-function loadLevel(file: string, path: string, statPrefix: string, list: unknown, into: Level): void {
+function loadLevel(file: string, path: string, statPrefix: string[], list: unknown, into: Level): void {
   if (list === undefined || list === null) return;
   if (!Array.isArray(list)) fail(file, path, 'descriptors must be a list');
   list.forEach((d, i) => {
@@ -202,7 +204,8 @@ function loadLevel(file: string, path: string, statPrefix: string, list: unknown
       parts,
       shareThreshold,
       hasLimit,
-      statKey: `${statPrefix}.${finalKey}`,
+      statKey: [...statPrefix, finalKey].join('.'),
+      statPath: [...statPrefix, finalKey],
       limits,
       unlimited,
       shadow: d.shadow_mode === true,
@@ -213,7 +216,7 @@ function loadLevel(file: string, path: string, statPrefix: string, list: unknown
     if (value === undefined) into.anyValue.set(d.key, node);
     else if (parts) into.wildcards.push(node);
     else into.exact.set(exactKey(d.key, value), node);
-    loadLevel(file, `${where}.descriptors`, node.statKey, d.descriptors, node.children);
+    loadLevel(file, `${where}.descriptors`, node.statPath, d.descriptors, node.children);
   });
 }
 
@@ -228,7 +231,7 @@ function parseFile(file: string, text: string): DomainConfig {
   checkKeys(file, '', doc, ROOT_KEYS);
   if (typeof doc.domain !== 'string' || doc.domain === '') fail(file, '', 'config file cannot have empty domain');
   const root = newLevel();
-  loadLevel(file, 'descriptors', doc.domain, doc.descriptors, root);
+  loadLevel(file, 'descriptors', [doc.domain], doc.descriptors, root);
   return { domain: doc.domain, root, file };
 }
 

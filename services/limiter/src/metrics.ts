@@ -75,7 +75,7 @@ export class LimiterMetrics {
     const key = o.rule.statKey;
     let s = this.envoySeries.get(key);
     if (!s) {
-      const [domain = '', key1 = '', ...rest] = key.split('.');
+      const [domain = '', key1 = '', ...rest] = o.rule.statPath;
       const labels = { domain, key1, key2: rest.join('.') };
       s = Object.fromEntries(ENVOY_STATS.map((stat) => [stat, this.envoyStats[stat].child(labels)])) as Record<EnvoyStat, Child>;
       this.envoySeries.set(key, s);

@@ -30,3 +30,25 @@ test('each Redis failure is counted under its kind', () => {
   expect(redisErrorKind(new Unavailable('limiter store unavailable'))).toBe('unavailable');
   expect(redisErrorKind(new Error('limiter script answered 3 numbers for 1 keys'))).toBe('other');
 });
+
+test("Envoy rules: envoyproxy/ratelimit's stat names, labels per level, near_limit = hits above 80 %, peeks not counted", async () => {
+  const m = new Metrics({ defaultMetrics: false });
+  const lm = new LimiterMetrics(m);
+  const rule = { statKey: 'edge.remote_address_50.0.0.5.path', statPath: ['edge', 'remote_address_50.0.0.5', 'path'], limits: [], unlimited: false, shadow: true };
+  const limit = { limit: 10, windowMs: 1000, unit: 'SECOND' as const, name: '', replaces: [] };
+  const o = { rule, limit, untilResetMs: 0, fullResetMs: 0 };
+  lm.envoy({ ...o, allowed: true, hits: 7, remaining: 3 });
+  lm.envoy({ ...o, allowed: true, hits: 3, remaining: 0 });
+  lm.envoy({ ...o, allowed: false, hits: 2, remaining: 0 });
+  lm.envoy({ ...o, allowed: true, hits: 0, remaining: 0 });
+  lm.configLoad(true);
+  const text = await m.text();
+  const labels = '{domain="edge",key1="remote_address_50.0.0.5",key2="path"}';
+  expect(text).toContain(`ratelimit_service_rate_limit_total_hits${labels} 12`);
+  expect(text).toContain(`ratelimit_service_rate_limit_within_limit${labels} 10`);
+  expect(text).toContain(`ratelimit_service_rate_limit_near_limit${labels} 2`);
+  expect(text).toContain(`ratelimit_service_rate_limit_over_limit${labels} 2`);
+  expect(text).toContain(`ratelimit_service_rate_limit_shadow_mode${labels} 2`);
+  expect(text).toContain('ratelimit_service_config_load_success 1');
+  expect(text).toContain('ratelimit_service_config_load_error 0');
+});
