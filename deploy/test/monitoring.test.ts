@@ -35,7 +35,7 @@ describe('deploy/monitoring', () => {
     const doc = parse(readFileSync(join(MON, 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] };
     const rules = doc.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.alert).sort()).toEqual(
-      ['EtuFailOpenAdmission', 'EtuHigh5xxRatio', 'EtuLimiterUnreachable', 'EtuPartDown', 'EtuPartMissing', 'EtuStatsRecordsLost', 'EtuVenteAchatSlow'].sort(),
+      ['EtuEnvoyRulesNotReloaded', 'EtuFailOpenAdmission', 'EtuHigh5xxRatio', 'EtuLimiterUnreachable', 'EtuPartDown', 'EtuPartMissing', 'EtuStatsRecordsLost', 'EtuVenteAchatSlow'].sort(),
     );
     for (const r of rules) {
       expect([r.alert, r.labels.severity]).toEqual([r.alert, expect.stringMatching(/^(page|ticket)$/)]);

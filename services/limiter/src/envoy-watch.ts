@@ -27,6 +27,12 @@ export class EnvoyConfigSource {
     this.config = EnvoyConfig.loadDir(dir);
     counter.configLoad(true);
     log.info({ dir, files: this.config.files, domains: this.config.domainNames }, 'envoy rate limit configuration loaded');
+    this.warnIfEmpty();
+  }
+
+  /** No domain: every Envoy request is answered OK, which is rarely what was meant. */
+  private warnIfEmpty(): void {
+    if (this.config.domainNames.length === 0) this.log.warn({ dir: this.dir }, 'envoy rate limit configuration has no domain: every request is answered OK');
   }
 
   get current(): EnvoyConfig {
@@ -52,6 +58,7 @@ export class EnvoyConfigSource {
       this.config = EnvoyConfig.loadDir(this.dir);
       ok = true;
       this.log.info({ dir: this.dir, files: this.config.files, domains: this.config.domainNames }, 'envoy rate limit configuration reloaded');
+      this.warnIfEmpty();
     } catch (err) {
       if (!(err instanceof EnvoyConfigError)) throw err;
       ok = false;
