@@ -344,7 +344,7 @@ backup_restore() {
   [ -n "$archive" ] || die "make backup (compose) wrote no archive"
   echo "archive: $(stat -c '%n, %s bytes, mode %a' "$archive")"
   [ "$(stat -c %a "$archive")" = 600 ] || die "the archive is readable by others"
-  tar -tzf "$archive" | grep -q '/secrets/compose/session_keys$' || die "the archive lacks the compose secrets"
+  tar -tzf "$archive" | grep '/secrets/compose/session_keys$' >/dev/null || die "the archive lacks the compose secrets"
   echo "disaster: down -v (every volume removed), then up on empty stores"
   dct 180 down -v --timeout 20
   compose_up up -d
