@@ -8,6 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
 import type { GatewayState } from './context';
 import type { AppDeps, Wiring } from './deps';
+import { secureCookies } from './lib/device-cookie';
 import { Metrics } from './lib/metrics';
 import { StoreCheck } from './lib/stores';
 import { GATEWAY_ROOT, Views } from './lib/views';
@@ -17,7 +18,7 @@ import { identityMiddleware } from './middleware/identity';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
-import { sessionMiddleware } from './middleware/session';
+import { SessionStoreProbe, sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
 import { authRouter } from './routes/auth';
 import { healthRouter } from './routes/health';
@@ -41,7 +42,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   const views = new Views(config);
   metrics.declarePolicies(Object.values(POLICY));
   const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log);
-  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, metrics, views, quota };
+  const sessionStore = new SessionStoreProbe(deps.sessionRedis);
+  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, sessionStore, metrics, views, quota };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
     proxy: config.TRUST_PROXY > 0,
@@ -99,6 +101,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       // Still answered, as for a visitor and with a notice, while the session store is down.
       publicPages: ['/', '/login', '/inscription'],
       onStoreDown: () => metrics.sessionStoreError(),
+      probe: sessionStore,
     }),
   );
   // Before anything reads the session's user: its account must still exist (docs/architecture.md, "One identity").
@@ -113,7 +116,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(sameOriginMiddleware(() => metrics.csrfRefused()));
-  app.use(csrfMiddleware<GatewayState>(() => metrics.csrfRefused()));
+  app.use(csrfMiddleware<GatewayState>({ keys: config.SESSION_KEYS, secure: (ctx) => secureCookies(ctx, config.COOKIE_SECURE), onRefused: () => metrics.csrfRefused() }));
 
   for (const r of routers) app.use(r.routes());
   return app;

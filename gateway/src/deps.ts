@@ -5,6 +5,7 @@ import type { Logger } from '@etu/common';
 import type { Clients } from './clients';
 import type { GatewayConfig } from './config';
 import type { Metrics } from './lib/metrics';
+import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
 import type { Quota } from './quota';
 
@@ -38,6 +39,8 @@ export interface Wiring {
   config: AppConfig;
   clients: Omit<Clients, 'limiter'>;
   sessionRedis: Redis;
+  /** Whether the session store answers, for visitors' pages that do not touch it. */
+  sessionStore: SessionStoreProbe;
   metrics: Metrics;
   views: Views;
   quota: Quota;

@@ -215,6 +215,14 @@ describe('session store down', () => {
         expect(res.headers['set-cookie']).toBeUndefined();
       }
       expect((await visitor.get('/login', 'application/json')).body).toEqual({ csrfToken: null, connexionIndisponible: true });
+      // A login sent anyway (its form fetched from a gateway whose store answered: the form token is
+      // stateless) cannot store its session: 503, nothing else.
+      const email = await signUp(gw, 'Sans', 'Sessions');
+      const elsewhere = clientOf(gw);
+      await elsewhere.get('/login');
+      const login = await clientOf(down).adopt(elsewhere).post('/login', { email, password: PASSWORD });
+      expect(login.status).toBe(503);
+      expect(textOf(login.text)).toContain('Service momentanément indisponible');
 
       // A logged-in student: the home page is a visitor's, their cookie is left alone; their
       // pages and forms answer 503.

@@ -251,7 +251,8 @@ describe('defence in depth', () => {
     const u = await student();
     const res = await request(gw.server).get('/login').set('X-Forwarded-Proto', 'https').set('X-Forwarded-For', '10.17.0.1');
     const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-    expect(cookies.some((c) => /^__Host-etu_sid=/.test(c) && /;\s*secure/i.test(c) && /path=\//i.test(c) && !/domain=/i.test(c))).toBe(true);
+    // The login form's cookie (no session before login, issue 21).
+    expect(cookies.some((c) => /^__Host-etu_form=/.test(c) && /;\s*secure/i.test(c) && /path=\//i.test(c) && !/domain=/i.test(c))).toBe(true);
     const token = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
     const jar = cookies.map((c) => c.split(';')[0]).join('; ');
     const login = await request(gw.server)
@@ -262,6 +263,6 @@ describe('defence in depth', () => {
     expect(login.status).toBe(303);
     const set = ([] as string[]).concat(login.headers['set-cookie'] ?? []);
     expect(set.some((c) => /^__Host-etu_device=v1\./.test(c) && /;\s*secure/i.test(c) && /httponly/i.test(c))).toBe(true);
-    expect(set.some((c) => /^__Host-etu_sid=/.test(c) && /;\s*secure/i.test(c))).toBe(true);
+    expect(set.some((c) => /^__Host-etu_sid=/.test(c) && /;\s*secure/i.test(c) && /path=\//i.test(c) && !/domain=/i.test(c))).toBe(true);
   });
 });

@@ -107,12 +107,17 @@ describe('login and sessions', () => {
     expect(wrong.text).toContain(`value="${u.email}"`);
   });
 
-  test('login rotates the session id; the old id is gone from Redis', async () => {
+  test('the login form creates no session; login always issues a new session id and the old id is gone from Redis', async () => {
     const u = await student('Rotation');
+    const first = await student();
     const c = client();
     await c.get('/login');
+    expect(c.cookie('etu_sid')).toBeUndefined();
+    expect((await c.post('/login', { email: first.email, password: PASSWORD })).status).toBe(303);
     const before = c.cookie('etu_sid')!;
     expect(await sys.sessionRedis.exists(`sess:${before}`)).toBe(1);
+    // The same browser, holding a session (its own, or one planted in it), logs in: a new id.
+    await c.get('/services');
     const res = await c.post('/login', { email: u.email, password: PASSWORD });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/services');

@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config';
 import { formatDuration, formatEuros, parseEuros, quotaSentence, retryAfterSeconds } from '../src/lib/format';
 import { tokensMatch } from '../src/middleware/csrf';
 import { newSessionId, Session } from '../src/lib/session';
+import { FORM_TOKEN_TTL_MS, formToken, formTokenMatches, newFormCookie } from '../src/lib/form-token';
 import { rateLimitHeaders } from '../src/lib/limits';
 import { roleName } from '../src/lib/users';
 
@@ -174,6 +175,44 @@ describe('tokens and sessions', () => {
     s.destroy();
     expect(s.user).toBeUndefined();
     expect(s.csrf).toBeUndefined();
+  });
+
+  test('a flash message is taken once: the one set now, else the browser’s, whose cookie is then cleared', () => {
+    const s = new Session(undefined, { kind: 'info', text: 'venu du cookie' });
+    expect(s.exists).toBe(false);
+    expect(s.takeFlash()).toEqual({ kind: 'info', text: 'venu du cookie' });
+    expect(s.takeFlash()).toBeUndefined();
+    expect(s.pending().flash).toBeNull();
+    const t = new Session();
+    t.setFlash({ kind: 'succes', text: 'pour la page suivante' });
+    expect(t.exists).toBe(false); // a visitor's flash creates no session
+    expect(t.pending().flash).toEqual({ kind: 'succes', text: 'pour la page suivante' });
+  });
+});
+
+describe('form tokens (visitors, no server-side state)', () => {
+  const keys = ['form-key-one-0123456789', 'form-key-two-0123456789'];
+  const now = Date.UTC(2026, 10, 27, 12);
+
+  test('the token of a cookie matches only that cookie, under any key, while the cookie is young', () => {
+    const a = newFormCookie(now).value;
+    const b = newFormCookie(now).value;
+    const token = formToken(keys, a);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(formTokenMatches(keys, a, token, now)).toBe(true);
+    expect(formTokenMatches(keys, b, token, now)).toBe(false);
+    expect(formTokenMatches(keys, undefined, token, now)).toBe(false);
+    expect(formTokenMatches(keys, a, formToken(['another-key-0123456789'], a), now)).toBe(false);
+    // signed with the old first key, still accepted after a rotation that keeps it
+    expect(formTokenMatches([keys[1]!, keys[0]!], a, token, now)).toBe(true);
+    expect(formTokenMatches(keys, a, token, now + FORM_TOKEN_TTL_MS - 1000)).toBe(true);
+    expect(formTokenMatches(keys, a, token, now + FORM_TOKEN_TTL_MS)).toBe(false);
+    // an altered issue time changes what is signed
+    const [nonce, iat] = a.split('.');
+    expect(formTokenMatches(keys, `${nonce}.${Number(iat) + 3600}`, token, now)).toBe(false);
+    const altered = (token[0] === 'A' ? 'B' : 'A') + token.slice(1);
+    expect(formTokenMatches(keys, a, altered, now)).toBe(false);
+    expect(formTokenMatches(keys, a, [token], now)).toBe(false);
   });
 });
 

@@ -79,42 +79,47 @@ test('the stylesheet is served by the gateway itself, with caching', async () =>
   expect(again.status).toBe(304);
 });
 
-test('the login form creates a session holding a CSRF token; the cookie is HttpOnly, SameSite=Lax, not Secure over plain HTTP', async () => {
+test('the login and sign-up forms store nothing: a form cookie (HttpOnly, SameSite=Lax, not Secure over plain HTTP) carries the CSRF binding', async () => {
   const { server } = await serve();
+  const keysBefore = await sessionRedis.dbsize();
   const c = new WebClient(server);
   const res = await c.get('/login');
   expect(res.status).toBe(200);
   expect(c.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-  const sid = cookies.find((h) => h.startsWith('etu_sid='))!;
-  expect(sid).toMatch(/httponly/i);
-  expect(sid).toMatch(/samesite=lax/i);
-  expect(sid).not.toMatch(/secure/i);
-  expect(sid).toMatch(/path=\//i);
-  const id = c.cookie('etu_sid')!;
-  expect(Buffer.from(id, 'base64url')).toHaveLength(32);
-  expect(await sessionRedis.exists(`sess:${id}`)).toBe(1);
-  const ttl = await sessionRedis.pttl(`sess:${id}`);
-  expect(ttl).toBeGreaterThan(29 * 60_000);
-  expect(ttl).toBeLessThanOrEqual(30 * 60_000);
-  // JSON clients get the token too.
+  expect(cookies.some((h) => h.startsWith('etu_sid='))).toBe(false);
+  const form = cookies.find((h) => h.startsWith('etu_form='))!;
+  expect(form).toMatch(/httponly/i);
+  expect(form).toMatch(/samesite=lax/i);
+  expect(form).not.toMatch(/secure/i);
+  expect(form).toMatch(/path=\//i);
+  // short-lived: two hours
+  const expires = Date.parse(/expires=([^;]+)/i.exec(form)![1]!);
+  expect(expires - Date.now()).toBeGreaterThan(7100_000);
+  expect(expires - Date.now()).toBeLessThanOrEqual(7200_000);
+  // The cookie holds no token: a page that cannot read it cannot compute the token.
+  expect(c.cookie('etu_form')).not.toContain(c.token!);
+  // The sign-up form and a JSON client share the same token (several tabs work).
+  expect((await c.get('/inscription')).status).toBe(200);
   const json = await c.get('/login', 'application/json');
   expect(json.body).toEqual({ csrfToken: c.token });
+  expect(await sessionRedis.dbsize()).toBe(keysBefore);
+  expect(await sessionRedis.keys('sess:*')).toEqual([]);
 });
 
 test('behind TLS the cookie is Secure with the __Host- prefix', async () => {
   const { server } = await serve({ TRUST_PROXY: '1' });
   const res = await new WebClient(server).agent.get('/login').set('X-Forwarded-Proto', 'https');
   const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-  const sid = cookies.find((h) => h.startsWith('__Host-etu_sid='))!;
-  expect(sid).toBeDefined();
-  expect(sid).toMatch(/secure/i);
-  expect(sid).toMatch(/path=\//i);
-  expect(sid).not.toMatch(/domain=/i);
+  const form = cookies.find((h) => h.startsWith('__Host-etu_form='))!;
+  expect(form).toBeDefined();
+  expect(form).toMatch(/secure/i);
+  expect(form).toMatch(/path=\//i);
+  expect(form).not.toMatch(/domain=/i);
   // and without a trusted proxy the header is not believed
   const { server: plain } = await serve();
   const res2 = await new WebClient(plain).agent.get('/login').set('X-Forwarded-Proto', 'https');
-  expect(([] as string[]).concat(res2.headers['set-cookie'] ?? []).some((h) => h.startsWith('etu_sid='))).toBe(true);
+  expect(([] as string[]).concat(res2.headers['set-cookie'] ?? []).some((h) => h.startsWith('etu_form='))).toBe(true);
 });
 
 test('a POST without a CSRF token, or with a wrong one, is refused with 403 before anything else', async () => {
@@ -127,13 +132,18 @@ test('a POST without a CSRF token, or with a wrong one, is refused with 403 befo
   expect(textOf(missing.text)).toContain('Ce formulaire a expiré');
   const wrong = await c.post('/login', { email: 'a@b.fr', password: 'x' }, { csrf: 'A'.repeat(43) });
   expect(wrong.status).toBe(403);
-  // no session at all: refused too
+  // another browser's token without its cookie: refused too
   const stranger = await new WebClient(server).post('/login', { email: 'a@b.fr', password: 'x' }, { csrf: c.token! });
   expect(stranger.status).toBe(403);
+  // ...and with a form cookie of its own: the token is bound to the cookie it was made for
+  const other = new WebClient(server);
+  await other.get('/login');
+  expect(other.cookie('etu_form')).toBeDefined();
+  expect((await other.post('/login', { email: 'a@b.fr', password: 'x' }, { csrf: c.token! })).status).toBe(403);
   const json = await c.post('/services/vente', { titre: 'x' }, { csrf: null, accept: 'application/json' });
   expect(json.status).toBe(403);
   expect(json.body).toMatchObject({ error: 'csrf', requestId: expect.any(String) });
-  expect((await app.metrics.value('etu_csrf_refusals_total', {}))).toBe(before + 4);
+  expect((await app.metrics.value('etu_csrf_refusals_total', {}))).toBe(before + 5);
 });
 
 test('a body over 16 KB is refused with 413, a French page', async () => {
@@ -204,11 +214,15 @@ test('limiter down with LIMITER_FAIL_MODE=open: the login goes on (here auth is 
   expect(await app.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_admitted' })).toBe(3);
 });
 
-test('no password, token or session id reaches the logs', async () => {
+test('no password, token, form cookie or session id reaches the logs', async () => {
+  const { server } = await serve();
+  const c = new WebClient(server);
+  await c.get('/login');
+  expect((await c.post('/login', { email: 'a@b.fr', password: 'whatever-password' })).status).toBe(503);
   const all = logLines.join('\n');
   expect(all).not.toContain('whatever-password');
   expect(all).not.toContain(TEST_TOKEN);
-  const keys = await sessionRedis.keys('sess:*');
-  expect(keys.length).toBeGreaterThan(0);
-  for (const k of keys) expect(all).not.toContain(k.slice(5));
+  expect(all).not.toContain(c.token!);
+  expect(all).not.toContain(c.cookie('etu_form')!.split('.')[0]!);
+  for (const k of await sessionRedis.keys('sess:*')) expect(all).not.toContain(k.slice(5));
 });

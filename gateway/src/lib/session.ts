@@ -1,5 +1,8 @@
-// One request's session as plain data: the logged-in user, the CSRF token, a flash message,
-// and what the middleware must write back (middleware/session.ts stores it in Redis).
+// One request's session as plain data: the logged-in user and the CSRF token, which the
+// middleware stores in Redis (middleware/session.ts), and a flash message, which travels in a
+// signed cookie. A session exists only for a logged-in user: it is created at login
+// (`regenerate`), never for a visitor, so anonymous traffic stores nothing (issue 21); the
+// visitors' forms are protected by a stateless token (lib/form-token.ts).
 import { randomBytes } from 'node:crypto';
 
 export interface SessionUser {
@@ -21,8 +24,6 @@ export interface SessionData {
   /** Creation time (ms since epoch), for the absolute timeout. */
   createdAt: number;
   user?: SessionUser;
-  /** A message shown once on the next page (after a redirect). */
-  flash?: Flash;
 }
 
 export function newSessionId(): string {
@@ -42,12 +43,17 @@ export class Session {
   private readonly dropped: string[] = [];
   private cookieToClear = false;
   private down = false;
+  /** The flash message the browser brought (its cookie), until taken. */
+  private incomingFlash: Flash | undefined;
+  /** What the flash cookie must become: a message to set, `null` to clear, `undefined` unchanged. */
+  private outgoingFlash: Flash | null | undefined;
 
-  constructor(loaded?: { id: string; data: SessionData }) {
+  constructor(loaded?: { id: string; data: SessionData }, flash?: Flash) {
     if (loaded) {
       this.id = loaded.id;
       this.data = loaded.data;
     }
+    this.incomingFlash = flash;
   }
 
   /**
@@ -76,17 +82,6 @@ export class Session {
     return this.data?.csrf;
   }
 
-  /** The session, created (anonymous, with a fresh CSRF token) when there is none yet. */
-  ensure(): SessionData {
-    if (!this.data) {
-      this.id = newSessionId();
-      this.data = { csrf: newToken(), createdAt: Date.now() };
-      this.isNew = true;
-      this.dirty = true;
-    }
-    return this.data;
-  }
-
   /** A new id and CSRF token for a new identity (login): the old id stops working at once. */
   regenerate(user: SessionUser): void {
     if (this.id && !this.isNew) this.dropped.push(this.id);
@@ -106,17 +101,23 @@ export class Session {
     this.cookieToClear = true;
   }
 
+  /** A message for the next page (kept in a signed cookie, never in Redis). */
   setFlash(flash: Flash): void {
-    this.ensure().flash = flash;
-    this.dirty = true;
+    this.outgoingFlash = flash;
   }
 
-  /** The flash message, removed from the session. */
+  /** The message to show now (one set during this request, else the browser's), then forgotten. */
   takeFlash(): Flash | undefined {
-    const f = this.data?.flash;
-    if (f && this.data) {
-      delete this.data.flash;
-      this.dirty = true;
+    if (this.outgoingFlash) {
+      const f = this.outgoingFlash;
+      this.outgoingFlash = this.incomingFlash ? null : undefined;
+      this.incomingFlash = undefined;
+      return f;
+    }
+    const f = this.incomingFlash;
+    if (f) {
+      this.incomingFlash = undefined;
+      this.outgoingFlash = null;
     }
     return f;
   }
@@ -136,10 +137,12 @@ export class Session {
       isNew: this.isNew,
       dropped: this.dropped.splice(0),
       clear: this.cookieToClear,
+      flash: this.outgoingFlash,
       done: () => {
         this.dirty = false;
         this.isNew = false;
         this.cookieToClear = false;
+        this.outgoingFlash = undefined;
       },
     };
   }

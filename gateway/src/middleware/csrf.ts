@@ -1,10 +1,14 @@
-// Synchronizer-token CSRF protection (OWASP): every session holds a random token; every form
-// carries it in `_csrf` (programs may send it as `X-CSRF-Token`); any state-changing request
-// whose token is missing or differs from the session's is refused with 403 before a route runs.
-// A request without a session has no token to match, so it is refused too (login included:
-// the login form's GET creates the anonymous session that holds the token).
+// CSRF protection (OWASP) of every state-changing request, refused with 403 before a route runs
+// when its token (`_csrf` in the form, or `X-CSRF-Token` for programs) is missing or wrong:
+// - a request with a session (a logged-in user) must carry the session's synchronizer token;
+// - a request without one (a visitor: the login and sign-up forms) must carry the form token of
+//   its `etu_form` cookie (lib/form-token.ts: an HMAC of the cookie with SESSION_KEYS), so that
+//   no visitor needs server-side state (issue 21). A visitor without that cookie is refused.
+// Exactly one token is acceptable for a request, as before: a session's token is never
+// replaced by a form token.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
+import { formCookieName, formTokenMatches } from '../lib/form-token';
 import type { Session } from '../lib/session';
 import { HttpProblem } from '../lib/problem';
 
@@ -17,14 +21,26 @@ export function tokensMatch(expected: string | undefined, got: unknown): boolean
   return timingSafeEqual(a, b);
 }
 
-export function csrfMiddleware<S extends { session: Session }>(onRefused?: () => void): Middleware<S> {
+export interface CsrfOptions {
+  /** SESSION_KEYS: the first signs form tokens, every one verifies. */
+  keys: readonly string[];
+  /** Whether this request's cookies are Secure (as the session cookie's). */
+  secure: (ctx: ParameterizedContext) => boolean;
+  onRefused?: () => void;
+}
+
+export function csrfMiddleware<S extends { session: Session }>(opts: CsrfOptions): Middleware<S> {
   return async (ctx, next) => {
     if (!SAFE_METHODS.has(ctx.method)) {
       const body = (ctx.request as unknown as { body?: unknown }).body;
       const fromBody = body && typeof body === 'object' ? (body as Record<string, unknown>)._csrf : undefined;
       const got = fromBody ?? ctx.get('x-csrf-token');
-      if (!tokensMatch(ctx.state.session.csrf, got)) {
-        onRefused?.();
+      const session = ctx.state.session;
+      const ok = session.exists
+        ? tokensMatch(session.csrf, got)
+        : formTokenMatches(opts.keys, ctx.cookies.get(formCookieName(opts.secure(ctx as unknown as ParameterizedContext))), got);
+      if (!ok) {
+        opts.onRefused?.();
         throw new HttpProblem(403, 'csrf', 'Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et réessayez.', {
           title: 'Formulaire expiré',
         });

@@ -4,20 +4,26 @@
 //   SESSION_KEYS (Koa's keygrip: the first key signs, every key verifies, for rotation).
 // - Idle timeout: the Redis key's TTL, renewed on each request that uses the session.
 //   Absolute timeout: `createdAt` is checked at load and bounds the TTL.
-// - A session exists only once something is stored in it (a CSRF token for the login form, a
-//   logged-in user); anonymous visitors of the home page get none.
+// - A session exists only for a logged-in user: it is created at login, never for a visitor
+//   (issue 21: a flood of anonymous page views stores nothing). The login and sign-up forms are
+//   protected without it (lib/form-token.ts, middleware/csrf.ts).
+// - Flash messages travel in a signed cookie (`etu_flash`, 10 minutes), for visitors and
+//   logged-in users alike: a logged-in user's session is written only at login, so a full
+//   session Redis fails logins only, while logged-in users keep acting (GET and PEXPIRE).
 // - `regenerate()` (at login) deletes the old key and issues a new id and a new CSRF token;
 //   `destroy()` (at logout) deletes the key and clears the cookie.
 // - Updates of an existing session use SET XX / PEXPIRE, so a request racing a logout can
 //   never bring the destroyed session back.
 // - When the store cannot be reached, the public pages (`publicPages`: the home page and the
 //   login and sign-up forms) answer as for a visitor, with a notice, and write nothing; any
-//   other request fails with SessionStoreUnavailable (503).
+//   other request fails with SessionStoreUnavailable (503). A visitor's form page does not touch
+//   the store, so it asks `SessionStoreProbe` (the last outcome seen, else one PING: nothing
+//   written) whether a login could store its session.
 // koa-session is not used: koa-session cannot refuse to resurrect a destroyed session
 // and has no absolute timeout; this file is small and tested instead.
 import type Redis from 'ioredis';
 import type { Middleware, ParameterizedContext } from 'koa';
-import { newSessionId, Session, type SessionData } from '../lib/session';
+import { Session, type Flash, type SessionData } from '../lib/session';
 
 export interface SessionOptions {
   redis: Redis;
@@ -31,10 +37,48 @@ export interface SessionOptions {
   publicPages?: readonly string[];
   /** Called once for each request answered without the store (public pages). */
   onStoreDown?: () => void;
+  /** Told the outcome of every store command, so that visitors' pages know without asking. */
+  probe?: SessionStoreProbe;
+}
+
+/**
+ * Whether the session store answers, for pages that store nothing (a visitor's login form): the
+ * outcome of the last command any request sent, when under `freshMs` old, else one PING shared
+ * by the requests that ask meanwhile. A PING writes nothing, so anonymous views stay free.
+ */
+export class SessionStoreProbe {
+  private last: { ok: boolean; at: number } | undefined;
+  private pending: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly freshMs = 1000,
+  ) {}
+
+  record(ok: boolean): void {
+    this.last = { ok, at: Date.now() };
+  }
+
+  async available(): Promise<boolean> {
+    if (this.last && Date.now() - this.last.at < this.freshMs) return this.last.ok;
+    this.pending ??= this.redis.ping().then(
+      () => true,
+      () => false,
+    ).then((ok) => {
+      this.record(ok);
+      this.pending = undefined;
+      return ok;
+    });
+    return this.pending;
+  }
 }
 
 export const COOKIE_NAME = 'etu_sid';
 export const SECURE_COOKIE_NAME = '__Host-etu_sid';
+export const FLASH_COOKIE = 'etu_flash';
+export const SECURE_FLASH_COOKIE = '__Host-etu_flash';
+const FLASH_MAX_AGE_MS = 10 * 60_000;
+const FLASH_KINDS = new Set(['succes', 'info', 'erreur']);
 const KEY_PREFIX = 'sess:';
 const ID_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
@@ -49,6 +93,16 @@ function parse(raw: string | null): SessionData | undefined {
     const d = JSON.parse(raw) as SessionData;
     if (typeof d.csrf !== 'string' || typeof d.createdAt !== 'number') return undefined;
     return d;
+  } catch {
+    return undefined;
+  }
+}
+
+function readFlash(raw: string | undefined): Flash | undefined {
+  if (!raw || raw.length > 4000) return undefined;
+  try {
+    const f = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Flash;
+    return FLASH_KINDS.has(f.kind) && typeof f.text === 'string' && f.text.length <= 2000 ? { kind: f.kind, text: f.text } : undefined;
   } catch {
     return undefined;
   }
@@ -73,7 +127,9 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: true, overwrite: true };
 
     const isPublic = (ctx.method === 'GET' || ctx.method === 'HEAD') && (opts.publicPages ?? []).includes(ctx.path);
-    let session = new Session();
+    const flashName = secure ? SECURE_FLASH_COOKIE : FLASH_COOKIE;
+    const flash = readFlash(ctx.cookies.get(flashName, { signed: true }));
+    let session = new Session(undefined, flash);
     const id = ctx.cookies.get(name, { signed: true });
     let staleCookie = false;
     let loaded = true;
@@ -81,12 +137,14 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
       let raw: string | null = null;
       try {
         raw = await redis.get(KEY_PREFIX + id);
+        opts.probe?.record(true);
       } catch (err) {
+        opts.probe?.record(false);
         if (!isPublic) throw new SessionStoreUnavailable((err as Error).message);
         loaded = false;
       }
       const data = parse(raw);
-      if (data && data.createdAt + opts.absoluteMs > Date.now()) session = new Session({ id, data });
+      if (data && data.createdAt + opts.absoluteMs > Date.now()) session = new Session({ id, data }, flash);
       else if (loaded) {
         staleCookie = true;
         if (data) await redis.del(KEY_PREFIX + id).catch(() => undefined);
@@ -119,8 +177,11 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
           ctx.cookies.set(name, '', { ...cookieOpts, expires: new Date(0) });
           staleCookie = false;
         }
+        if (p.flash) ctx.cookies.set(flashName, Buffer.from(JSON.stringify(p.flash)).toString('base64url'), { ...cookieOpts, maxAge: FLASH_MAX_AGE_MS });
+        else if (p.flash === null) ctx.cookies.set(flashName, '', { ...cookieOpts, expires: new Date(0) });
         p.done();
       } catch (err) {
+        opts.probe?.record(false);
         throw new SessionStoreUnavailable((err as Error).message);
       }
     };
@@ -138,7 +199,7 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
       return;
     }
     // The response is not sent yet: a session that cannot be written fails the request (503),
-    // rather than handing out a form whose CSRF token was never stored.
+    // rather than answering as if the login had opened one.
     await commit();
   };
 }

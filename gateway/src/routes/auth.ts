@@ -7,27 +7,35 @@ import { logIn } from '../flows/login';
 import { signUp } from '../flows/signup';
 import { clientIp, field, hiddenCharacterMistake } from '../lib/forms';
 import { HttpProblem } from '../lib/problem';
-import { SessionStoreUnavailable } from '../middleware/session';
+import { secureCookies } from '../lib/device-cookie';
+import { visitorFormToken } from '../lib/form-token';
 import { sessionUser, userJson } from '../lib/users';
 import { flash, seeOther, type View } from '../lib/views';
 
 const MAX_EMAIL = 254;
 
-const loginPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({ name: 'login.njk', data: { email: '', ...data, csrf: ctx.state.session.ensure().csrf } });
-
-const signupPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
-  name: 'inscription.njk',
-  data: { form: { nom: '', prenom: '', email: '' }, ...data, csrf: ctx.state.session.ensure().csrf },
-});
-
 export function authRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
+  // A visitor's forms carry a stateless token (lib/form-token.ts): showing them stores nothing.
+  // While the session store is down a form cannot be sent (no token: the page says why).
+  const csrf = (ctx: Ctx) =>
+    ctx.state.session.storeDown ? undefined : (ctx.state.session.csrf ?? visitorFormToken(ctx, w.config.SESSION_KEYS, secureCookies(ctx, w.config.COOKIE_SECURE)));
+  /** A visitor's form would log in into a store that cannot take the session: say so before. */
+  const checkStore = async (ctx: Ctx): Promise<void> => {
+    const session = ctx.state.session;
+    if (!session.storeDown && !session.exists && !(await w.sessionStore.available())) session.markStoreDown();
+  };
+  const loginPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({ name: 'login.njk', data: { email: '', ...data, csrf: csrf(ctx) } });
+  const signupPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
+    name: 'inscription.njk',
+    data: { form: { nom: '', prenom: '', email: '' }, ...data, csrf: csrf(ctx) },
+  });
 
   router.get('/login', async (ctx) => {
     if (ctx.state.session.user) return seeOther(ctx, '/services');
-    await storeFormSession(ctx);
+    await checkStore(ctx);
     const page = loginPage(ctx);
-    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx));
+    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx, page));
   });
 
   router.post('/login', async (ctx) => {
@@ -45,9 +53,9 @@ export function authRouter(w: Wiring): Router<GatewayState> {
 
   router.get('/inscription', async (ctx) => {
     if (ctx.state.session.user) return seeOther(ctx, '/services');
-    await storeFormSession(ctx);
+    await checkStore(ctx);
     const page = signupPage(ctx);
-    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx));
+    w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx, page));
   });
 
   router.post('/inscription', async (ctx) => {
@@ -77,27 +85,10 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   return router;
 }
 
-/**
- * Stores the form's session (its CSRF token) before the form is rendered. When the store cannot
- * take it, the form is shown as a visitor's page with the "connexion indisponible" notice and
- * cannot be sent, instead of a 503 after the page was built around a token nobody kept.
- */
-async function storeFormSession(ctx: Ctx): Promise<void> {
-  const session = ctx.state.session;
-  if (session.storeDown) return;
-  session.ensure();
-  try {
-    await session.save();
-  } catch (err) {
-    if (!(err instanceof SessionStoreUnavailable)) throw err;
-    session.markStoreDown();
-  }
-}
-
 /** A form's JSON answer: the CSRF token to send back, or null (and why) while sessions are down. */
-function formJson(ctx: Ctx): Record<string, unknown> {
+function formJson(ctx: Ctx, page: View): Record<string, unknown> {
   const session = ctx.state.session;
-  return session.storeDown ? { csrfToken: null, connexionIndisponible: true } : { csrfToken: session.csrf };
+  return session.storeDown ? { csrfToken: null, connexionIndisponible: true } : { csrfToken: page.data.csrf };
 }
 
 /** The sign-up form's mistakes the gateway can see by itself, worded as auth words them. */

@@ -22,7 +22,6 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const page = await servicesPage(w, ctx, user);
-    ctx.state.session.ensure();
     w.views.respond(ctx, 200, 'services.njk', page, () => servicesJson(ctx, user, page));
   });
 
