@@ -8,6 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
 import type { GatewayState } from './context';
 import type { AppDeps, Wiring } from './deps';
+import { DenialTally } from './flows/denials';
 import { secureCookies } from './lib/device-cookie';
 import { Metrics } from './lib/metrics';
 import { StoreCheck } from './lib/stores';
@@ -34,6 +35,8 @@ export interface GatewayApp extends Koa<GatewayState> {
   metrics: Metrics;
   /** Peeks every limiter policy the gateway uses (main.ts calls it at start; /readyz on each probe). */
   checkPolicies(): Promise<PolicyCheck>;
+  /** Sends what waits for the statistics (summed refusals); main.ts calls it at shutdown. */
+  flushPending(): Promise<void>;
 }
 
 export function createApp(deps: AppDeps): GatewayApp {
@@ -41,9 +44,10 @@ export function createApp(deps: AppDeps): GatewayApp {
   const metrics = deps.metrics ?? new Metrics();
   const views = new Views(config);
   metrics.declarePolicies(Object.values(POLICY));
-  const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log);
+  const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log, config.REFUSAL_CACHE_SIZE);
+  const denials = new DenialTally({ stats: deps.clients.stats, metrics, log: deps.log, flushMs: config.STATS_DENIAL_FLUSH_MS, timeoutMs: config.STATS_TIMEOUT_MS });
   const sessionStore = new SessionStoreProbe(deps.sessionRedis);
-  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, sessionStore, metrics, views, quota };
+  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, sessionStore, metrics, views, quota, denials };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
     proxy: config.TRUST_PROXY > 0,
@@ -52,6 +56,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   }) as GatewayApp;
   app.metrics = metrics;
   app.checkPolicies = () => quota.checkPolicies();
+  app.flushPending = () => denials.flush();
   // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
   app.silent = true;
 

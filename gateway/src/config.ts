@@ -44,6 +44,13 @@ export const configShape = {
   GRPC_TIMEOUT_MS: vars.millis(2000),
   /** Deadline of best-effort stats recordings (the user's action never waits longer). */
   STATS_TIMEOUT_MS: vars.millis(500),
+  /**
+   * Subjects the refusal cache remembers as "over quota until t" (docs/architecture.md, "Refused
+   * calls cost almost nothing"); about 200 bytes each; 0 turns it off.
+   */
+  REFUSAL_CACHE_SIZE: z.coerce.number({ error: 'expected a number of entries' }).int().min(0).max(1_000_000).default(10_000),
+  /** Longest a refusal answered from that cache waits before it is sent to the statistics, summed. */
+  STATS_DENIAL_FLUSH_MS: vars.millis(5000),
   /** Largest accepted form or JSON body. */
   BODY_LIMIT_BYTES: z.coerce.number({ error: 'expected a number of bytes' }).int().min(1024).max(1_048_576).default(16 * 1024),
   /** Time zone used to show dates. */

@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config';
 import type { Metrics } from './lib/metrics';
 import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
+import type { DenialTally } from './flows/denials';
 import type { Quota } from './quota';
 
 /** The configuration the app reads (loadConfig's output satisfies it). */
@@ -20,6 +21,8 @@ export type AppConfig = Pick<
   | 'SESSION_IDLE_MS'
   | 'SESSION_ABSOLUTE_MS'
   | 'STATS_TIMEOUT_MS'
+  | 'REFUSAL_CACHE_SIZE'
+  | 'STATS_DENIAL_FLUSH_MS'
   | 'BODY_LIMIT_BYTES'
   | 'DISPLAY_TIME_ZONE'
   | 'INTERNAL_TOKEN'
@@ -44,4 +47,6 @@ export interface Wiring {
   metrics: Metrics;
   views: Views;
   quota: Quota;
+  /** Refusals answered from the refusal cache, on their way to the statistics. */
+  denials: DenialTally;
 }

@@ -102,8 +102,10 @@ function stop(signal: string) {
     server.closeAllConnections();
   }, config.SHUTDOWN_GRACE_MS);
   force.unref();
-  const finish = () => {
+  const finish = async () => {
     clearTimeout(force);
+    // Summed refusals still waiting for the statistics (best effort, STATS_TIMEOUT_MS).
+    await app.flushPending();
     clients.close();
     sessionRedis.disconnect();
     void Promise.all([metricsListener?.close(), shutdownTracing()]).finally(() => {
@@ -112,8 +114,8 @@ function stop(signal: string) {
     });
   };
   // Still waiting for the session store: nothing listens, nothing to drain.
-  if (!server.listening) finish();
-  else server.close(finish);
+  if (!server.listening) void finish();
+  else server.close(() => void finish());
   server.closeIdleConnections();
 }
 process.once('SIGTERM', () => stop('SIGTERM'));

@@ -6,6 +6,9 @@
 //   mode; 503 for the user, and one error log per policy telling operators what to fix.
 // checkPolicies() (at start and on /readyz) Peeks each policy the gateway uses, so a missing one
 // keeps the gateway unready instead of being found by the first user.
+// A Consume that asks to `remember` its denials goes through the refusal cache
+// (lib/refusal-cache.ts): while a subject is known to be refused, the denial is answered here,
+// without a limiter call, and marked `fromCache`.
 import type { Logger } from '@etu/common';
 import type { limiter } from '@etu/proto';
 import type { LimiterClient } from './clients';
@@ -14,8 +17,11 @@ import { callOpts, describeGrpcError, grpcCode, Status } from './lib/grpc';
 import { POLICY, type PolicyName } from './lib/limits';
 import type { Metrics } from './lib/metrics';
 import { HttpProblem, STATUS_TEXT, unavailable } from './lib/problem';
+import { RefusalCache } from './lib/refusal-cache';
 
 type Decision = limiter.Decision;
+/** A decision; `fromCache`: a denial answered by the refusal cache, the limiter not asked. */
+export type QuotaDecision = Decision & { fromCache?: boolean };
 
 const CHECK_SUBJECT = 'gateway-readiness';
 
@@ -58,16 +64,36 @@ export class Quota {
   /** Policies whose configuration error was logged already (logged again after it is fixed). */
   private readonly reported = new Set<string>();
 
+  readonly refusals: RefusalCache;
+
   constructor(
     private readonly limiter: LimiterClient,
     private readonly failMode: 'open' | 'closed',
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+    /** Subjects the refusal cache remembers at most (0: off). */
+    refusalCacheSize = 10_000,
+  ) {
+    this.refusals = new RefusalCache(refusalCacheSize);
+  }
 
-  /** Counts one call of `subject` on `policy`; `undefined` = limiter down and fail mode open. */
-  consume(ctx: Ctx, policy: PolicyName, subject: string): Promise<Decision | undefined> {
-    return this.decide(ctx, policy, `consume ${policy}`, () => this.limiter.consume(policy, subject, undefined, callOpts(ctx)));
+  /**
+   * Counts one call of `subject` on `policy`; `undefined` = limiter down and fail mode open.
+   * `remember`: a denial is remembered until the window frees, and answered from memory till then
+   * (only for policies the gateway never Resets: a Reset elsewhere would not reach the cache).
+   */
+  async consume(ctx: Ctx, policy: PolicyName, subject: string, opts: { remember?: boolean } = {}): Promise<QuotaDecision | undefined> {
+    if (opts.remember) {
+      const known = this.refusals.check(policy, subject);
+      if (known) {
+        this.metrics.refusalCacheHit(policy);
+        return { ...known, fromCache: true };
+      }
+    }
+    const sentAt = performance.now();
+    const d = await this.decide(ctx, policy, `consume ${policy}`, () => this.limiter.consume(policy, subject, undefined, callOpts(ctx)));
+    if (opts.remember && d && !d.allowed) this.refusals.remember(policy, subject, d, sentAt, performance.now());
+    return d;
   }
 
   /** Reads the state of `subject` on `policy` without counting; same failure policy as consume. */

@@ -9,6 +9,10 @@ import { newSessionId, Session } from '../src/lib/session';
 import { FORM_TOKEN_TTL_MS, formToken, formTokenMatches, newFormCookie } from '../src/lib/form-token';
 import { rateLimitHeaders } from '../src/lib/limits';
 import { roleName } from '../src/lib/users';
+import { RefusalCache } from '../src/lib/refusal-cache';
+import { DenialTally } from '../src/flows/denials';
+import { Metrics } from '../src/lib/metrics';
+import { testLogger } from '@etu/testkit';
 
 describe('durations and the quota sentence', () => {
   test('durations are rounded up to the second and worded in French', () => {
@@ -220,4 +224,89 @@ test('roles: only ADMIN grants more; any other value is a student', () => {
   expect(roleName(auth.Role.ROLE_ADMIN)).toBe('ADMIN');
   expect(roleName(auth.Role.ROLE_STUDENT)).toBe('STUDENT');
   expect(roleName(auth.Role.ROLE_UNSPECIFIED)).toBe('STUDENT');
+});
+
+describe('the refusal cache', () => {
+  const denial = (retryAfterMs: number) => ({ allowed: false, limit: 10, remaining: 0, retryAfterMs, resetAfterMs: 590_000, windowMs: 600_000, policy: 'service', nextReleaseMs: retryAfterMs });
+
+  test('refuses only before the window frees, and tells a wait that is always enough', () => {
+    let now = 1000;
+    const cache = new RefusalCache(10, () => now);
+    // sent at 1000, answered at 1040: the limiter decided in between, the window frees in [61000, 61040]
+    cache.remember('service', 'u1', denial(60_000), 1000, 1040);
+    now = 1050;
+    const d = cache.check('service', 'u1')!;
+    expect(d).toMatchObject({ allowed: false, remaining: 0, limit: 10, windowMs: 600_000, policy: 'service' });
+    expect(d.retryAfterMs).toBe(59_990); // until 61040, the latest instant the window may free
+    expect(d.resetAfterMs).toBeGreaterThanOrEqual(d.retryAfterMs);
+    now = 60_998; // sentAt + retry − 1 ms − 1
+    expect(cache.check('service', 'u1')).toBeDefined();
+    now = 60_999; // from here the limiter may admit: asked again
+    expect(cache.check('service', 'u1')).toBeUndefined();
+    expect(cache.size).toBe(0);
+    expect(cache.check('service', 'u2')).toBeUndefined();
+    expect(cache.check('login', 'u1')).toBeUndefined();
+  });
+
+  test('only denials are remembered; the size is bounded, least recently used out first; 0 turns it off', () => {
+    let now = 0;
+    const cache = new RefusalCache(3, () => now);
+    cache.remember('service', 'admitted', { ...denial(0), allowed: true, remaining: 3 }, 0, 0);
+    expect(cache.size).toBe(0);
+    for (const u of ['a', 'b', 'c']) cache.remember('service', u, denial(60_000), now, now);
+    now = 10;
+    expect(cache.check('service', 'a')).toBeDefined(); // a is now the most recent
+    cache.remember('service', 'd', denial(60_000), now, now);
+    expect(cache.size).toBe(3);
+    expect(cache.check('service', 'b')).toBeUndefined();
+    for (const u of ['a', 'c', 'd']) expect(cache.check('service', u)).toBeDefined();
+    const off = new RefusalCache(0, () => now);
+    off.remember('service', 'a', denial(60_000), now, now);
+    expect(off.check('service', 'a')).toBeUndefined();
+  });
+});
+
+describe('refusals summed for the statistics', () => {
+  test('one record per user, service and minute, with the count; a failed record is counted lost by what it stood for', async () => {
+    const sent: stats.RecordServiceCallRequest[] = [];
+    let fail = false;
+    const metrics = new Metrics({ defaultMetrics: false });
+    const tally = new DenialTally({
+      stats: {
+        recordServiceCall: async (req: stats.RecordServiceCallRequest) => {
+          if (fail) throw Object.assign(new Error('down'), { code: 14, details: 'down' });
+          sent.push(req);
+          return { duplicate: false };
+        },
+      },
+      metrics,
+      log: testLogger(),
+      flushMs: 60_000,
+      timeoutMs: 500,
+    });
+    const t0 = Date.UTC(2026, 10, 27, 12, 0, 30);
+    for (let i = 0; i < 5; i++) tally.add('u1', stats.ServiceKind.SERVICE_KIND_ACHAT, t0);
+    tally.add('u1', stats.ServiceKind.SERVICE_KIND_VENTE, t0);
+    tally.add('u1', stats.ServiceKind.SERVICE_KIND_ACHAT, t0 + 60_000);
+    tally.add('u2', stats.ServiceKind.SERVICE_KIND_ACHAT, t0);
+    expect(tally.waiting).toBe(8);
+    await tally.flush();
+    expect(tally.waiting).toBe(0);
+    const rows = sent.map((r) => [r.userId, r.service, r.at!.getTime(), r.count, r.outcome]).sort();
+    const minute = Date.UTC(2026, 10, 27, 12, 0);
+    const DENIED = stats.Outcome.OUTCOME_DENIED;
+    expect(rows).toEqual(
+      [
+        ['u1', stats.ServiceKind.SERVICE_KIND_ACHAT, minute, 5, DENIED],
+        ['u1', stats.ServiceKind.SERVICE_KIND_ACHAT, minute + 60_000, 1, DENIED],
+        ['u1', stats.ServiceKind.SERVICE_KIND_VENTE, minute, 1, DENIED],
+        ['u2', stats.ServiceKind.SERVICE_KIND_ACHAT, minute, 1, DENIED],
+      ].sort(),
+    );
+    fail = true;
+    for (let i = 0; i < 7; i++) tally.add('u3', stats.ServiceKind.SERVICE_KIND_VENTE, t0);
+    await tally.flush();
+    expect(await metrics.value('etu_stats_records_lost_total', { event: 'service_call' })).toBe(7);
+    expect(await metrics.value('etu_stats_denials_aggregated_total')).toBe(15);
+  });
 });

@@ -97,6 +97,7 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
     async close() {
       for (const g of gateways) {
         await new Promise((r) => g.server.close(r));
+        await g.app.flushPending();
         g.clients.close();
       }
       await Promise.all([auth.close(), market.close(), limiter.close(), stats.close()]);

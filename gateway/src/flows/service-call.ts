@@ -1,5 +1,7 @@
 // One `service` call of the logged-in user (Vente, Achat, and whatever comes next): Consume
-// first; denied → 429 with Retry-After, RateLimit-Policy and RateLimit, stats DENIED; admitted
+// first; denied → 429 with Retry-After, RateLimit-Policy and RateLimit, stats DENIED (a denial
+// answered from the refusal cache, without asking the limiter, is summed into one statistics
+// record per user, service and minute: flows/denials.ts); admitted
 // → the market call, stats ALLOWED. A market refusal (bad input, already sold, own item,
 // unknown item) is shown with its status on the page `page` gives, and the call it cost stays
 // counted: the limiter counts calls, not successes (README.md).
@@ -72,13 +74,15 @@ export async function serviceCall<T>(
       w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs, ...callOpts(ctx) }),
     );
 
-  const d = await w.quota.consume(ctx, POLICY.service, user.id);
+  // `service` is never Reset, so its denials may be remembered (quota.ts, lib/refusal-cache.ts).
+  const d = await w.quota.consume(ctx, POLICY.service, user.id, { remember: true });
   if (d) {
     // (no decision: the limiter is down and LIMITER_FAIL_MODE=open, admitted unchecked)
     const headers = rateLimitHeaders(d);
     if (!d.allowed) {
-      await recordOutcome(stats.Outcome.OUTCOME_DENIED);
-      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call refused: quota');
+      if (d.fromCache) w.denials.add(user.id, kind);
+      else await recordOutcome(stats.Outcome.OUTCOME_DENIED);
+      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind], cached: d.fromCache === true }, 'service call refused: quota');
       throw tooMany(
         d.retryAfterMs,
         'quota_atteint',

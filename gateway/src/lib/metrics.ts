@@ -28,6 +28,8 @@ export class Metrics {
   private readonly sessionErrors: Child;
   private readonly peekFailures: Child;
   private readonly unknownUsers: Child;
+  private readonly refusalHits: CounterFamily<'policy'>;
+  private readonly denialsAggregated: Child;
 
   /** `enabled: false` = METRICS_PORT=off: every family is a no-op. */
   constructor(opts: { enabled?: boolean; defaultMetrics?: boolean } = {}) {
@@ -43,6 +45,8 @@ export class Metrics {
     this.sessionErrors = m.counter('etu_session_store_errors_total', 'Requests that failed because the session store (Redis) could not answer.').child({});
     this.unknownUsers = m.counter('etu_sessions_dropped_unknown_user_total', 'Sessions dropped because auth no longer knows their account (e.g. after a restore).').child({});
     this.peekFailures = m.counter('etu_quota_peek_failures_total', 'Services pages shown without the quota line (the limiter could not be read).').child({});
+    this.refusalHits = m.counter('etu_quota_refusal_cache_hits_total', 'Calls refused by the gateway from its refusal cache (the subject was known to be over quota), without asking the limiter, by policy.', ['policy']);
+    this.denialsAggregated = m.counter('etu_stats_denials_aggregated_total', 'Refusals answered from the refusal cache, sent to the statistics summed per user, service and minute.').child({});
     for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const) this.logins.inc({ outcome }, 0);
     for (const event of ['login', 'service_call', 'user'] as const) this.statsLost.inc({ event }, 0);
   }
@@ -74,6 +78,7 @@ export class Metrics {
   /** The quota series of a policy exist (at 0) before the first decision, for rates and alerts. */
   declarePolicies(policies: readonly string[]): void {
     for (const policy of policies) {
+      this.refusalHits.inc({ policy }, 0);
       for (const outcome of ['allowed', 'denied', 'unavailable_refused', 'unavailable_admitted'] as const) this.quota.inc({ policy, outcome }, 0);
     }
   }
@@ -86,8 +91,17 @@ export class Metrics {
     this.bruteforce.inc({ flow });
   }
 
-  statsRecordLost(event: StatsEvent): void {
-    this.statsLost.inc({ event });
+  /** `n`: how many events the lost record stood for (a summed record of refusals). */
+  statsRecordLost(event: StatsEvent, n = 1): void {
+    this.statsLost.inc({ event }, n);
+  }
+
+  refusalCacheHit(policy: string): void {
+    this.refusalHits.inc({ policy });
+  }
+
+  denialAggregated(): void {
+    this.denialsAggregated.inc();
   }
 
   csrfRefused(): void {
