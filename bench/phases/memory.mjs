@@ -237,7 +237,7 @@ async function trafficMemory(ctx) {
     [parts.auth, parts.market, parts.limiter, parts.stats] = await Promise.all([
       startGrpcPart(ctx, 'auth', { DATABASE_URL: db.url }, [], null, 'auth-memory'),
       startGrpcPart(ctx, 'market', { DATABASE_URL: db.url }, [], null, 'market-memory'),
-      startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: stores.limiter.url(0), LIMIT_POLICIES: 'login=10/10s,service=10/10s,login-failure=10/10s,login-failure-ip=50/10s' }, [], null, 'limiter-memory'),
+      startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: stores.limiter.url(0), LIMIT_POLICIES: 'login=10/10s,service=10/10s,login-failure=10/10s,login-failure-ip=50/10s,login-failure-account=20/10s,login-failure-device=10/10s,signup-ip=60/10s' }, [], null, 'limiter-memory'),
       startGrpcPart(ctx, 'stats', { STATS_REDIS_URL: stores.stats.url(1), STATS_DEDUP_TTL_MS: '5000' }, [], null, 'stats-memory'),
     ]);
     parts.gateway = await startHttpPart(ctx, 'gateway-memory', mainOf('gateway'), {
