@@ -129,9 +129,11 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
 
   const cookie = cookieHeader(u.c);
   const answers = await pool(3000, 16, async (i) => {
-    // Vente and Achat alike (an Achat first asks the market whether it is a retry of a purchase done).
-    const form: Record<string, string> = i % 2 ? { article_id: `${910_000_000 + i}` } : { titre: `Objet ${i}`, categorie: 'livre', prix: '1', description: '' };
-    const res = await fetch(`${baseUrl(gw)}/services/${i % 2 ? 'achat' : 'vente'}`, {
+    // Vente, and every 30th an Achat (which first asks the market whether it is a retry of a
+    // purchase already made: a read, no write; it doubles the cost of a refusal in this test).
+    const achat = i % 30 === 0;
+    const form: Record<string, string> = achat ? { article_id: `${910_000_000 + i}` } : { titre: `Objet ${i}`, categorie: 'livre', prix: '1', description: '' };
+    const res = await fetch(`${baseUrl(gw)}/services/${achat ? 'achat' : 'vente'}`, {
       method: 'POST',
       redirect: 'manual',
       headers: { Cookie: cookie, Accept: 'text/html', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-For': u.c.ip! },
@@ -166,8 +168,8 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
   const page = await admin.get('/statistiques', 'application/json');
   expect(page.status).toBe(200);
   expect(page.body.refusesParUtilisateur).toContainEqual(expect.objectContaining({ nom: expect.stringContaining('Marteau'), refus: 3001 }));
-  expect(page.body.totaux.achatRefus).toBeGreaterThanOrEqual(1501);
-  expect(page.body.totaux.venteRefus).toBeGreaterThanOrEqual(1500);
+  expect(page.body.totaux.achatRefus).toBeGreaterThanOrEqual(101);
+  expect(page.body.totaux.venteRefus).toBeGreaterThanOrEqual(2900);
 }, 180_000);
 
 test('the refusal cache stops refusing once its Retry-After has passed; the limiter admits again', async () => {
