@@ -13,6 +13,11 @@ export interface PrismaClientOptions {
   /** Milliseconds a query may wait for a pooled connection (fails fast when the DB is down). */
   acquireTimeoutMs?: number;
   /**
+   * Milliseconds a connection may go without hearing from the server before the driver closes
+   * it: a connection stuck on a server that went silent is not kept for ever.
+   */
+  socketTimeoutMs?: number;
+  /**
    * The MariaDB driver's own settings, passed through unchanged: `pool` is merged over the pool
    * configuration above, `adapter` is the driver adapter's options. Empty by default; nothing in
    * production sets them (bench/experiments uses them to measure driver tuning).
@@ -22,7 +27,11 @@ export interface PrismaClientOptions {
 
 /**
  * A Prisma client over the MariaDB driver adapter (no binary query engine). Pool settings are
- * explicit so that a database outage fails calls within a couple of seconds instead of hanging.
+ * explicit so that a database outage fails calls fast instead of hanging: a new connection
+ * gives up after 1 s (a silent server accepts TCP and never greets), a query waits at most 1 s
+ * for a pooled connection, and a connection that has heard nothing for 30 s is closed.
+ * How long one query may take is the DatabaseGate's business (gate.ts): the driver's own
+ * `queryTimeout` is a server-side limit that a silent server never applies.
  */
 export function createPrismaClient(url: string, opts: PrismaClientOptions = {}): PrismaClient {
   const s = parseDatabaseUrl(url);
@@ -34,7 +43,8 @@ export function createPrismaClient(url: string, opts: PrismaClientOptions = {}):
     database: s.database,
     connectionLimit: opts.connectionLimit ?? 10,
     connectTimeout: opts.connectTimeoutMs ?? 1000,
-    acquireTimeout: opts.acquireTimeoutMs ?? 2000,
+    acquireTimeout: opts.acquireTimeoutMs ?? 1000,
+    socketTimeout: opts.socketTimeoutMs ?? 30_000,
     // Keep DATETIME values in UTC on both sides.
     timezone: 'Z',
     ...opts.driver?.pool,
@@ -43,17 +53,49 @@ export function createPrismaClient(url: string, opts: PrismaClientOptions = {}):
 }
 
 /**
+ * The mariadb driver's own codes that mean "no working connection": the connection was closed,
+ * cut or timed out, the pool gave none, or the handshake was cut while the session was being set
+ * up (45033 is what the driver reports when `SET time_zone` fails because the link dropped).
+ */
+const DRIVER_UNAVAILABLE = new Set([
+  45001, // ER_CONNECTION_ALREADY_CLOSED
+  45009, // ER_SOCKET_UNEXPECTED_CLOSE
+  45012, // ER_CONNECTION_TIMEOUT
+  45013, // ER_CMD_CONNECTION_CLOSED
+  45019, // ER_SOCKET
+  45026, // ER_SOCKET_TIMEOUT
+  45027, // ER_POOL_ALREADY_CLOSED
+  45028, // ER_GET_CONNECTION_TIMEOUT
+  45029, // ER_SETTING_SESSION_ERROR
+  45033, // ER_WRONG_IANA_TIMEZONE (the link dropped during SET time_zone)
+  45035, // ER_ADD_CONNECTION_CLOSED_POOL
+  45037, // ER_CLOSING_POOL
+  45039, // ER_INITIAL_TIMEOUT_ERROR
+  45061, // ER_POOL_NO_CONNECTION
+]);
+
+/**
  * True when an error from a Prisma call means "the database cannot be reached right now"
- * (connection refused, pool timeout, server gone), as opposed to a query or data error.
+ * (connection refused, cut or silent, pool timeout, server gone), as opposed to a query or data
+ * error. Reads the driver's error code and SQLSTATE where Prisma keeps them
+ * (`meta.driverAdapterError.cause`), the raw driver error, and the messages of older shapes.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
-  const e = err as { name?: string; code?: string; message?: string; cause?: unknown };
+  const e = err as { name?: string; code?: unknown; errno?: unknown; sqlState?: unknown; state?: unknown; message?: string; cause?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } };
   if (e.name === 'PrismaClientInitializationError') return true;
-  if (e.code && ['P1001', 'P1002', 'P1008', 'P1017', 'P2024'].includes(e.code)) return true;
+  if (typeof e.code === 'string' && ['P1001', 'P1002', 'P1008', 'P1017', 'P2024'].includes(e.code)) return true;
+  // The driver's code (raw SqlError: errno; Prisma's adapter error: code) and SQLSTATE class 08
+  // (connection exception).
+  const driverCode = typeof e.errno === 'number' ? e.errno : typeof e.code === 'number' ? e.code : undefined;
+  if (driverCode !== undefined && DRIVER_UNAVAILABLE.has(driverCode)) return true;
+  const state = typeof e.sqlState === 'string' ? e.sqlState : typeof e.state === 'string' ? e.state : undefined;
+  if (state?.startsWith('08')) return true;
   const msg = String(e.message ?? '');
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE|ER_CONNECTION_TIMEOUT/i.test(msg)) {
+  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve (a )?connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE|ER_CONNECTION_TIMEOUT/i.test(msg)) {
     return true;
   }
+  const adapterCause = e.meta?.driverAdapterError?.cause;
+  if (adapterCause !== undefined && adapterCause !== err && isDatabaseUnavailable(adapterCause)) return true;
   return e.cause !== undefined && e.cause !== err ? isDatabaseUnavailable(e.cause) : false;
 }

@@ -1,10 +1,14 @@
 /**
- * mariadb 3.4.x (under @prisma/adapter-mariadb) drops the promise of a new connection's
- * initialisation: when the server goes away between authentication and the `SET time_zone`
- * that follows, the rejection is never handled, and Node 20 would end the process on it. The
- * failed connection itself is handled by the pool (the caller gets its error), so that one
- * rejection, a fatal SqlError of SQLState 08S01 (communication link failure), is reported and
- * ignored; any other unhandled rejection still ends the process, as by default.
+ * mariadb 3.4.5, which @prisma/adapter-mariadb 7.10 pins, drops the promise of a new
+ * connection's initialisation (`authSucceedHandler` returns a rejection nobody holds): when the
+ * server goes away between authentication and the `SET time_zone` that follows, the rejection
+ * is never handled, and Node would end the process on it (under jest, which takes over the
+ * process's handlers while a test runs, it failed whichever test was running: the cause of the
+ * outage tests' old flake). mariadb 3.5 no longer does that, and the root package.json makes
+ * the adapter use it (`overrides`); this guard stays for a driver that regresses. The failed
+ * connection itself is handled by the pool (the caller gets its error), so that one rejection,
+ * a fatal SqlError of SQLState 08S01 (communication link failure), is reported and ignored; any
+ * other unhandled rejection still ends the process, as by default.
  * Every process that talks to the database through @etu/db installs this guard.
  */
 export function isOrphanedConnectionFailure(reason: unknown): boolean {

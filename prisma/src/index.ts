@@ -4,4 +4,5 @@ export { Role, Category, ListingStatus } from './generated/prisma/enums';
 export { createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
 export { applyMigrations, ensureDatabase, readMigrations, MigrationError, MIGRATIONS_DIR } from './migrate';
 export { parseDatabaseUrl, withDatabase, type DbSettings } from './url';
+export { DatabaseGate, DatabaseTimeout, QUERY_TIMEOUT_MS, CHECK_TIMEOUT_MS, type DatabaseGateOptions } from './gate';
 export { guardDriverRejections, isOrphanedConnectionFailure, type WarnLogger } from './driver-guard';

@@ -208,6 +208,11 @@ export interface TcpRelay {
   holdRequests(on: boolean): void;
   /** Stop (or resume) passing the target's answers back: the connection stays open, replies wait. */
   holdReplies(on: boolean): void;
+  /**
+   * Resets (both sides) any connection whose client sends bytes containing `text` — e.g. the
+   * MariaDB driver's `SET time_zone` right after its handshake — instead of passing them on; null stops.
+   */
+  cutWhenClientSends(text: string | null): void;
   close(): Promise<void>;
 }
 
@@ -221,6 +226,7 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
   let server: Server | undefined;
   let requestsHeld = false;
   let repliesHeld = false;
+  let cutOn: string | null = null;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const srv = createServer((down) => {
@@ -233,7 +239,19 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
           up.destroy();
         };
         for (const sock of [down, up]) sock.on('error', drop).on('close', drop);
-        down.pipe(up);
+        down.on('data', (chunk: Buffer) => {
+          if (cutOn === null || !chunk.toString('latin1').includes(cutOn)) {
+            if (!up.write(chunk)) {
+              down.pause();
+              up.once('drain', () => requestsHeld || down.resume());
+            }
+            return;
+          }
+          pairs.delete(pair);
+          down.resetAndDestroy();
+          up.resetAndDestroy();
+        });
+        down.on('end', () => up.end());
         if (requestsHeld) down.pause();
         if (!repliesHeld) up.pipe(down);
       });
@@ -275,6 +293,9 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
           up.pause();
         } else up.pipe(down);
       }
+    },
+    cutWhenClientSends(text) {
+      cutOn = text;
     },
     close: cut,
   };

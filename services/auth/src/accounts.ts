@@ -2,7 +2,7 @@
 // table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
 // demo accounts and the admin are created exactly as a sign-up would create them.
 import { AlreadyExists, codePoints, inSpan, InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable, type Logger } from '@etu/common';
-import { isDatabaseUnavailable, Prisma, Role, type PrismaClient } from '@etu/db';
+import { DatabaseGate, Prisma, Role, type PrismaClient } from '@etu/db';
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
 
@@ -42,11 +42,21 @@ type Row = { publicId: string; lastName: string; firstName: string; email: strin
 const toAccount = ({ publicId, ...rest }: Row): Account => ({ id: publicId, ...rest });
 
 export class Accounts {
+  /** Every query goes through it (@etu/db's gate, shared with the market): refused at once while the database is down. */
+  private readonly gate: DatabaseGate;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly log: Logger,
     readonly hasher: PasswordHasher = new PasswordHasher(),
-  ) {}
+  ) {
+    this.gate = new DatabaseGate(prisma, { unavailable: () => new Unavailable(DB_UNAVAILABLE), log });
+  }
+
+  /** Health: resolves while the database answers `SELECT 1` in time (and opens the gate), rejects otherwise. */
+  probe(): Promise<void> {
+    return this.gate.probe();
+  }
 
   /**
    * Creates an account after checking every input rule. The role defaults to STUDENT; only the
@@ -164,19 +174,19 @@ export class Accounts {
   }
 
   /**
-   * Runs a database call and maps its failures: duplicate email → ALREADY_EXISTS (by Prisma's
-   * code P2002), database unreachable → UNAVAILABLE, anything else → an internal error whose
-   * text cannot carry a hash.
+   * Runs a database call through the gate and maps its failures: duplicate email →
+   * ALREADY_EXISTS (by Prisma's code P2002), database unreachable → UNAVAILABLE (the gate),
+   * anything else → an internal error whose text cannot carry a hash.
    */
   private async db<T>(op: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await inSpan(`SQL ${op}`, { kind: 'client', attributes: { 'db.system': 'mariadb', 'db.operation': op } }, fn);
+      return await this.gate.run(() => inSpan(`SQL ${op}`, { kind: 'client', attributes: { 'db.system': 'mariadb', 'db.operation': op } }, fn));
     } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AlreadyExists(EMAIL_TAKEN);
-      if (isDatabaseUnavailable(err)) {
-        this.log.warn({ op, err: describe(err) }, 'database unavailable');
-        throw new Unavailable(DB_UNAVAILABLE);
+      if (err instanceof Unavailable) {
+        this.log.debug({ op }, 'database unavailable');
+        throw err;
       }
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AlreadyExists(EMAIL_TAKEN);
       throw new Error(`database error in ${op}: ${describe(err)}`);
     }
   }

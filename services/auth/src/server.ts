@@ -10,11 +10,7 @@ export const SERVICE_NAME = 'etuservices.auth.v1.AuthService';
 
 export interface AuthServerOptions extends ServiceBaseOptions {
   databaseUrl: string;
-  /**
-   * Pool settings. Defaults fail a query after 1 s without a connection, so a database outage
-   * answers UNAVAILABLE in about 1 s (about 2 s for the very first query of the process, which
-   * also probes the server's capabilities).
-   */
+  /** Pool settings (createPrismaClient's defaults otherwise); the gate answers UNAVAILABLE within its query timeout. */
   db?: PrismaClientOptions;
   /** Password hashing parameters (tests of the rehash path only; default: current ones). */
   hasher?: PasswordHasher;
@@ -37,7 +33,7 @@ export function toProtoUser(a: Account): auth.User {
 
 export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {
   const { log } = opts;
-  const prisma = createPrismaClient(opts.databaseUrl, { connectTimeoutMs: 1000, acquireTimeoutMs: 1000, ...opts.db });
+  const prisma = createPrismaClient(opts.databaseUrl, opts.db);
   const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
   const m = opts.metrics ?? new Metrics({ enabled: false });
   const PASSWORD_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];
@@ -84,9 +80,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
     definition: auth.AuthServiceService,
     handlers,
     also: [{ name: 'store', definition: store.StoreServiceService, handlers: storeHandlers }],
-    probe: async () => {
-      await prisma.$queryRaw`SELECT 1`;
-    },
+    probe: () => accounts.probe(),
     release: () => prisma.$disconnect(),
   });
 }

@@ -4,7 +4,7 @@ import { FailedPrecondition, InvalidArgument, NotFound, type Logger } from '@etu
 import { ListingStatus as DbStatus, Prisma, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
-import { DatabaseGate } from './database';
+import { marketGate, type MarketGate } from './database';
 import {
   categoryFromDb,
   parseCategoryFilter,
@@ -61,7 +61,7 @@ export function toProto(r: Row): market.Listing {
 export interface MarketOptions {
   log?: Logger;
   /** The gate every query runs through (shared with health); a private one by default. */
-  gate?: DatabaseGate;
+  gate?: MarketGate;
 }
 
 export class Market {
@@ -69,10 +69,10 @@ export class Market {
     private readonly prisma: PrismaClient,
     private readonly opts: MarketOptions = {},
   ) {
-    this.gate = opts.gate ?? new DatabaseGate();
+    this.gate = opts.gate ?? marketGate(prisma, opts.log);
   }
 
-  private readonly gate: DatabaseGate;
+  private readonly gate: MarketGate;
 
   /**
    * A query, run once the request is known valid (so a bad request is refused as such first),

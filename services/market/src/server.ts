@@ -3,7 +3,7 @@
 // UNAVAILABLE at once while the database is unreachable (the gate, database.ts).
 import { DomainError, GRPC_CODE_NAMES, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { market } from '@etu/proto';
-import { createMarketPrisma, DatabaseGate } from './database';
+import { createMarketPrisma, marketGate } from './database';
 import { Market } from './market';
 
 export const SERVICE_NAME = 'etuservices.market.v1.MarketService';
@@ -42,7 +42,7 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
 
 export async function startMarketServer(opts: MarketServerOptions): Promise<MarketServer> {
   const db = createMarketPrisma(opts.databaseUrl);
-  const gate = new DatabaseGate();
+  const gate = marketGate(db, opts.log);
   const domain = new Market(db, { log: opts.log, gate });
   return serveGrpc({
     ...opts,
@@ -50,7 +50,7 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
     serviceName: SERVICE_NAME,
     definition: market.MarketServiceService,
     handlers: marketHandlers(domain, opts.metrics),
-    probe: () => gate.probe(db),
+    probe: () => gate.probe(),
     release: () => db.$disconnect(),
   });
 }
