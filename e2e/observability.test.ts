@@ -48,7 +48,7 @@ function familiesOf(text: string): Set<string> {
 /** Metric names the rules and the dashboard use (ours and the grpc-ecosystem ones), histogram suffixes folded. */
 function namesUsedByMonitoring(): string[] {
   const text = readFileSync(join(MONITORING, 'alerts.yml'), 'utf8') + readFileSync(join(MONITORING, 'grafana/dashboards/etuservices.json'), 'utf8');
-  const names = [...text.matchAll(/\b((?:etu|http_server|grpc_server|grpc_client)_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, ''));
+  const names = [...text.matchAll(/\b(?:etu|http_server|grpc_server|grpc_client)_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(?:bucket|count|sum)$/, ''));
   return [...new Set(names)].sort();
 }
 

@@ -21,9 +21,9 @@ export interface RunningSystem {
   url: string;
   databaseUrl: string;
   /** Last lines each part wrote (for a failing test's message). */
-  logs(): string;
+  logs: () => string;
   /** What one part has written so far (its last 2,000 chunks of stdout and stderr). */
-  output(part: string): string;
+  output: (part: string) => string;
   /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
   metricsUrls: Record<string, string>;
   stop(): Promise<void>;
@@ -55,9 +55,9 @@ export interface RunningParts {
   url: string;
   /** The environment every part was started with (addresses, stores, secrets). */
   env: Record<string, string>;
-  logs(): string;
+  logs: () => string;
   /** What one part has written so far (its last 2,000 chunks of stdout and stderr). */
-  output(part: string): string;
+  output: (part: string) => string;
   /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
   metricsUrls: Record<string, string>;
   /** Stops the parts (SIGTERM, then SIGKILL after 10 s); the stores stay. */
@@ -97,8 +97,8 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
         p.output.push(d.toString());
         if (p.output.length > 2000) p.output.shift();
       };
-      proc.stdout!.on('data', keep);
-      proc.stderr!.on('data', keep);
+      proc.stdout.on('data', keep);
+      proc.stderr.on('data', keep);
       p.proc = proc;
     }
     for (const addr of listParts().filter((p) => p.kind === 'grpc').map((p) => env[p.addrVar]!)) {
@@ -152,7 +152,7 @@ async function stopParts(parts: Part[]): Promise<void> {
       (p) =>
         new Promise<void>((resolve) => {
           const proc = p.proc;
-          if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          if (!proc || proc.exitCode !== null || proc.signalCode !== null) { resolve(); return; }
           const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
           proc.once('exit', () => {
             clearTimeout(kill);

@@ -57,7 +57,7 @@ function gitCommit() {
 /** Migrations recorded in the dump's _prisma_migrations rows. */
 function migrationsOf(sqlFile) {
   const sql = readFileSync(sqlFile, 'utf8');
-  return [...new Set([...sql.matchAll(/'(\d{14}_[A-Za-z0-9_]+)'/g)].map((m) => m[1]))].sort();
+  return [...new Set([...sql.matchAll(/'(\d{14}_\w+)'/g)].map((m) => m[1]))].sort();
 }
 
 async function write(dir, target, database, sqlStarted, sqlFinished) {

@@ -54,7 +54,7 @@ export function summarizeProfile(file, top = 12, windows = null) {
 
 /** Summaries of the profiles written into dir after `since` (ms). */
 export function profilesIn(dir, since = 0, windows = null) {
-  let files = [];
+  let files;
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   } catch {

@@ -25,8 +25,8 @@ export function machineFacts() {
     kernel: os.release(),
     node: process.version,
     redis: redisVersion(),
-    redisBenchmark: sh('redis-benchmark', ['--version'])?.match(/[0-9]+\.[0-9.]+/)?.[0] ?? null,
-    mariadb: sh('mariadb', ['--version'])?.match(/([0-9]+\.[0-9]+\.[0-9]+)-MariaDB/)?.[1] ?? sh('mariadb', ['--version']),
+    redisBenchmark: sh('redis-benchmark', ['--version'])?.match(/(?<!\d)\d+\.[0-9.]+/)?.[0] ?? null,
+    mariadb: sh('mariadb', ['--version'])?.match(/(?<!\d)(\d+\.\d+\.\d+)-MariaDB/)?.[1] ?? sh('mariadb', ['--version']),
     autocannon: (() => {
       try {
         return JSON.parse(readFileSync(new URL('../../node_modules/autocannon/package.json', import.meta.url))).version;
@@ -46,7 +46,7 @@ function machineBusyTicks() {
 function procTable() {
   const t = new Map();
   for (const d of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(d)) continue;
+    if (!/^\d+$/.test(d)) continue;
     try {
       const s = readFileSync(`/proc/${d}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
@@ -103,7 +103,7 @@ export function loadMeter() {
 export function jestProcesses() {
   let n = 0;
   for (const d of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(d)) continue;
+    if (!/^\d+$/.test(d)) continue;
     try {
       if (/jest/.test(readFileSync(`/proc/${d}/cmdline`, 'utf8'))) n++;
     } catch {

@@ -21,9 +21,9 @@ const skip = (m) => Object.assign(new Error(m), { skip: true });
 
 function mariadbPid() {
   for (const d of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(d)) continue;
+    if (!/^\d+$/.test(d)) continue;
     try {
-      if (/^(mariadbd|mysqld)$/.test(readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+      if (/^(?:mariadbd|mysqld)$/.test(readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
     } catch {
       /* gone */
     }
@@ -46,7 +46,7 @@ export async function benchDatabase(serverUrl) {
   } catch (e) {
     throw skip(`MariaDB/MySQL does not answer at ${u.host}: ${e.message}`);
   }
-  const url = `${serverUrl.replace(/\/+$/, '')}/${DB_NAME}`;
+  const url = `${serverUrl.replace(/(?<!\/)\/+$/, '')}/${DB_NAME}`;
   const migrate = () => execFileSync(process.execPath, [join(ROOT, 'prisma/dist/cli.js'), 'migrate'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
   let fresh = false;
   try {

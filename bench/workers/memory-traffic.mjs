@@ -29,7 +29,7 @@ class Jar {
   map = new Map();
   take(res) {
     for (const c of cookiesOf(res)) this.map.set(c.slice(0, c.indexOf('=')), c);
-    for (const c of res.headers.getSetCookie()) if (/=;|=\s*;/.test(c.split(';')[0] + ';') || /expires=Thu, 01 Jan 1970/i.test(c)) this.map.delete(c.slice(0, c.indexOf('=')));
+    for (const c of res.headers.getSetCookie()) if (/=\s*;/.test(c.split(';')[0] + ';') || /expires=Thu, 01 Jan 1970/i.test(c)) this.map.delete(c.slice(0, c.indexOf('=')));
   }
   get header() {
     return [...this.map.values()].join('; ');

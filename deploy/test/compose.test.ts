@@ -125,7 +125,7 @@ describe('deploy/compose.yaml', () => {
     const { model } = loadCompose({ ...operatorEnv, GATEWAY_PORT: '0' });
     expect(model.services.gateway!.ports).toEqual(['0:3000']);
     // The proxy publishes the port nginx.conf listens on, with TLS.
-    const listen = /^\s*listen (\d+) ssl;/m.exec(readFileSync(join(DEPLOY, 'nginx.conf'), 'utf8'));
+    const listen = /^[ \t]*listen (\d+) ssl;/m.exec(readFileSync(join(DEPLOY, 'nginx.conf'), 'utf8'));
     expect(services.proxy!.ports).toEqual([`${envExample.PROXY_PORT}:${listen![1]}`]);
   });
 
@@ -211,7 +211,7 @@ describe('deploy/compose.yaml', () => {
   test('containers run as non-root users, read-only, without capabilities', () => {
     for (const [name, svc] of Object.entries(services)) {
       expect([name, svc.user]).toEqual([name, expect.any(String)]);
-      expect([name, /^(root|0)(:|$)/.test(svc.user)]).toEqual([name, false]);
+      expect([name, /^(?:root|0)(?::|$)/.test(svc.user)]).toEqual([name, false]);
       expect([name, svc.read_only]).toEqual([name, true]);
       expect([name, svc.privileged]).toEqual([name, undefined]);
       expect([name, svc.cap_drop]).toEqual([name, ['ALL']]);

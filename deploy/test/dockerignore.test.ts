@@ -17,7 +17,7 @@ describe('.dockerignore', () => {
         .replace(/\*\*/g, '.*')
         .replace(/\*/g, '[^/]*')
         .replace(/\?/g, '[^/]')
-        .replace(/\u0000/g, '(?:.*/)?')}(?:/.*)?$`,
+        .replace(/\0/g, '(?:.*/)?')}(?:/.*)?$`,
     );
   /** Docker's rule: the last matching pattern wins; `!` re-includes. */
   const ignored = (path: string) => {

@@ -14,8 +14,8 @@ function runHealthcheck(env: Env): Promise<{ code: number | null; out: string }>
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => resolvePromise({ code, out }));
   });
 }

@@ -13,7 +13,7 @@ export const ENV_EXAMPLE = join(DEPLOY, '.env.example');
 export const DOCKERFILE = join(DEPLOY, 'Dockerfile');
 
 export type Env = Record<string, string | undefined>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- compose.yaml's free-form YAML; the tests assert each field they read
 export type Service = Record<string, any>;
 // ---------------------------------------------------------------------------------------------
 // Compose semantics needed here: .env files, ${...} interpolation, environment of a service.
@@ -23,16 +23,17 @@ export function parseEnvFile(text: string): Record<string, string> {
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    // `=(.*)` then trimStart, not `=\s*(.*)$`: two quantifiers that can trade spaces backtrack quadratically.
+    const m = /^(?:export\s+)?([A-Za-z_]\w*)\s*=(.*)$/.exec(line);
     if (!m) throw new Error(`not a KEY=value line: ${line}`);
-    let v = m[2]!;
+    let v = m[2]!.trimStart();
     if (/^(["']).*\1$/.test(v)) v = v.slice(1, -1);
     out[m[1]!] = v;
   }
   return out;
 }
 
-export const VAR_REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^}])*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+export const VAR_REF = /\$\$|\$\{([A-Z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Z_]\w*)/gi;
 
 /** Compose's interpolation: $$, ${V}, ${V:-d}, ${V-d}, ${V:?err}, ${V?err}, $V. */
 export function interpolate(value: string, env: Env, errors: string[]): string {
@@ -96,7 +97,7 @@ export function serviceEnv(svc: Service): Record<string, string> {
       if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
     }
   } else {
-    for (const [k, v] of Object.entries(env)) if (v !== null && v !== undefined) out[k] = String(v);
+    for (const [k, v] of Object.entries(env)) if (v !== null && v !== undefined) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   return out;
 }
@@ -124,13 +125,13 @@ export function writeSecrets(): string {
 export function withSecretFiles(svc: Service, secrets: Record<string, { file: string }>): Record<string, string> {
   const env = serviceEnv(svc);
   const mounted = new Set<string>((svc.secrets ?? []).map((x: string | { source: string }) => (typeof x === 'string' ? x : x.source)));
+  const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     const m = /^\/run\/secrets\/(.+)$/.exec(v);
-    if (!k.endsWith('_FILE') || !m || !mounted.has(m[1]!)) continue;
-    delete env[k];
-    env[k.slice(0, -'_FILE'.length)] = readFileSync(resolve(DEPLOY, secrets[m[1]!]!.file), 'utf8');
+    if (!k.endsWith('_FILE') || !m || !mounted.has(m[1]!)) out[k] = v;
+    else out[k.slice(0, -'_FILE'.length)] = readFileSync(resolve(DEPLOY, secrets[m[1]!]!.file), 'utf8');
   }
-  return env;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

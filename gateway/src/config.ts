@@ -30,7 +30,7 @@ export const configShape = {
   TRUST_PROXY: z
     .string()
     .default('false')
-    .refine((v) => /^(true|false|[0-9]{1,2})$/.test(v), 'expected true, false or a number of proxies (e.g. 1)')
+    .refine((v) => /^(?:true|false|\d{1,2})$/.test(v), 'expected true, false or a number of proxies (e.g. 1)')
     .transform((v): number => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
   /**
    * Secure cookies (with the __Host- prefix): auto (when the request came over TLS, directly or

@@ -19,7 +19,9 @@ sessionRedis.on('error', (err: Error) => log.warn({ err: err.message }, 'session
 const app = createApp({ config, clients, sessionRedis, log, metrics });
 let metricsListener: MetricsListener | undefined;
 let stopping = false;
-const server = createServer(app.callback());
+// Koa's handler settles its own errors (the error middleware answers, app.onerror logs the rest).
+const handle = app.callback();
+const server = createServer((req, res) => void handle(req, res));
 // Slow clients cannot hold sockets forever.
 server.requestTimeout = 30_000;
 server.headersTimeout = 15_000;
@@ -66,10 +68,10 @@ async function sessionStoreAnswers(): Promise<void> {
 
 void sessionStoreAnswers().then(() => {
   if (stopping) return;
-  server.listen(config.PORT, config.HOST, onListening);
+  server.listen(config.PORT, config.HOST, () => void onListening());
 });
 
-async function onListening() {
+async function onListening(): Promise<void> {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   if (config.METRICS_PORT !== null) {

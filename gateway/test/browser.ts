@@ -1,5 +1,6 @@
 // A tiny cookie-keeping HTTP client for the gateway tests (supertest agent underneath): reads
 // the CSRF token from the last page, posts forms with it, can pose as another client IP.
+import { CookieAccessInfo } from 'cookiejar';
 import request from 'supertest';
 import type { Server } from 'node:http';
 
@@ -23,7 +24,7 @@ export class WebClient {
   }
 
   private withIp<T extends request.Test>(t: T): T {
-    return this.ip ? (t.set('X-Forwarded-For', this.ip) as T) : t;
+    return this.ip ? (t.set('X-Forwarded-For', this.ip)) : t;
   }
 
   async get(path: string, accept = 'text/html') {
@@ -53,7 +54,6 @@ export class WebClient {
   adopt(other: WebClient): this {
     const jarOf = (c: WebClient) =>
       (c.agent as unknown as { jar: { getCookies(a: unknown): { name: string; value: string }[]; setCookies(c: string[], d: string, p: string): void } }).jar;
-    const CookieAccessInfo = (require('cookiejar') as { CookieAccessInfo: new (d: string, p: string, s: boolean, sc: boolean) => unknown }).CookieAccessInfo;
     const cookies = jarOf(other).getCookies(new CookieAccessInfo('127.0.0.1', '/', false, false));
     jarOf(this).setCookies(cookies.map((c) => `${c.name}=${c.value}; Path=/`), '127.0.0.1', '/');
     this.token = other.token;
@@ -63,7 +63,6 @@ export class WebClient {
   /** The value of a cookie this client holds. */
   cookie(name: string): string | undefined {
     const jar = (this.agent as unknown as { jar: { getCookie(name: string, access: unknown): { value: string } | undefined } }).jar;
-    const CookieAccessInfo = (require('cookiejar') as { CookieAccessInfo: new (d: string, p: string, s: boolean, sc: boolean) => unknown }).CookieAccessInfo;
     return jar.getCookie(name, new CookieAccessInfo('127.0.0.1', '/', false, false))?.value;
   }
 }
@@ -72,7 +71,7 @@ export class WebClient {
 export function textOf(html: string): string {
   return html
     .replace(/<script[\s\S]*?<\/script>/g, '')
-    .replace(/<[^>]+>/g, ' ')
+    .replace(/<[^<>]+>/g, ' ')
     .replace(/&nbsp;/g, ' ')
     .replace(/&#39;/g, "'")
     .replace(/&quot;/g, '"')

@@ -7,7 +7,7 @@ const EMAIL = 'camille.martin@etu.example';
 
 test('a token opens the account it was issued for, and no other', () => {
   const t = issueDeviceToken([OLD], EMAIL);
-  expect(trustedDevice([OLD], t, EMAIL)).toMatchObject({ accountTag: accountTag(EMAIL), nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
+  expect(trustedDevice([OLD], t, EMAIL)).toMatchObject({ accountTag: accountTag(EMAIL), nonce: expect.stringMatching(/^[\w-]{22}$/) });
   expect(trustedDevice([OLD], t, 'autre.compte@etu.example')).toBeUndefined();
 });
 
@@ -40,7 +40,7 @@ test('forged, altered, expired or oversized values are ignored', () => {
 
 test('the account budget subject depends on the key and the email, and contains neither', () => {
   const s = accountSubject([OLD], EMAIL);
-  expect(s).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  expect(s).toMatch(/^[\w-]{32}$/);
   expect(accountSubject([OLD], EMAIL)).toBe(s);
   expect(accountSubject([NEW], EMAIL)).not.toBe(s);
   expect(accountSubject([OLD], 'autre.compte@etu.example')).not.toBe(s);

@@ -81,7 +81,8 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
       const clients = createClients({ ...addrs, ...over }, metrics.part);
       const logLines: string[] = [];
       const app = createApp({ config, clients, sessionRedis: ownSessionRedis ?? sessionRedis, log: testLogger(logLines), metrics });
-      const server = createServer(app.callback());
+      const handle = app.callback();
+  const server = createServer((req, res) => void handle(req, res));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const g = { app, server, clients, metrics, logLines };
       gateways.push(g);
@@ -92,7 +93,7 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
         { firstName: u.firstName, lastName: u.lastName, email: u.email, password: u.password },
         { role: u.admin ? Role.ADMIN : Role.STUDENT },
       );
-      return String(a.id);
+      return a.id;
     },
     async close() {
       for (const g of gateways) {

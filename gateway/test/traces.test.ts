@@ -5,6 +5,7 @@
 // exporter sees every part's spans; which part made a span is its `etu.part` attribute. The
 // spawned parts' per-call logs are checked by e2e/observability.test.ts, and that no SDK module
 // is loaded while traces are off by services/common/test/tracing.test.ts.
+import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { initTracing, shutdownTracing } from '@etu/common';
 import { startSystem, type Gateway, type System } from './system';
@@ -39,7 +40,7 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
   // The stats record may finish just after the answer.
   const byPart = (spans: ReadableSpan[]) => new Set(spans.map((s) => s.attributes['etu.part']));
   const deadline = Date.now() + 5000;
-  let spans: ReadableSpan[] = [];
+  let spans: ReadableSpan[];
   for (;;) {
     const root = exporter.getFinishedSpans().find((s) => s.attributes['etu.request_id'] === requestId);
     spans = root ? exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId) : [];
@@ -54,7 +55,7 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
   // Each service's server span is the child of the gateway's client span for that call.
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
   for (const method of ['etuservices.market.v1.MarketService/CreateListing', 'etuservices.stats.v1.StatsService/RecordServiceCall']) {
-    const server = spans.find((s) => s.name === method && s.kind === 1)!;
+    const server = spans.find((s) => s.name === method && s.kind === SpanKind.SERVER)!;
     const client = byId.get(server.parentSpanContext!.spanId)!;
     expect([method, client.name, client.kind]).toEqual([method, method, 2]);
   }

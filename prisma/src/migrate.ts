@@ -26,7 +26,7 @@ export class MigrationError extends Error {
 /** The committed migrations, oldest first. */
 export function readMigrations(dir = MIGRATIONS_DIR): LocalMigration[] {
   return readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^\d{14}_[A-Za-z0-9_]+$/.test(d.name))
+    .filter((d) => d.isDirectory() && /^\d{14}_\w+$/.test(d.name))
     .map((d) => d.name)
     .sort()
     .filter((name) => existsSync(join(dir, name, 'migration.sql')))
@@ -90,13 +90,13 @@ export async function applyMigrations(
     connectTimeout: 3000,
   });
   try {
-    const [lock] = await conn.query("SELECT GET_LOCK('prisma_migrate', 10) AS got");
+    const [lock] = await conn.query<[{ got: unknown }]>("SELECT GET_LOCK('prisma_migrate', 10) AS got");
     if (Number(lock.got) !== 1) throw new MigrationError('another migration run holds the lock prisma_migrate; try again');
     try {
       await conn.query(CREATE_MIGRATIONS_TABLE);
-      const rows = (await conn.query(
+      const rows = await conn.query<AppliedRow[]>(
         'SELECT migration_name, checksum, finished_at, rolled_back_at FROM `_prisma_migrations` ORDER BY started_at',
-      )) as AppliedRow[];
+      );
       const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
       if (failed.length > 0) {
         throw new MigrationError(

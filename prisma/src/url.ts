@@ -18,7 +18,7 @@ export function parseDatabaseUrl(url: string): DbSettings {
     throw new Error('DATABASE_URL must start with mysql:// or mariadb://');
   }
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
+  if (!/^\w{1,64}$/.test(database)) {
     throw new Error('DATABASE_URL must name a database made of letters, digits and _ (e.g. /etuservices)');
   }
   return {

@@ -13,7 +13,7 @@ async function query<T = Record<string, unknown>>(url: string, sql: string, para
   const s = parseDatabaseUrl(url);
   const conn = await mariadb.createConnection({ host: s.host, port: s.port, user: s.user, password: s.password, database: s.database });
   try {
-    return (await conn.query(sql, params)) as T[];
+    return await conn.query<T[]>(sql, params);
   } finally {
     await conn.end();
   }
@@ -37,7 +37,7 @@ test('applies every migration once; a second run applies nothing', async () => {
   expect(second.alreadyApplied).toEqual(names);
 
   // Recorded the way Prisma records them: sha256 checksum of the file, finished, one step.
-  const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; rolled_back_at: Date | null }>(
+  const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number | bigint; rolled_back_at: Date | null }>(
     db.url,
     'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
   );
@@ -121,14 +121,14 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
   expect(col('articles', 'statut').COLUMN_TYPE).toBe("enum('disponible','vendu')");
   expect(col('articles', 'acheteur_id').IS_NULLABLE).toBe('YES');
   expect(col('articles', 'vendu_at').IS_NULLABLE).toBe('YES');
-  const unique = await query<{ INDEX_NAME: string; NON_UNIQUE: number }>(
+  const unique = await query<{ INDEX_NAME: string; NON_UNIQUE: number | bigint }>(
     db.url,
     "SELECT INDEX_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'utilisateurs' AND COLUMN_NAME = 'email'",
     [db.name],
   );
   expect(unique.map((u) => [u.INDEX_NAME, Number(u.NON_UNIQUE)])).toEqual([['utilisateurs_email_key', 0]]);
   // A sale form's key is unique per seller (issue 22): the index covers (vendeur_id, cle_idempotence).
-  const saleKey = await query<{ COLUMN_NAME: string; NON_UNIQUE: number }>(
+  const saleKey = await query<{ COLUMN_NAME: string; NON_UNIQUE: number | bigint }>(
     db.url,
     "SELECT COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles' AND INDEX_NAME = 'articles_vendeur_id_cle_idempotence_key' ORDER BY SEQ_IN_INDEX",
     [db.name],

@@ -149,7 +149,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const kill = (signal: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
       const p = proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+      if (!p || p.exitCode !== null || p.signalCode !== null) { resolve(); return; }
       p.once('exit', () => resolve());
       p.kill(signal);
     });
@@ -174,8 +174,8 @@ export async function startRedisServer(args: string[], cwd: string): Promise<Chi
         ok();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', () => {
       clearTimeout(timer);
       ko(new Error(`redis-server exited:\n${log}`));

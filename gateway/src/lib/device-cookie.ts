@@ -16,7 +16,7 @@ export const SECURE_DEVICE_COOKIE = '__Host-etu_device';
 export const DEVICE_MAX_AGE_MS = 180 * 24 * 3600_000;
 /** Longest cookie value read; anything longer is ignored before it is split. */
 const MAX_VALUE_LENGTH = 200;
-const B64URL = /^[A-Za-z0-9_-]+$/;
+const B64URL = /^[\w-]+$/;
 
 export interface DeviceToken {
   /** Which account the browser logged into (a hash of the normalised email). */
@@ -57,7 +57,7 @@ export function readDeviceToken(keys: readonly string[], value: string | undefin
   const parts = value.split('.');
   if (parts.length !== 5 || parts[0] !== 'v1') return undefined;
   const [, tag, nonce, iat, sig] = parts as [string, string, string, string, string];
-  if (![tag, nonce, sig].every((p) => B64URL.test(p)) || !/^[0-9]{1,12}$/.test(iat)) return undefined;
+  if (![tag, nonce, sig].every((p) => B64URL.test(p)) || !/^\d{1,12}$/.test(iat)) return undefined;
   const given = Buffer.from(sig, 'base64url');
   const payload = parts.slice(0, 4).join('.');
   if (!keys.some((k) => { const want = sign(k, payload); return want.length === given.length && timingSafeEqual(want, given); })) return undefined;

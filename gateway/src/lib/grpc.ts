@@ -35,7 +35,7 @@ export function isUnavailable(err: unknown): boolean {
 export function describeGrpcError(err: unknown): { code: string; details: string } {
   const c = grpcCode(err);
   const name = c === undefined ? 'NO_CODE' : (Status[c] ?? String(c));
-  return { code: String(name), details: grpcDetails(err) || (err instanceof Error ? err.message : String(err)) };
+  return { code: name, details: grpcDetails(err) || (err instanceof Error ? err.message : String(err)) };
 }
 
 /** French names of the fields the services name in INVALID_ARGUMENT ("field: reason"). */

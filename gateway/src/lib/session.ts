@@ -126,7 +126,7 @@ export class Session {
    * Writes the session now (login, logout), so that a store failure fails the request instead of
    * being noticed after the response was decided. Set by the middleware.
    */
-  save: () => Promise<void> = async () => undefined;
+  save: () => Promise<void> = () => Promise.resolve();
 
   /** @internal what the commit must do; `done()` marks it written. */
   pending() {

@@ -76,10 +76,10 @@ export class StoreCheck {
     const databaseId = db?.databaseId ?? '';
     const judge = (s: store.DescribeStoreResponse | undefined, name: string): StoreReport => {
       if (!s || !db) return { state: 'unknown' };
-      const base = { initializedAt: s.initializedAt?.toISOString(), ...(Number(s.users) >= 0 ? { users: Number(s.users) } : {}) };
+      const base = { initializedAt: s.initializedAt?.toISOString(), ...(s.users >= 0 ? { users: s.users } : {}) };
       // The most actionable finding first.
       if (s.databaseId !== '' && s.databaseId !== databaseId) return { state: 'foreign', ...base };
-      if (name === 'stats' && Number(s.users) < Number(db.users)) return { state: 'behind', ...base };
+      if (name === 'stats' && s.users < db.users) return { state: 'behind', ...base };
       if (!s.markerFound) return { state: 'empty', ...base };
       return { state: 'ok', ...base };
     };
@@ -107,7 +107,7 @@ export class StoreCheck {
       else this.log.info('stores consistent again');
     }
     return {
-      database: db ? { id: db.databaseId, createdAt: db.initializedAt?.toISOString() ?? '', accounts: Number(db.users) } : null,
+      database: db ? { id: db.databaseId, createdAt: db.initializedAt?.toISOString() ?? '', accounts: db.users } : null,
       stores,
       warnings,
     };

@@ -25,9 +25,9 @@ export class Views {
   constructor(config: { NODE_ENV: string; DISPLAY_TIME_ZONE: string }) {
     const loader = new nunjucks.FileSystemLoader(join(GATEWAY_ROOT, 'views'), { noCache: config.NODE_ENV === 'development' });
     this.env = new nunjucks.Environment(loader, { autoescape: true, throwOnUndefined: false, trimBlocks: true, lstripBlocks: true });
-    this.env.addFilter('euros', (cents: number) => formatEuros(Number(cents)));
+    this.env.addFilter('euros', (cents: unknown) => formatEuros(Number(cents)));
     this.env.addFilter('dateTime', (d: Date | undefined) => formatDateTime(d, config.DISPLAY_TIME_ZONE));
-    this.env.addFilter('duration', (ms: number) => formatDuration(Number(ms)));
+    this.env.addFilter('duration', (ms: unknown) => formatDuration(Number(ms)));
   }
 
   /** Variables every page gets (the logged-in user, the CSRF token, a flash message...). */

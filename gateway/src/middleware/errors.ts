@@ -13,7 +13,7 @@ import type { Metrics } from '../lib/metrics';
 function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
   if (err instanceof SessionStoreUnavailable) return unavailable('sessions');
-  const e = err as { status?: unknown; statusCode?: unknown; expose?: boolean; type?: string };
+  const e = err as { status?: unknown; statusCode?: unknown; expose?: boolean; type?: string } | null | undefined;
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 600 && status !== 500) {
     // http-errors from Koa, the router or the body parser (413 too large, 400 malformed, 415).

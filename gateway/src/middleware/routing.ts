@@ -10,7 +10,10 @@ import { HttpProblem, statusText } from '../lib/problem';
 export function routeFirst<S>(routers: Router<S>[]): Middleware<S> {
   return async (ctx, next) => {
     const matches = routers.map((r) => r.match(ctx.path, ctx.method));
-    if (matches.some((m) => m.route)) return next();
+    if (matches.some((m) => m.route)) {
+      await next();
+      return;
+    }
     const allowed = new Set(matches.flatMap((m) => m.path.flatMap((layer) => layer.methods)));
     if (allowed.size === 0) {
       const t = statusText(404);

@@ -80,7 +80,7 @@ export const SECURE_FLASH_COOKIE = '__Host-etu_flash';
 const FLASH_MAX_AGE_MS = 10 * 60_000;
 const FLASH_KINDS = new Set(['succes', 'info', 'erreur']);
 const KEY_PREFIX = 'sess:';
-const ID_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const ID_FORMAT = /^[\w-]{43}$/;
 
 /** Thrown when the session store cannot be reached (rendered as a 503). */
 export class SessionStoreUnavailable extends Error {

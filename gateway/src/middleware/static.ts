@@ -32,7 +32,10 @@ export function staticMiddleware(dir: string, prefix = '/static/'): Middleware {
   }
   return async (ctx, next) => {
     const asset = (ctx.method === 'GET' || ctx.method === 'HEAD') && assets.get(ctx.path);
-    if (!asset) return next();
+    if (!asset) {
+      await next();
+      return;
+    }
     ctx.set('Cache-Control', 'public, max-age=86400');
     ctx.set('ETag', asset.etag);
     ctx.type = asset.type;

@@ -59,7 +59,7 @@ export function healthRouter(w: Wiring, stores: StoreCheck): Router<GatewayState
 
   router.get('/readyz', async (ctx) => {
     const { addrs } = w.clients;
-    const grpcChecks = (Object.entries(addrs) as [string, string][]).map(async ([name, addr]) => {
+    const grpcChecks = Object.entries<string>(addrs).map(async ([name, addr]) => {
       try {
         const s = await checkHealth(addr, '', CHECK_TIMEOUT_MS);
         return [name, s === 'SERVING' ? 'ok' : s.toLowerCase()] as const;

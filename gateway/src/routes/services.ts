@@ -79,7 +79,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const articleId = field(ctx, 'article_id').trim();
-    if (articleId.length > 64 || !/^[A-Za-z0-9_-]{1,64}$/.test(articleId)) {
+    if (articleId.length > 64 || !/^[\w-]{1,64}$/.test(articleId)) {
       throw new HttpProblem(400, 'article_invalide', 'Article inconnu : choisissez un article dans la liste.', { title: 'Achat' });
     }
     // Already this user's (a retry after a lost answer): a success, uncounted. Any other state

@@ -110,6 +110,7 @@ export class Accounts {
       ok = await this.hasher.verify(stored, password);
     } catch (err) {
       if (err instanceof ResourceExhausted) throw err;
+      // eslint-disable-next-line preserve-caught-error -- the verifier's error can quote the stored hash; it must never reach a log
       throw new Error(`stored password hash of user ${account.id} cannot be read`);
     }
     if (!ok) {

@@ -7,8 +7,8 @@ import { hash, parseOptions, verify, type Algorithm, type Options, type Version 
 import { ResourceExhausted } from '@etu/common';
 
 // The package's enums are ambient `const enum`s, which isolated-module transpilers cannot inline.
-const ARGON2ID = 2 as Algorithm;
-const V0x13 = 1 as Version;
+const ARGON2ID = 2 as Algorithm; // eslint-disable-line @typescript-eslint/no-unsafe-enum-assignment -- Algorithm.Argon2id, not importable (ambient const enum)
+const V0x13 = 1 as Version; // eslint-disable-line @typescript-eslint/no-unsafe-enum-assignment -- Version.V0x13, same reason
 
 export interface HashParams {
   /** Memory in KiB (m). */

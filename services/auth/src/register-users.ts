@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    const e = err as { details?: string; message?: string };
+    const e = err as { details?: string; message?: string } | null | undefined;
     console.error(`register-users: ${e?.details ?? e?.message ?? String(err)}`);
     process.exit(1);
   });

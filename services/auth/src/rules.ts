@@ -26,8 +26,8 @@ export function checkName(field: 'last_name' | 'first_name', raw: string): strin
 }
 
 // Dot-atom local part (RFC 5322, ASCII) and a domain of LDH labels with at least one dot.
-const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const LOCAL_PART = /^[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*$/;
+const LABEL = /^[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?$/i;
 
 /** The form an email is stored and looked up in: trimmed and lower-cased. */
 export function normalizeEmail(raw: string): string {

@@ -58,7 +58,7 @@ function readStored(file: string): Map<string, DemoAccount> {
     throw new Error(`${file} is not valid JSON; fix or delete it`);
   }
   if (!Array.isArray(data)) throw new Error(`${file} should hold an array; fix or delete it`);
-  for (const e of data as Partial<DemoAccount>[]) {
+  for (const e of data as (Partial<DemoAccount> | null)[]) {
     if (e && typeof e.email === 'string') out.set(e.email.toLowerCase(), e as DemoAccount);
   }
   return out;
@@ -119,7 +119,7 @@ export async function seedAccounts(opts: SeedOptions): Promise<DemoAccount[]> {
   } catch (err) {
     if (err instanceof InvalidArgument) {
       const variable = err.field === 'email' ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
-      throw new Error(`${variable}: ${err.message.replace(/^[a-z_]+: /, '')}`);
+      throw new Error(`${variable}: ${err.message.replace(/^[a-z_]+: /, '')}`, { cause: err });
     }
     throw err;
   }
@@ -182,7 +182,7 @@ async function seedOne(
     return entry(account, password);
   } catch (err) {
     // Created by a concurrent seed between our lookup and our insert.
-    if (err instanceof AlreadyExists) throw new Error(`${w.email} was created concurrently; run the seed again`);
+    if (err instanceof AlreadyExists) throw new Error(`${w.email} was created concurrently; run the seed again`, { cause: err });
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 // The auth gRPC server: AuthService handlers over the accounts domain, grpc.health.v1 that is
 // SERVING only while the database answers `SELECT 1`, and a close() that releases everything.
-import { DomainError, GRPC_CODE_NAMES, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { DomainError, grpcCodeName, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
 import { auth, store } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
@@ -58,7 +58,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
         authentications.inc({ outcome: 'ok' });
         return { user: toProtoUser(user) };
       } catch (err) {
-        authentications.inc({ outcome: err instanceof DomainError ? (GRPC_CODE_NAMES[err.code] ?? 'Unknown') : 'Internal' });
+        authentications.inc({ outcome: err instanceof DomainError ? grpcCodeName(err.code) : 'Internal' });
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 // AuthService through a real gRPC server on port 0, over a migrated MariaDB database of this
 // file's own: what a caller (the gateway, the seed) observes.
 import * as grpc from '@grpc/grpc-js';
-import { hash, verify, type Options } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
 import { checkHealth } from '@etu/common';
 import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { createPrismaClient, Role, type PrismaClient } from '@etu/db';
@@ -275,7 +275,7 @@ describe('rehash on login', () => {
     expect(current.needsRehash(await new PasswordHasher({ memoryCost: 19456, timeCost: 3, parallelism: 1 }).hash('abcdefgh'))).toBe(false);
     expect(current.needsRehash(await weak.hash('abcdefgh'))).toBe(true);
     expect(current.needsRehash(await new PasswordHasher({ memoryCost: 19456, timeCost: 1, parallelism: 1 }).hash('abcdefgh'))).toBe(true);
-    const argon2i = await hash('abcdefgh', { algorithm: 1, memoryCost: 19456, timeCost: 2, parallelism: 1 } as Options);
+    const argon2i = await hash('abcdefgh', { algorithm: 1, memoryCost: 19456, timeCost: 2, parallelism: 1 });
     expect(argon2i).toMatch(/^\$argon2i\$/);
     expect(current.needsRehash(argon2i)).toBe(true);
     expect(current.needsRehash('not a hash')).toBe(true);
@@ -311,8 +311,8 @@ describe('roles', () => {
     const req = newUser();
     const admin = await accounts.register(req, { role: Role.ADMIN });
     const viaRpc = await h.client.call.authenticate({ email: req.email, password: req.password });
-    expect(viaRpc.user).toMatchObject({ id: String(admin.id), role: auth.Role.ROLE_ADMIN });
-    expect((await h.client.call.getUsers({ ids: [String(admin.id)] })).users[0]!.role).toBe(auth.Role.ROLE_ADMIN);
+    expect(viaRpc.user).toMatchObject({ id: admin.id, role: auth.Role.ROLE_ADMIN });
+    expect((await h.client.call.getUsers({ ids: [admin.id] })).users[0]!.role).toBe(auth.Role.ROLE_ADMIN);
   });
 });
 
@@ -324,7 +324,7 @@ describe('internal token', () => {
     const raw = new auth.AuthServiceClient(h.addr, grpc.credentials.createInsecure());
     const md = new grpc.Metadata();
     if (header) md.set('authorization', header);
-    const call = <T>(fn: (cb: (e: grpc.ServiceError | null, r: T) => void) => void) =>
+    const call = (fn: (cb: (e: grpc.ServiceError | null, r: unknown) => void) => void) =>
       new Promise<grpc.ServiceError | null>((resolve) => fn((e) => resolve(e)));
     const before = await userCount();
     const req = newUser();

@@ -85,8 +85,7 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
 
 /** Asks a server's grpc.health.v1 for a service's status ('' = the whole server). */
 export function checkHealth(addr: string, service = '', timeoutMs = 1000): Promise<'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN'> {
-  // Loaded lazily: only health probes need it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: only health probes need it
   const { service: healthService } = require('grpc-health-check') as { service: grpc.ServiceDefinition };
   const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
   const client = new Ctor(addr, grpc.credentials.createInsecure());

@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
-const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const HOST_PORT = /^(?:\[[0-9a-f:.]+\]|[A-Z0-9.-]+):(\d{1,5})$/i;
 
 /** Variable builders shared by every part, each with its default for a local run. */
 export const vars = {
@@ -50,7 +50,7 @@ export const vars = {
     z
       .string()
       .default(String(partInfo(part).metricsPort))
-      .refine((v) => v === 'off' || (/^[0-9]{1,5}$/.test(v) && Number(v) <= 65535), 'expected a port number 0-65535 or off')
+      .refine((v) => v === 'off' || (/^\d{1,5}$/.test(v) && Number(v) <= 65535), 'expected a port number 0-65535 or off')
       .transform((v): number | null => (v === 'off' ? null : Number(v))),
   /** OTEL_EXPORTER_OTLP_ENDPOINT: traces are sent there (OTLP/HTTP) when set, and off otherwise. */
   otlpEndpoint: () =>
@@ -101,7 +101,7 @@ function valueOrFile(env: Env, key: string): string | undefined {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '') || undefined;
   } catch (err) {
-    throw new Error(`${key}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`${key}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
 }
 

@@ -3,7 +3,7 @@
 // line per call. The client side is a grpc-js interceptor installed by createServiceClient, so
 // it also sees the calls made on the raw client (the limiter's batching client); the server
 // side is used by wrapService, the one handler wrapper.
-import { InterceptingCall, type Interceptor, type Metadata, type StatusObject } from '@grpc/grpc-js';
+import { InterceptingCall, status as GrpcStatus, type Interceptor, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from './logger';
 import { grpcCallMetrics, grpcCodeName, secondsSince, type CallRecorder, type Metrics } from './metrics';
 import { REQUEST_ID_HEADER, TRACEPARENT_HEADER, isWellFormedRequestIdList, type RequestContext } from './request-context';
@@ -47,7 +47,7 @@ export function observeClientCalls(metrics: Metrics): Interceptor {
         next(metadata, {
           onReceiveStatus(status: StatusObject, nextStatus: (s: StatusObject) => void) {
             rec(status.code, secondsSince(started));
-            if (span) span.end({ 'rpc.grpc.status_code': status.code }, status.code === 0 ? undefined : `${grpcCodeName(status.code)}: ${status.details}`);
+            if (span) span.end({ 'rpc.grpc.status_code': status.code }, status.code === GrpcStatus.OK ? undefined : `${grpcCodeName(status.code)}: ${status.details}`);
             nextStatus(status);
           },
         });

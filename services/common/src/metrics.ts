@@ -46,7 +46,7 @@ export class Metrics {
     const registry = this.registry;
     if (!registry) return NOOP_FAMILY;
     const existing = registry.getSingleMetric(name);
-    const c = (existing as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
+    const c = existing instanceof Counter ? (existing as Counter<L>) : new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
     return {
       inc: (labels, by = 1) => c.inc(labels, by),
       child: (labels) => {

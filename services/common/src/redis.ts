@@ -54,7 +54,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   return (
     e.name === 'MaxRetriesPerRequestError' ||
     /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|^OOM |READONLY/i.test(
-      String(e.message ?? ''),
+      e.message ?? '',
     )
   );
 }

@@ -32,7 +32,7 @@ export function currentRequestContext(): RequestContext | undefined {
  * replaced by our own.
  */
 export function isWellFormedRequestId(v: unknown): v is string {
-  return typeof v === 'string' && /^[A-Za-z0-9._:-]{8,128}$/.test(v);
+  return typeof v === 'string' && /^[\w.:-]{8,128}$/.test(v);
 }
 
 /**
@@ -43,7 +43,7 @@ export function isWellFormedRequestIdList(v: unknown): v is string {
   if (typeof v !== 'string' || v.length > 33 * 129) return false;
   const ids = v.split(',');
   if (ids.length > 33) return false;
-  return ids.every((id, i) => isWellFormedRequestId(id) || (i === ids.length - 1 && i > 0 && /^\+[0-9]{1,4}$/.test(id)));
+  return ids.every((id, i) => isWellFormedRequestId(id) || (i === ids.length - 1 && i > 0 && /^\+\d{1,4}$/.test(id)));
 }
 
 export function newRequestId(): string {

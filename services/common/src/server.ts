@@ -252,7 +252,7 @@ export function watchHealth(
       }
     }
     if (!stopped) {
-      timer = setTimeout(tick, opts.intervalMs ?? 1000);
+      timer = setTimeout(() => void tick(), opts.intervalMs ?? 1000);
       timer.unref();
     }
   };

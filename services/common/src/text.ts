@@ -102,7 +102,7 @@ export function passwordResemblesIdentity(password: string, who: PasswordIdentit
   ];
   for (const [part, reason] of parts) {
     if (part.length === 0) continue;
-    if (pw === part || ([...part].length >= IDENTITY_PART_MIN && pw.includes(part))) return reason;
+    if (pw === part || (codePoints(part) >= IDENTITY_PART_MIN && pw.includes(part))) return reason;
   }
   return undefined;
 }

@@ -10,9 +10,12 @@ import type { Attributes, Context, Span, SpanKind, Tracer } from '@opentelemetry
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { formatTraceparent, parseTraceparent } from './request-context';
 
-/** The span kinds used here (values of @opentelemetry/api's SpanKind, without loading it). */
-export const SPAN_KIND = { internal: 0, server: 1, client: 2 } as const;
-export type SpanKindName = keyof typeof SPAN_KIND;
+/** The span kinds used here, by name (so that callers need not load @opentelemetry/api). */
+export type SpanKindName = 'internal' | 'server' | 'client';
+
+function spanKind(api: typeof import('@opentelemetry/api'), name: SpanKindName = 'internal'): SpanKind {
+  return { internal: api.SpanKind.INTERNAL, server: api.SpanKind.SERVER, client: api.SpanKind.CLIENT }[name];
+}
 
 interface TracingState {
   api: typeof import('@opentelemetry/api');
@@ -53,7 +56,7 @@ export function initTracing(opts: TracingOptions): boolean {
     processor = new SimpleSpanProcessor(opts.exporter);
   } else {
     const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.endpoint!.replace(/\/+$/, '')}/v1/traces` }));
+    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.endpoint!.replace(/(?<!\/)\/+$/, '')}/v1/traces` }));
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
   const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': opts.serviceName }), spanProcessors: [processor] });
@@ -101,7 +104,7 @@ export function inSpan<T>(name: string, opts: SpanOptions, fn: () => Promise<T>)
       isRemote: true,
     });
   }
-  const span = s.tracer.startSpan(name, { kind: SPAN_KIND[opts.kind ?? 'internal'] as SpanKind, attributes: opts.attributes }, parentCtx);
+  const span = s.tracer.startSpan(name, { kind: spanKind(api, opts.kind), attributes: opts.attributes }, parentCtx);
   return api.context.with(api.trace.setSpan(parentCtx, span), () => {
     let p: Promise<T>;
     try {
@@ -149,7 +152,7 @@ export function startSpan(name: string, opts: { kind?: SpanKindName; attributes?
   const s = state;
   if (!s) return undefined;
   const { api } = s;
-  const span = s.tracer.startSpan(name, { kind: SPAN_KIND[opts.kind ?? 'internal'] as SpanKind, attributes: opts.attributes }, api.context.active());
+  const span = s.tracer.startSpan(name, { kind: spanKind(api, opts.kind), attributes: opts.attributes }, api.context.active());
   const sc = span.spanContext();
   return {
     traceparent: formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: (sc.traceFlags & 1) === 1 ? '01' : '00' }),

@@ -40,9 +40,9 @@ beforeAll(async () => {
       if (req.policy === 'slow') await new Promise<void>((r) => (gate = r));
       return { decision: decision(req.policy) };
     },
-    consumeBatch: async () => ({ items: [] }),
-    peek: async (req) => ({ decision: decision(req.policy) }),
-    reset: async () => ({}),
+    consumeBatch: () => Promise.resolve({ items: [] }),
+    peek: (req) => Promise.resolve({ decision: decision(req.policy) }),
+    reset: () => Promise.resolve({}),
   };
   srv.server.addService(limiter.LimiterServiceService, wrapService(impl, { token: TEST_TOKEN, log, service: 'limiter' }));
   const port = await srv.listen('127.0.0.1:0');
@@ -91,7 +91,7 @@ test('domain errors map to their status codes; unexpected ones to INTERNAL witho
     details: 'subject: must not be empty',
   });
   await expect(c.call.consume({ policy: 'missing', subject: 'x' })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
-  const err = await c.call.consume({ policy: 'boom', subject: 'x' }).catch((e: grpc.ServiceError) => e);
+  const err = await c.call.consume({ policy: 'boom', subject: 'x' }).catch((e: unknown) => e as grpc.ServiceError);
   expect((err as grpc.ServiceError).code).toBe(grpc.status.INTERNAL);
   expect((err as grpc.ServiceError).details).toBe('internal error');
   c.close();

@@ -19,7 +19,7 @@ function startFixture(env: Record<string, string>) {
       const check = () => {
         const m = re.exec(out);
         if (m) {
-          child.stdout!.off('data', onData);
+          child.stdout.off('data', onData);
           resolve(m);
         }
       };
@@ -27,7 +27,7 @@ function startFixture(env: Record<string, string>) {
         out += d.toString();
         check();
       };
-      child.stdout!.on('data', onData);
+      child.stdout.on('data', onData);
       child.once('exit', () => reject(new Error(`fixture exited before ${re}: ${out}`)));
       check();
     });
@@ -63,7 +63,7 @@ test('a call that outlives the grace period is cut, and the process still exits 
   const f = startFixture({ SLOW_MS: '10000', GRACE_MS: '300' });
   const port = Number((await f.waitFor(/port=(\d+)/))[1]);
   const c = createServiceClient(limiter.LimiterServiceClient, `127.0.0.1:${port}`, { token: TEST_TOKEN, timeoutMs: 5000 });
-  const slow = c.call.consume({ policy: 'p', subject: 's' }).catch((e: grpc.ServiceError) => e);
+  const slow = c.call.consume({ policy: 'p', subject: 's' }).catch((e: unknown) => e as grpc.ServiceError);
   await f.waitFor(/in-flight/);
   f.child.kill('SIGTERM');
   const { code } = await f.exited;

@@ -44,8 +44,9 @@ describe('on, with the in-memory exporter', () => {
     let inner: string | undefined;
     await inSpan('server', { kind: 'server', parent: `00-${caller.traceId}-${caller.spanId}-01` }, async () => {
       await new Promise((r) => setTimeout(r, 5));
-      await inSpan('redis', { kind: 'client', attributes: { 'db.system': 'redis' } }, async () => {
+      await inSpan('redis', { kind: 'client', attributes: { 'db.system': 'redis' } }, () => {
         inner = currentSpanTraceparent();
+        return Promise.resolve();
       });
     });
     const spans = exporter.getFinishedSpans();

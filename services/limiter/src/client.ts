@@ -45,6 +45,12 @@ export interface LimiterClient {
 }
 
 /** An error shaped like the one grpc-js gives for a failed unary call. */
+/** A status code read off the wire (a batch item's error); a number grpc-js does not know becomes UNKNOWN. */
+function wireStatus(code: number): grpc.status {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- checked against the enum on this line
+  return code in grpc.status ? code : grpc.status.UNKNOWN;
+}
+
 export function statusError(code: grpc.status, details: string): grpc.ServiceError {
   const err = new Error(`${code} ${grpc.status[code]}: ${details}`) as grpc.ServiceError;
   err.code = code;
@@ -129,7 +135,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     }
     if (live.length === 1) {
       const p = live[0]!;
-      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res) => settle(p, err, res?.decision));
+      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) => settle(p, err, res?.decision));
       return;
     }
     raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: new Date(rpcDeadline) }, (err, res) => {
@@ -144,7 +150,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
       }
       live.forEach((p, i) => {
         const item = res.items[i]!;
-        if (item.error) settle(p, statusError(item.error.code as grpc.status, item.error.message));
+        if (item.error) settle(p, statusError(wireStatus(item.error.code), item.error.message));
         else settle(p, null, item.decision);
       });
     });

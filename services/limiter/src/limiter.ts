@@ -72,7 +72,7 @@ export class Limiter {
    */
   async consumeMany(reqs: ConsumeInput[]): Promise<Array<Decision | Error>> {
     if (reqs.length > MAX_BATCH_ITEMS) throw new InvalidArgument('requests', `at most ${MAX_BATCH_ITEMS} items per batch`);
-    const out: Array<Decision | Error> = new Array(reqs.length);
+    const out = new Array<Decision | Error>(reqs.length);
     const valid: Array<{ policy: Policy; subject: string; cost: number }> = [];
     const at: number[] = [];
     reqs.forEach((req, i) => {

@@ -24,7 +24,7 @@ export const MAX_LIMIT = 1000;
 export const MAX_WINDOW_MS = 31 * 24 * 3_600_000;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const ITEM = /^([A-Za-z0-9_.-]{1,64})=(\d{1,7})\/(\d{1,10})(ms|s|m|h)$/;
+const ITEM = /^([\w.-]{1,64})=(\d{1,7})\/(\d{1,10})(ms|[smh])$/;
 
 export class PolicySyntaxError extends Error {
   override name = 'PolicySyntaxError';

@@ -150,10 +150,11 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     // An empty database means every quota starts again (for at most one window).
     also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log }), ...also],
     probe: () => store.ping(),
-    beforeHealth: async (s) => {
+    beforeHealth: (s) => {
       srv = s;
       redis.on('close', markDown);
       redis.on('ready', markUp);
+      return Promise.resolve();
     },
     release: async () => {
       trusted?.stopHealth();

@@ -66,7 +66,7 @@ type ScriptReply = number[];
 
 interface WithScript {
   /** numkeys, the keys, then 4 arguments per key (limit, window ms, cost, offset format). */
-  slidingWindow(numKeys: number, ...args: Array<string | number>): Promise<ScriptReply>;
+  slidingWindow(numKeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 
 /** struct format of one offset for a window, e.g. '>I4' (big-endian, unsigned, w bytes). */
@@ -212,15 +212,15 @@ export class SlidingWindowStore {
 
   private async run(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
-    const keys: string[] = new Array(rs.length);
-    const args: Array<string | number> = new Array(rs.length * 4);
+    const keys = new Array<string>(rs.length);
+    const args = new Array<string | number>(rs.length * 4);
     rs.forEach((r, i) => {
       const [key, ...rest] = scriptCall(r);
       keys[i] = key;
       for (let j = 0; j < 4; j++) args[i * 4 + j] = rest[j]!;
     });
     const started = performance.now();
-    let reply: ScriptReply;
+    let reply: unknown;
     try {
       reply = await inSpan('redis EVALSHA sliding-window', { kind: 'client', attributes: { 'db.system': 'redis', 'db.operation': 'EVALSHA', 'etu.batch_size': rs.length } }, () =>
         this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...(flags === undefined ? args : [...args, flags]))),
@@ -230,8 +230,9 @@ export class SlidingWindowStore {
       throw err;
     }
     this.metrics.scriptCall(rs.length, (performance.now() - started) / 1000);
-    if (!Array.isArray(reply) || reply.length !== rs.length * 6) throw new Error(`limiter script answered ${String(reply?.length)} numbers for ${rs.length} keys`);
-    return rs.map((_, i) => toDecision(reply, i, keys[i]!));
+    const numbers = Array.isArray(reply) ? reply.length : undefined;
+    if (numbers !== rs.length * 6) throw new Error(`limiter script answered ${String(numbers)} numbers for ${rs.length} keys`);
+    return rs.map((_, i) => toDecision(reply as ScriptReply, i, keys[i]!));
   }
 
   /** Forgets every counted event of the subject. */

@@ -13,7 +13,7 @@ import { rejection, sleep, startHarness, type Harness } from './helpers';
 function rpcCounter() {
   const counts: Record<string, number> = {};
   const interceptor: grpc.Interceptor = (options, next) => {
-    const name = String(options.method_definition.path).split('/').pop()!;
+    const name = options.method_definition.path.split('/').pop()!;
     counts[name] = (counts[name] ?? 0) + 1;
     return new grpc.InterceptingCall(next(options));
   };
@@ -124,7 +124,7 @@ describe('against the limiter', () => {
 describe('deadlines (against a stand-in that answers when told)', () => {
   let srv: GrpcServer;
   let addr: string;
-  const seen: Record<string, number> = {};
+  const seen = new Map<string, number>();
   let held: Array<() => void> = [];
   const release = () => {
     const h = held;
@@ -149,21 +149,21 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     const hold = () => new Promise<void>((r) => held.push(r));
     const impl: AsyncService<limiter.LimiterServiceServer> = {
       consume: async (req) => {
-        seen.Consume = (seen.Consume ?? 0) + 1;
+        seen.set('Consume', (seen.get('Consume') ?? 0) + 1);
         await hold();
         return { decision: decision(req.policy, req.subject) };
       },
       consumeBatch: async (req) => {
-        seen.ConsumeBatch = (seen.ConsumeBatch ?? 0) + 1;
+        seen.set('ConsumeBatch', (seen.get('ConsumeBatch') ?? 0) + 1);
         await hold();
         return { items: req.requests.map((r) => ({ decision: decision(r.policy, r.subject) })) };
       },
       peek: async (req) => {
-        seen.Peek = (seen.Peek ?? 0) + 1;
+        seen.set('Peek', (seen.get('Peek') ?? 0) + 1);
         await hold();
         return { decision: decision(req.policy, req.subject) };
       },
-      reset: async () => ({}),
+      reset: () => Promise.resolve({}),
     };
     srv.server.addService(limiter.LimiterServiceService, wrapService(impl, { token: TEST_TOKEN, log, service: 'stand-in' }));
     addr = `127.0.0.1:${await srv.listen('127.0.0.1:0')}`;
@@ -174,7 +174,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     await srv.shutdown(100);
   });
   beforeEach(() => {
-    for (const k of Object.keys(seen)) delete seen[k];
+    seen.clear();
   });
 
   test('a short deadline in a batch rejects on time; the others still get their decisions; nothing is sent twice', async () => {
@@ -191,7 +191,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     release();
     expect(await long1).toMatchObject({ remaining: 6 });
     expect(await long2).toMatchObject({ remaining: 7 });
-    expect(seen).toEqual({ ConsumeBatch: 1 });
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 1 });
   });
 
   test('when the whole batch outlives its deadlines, every call rejects DEADLINE_EXCEEDED and the batch is not retried', async () => {
@@ -204,7 +204,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     await sleep(300);
     release();
     await sleep(50);
-    expect(seen).toEqual({ ConsumeBatch: 1, Consume: 1 });
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 1, Consume: 1 });
   });
 
   test('peek carries its own deadline', async () => {

@@ -3,7 +3,7 @@
 // recovered transparently), and a Redis that stops answering without closing the connection.
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
-import { createServiceClient, type ServiceClient } from '@etu/common';
+import { createServiceClient } from '@etu/common';
 import { startPrivateRedis, startTcpRelay, TEST_TOKEN, testLogger, type PrivateRedis } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { createLimiterClient } from '../src/client';
@@ -73,7 +73,7 @@ test('Redis killed: 100 calls each UNAVAILABLE within 250 ms, health NOT_SERVING
       decision = (await c.call.consume({ policy: 'service', subject: 'b' }, { timeoutMs: 500 })).decision;
     } catch (err) {
       expect((err as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
-      if (Date.now() - back > 2000) throw new Error('not back within 2 s');
+      if (Date.now() - back > 2000) throw new Error('not back within 2 s', { cause: err });
       await sleep(20);
     }
   }

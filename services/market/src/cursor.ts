@@ -15,9 +15,9 @@ export function encodeCursor(c: Cursor): string {
 const bad = () => new InvalidArgument('page_token', 'jeton de page invalide ; recommencez depuis la première page.');
 
 export function decodeCursor(token: string): Cursor {
-  if (token.length > 64 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
+  if (token.length > 64 || !/^[\w-]+$/.test(token)) throw bad();
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  const m = /^(0|[1-9][0-9]{0,15}):([1-9][0-9]{0,9})$/.exec(text);
+  const m = /^(0|[1-9]\d{0,15}):([1-9]\d{0,9})$/.exec(text);
   if (!m) throw bad();
   const ms = Number(m[1]);
   const id = Number(m[2]);

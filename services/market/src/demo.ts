@@ -98,7 +98,7 @@ export function readDemoAccounts(path: string): DemoSeller[] | null {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`${path} is not valid JSON (${(err as Error).message}); run the auth seed again`);
+    throw new Error(`${path} is not valid JSON (${(err as Error).message}); run the auth seed again`, { cause: err });
   }
   if (!Array.isArray(parsed)) throw new Error(`${path} should hold an array of accounts; run the auth seed again`);
   return parsed.flatMap((a: unknown) => {
@@ -109,7 +109,7 @@ export function readDemoAccounts(path: string): DemoSeller[] | null {
     const id = o.id;
     const role = typeof o.role === 'string' ? o.role.toUpperCase() : undefined;
     if (typeof id !== 'string' || (role !== 'STUDENT' && role !== 'ADMIN')) return [];
-    return [{ id, email: String(o.email ?? ''), role }];
+    return [{ id, email: typeof o.email === 'string' ? o.email : '', role }];
   });
 }
 
@@ -139,9 +139,9 @@ export async function seedDemoListings(m: Market, db: PrismaClient, accounts: De
   // which ones were seeded before.
   for (const [i, item] of DEMO_LISTINGS.entries()) {
     const seller = students[i % students.length]!;
-    if (!fresh.includes(seller) || result.unknown.includes(String(seller.id))) continue;
+    if (!fresh.includes(seller) || result.unknown.includes(seller.id)) continue;
     try {
-      await m.createListing({ ...item, sellerId: String(seller.id), idempotencyKey: '' });
+      await m.createListing({ ...item, sellerId: seller.id, idempotencyKey: '' });
       result.created++;
     } catch (err) {
       if (!(err instanceof FailedPrecondition)) throw err;

@@ -20,7 +20,7 @@ const ID_MAX = 2_147_483_647;
 /** C0/C1 control characters and the Unicode line/paragraph separators. */
 const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
 /** The same, except tab, line feed and carriage return, which a description may contain. */
-const DESCRIPTION_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/u;
+const DESCRIPTION_FORBIDDEN = /(?![\t\n\r])[\p{Cc}\u2028\u2029]/u;
 
 /**
  * A user id: the user's public id (a UUID in lower case, `utilisateurs.public_id`). The market
@@ -37,7 +37,7 @@ export function parseUserId(field: string, value: string, what: string): string 
 /** A listing id: the decimal string of a positive database id. */
 export function parseId(field: string, value: string, what = "l'identifiant"): number {
   if (value === '') throw new InvalidArgument(field, `${what} est obligatoire.`);
-  if (value.length > 10 || !/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > ID_MAX) {
+  if (value.length > 10 || !/^[1-9]\d{0,9}$/.test(value) || Number(value) > ID_MAX) {
     throw new InvalidArgument(field, `${what} doit être un nombre entier positif.`);
   }
   return Number(value);
@@ -129,7 +129,7 @@ export function parsePageSize(n: number): number {
 }
 
 export const IDEMPOTENCY_KEY_MAX = 64;
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]+$/;
+const IDEMPOTENCY_KEY = /^[\w.:-]+$/;
 
 /**
  * An idempotency key (the sale form's hidden id, or the JSON API's Idempotency-Key header): empty

@@ -1,7 +1,7 @@
 // The market's gRPC server: MarketService over the domain (market.ts), grpc.health.v1 following
 // the database (SERVING while `SELECT 1` answers), internal token required on every RPC, and
 // UNAVAILABLE at once while the database is unreachable (the gate, database.ts).
-import { DomainError, GRPC_CODE_NAMES, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import { DomainError, grpcCodeName, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { market } from '@etu/proto';
 import { createMarketPrisma, marketGate } from './database';
 import { Market } from './market';
@@ -33,7 +33,7 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
         purchases.inc({ outcome: res.replayed ? 'replayed' : 'ok' });
         return res;
       } catch (err) {
-        purchases.inc({ outcome: err instanceof DomainError ? (GRPC_CODE_NAMES[err.code] ?? 'Unknown') : 'Internal' });
+        purchases.inc({ outcome: err instanceof DomainError ? grpcCodeName(err.code) : 'Internal' });
         throw err;
       }
     },

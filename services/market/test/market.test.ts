@@ -31,7 +31,7 @@ describe('CreateListing and GetListing', () => {
       listing(alice, { title: 'Dune – Frank Herbert', category: BOOK, priceCents: 750, description: 'Poche, bon état.' }),
     );
     expect(created).toEqual({
-      id: expect.stringMatching(/^[1-9][0-9]*$/),
+      id: expect.stringMatching(/^[1-9]\d*$/),
       sellerId: alice,
       title: 'Dune – Frank Herbert',
       category: BOOK,
@@ -144,7 +144,7 @@ describe('rules, each at both sides of its bound; a refused listing stores nothi
     await refuses({ category: market.Category.CATEGORY_UNSPECIFIED }, 'category');
     for (const c of [BOOK, DVD, OTHER]) expect((await accepts({ category: c })).category).toBe(c);
     await refuses({ category: 4 as market.Category }, 'category');
-    await refuses({ category: -1 as market.Category }, 'category');
+    await refuses({ category: -1 }, 'category');
   });
 
   test('seller_id: a public id (UUID); an unknown user is FAILED_PRECONDITION', async () => {
@@ -315,14 +315,14 @@ describe('transport', () => {
       return m;
     };
     const call = <Req>(fn: (req: Req, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => unknown, req: Req) =>
-      new Promise<grpc.ServiceError | null>((resolve) => fn.call(raw, req, md(), (e) => resolve(e)));
+      new Promise<grpc.ServiceError | null>((resolve) => fn(req, md(), (e) => resolve(e)));
     const before = await rowCount();
     const { listing: l } = await h.client.call.createListing(listing(alice));
     const errs = [
-      await call(raw.createListing, listing(alice)),
-      await call(raw.listListings, { pageSize: 0, pageToken: '' }),
-      await call(raw.getListing, { id: l!.id }),
-      await call(raw.purchase, { listingId: l!.id, buyerId: bob }),
+      await call((r, m, cb) => raw.createListing(r, m, cb), listing(alice)),
+      await call((r, m, cb) => raw.listListings(r, m, cb), { pageSize: 0, pageToken: '' }),
+      await call((r, m, cb) => raw.getListing(r, m, cb), { id: l!.id }),
+      await call((r, m, cb) => raw.purchase(r, m, cb), { listingId: l!.id, buyerId: bob }),
     ];
     expect(errs.map((e) => e?.code)).toEqual(Array(4).fill(grpc.status.UNAUTHENTICATED));
     expect(await rowCount()).toBe(before + 1);

@@ -16,7 +16,7 @@ let clients: MarketClient[];
 beforeAll(async () => {
   h = await startHarness();
   const second = await h.startServer();
-  [seller] = await h.users(1);
+  seller = (await h.users(1))[0]!;
   buyers = await h.users(BUYERS);
   clients = buyers.map((_, i) => h.newClient(i % 2 ? `127.0.0.1:${second.port}` : h.addr));
   // Warm every channel so that the purchases leave at once instead of queueing behind connects.

@@ -12,7 +12,7 @@ describe('page tokens', () => {
       { createdAt: new Date(8.64e15), id: 2_147_483_647 },
     ]) {
       const t = encodeCursor(c);
-      expect(t).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(t).toMatch(/^[\w-]+$/);
       expect(decodeCursor(t)).toEqual(c);
     }
   });

@@ -46,7 +46,7 @@ test('deals the listings to the students only, and adds nothing the second time'
   expect(counts).toEqual({ [accounts[1]!.id]: 4, [accounts[2]!.id]: 4, [accounts[3]!.id]: 4 });
 
   const second = await seedDemoListings(m, db, accounts);
-  expect(second).toEqual({ created: 0, skipped: [String(accounts[1]!.id), String(accounts[2]!.id), String(accounts[3]!.id)], unknown: [] });
+  expect(second).toEqual({ created: 0, skipped: [accounts[1]!.id, accounts[2]!.id, accounts[3]!.id], unknown: [] });
   expect(await db.listing.count()).toBe(DEMO_LISTINGS.length);
 });
 

@@ -1,6 +1,7 @@
 // The stats gRPC server: validates requests, maps them onto the store, reflects Redis in
 // health. Decides nothing: it records facts and answers rankings.
 import {
+  codePoints,
   createRedis,
   redisStoreService,
   StoreMarker,
@@ -38,7 +39,7 @@ const MAX_ID = 128;
 
 function checkId(field: string, v: string): string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgument(field, 'is required');
-  if ([...v].length > MAX_ID) throw new InvalidArgument(field, `must be at most ${MAX_ID} characters`);
+  if (codePoints(v) > MAX_ID) throw new InvalidArgument(field, `must be at most ${MAX_ID} characters`);
   return v;
 }
 

@@ -7,7 +7,6 @@ import type { Result } from 'ioredis';
 import {
   CALLS_SERVICE,
   CALLS_USER,
-  COUNT_FIELDS,
   countField,
   DENIED_SERVICE,
   DENIED_USER,
@@ -171,15 +170,18 @@ export class StatsStore {
         allowed: perService(calls),
         denied: perService(denied),
         topDeniedUsers: counts(topDenied),
-        lastHour: rows.map((r, i) => ({
-          minute: minutes[i],
-          venteAllowed: Number(r[0] ?? 0),
-          achatAllowed: Number(r[1] ?? 0),
-          venteDenied: Number(r[2] ?? 0),
-          achatDenied: Number(r[3] ?? 0),
-        })),
+        lastHour: minutes.map((minute, i) => {
+          const r = rows[i] ?? [];
+          return {
+            minute,
+            venteAllowed: Number(r[0] ?? 0),
+            achatAllowed: Number(r[1] ?? 0),
+            venteDenied: Number(r[2] ?? 0),
+            achatDenied: Number(r[3] ?? 0),
+          };
+        }),
         totalLogins: Number(totalLogins),
-        knownUsers: Number(knownUsers),
+        knownUsers,
       };
     });
   }
@@ -187,7 +189,7 @@ export class StatsStore {
 
 function pairs(flat: string[]): [string, number][] {
   const out: [string, number][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
   return out;
 }
 

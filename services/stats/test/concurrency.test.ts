@@ -58,14 +58,14 @@ test('10,000 concurrent events from 4 processes with 5% duplicates give exact to
     }
   }
   const lists: PlanEvent[][] = Array.from({ length: PROCESSES }, () => []);
-  distinct.forEach((e, i) => lists[i % PROCESSES].push(e));
+  distinct.forEach((e, i) => lists[i % PROCESSES]!.push(e));
   // Each duplicate is sent by another process than its original, so the two race.
   // Only logins and allowed calls are deduplicated; nobody retries a denial (README).
   const dupIdx = shuffle(
     distinct.flatMap((e, i) => (e.outcome === 'OUTCOME_DENIED' ? [] : [i])),
     rnd,
   ).slice(0, DUPLICATES);
-  for (const i of dupIdx) lists[(i + 1 + Math.floor(rnd() * (PROCESSES - 1))) % PROCESSES].push(distinct[i]);
+  for (const i of dupIdx) lists[(i + 1 + Math.floor(rnd() * (PROCESSES - 1))) % PROCESSES]!.push(distinct[i]!);
   expect(lists.reduce((n, l) => n + l.length, 0)).toBe(SENDS);
 
   for (const u of IDLE_USERS) await env.t.call.registerUser({ userId: u });
@@ -91,7 +91,7 @@ test('10,000 concurrent events from 4 processes with 5% duplicates give exact to
       continue;
     }
     const c = calls.get(e.user_id) ?? { va: 0, aa: 0, vd: 0, ad: 0 };
-    const k = `${e.service === 'SERVICE_KIND_VENTE' ? 'v' : 'a'}${e.outcome === 'OUTCOME_ALLOWED' ? 'a' : 'd'}` as 'va' | 'aa' | 'vd' | 'ad';
+    const k = `${e.service === 'SERVICE_KIND_VENTE' ? 'v' : 'a'}${e.outcome === 'OUTCOME_ALLOWED' ? 'a' : 'd'}` as const;
     c[k] += e.count ?? 1;
     tot[k] += e.count ?? 1;
     calls.set(e.user_id, c);

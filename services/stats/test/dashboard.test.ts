@@ -35,7 +35,7 @@ const IDLE = ['20', '21'];
 
 type Ev =
   | { kind: 'login'; eventId: string; userId: string; at: Date }
-  | { kind: 'call'; eventId: string; userId: string; service: number; outcome: number; at: Date };
+  | { kind: 'call'; eventId: string; userId: string; service: typeof VENTE | typeof ACHAT; outcome: typeof ALLOWED | typeof DENIED; at: Date };
 
 function history(): Ev[] {
   const logins: Ev[] = [];
@@ -152,10 +152,10 @@ test('the scripted history gives exactly the expected dashboard', async () => {
   // The history is older than the series: 60 empty minutes, consecutive, the current one last.
   expect(lastHour).toHaveLength(60);
   const now = Date.now();
-  expect(lastHour[59].minute!.getTime()).toBeLessThanOrEqual(now);
-  expect(lastHour[59].minute!.getTime()).toBeGreaterThan(now - 2 * MIN);
+  expect(lastHour[59]!.minute!.getTime()).toBeLessThanOrEqual(now);
+  expect(lastHour[59]!.minute!.getTime()).toBeGreaterThan(now - 2 * MIN);
   lastHour.forEach((b, i) => {
-    expect(b).toEqual({ minute: new Date(lastHour[59].minute!.getTime() - (59 - i) * MIN), venteAllowed: 0, achatAllowed: 0, venteDenied: 0, achatDenied: 0 });
+    expect(b).toEqual({ minute: new Date(lastHour[59]!.minute!.getTime() - (59 - i) * MIN), venteAllowed: 0, achatAllowed: 0, venteDenied: 0, achatDenied: 0 });
   });
 });
 

@@ -25,7 +25,7 @@ test.each([
   ['RecordServiceCall with an unknown outcome', () => env.t.call.recordServiceCall({ ...call, outcome: 9 as stats.Outcome }), 'outcome'],
   ['RegisterUser without user_id', () => env.t.call.registerUser({ userId: '' }), 'user_id'],
 ])('%s is INVALID_ARGUMENT naming the field', async (_label, run, field) => {
-  const err = (await (run as () => Promise<unknown>)().catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+  const err = (await (run as () => Promise<unknown>)().catch((e: unknown) => e)) as grpc.ServiceError;
   expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
   expect(err.details.startsWith(`${field}: `)).toBe(true);
 });
@@ -53,7 +53,7 @@ test('every RPC without the internal token, or with a wrong one, is UNAUTHENTICA
       const md = new grpc.Metadata();
       if (header) md.set('authorization', header);
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-        (raw as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[name].call(raw, req, md, resolve),
+        (raw as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[name]!.call(raw, req, md, resolve),
       );
       expect([name, err?.code]).toEqual([name, grpc.status.UNAUTHENTICATED]);
     }
@@ -98,10 +98,10 @@ describe('Redis unreachable', () => {
     ];
     for (const [name, run] of attempts) {
       const started = Date.now();
-      const err = (await run().then(
+      const err = await run().then(
         () => null,
-        (e: grpc.ServiceError) => e,
-      )) as grpc.ServiceError | null;
+        (e: unknown) => e as grpc.ServiceError,
+      );
       const took = Date.now() - started;
       expect([name, err?.code, err?.details]).toEqual([name, grpc.status.UNAVAILABLE, 'statistics store unavailable']);
       expect(took).toBeLessThan(1000);

@@ -47,8 +47,8 @@ export function useTestStats(): { t: TestStats; redis: Redis; dbs: ClaimedRedisD
   const env = {} as { t: TestStats; redis: Redis; dbs: ClaimedRedisDbs };
   beforeAll(async () => {
     env.dbs = await claimRedisDbs(1);
-    env.t = await startTestStats(env.dbs.urls[0]);
-    env.redis = new Redis(env.dbs.urls[0]);
+    env.t = await startTestStats(env.dbs.urls[0]!);
+    env.redis = new Redis(env.dbs.urls[0]!);
   });
   afterAll(async () => {
     env.redis?.disconnect();
@@ -77,7 +77,7 @@ export function shuffle<T>(items: T[], rnd: () => number): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
 }

@@ -13,7 +13,7 @@ let redis: Redis;
 
 beforeAll(async () => {
   dbs = await claimRedisDbs(1);
-  redis = new Redis(dbs.urls[0]);
+  redis = new Redis(dbs.urls[0]!);
 });
 
 afterAll(async () => {
