@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := $(CURDIR)/node_modules/.bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps proto generate build migrate seed run test test-unit bench lint check-services clean deploy-check backup restore
+.PHONY: help deps proto generate build migrate seed run test test-unit bench lint format check-services clean deploy-check backup restore
 
 help:
 	@echo "make run    - install, generate, build, migrate, seed demo accounts, start every part"
@@ -12,7 +12,9 @@ help:
 	@echo "make deploy-check - build the images, run deploy/compose.yaml on podman, walk the site (not in make test)"
 	@echo "make backup - one archive of MariaDB, Redis and the secrets (docs/operations.md, Backup and restore)"
 	@echo "make restore ARCHIVE=backups/etuservices-backup-<time>.tar.gz - put it back (parts stopped)"
-	@echo "make build | proto | migrate | seed | bench | lint | clean"
+	@echo "make lint   - buf lint, test types, ESLint, dependency-cruiser, Prettier check (in make test)"
+	@echo "make format - rewrite the code in the one format (Prettier)"
+	@echo "make build | proto | migrate | seed | bench | clean"
 
 # npm ci only when the lock file changed since the last install.
 node_modules/.etu-installed: package.json package-lock.json
@@ -29,9 +31,18 @@ generate: proto
 build: generate
 	tsc --build
 
+# Every check that reads the code without running it (docs/architecture.md, "Lint rules"); part of
+# `make test`. buf lint, the tests' types, ESLint (type-checked rules, regex backtracking),
+# dependency-cruiser (the architecture), Prettier (formatting; `make format` fixes it).
+LINT_DIRS := proto prisma services gateway testkit e2e deploy bench scripts
 lint: build
 	npm run --silent lint -w @etu/proto
 	tsc -p tsconfig.typecheck-tests.json
+	eslint --max-warnings 0 .
+	depcruise --config .dependency-cruiser.cjs --output-type err $(LINT_DIRS)
+
+format: deps
+	prettier --write --log-level warn .
 
 check-services:
 	@node scripts/check-services.mjs
@@ -46,8 +57,7 @@ seed: migrate
 run: seed
 	node scripts/dev.mjs
 
-test: build check-services
-	tsc -p tsconfig.typecheck-tests.json
+test: lint check-services
 	@mkdir -p .run
 	@rm -f .run/jest-results.json
 	@jest --ci --json --outputFile=.run/jest-results.json; rc=$$?; node scripts/test-summary.mjs .run/jest-results.json; exit $$rc

@@ -2,7 +2,6 @@
 // decisions (as envoyproxy/ratelimit counts them: allowed with at most 10 % of the limit left),
 // decisions per Redis script call, the script's duration, and Redis errors by kind.
 import { Metrics } from '@etu/common';
-import type { Decision } from './limiter';
 import type { LimitOutcome } from './envoy';
 
 export type RedisErrorKind = 'unavailable' | 'timeout' | 'oom' | 'readonly' | 'overloaded' | 'other';
@@ -59,7 +58,8 @@ export class LimiterMetrics {
     return s;
   }
 
-  decision(d: Decision): void {
+  /** Counts one decision (the fields of limiter.ts's Decision it reads). */
+  decision(d: { policy: string; allowed: boolean; remaining: number; limit: number }): void {
     const s = this.series(d.policy);
     if (!d.allowed) {
       s.denied.inc();
