@@ -32,8 +32,8 @@ test('the gateway listens only once its session Redis answers, and then its firs
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  gw.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  gw.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  gw.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  gw.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => gw.once('exit', (code) => resolve(code)));
   try {
     while (!out.includes('session Redis does not answer yet')) {
@@ -80,7 +80,7 @@ test('a gateway stopped while it waits for its session Redis exits at once, clea
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  gw.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  gw.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => gw.once('exit', (code) => resolve(code)));
   while (!out.includes('session Redis does not answer yet')) await new Promise((r) => setTimeout(r, 50));
   gw.kill('SIGTERM');

@@ -214,7 +214,7 @@ function addHealthService(server: grpc.Server, health: HealthImplementation): Se
       definition = def;
       Object.assign(handlers, impl);
     },
-  } as unknown as grpc.Server);
+  });
   const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   const watch = handlers.watch as grpc.handleServerStreamingCall<unknown, unknown>;
   server.addService(definition!, {

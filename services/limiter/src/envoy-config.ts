@@ -91,9 +91,9 @@ export function wildcardMatch(parts: string[], value: string): boolean {
 /** `10m`, `1h30m`, `500ms`, `7d`: a sum of integers with units ms, s, m, h, d. */
 export function parseWindow(text: string): number {
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  if (!/^(\d{1,10}(ms|s|m|h|d))+$/.test(text)) throw new Error(`window "${text}" is not a duration such as 10m, 90s, 1h30m, 7d`);
+  if (!/^(?:\d{1,10}(?:ms|[smhd]))+$/.test(text)) throw new Error(`window "${text}" is not a duration such as 10m, 90s, 1h30m, 7d`);
   let ms = 0;
-  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  for (const m of text.matchAll(/(?<!\d)(\d+)(ms|[smhd])/g)) ms += Number(m[1]) * unit[m[2]!]!;
   if (ms < 1 || ms > MAX_WINDOW_MS) throw new Error(`window "${text}" must be 1 ms to 31 days`);
   return ms;
 }
@@ -152,7 +152,7 @@ function parseLimit(file: string, where: string, o: unknown, allowUnlimited: boo
   const n = o.requests_per_unit;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_ENVOY_LIMIT) fail(file, where, `requests_per_unit must be an integer 0-${MAX_ENVOY_LIMIT}`);
   if (o.name !== undefined && typeof o.name !== 'string') fail(file, where, 'name must be a string');
-  const name = (o.name as string | undefined) ?? '';
+  const name = o.name ?? '';
   const replaces: string[] = [];
   if (o.replaces !== undefined) {
     if (!Array.isArray(o.replaces)) fail(file, where, 'replaces must be a list of {name}');

@@ -113,7 +113,7 @@ export class EnvoyRateLimiter {
     checkRequest(req);
     // One snapshot for the whole request: a reload in the middle never mixes two configurations.
     const cfg = this.config();
-    const statuses: Array<DescriptorStatus | undefined> = new Array(req.descriptors.length);
+    const statuses = new Array<DescriptorStatus | undefined>(req.descriptors.length);
     const matched: Array<{ rule: EnvoyRule; counter: Array<{ key: string; value: string }>; hits: number } | undefined> = [];
     const replaced = new Set<string>();
 

@@ -2,7 +2,7 @@
 // decisions (as envoyproxy/ratelimit counts them: allowed with at most 10 % of the limit left),
 // decisions per Redis script call, the script's duration, and Redis errors by kind.
 import { Metrics } from '@etu/common';
-import type { LimitOutcome } from './envoy';
+import type { EnvoyLimit, EnvoyRule } from './envoy-config';
 
 export type RedisErrorKind = 'unavailable' | 'timeout' | 'oom' | 'readonly' | 'overloaded' | 'other';
 
@@ -69,8 +69,8 @@ export class LimiterMetrics {
     if (d.remaining <= d.limit / 10) s.near.inc();
   }
 
-  /** One limit of one Envoy descriptor decided (hits 0 = a peek: nothing counted). */
-  envoy(o: LimitOutcome): void {
+  /** One limit of one Envoy descriptor decided (envoy.ts's LimitOutcome; hits 0 = a peek: nothing counted). */
+  envoy(o: { rule: EnvoyRule; limit: EnvoyLimit; allowed: boolean; hits: number; remaining: number }): void {
     if (o.hits === 0) return;
     const key = o.rule.statKey;
     let s = this.envoySeries.get(key);

@@ -34,7 +34,7 @@ test('Redis killed: calls made with Envoy\'s 20 ms deadline fail with UNAVAILABL
   // With Envoy's own 20 ms deadline: on this shared machine a call is now and then descheduled
   // past 20 ms (DEADLINE_EXCEEDED, where Envoy applies the same failure mode), but most answer
   // UNAVAILABLE in time.
-  const codes: number[] = [];
+  const codes: grpc.status[] = [];
   for (let i = 0; i < 50; i++) codes.push((await rejection(ask(20))).code);
   expect(codes.every((c) => c === grpc.status.UNAVAILABLE || c === grpc.status.DEADLINE_EXCEEDED)).toBe(true);
   expect(codes.filter((c) => c === grpc.status.UNAVAILABLE).length).toBeGreaterThan(25);
