@@ -18,8 +18,8 @@ export const FORM_COOKIE = 'etu_form';
 export const SECURE_FORM_COOKIE = '__Host-etu_form';
 /** How long a login or sign-up form stays valid after the cookie was issued. */
 export const FORM_TOKEN_TTL_MS = 2 * 3600_000;
-const COOKIE_FORMAT = /^([A-Za-z0-9_-]{43})\.([0-9]{1,12})$/;
-const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const COOKIE_FORMAT = /^[\w-]{43}\.(\d{1,12})$/;
+const TOKEN_FORMAT = /^[\w-]{43}$/;
 
 export interface FormCookie {
   /** The cookie's value, `<nonce>.<issued at in seconds>`. */
@@ -43,7 +43,7 @@ export function readFormCookie(value: string | undefined, now = Date.now()): For
   if (!value || value.length > 60) return undefined;
   const m = COOKIE_FORMAT.exec(value);
   if (!m) return undefined;
-  const issuedAt = Number(m[2]) * 1000;
+  const issuedAt = Number(m[1]) * 1000;
   if (issuedAt > now + 60_000 || now - issuedAt >= FORM_TOKEN_TTL_MS) return undefined;
   return { value, issuedAt };
 }

@@ -38,7 +38,7 @@ export function csrfMiddleware<S extends { session: Session }>(opts: CsrfOptions
       const session = ctx.state.session;
       const ok = session.exists
         ? tokensMatch(session.csrf, got)
-        : formTokenMatches(opts.keys, ctx.cookies.get(formCookieName(opts.secure(ctx as unknown as ParameterizedContext))), got);
+        : formTokenMatches(opts.keys, ctx.cookies.get(formCookieName(opts.secure(ctx))), got);
       if (!ok) {
         opts.onRefused?.();
         throw new HttpProblem(403, 'csrf', 'Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et réessayez.', {

@@ -32,7 +32,10 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   });
 
   router.get('/login', async (ctx) => {
-    if (ctx.state.session.user) return seeOther(ctx, '/services');
+    if (ctx.state.session.user) {
+      seeOther(ctx, '/services');
+      return;
+    }
     await checkStore(ctx);
     const page = loginPage(ctx);
     w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx, page));
@@ -52,7 +55,10 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   });
 
   router.get('/inscription', async (ctx) => {
-    if (ctx.state.session.user) return seeOther(ctx, '/services');
+    if (ctx.state.session.user) {
+      seeOther(ctx, '/services');
+      return;
+    }
     await checkStore(ctx);
     const page = signupPage(ctx);
     w.views.respond(ctx, 200, page.name, page.data, () => formJson(ctx, page));
