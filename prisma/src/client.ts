@@ -91,8 +91,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (driverCode !== undefined && DRIVER_UNAVAILABLE.has(driverCode)) return true;
   const state = typeof e.sqlState === 'string' ? e.sqlState : typeof e.state === 'string' ? e.state : undefined;
   if (state?.startsWith('08')) return true;
-  const msg = String(e.message ?? '');
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve (a )?connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE|ER_CONNECTION_TIMEOUT/i.test(msg)) {
+  const msg = e.message ?? '';
+  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve (?:a )?connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE/i.test(msg)) {
     return true;
   }
   const adapterCause = e.meta?.driverAdapterError?.cause;

@@ -188,6 +188,7 @@ export class Accounts {
         throw err;
       }
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AlreadyExists(EMAIL_TAKEN);
+      // eslint-disable-next-line preserve-caught-error -- describe() scrubs password hashes; the raw error as cause would carry them to the log
       throw new Error(`database error in ${op}: ${describe(err)}`);
     }
   }
