@@ -85,27 +85,34 @@ module.exports = {
       from: { path: `${GW}(context|deps)\\.ts$` },
       to: { path: GW, dependencyTypesNot: ['type-only'] },
     },
-    gatewayLayer('gateway-lib-is-lowest', 'lib/ holds pure helpers: it imports no middleware, quota, flow, page, router or the app.', 'lib/', [
+    gatewayLayer(
+      'gateway-lib-is-lowest',
+      'lib/ holds pure helpers: it imports no middleware, quota, flow, page, router or the app.',
+      'lib/',
+      ['middleware/', 'flows/', 'pages/', 'routes/', '(quota|app|main)\\.ts$'],
+    ),
+    gatewayLayer(
+      'gateway-middleware-below-quota',
+      'middleware/ runs for every request: it imports no quota, flow, page, router or the app.',
       'middleware/',
-      'flows/',
-      'pages/',
-      'routes/',
-      '(quota|app|main)\\.ts$',
-    ]),
-    gatewayLayer('gateway-middleware-below-quota', 'middleware/ runs for every request: it imports no quota, flow, page, router or the app.', 'middleware/', [
-      'flows/',
-      'pages/',
-      'routes/',
-      '(quota|app|main)\\.ts$',
-    ]),
-    gatewayLayer('gateway-quota-below-flows', 'quota.ts is the door to the limiter that flows use: it imports no flow, page, router or the app.', 'quota\\.ts$', [
-      'flows/',
+      ['flows/', 'pages/', 'routes/', '(quota|app|main)\\.ts$'],
+    ),
+    gatewayLayer(
+      'gateway-quota-below-flows',
+      'quota.ts is the door to the limiter that flows use: it imports no flow, page, router or the app.',
+      'quota\\.ts$',
+      ['flows/', 'pages/', 'routes/', '(app|main)\\.ts$'],
+    ),
+    gatewayLayer('gateway-flows-below-routes', 'flows/ do one request’s work: no page, router or the app.', 'flows/', [
       'pages/',
       'routes/',
       '(app|main)\\.ts$',
     ]),
-    gatewayLayer('gateway-flows-below-routes', 'flows/ do one request’s work: no page, router or the app.', 'flows/', ['pages/', 'routes/', '(app|main)\\.ts$']),
-    gatewayLayer('gateway-pages-below-routes', 'pages/ build what a page shows: no flow, router or the app.', 'pages/', ['flows/', 'routes/', '(app|main)\\.ts$']),
+    gatewayLayer('gateway-pages-below-routes', 'pages/ build what a page shows: no flow, router or the app.', 'pages/', [
+      'flows/',
+      'routes/',
+      '(app|main)\\.ts$',
+    ]),
     gatewayLayer('gateway-routes-below-app', 'routes/ are thin routers: they never import the app.', 'routes/', ['(app|main)\\.ts$']),
     {
       name: 'gateway-routers-apart',

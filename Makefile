@@ -40,6 +40,7 @@ lint: build
 	tsc -p tsconfig.typecheck-tests.json
 	eslint --max-warnings 0 .
 	depcruise --config .dependency-cruiser.cjs --output-type err $(LINT_DIRS)
+	prettier --check --log-level warn .
 
 format: deps
 	prettier --write --log-level warn .

@@ -37,7 +37,11 @@ const dbUrl = server.replace(/\/[^/]*$/, `/${dbName}`);
 const redisPort = await freePort();
 const redisUrl = (db) => `redis://127.0.0.1:${redisPort}/${db}`;
 
-const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
+const redis = spawn(
+  'redis-server',
+  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work],
+  { stdio: 'ignore' },
+);
 let parts = [];
 const password = 'demo-password-1234';
 
@@ -94,8 +98,17 @@ try {
   const accounts = new Accounts(prisma, createLogger('rto', 'silent'));
   const demo = [];
   for (const n of DEMO_STUDENTS) demo.push(await accounts.register({ ...n, email: demoEmail(n.firstName, n.lastName), password }));
-  demo.push(await accounts.register({ firstName: 'Administrateur', lastName: 'EtuServices', email: 'admin@etuservices.example', password }, { role: Role.ADMIN }));
-  await seedDemoListings(new Market(prisma), prisma, demo.map((a) => ({ id: a.id, email: a.email, role: a.role })));
+  demo.push(
+    await accounts.register(
+      { firstName: 'Administrateur', lastName: 'EtuServices', email: 'admin@etuservices.example', password },
+      { role: Role.ADMIN },
+    ),
+  );
+  await seedDemoListings(
+    new Market(prisma),
+    prisma,
+    demo.map((a) => ({ id: a.id, email: a.email, role: a.role })),
+  );
   await prisma.$disconnect();
 
   let { url, env } = await startParts();
@@ -109,19 +122,32 @@ try {
       return r;
     };
     const post = async (path, form) => {
-      const r = await fetch(url + path, { method: 'POST', headers: { cookie: jar.join('; '), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form), redirect: 'manual' });
+      const r = await fetch(url + path, {
+        method: 'POST',
+        headers: { cookie: jar.join('; '), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams(form),
+        redirect: 'manual',
+      });
       for (const c of r.headers.getSetCookie()) jar.push(c.split(';')[0]);
       return r;
     };
     const { csrfToken } = await (await get('/login')).json();
     await post('/login', { email: a.email, password, _csrf: csrfToken });
     const page = await (await get('/services')).json();
-    await post('/services/vente', { titre: `Objet de ${a.firstName}`, categorie: 'autre', prix: '3', description: '', _csrf: page.csrfToken });
+    await post('/services/vente', {
+      titre: `Objet de ${a.firstName}`,
+      categorie: 'autre',
+      prix: '3',
+      description: '',
+      _csrf: page.csrfToken,
+    });
   }
 
   const scriptEnv = { ...env, BACKUP_DIR: join(work, 'backups'), ETU_SECRETS_DIR: join(work, 'secrets') };
   mkdirSync(join(work, 'secrets'), { mode: 0o700 });
-  writeFileSync(join(work, 'secrets', 'local.env'), `INTERNAL_TOKEN=${env.INTERNAL_TOKEN}\nSESSION_KEYS=${env.SESSION_KEYS}\n`, { mode: 0o600 });
+  writeFileSync(join(work, 'secrets', 'local.env'), `INTERNAL_TOKEN=${env.INTERNAL_TOKEN}\nSESSION_KEYS=${env.SESSION_KEYS}\n`, {
+    mode: 0o600,
+  });
   const b0 = Date.now();
   const backupOut = run('scripts/backup.sh', [], scriptEnv).stdout.trim().split('\n');
   const archive = backupOut.at(-1);
@@ -142,7 +168,12 @@ try {
   console.log(contents.trim().replace(/^/gm, '  '));
   console.log(backupOut.slice(0, -1).join('\n'));
   console.log(`RTO: stores restored in ${storesMs} ms; parts serving (/readyz 200) ${totalMs} ms after the restore began`);
-  console.log(`machine: load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `machine: load average ${(await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   await stopParts();
   spawnSync('mariadb', ['-uroot', '-h127.0.0.1', '-e', `DROP DATABASE IF EXISTS \`${dbName}\``]);

@@ -41,10 +41,21 @@ const durationMs = Number(env.BENCH_SECONDS ?? (quick ? 2 : 4)) * 1000;
 const warmupMs = quick ? 500 : 1000;
 const profile = env.BENCH_PROFILE === '1';
 const selected = env.BENCH_PHASES
-  ? env.BENCH_PHASES.split(',').map((s) => s.trim()).map((s) => (/^[1-6]$/.test(s) ? PHASES[Number(s) - 1].id : s))
+  ? env.BENCH_PHASES.split(',')
+      .map((s) => s.trim())
+      .map((s) => (/^[1-6]$/.test(s) ? PHASES[Number(s) - 1].id : s))
   : PHASES.map((p) => p.id);
 // an experiment (BENCH_PATCHES, BENCH_LOG_LEVEL) measures code that is not the project's as committed
-const experiment = [env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`, env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`, env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`, env.BENCH_SITE_USERS && `site users ${env.BENCH_SITE_USERS}`, env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`, env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`, env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)', env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`]
+const experiment = [
+  env.BENCH_PATCHES && `patches ${env.BENCH_PATCHES}`,
+  env.BENCH_LOG_LEVEL && `LOG_LEVEL=${env.BENCH_LOG_LEVEL}`,
+  env.BENCH_SITE_CONNECTIONS && `site connections ${env.BENCH_SITE_CONNECTIONS}`,
+  env.BENCH_SITE_USERS && `site users ${env.BENCH_SITE_USERS}`,
+  env.BENCH_GRPC_MAXBATCH && `limiter client maxBatch ${env.BENCH_GRPC_MAXBATCH}`,
+  env.BENCH_AB && `A/B of the site with ${env.BENCH_AB}`,
+  env.BENCH_BATCHED_SCRIPT && 'one EVALSHA per batch (bench/experiments/batched-script.mjs)',
+  env.BENCH_NODE_OPTIONS && `NODE_OPTIONS=${env.BENCH_NODE_OPTIONS} for parts and load clients`,
+]
   .filter(Boolean)
   .join(', ');
 const outDir = env.BENCH_OUT ?? join(BENCH_DIR, quick || experiment ? 'tmp/results' : 'results');
@@ -129,7 +140,9 @@ if (env.BENCH_WAIT_QUIET) {
 }
 const jestAtStart = jestProcesses();
 console.log(`make bench — ${date} ${commit}${quick ? ' — QUICK MODE (development only)' : ''}`);
-console.log(`  ${machine.nproc} cores, ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis}; runs per figure ${runs}, measured window ${durationMs / 1000} s`);
+console.log(
+  `  ${machine.nproc} cores, ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis}; runs per figure ${runs}, measured window ${durationMs / 1000} s`,
+);
 if (experiment) console.log(`  EXPERIMENT: ${experiment} (results go to bench/tmp/results)`);
 if (jestAtStart) console.log(`  note: ${jestAtStart} jest processes are running: the machine is not quiet, figures will be low`);
 
@@ -190,7 +203,12 @@ for (const [i, ph] of PHASES.entries()) {
   rec.load = meter.stop();
   if (profile) {
     // parts stop (and write their profiles) at the end of their phase; only measured windows count
-    rec.profiles = profilesIn(profileDir, t0, measuredWindows.length ? measuredWindows : null).map((p) => ({ name: p.file.split('/').pop(), busyMs: p.busyMs, packages: p.packages, functions: p.functions }));
+    rec.profiles = profilesIn(profileDir, t0, measuredWindows.length ? measuredWindows : null).map((p) => ({
+      name: p.file.split('/').pop(),
+      busyMs: p.busyMs,
+      packages: p.packages,
+      functions: p.functions,
+    }));
   }
   console.log(`    phase done in ${rec.seconds.toFixed(1)} s (other processes: ${rec.load.otherCores} core on average)`);
   phases.push(rec);
@@ -230,7 +248,10 @@ writeFileSync(join(outDir, `${base}.json`), JSON.stringify(result, null, 1));
 writeFileSync(join(outDir, `${base}.svg`), svgChart(result));
 writeFileSync(join(outDir, `${base}.md`), markdown(result));
 console.log(`\nTargets:`);
-for (const t of targets) console.log(`  ${t.met === true ? 'MET   ' : t.met === false ? 'MISSED' : 'info  '} ${t.name}: ${t.measured} (goal ${t.target})${t.gap ? ` — ${t.gap}` : ''}`);
+for (const t of targets)
+  console.log(
+    `  ${t.met === true ? 'MET   ' : t.met === false ? 'MISSED' : 'info  '} ${t.name}: ${t.measured} (goal ${t.target})${t.gap ? ` — ${t.gap}` : ''}`,
+  );
 console.log(`\nResults: ${join(outDir, base)}.{md,json,svg}  (machine quiet: ${quiet.verdict})`);
 const complete = selected.length === PHASES.length && phases.every((p) => !p.error && !p.skipped);
 if (!quick && !experiment && !env.BENCH_OUT && complete && updateReadme(join(BENCH_DIR, 'README.md'), result, `${base}.md`)) {

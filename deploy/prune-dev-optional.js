@@ -64,7 +64,8 @@ function unusedQueryCompilers() {
   const named = new Set();
   for (const f of readdirSync(dist, { recursive: true })) {
     if (!String(f).endsWith('.js')) continue;
-    for (const m of readFileSync(join(dist, String(f)), 'utf8').matchAll(/query_compiler_[a-z]+_bg\.[a-z]+(?:\.wasm-base64)?\.js/g)) named.add(m[0]);
+    for (const m of readFileSync(join(dist, String(f)), 'utf8').matchAll(/query_compiler_[a-z]+_bg\.[a-z]+(?:\.wasm-base64)?\.js/g))
+      named.add(m[0]);
   }
   if (named.size === 0) return [];
   return readdirSync(runtime).filter((f) => f.startsWith('query_compiler_') && !named.has(f));
@@ -97,4 +98,6 @@ if (existsSync(bin)) {
   }
 }
 for (const f of compilers) rmSync(join(root, 'node_modules', '@prisma', 'client', 'runtime', f), { force: true });
-console.log(`prune-dev-optional: removed ${count} devOptional packages, ${links} dangling .bin links and ${compilers.length} unused Prisma query compiler files`);
+console.log(
+  `prune-dev-optional: removed ${count} devOptional packages, ${links} dangling .bin links and ${compilers.length} unused Prisma query compiler files`,
+);

@@ -76,13 +76,26 @@ async function logIn(c: WebClient, email: string) {
 /** Everything the drill compares: listings and sales (every column), the statistics, the quotas. */
 async function observe(prisma: PrismaClient, running: RunningParts, userIds: string[]) {
   const token = { token: TEST_TOKEN, timeoutMs: 5000 };
-  const statsClient: ServiceClient<stats.StatsServiceClient> = createServiceClient(stats.StatsServiceClient, running.env.STATS_ADDR!, token);
-  const limiterClient: ServiceClient<limiter.LimiterServiceClient> = createServiceClient(limiter.LimiterServiceClient, running.env.LIMITER_ADDR!, token);
+  const statsClient: ServiceClient<stats.StatsServiceClient> = createServiceClient(
+    stats.StatsServiceClient,
+    running.env.STATS_ADDR!,
+    token,
+  );
+  const limiterClient: ServiceClient<limiter.LimiterServiceClient> = createServiceClient(
+    limiter.LimiterServiceClient,
+    running.env.LIMITER_ADDR!,
+    token,
+  );
   try {
-    const listings = await prisma.listing.findMany({ orderBy: { id: 'asc' }, include: { seller: { select: { publicId: true } }, buyer: { select: { publicId: true } } } });
+    const listings = await prisma.listing.findMany({
+      orderBy: { id: 'asc' },
+      include: { seller: { select: { publicId: true } }, buyer: { select: { publicId: true } } },
+    });
     const users = await prisma.user.findMany({ orderBy: { id: 'asc' } });
     const dashboard = await statsClient.call.getDashboard({});
-    const quotas = await Promise.all(userIds.map(async (subject) => (await limiterClient.call.peek({ policy: 'service', subject })).decision!.remaining));
+    const quotas = await Promise.all(
+      userIds.map(async (subject) => (await limiterClient.call.peek({ policy: 'service', subject })).decision!.remaining),
+    );
     return { listings, users, dashboard, quotas };
   } finally {
     statsClient.close();
@@ -103,12 +116,21 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
   expect(Object.values(fresh.stores).map((s) => s.state)).toEqual(['empty', 'empty', 'empty']);
 
   // --- State, through the site.
-  const people = ['Anaïs', 'Bastien', 'Céline'].map((prenom, i) => ({ prenom, email: `drill${i}@etu.example`, c: visitor(parts!.url, `10.9.0.${i + 1}`) }));
+  const people = ['Anaïs', 'Bastien', 'Céline'].map((prenom, i) => ({
+    prenom,
+    email: `drill${i}@etu.example`,
+    c: visitor(parts!.url, `10.9.0.${i + 1}`),
+  }));
   for (const p of people) await signUp(p.c, p.prenom, p.email);
   for (const p of people) await logIn(p.c, p.email);
   const [anais, bastien, celine] = people as [(typeof people)[0], (typeof people)[0], (typeof people)[0]];
   for (const titre of ['Analyse L1', 'Les Misérables', 'Clé USB 32 Go']) {
-    const res = await anais.c.post('/services/vente', { titre, categorie: titre === 'Clé USB 32 Go' ? 'autre' : 'livre', prix: '7,50', description: 'Très bon état' });
+    const res = await anais.c.post('/services/vente', {
+      titre,
+      categorie: titre === 'Clé USB 32 Go' ? 'autre' : 'livre',
+      prix: '7,50',
+      description: 'Très bon état',
+    });
     expect(res.status).toBe(303);
   }
   await celine.c.post('/services/vente', { titre: 'Amélie (DVD)', categorie: 'dvd', prix: '4', description: '' });
@@ -155,7 +177,11 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     lap('parts started again');
 
     // --- Checks. The stores belong together again: markers restored, every account known.
-    const ready = (await (await fetch(`${parts.url}/readyz`)).json()) as { status: string; stores: Record<string, { state: string }>; storeWarnings: string[] };
+    const ready = (await (await fetch(`${parts.url}/readyz`)).json()) as {
+      status: string;
+      stores: Record<string, { state: string }>;
+      storeWarnings: string[];
+    };
     expect(ready.status).toBe('ready');
     expect(ready.stores).toMatchObject({ limiter: { state: 'ok' }, stats: { state: 'ok' }, sessions: { state: 'ok' } });
     expect(ready.storeWarnings).toEqual([]);
@@ -186,7 +212,22 @@ test('an encrypted archive needs the passphrase file; the wrong one is refused b
   writeFileSync(pass, 'une autre phrase de passe, longue\n', { mode: 0o600 });
   const dir = join(work, 'enc');
   // No part runs here: the restore's address check must not find one.
-  const env = { ...process.env, ...stores, DATABASE_URL: stores.databaseUrl, LIMITER_REDIS_URL: stores.limiterRedisUrl, STATS_REDIS_URL: stores.statsRedisUrl, SESSION_REDIS_URL: stores.sessionRedisUrl, BACKUP_DIR: dir, ETU_SECRETS_DIR: join(work, 'secrets'), BACKUP_PASSPHRASE_FILE: pass, AUTH_ADDR: '127.0.0.1:1', MARKET_ADDR: '127.0.0.1:1', LIMITER_ADDR: '127.0.0.1:1', STATS_ADDR: '127.0.0.1:1', PORT: '1' };
+  const env = {
+    ...process.env,
+    ...stores,
+    DATABASE_URL: stores.databaseUrl,
+    LIMITER_REDIS_URL: stores.limiterRedisUrl,
+    STATS_REDIS_URL: stores.statsRedisUrl,
+    SESSION_REDIS_URL: stores.sessionRedisUrl,
+    BACKUP_DIR: dir,
+    ETU_SECRETS_DIR: join(work, 'secrets'),
+    BACKUP_PASSPHRASE_FILE: pass,
+    AUTH_ADDR: '127.0.0.1:1',
+    MARKET_ADDR: '127.0.0.1:1',
+    LIMITER_ADDR: '127.0.0.1:1',
+    STATS_ADDR: '127.0.0.1:1',
+    PORT: '1',
+  };
   expect(existsSync(dir)).toBe(false);
   const archive = run('backup.sh', [], env).stdout.trim().split('\n').at(-1)!;
   expect(archive).toMatch(/\.tar\.gz\.enc$/);

@@ -19,7 +19,10 @@ class Visitor {
   private cookies = new Map<string, string>();
   private csrf = '';
 
-  async send(path: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async send(
+    path: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'text/html', ...init.headers };
     if (this.cookies.size) headers.Cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;
@@ -47,8 +50,11 @@ function familiesOf(text: string): Set<string> {
 
 /** Metric names the rules and the dashboard use (ours and the grpc-ecosystem ones), histogram suffixes folded. */
 function namesUsedByMonitoring(): string[] {
-  const text = readFileSync(join(MONITORING, 'alerts.yml'), 'utf8') + readFileSync(join(MONITORING, 'grafana/dashboards/etuservices.json'), 'utf8');
-  const names = [...text.matchAll(/\b(?:etu|http_server|grpc_server|grpc_client)_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(?:bucket|count|sum)$/, ''));
+  const text =
+    readFileSync(join(MONITORING, 'alerts.yml'), 'utf8') + readFileSync(join(MONITORING, 'grafana/dashboards/etuservices.json'), 'utf8');
+  const names = [...text.matchAll(/\b(?:etu|http_server|grpc_server|grpc_client)_[a-z0-9_]+/g)].map((m) =>
+    m[0].replace(/_(?:bucket|count|sum)$/, ''),
+  );
   return [...new Set(names)].sort();
 }
 
@@ -65,7 +71,9 @@ afterAll(async () => {
 test('one Vente: its request id is in the gateway, limiter, market and stats logs; every part shows its metrics', async () => {
   const v = new Visitor();
   await v.send('/inscription');
-  const signup = await v.send('/inscription', { form: { prenom: 'Olga', nom: 'Observée', email: 'olga.observee@etu.example', password: PASSWORD } });
+  const signup = await v.send('/inscription', {
+    form: { prenom: 'Olga', nom: 'Observée', email: 'olga.observee@etu.example', password: PASSWORD },
+  });
   if (signup.status !== 303) throw new Error(`sign-up answered ${signup.status}:\n${sys.logs()}`);
   await v.send('/login');
   const login = await v.send('/login', { form: { email: 'olga.observee@etu.example', password: PASSWORD } });
@@ -74,7 +82,10 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
 
   // The trusted proxy in front (TRUST_PROXY=true) names the request.
   const requestId = `e2e-vente-${Date.now()}`;
-  const vente = await v.send('/services/vente', { form: { titre: 'Manuel observé', categorie: 'livre', prix: '12,50', description: '' }, headers: { 'X-Request-Id': requestId } });
+  const vente = await v.send('/services/vente', {
+    form: { titre: 'Manuel observé', categorie: 'livre', prix: '12,50', description: '' },
+    headers: { 'X-Request-Id': requestId },
+  });
   expect(vente.status).toBe(303);
   expect(vente.headers.get('x-request-id')).toBe(requestId);
 
@@ -106,9 +117,13 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   expect(g).toMatch(/^http_server_request_duration_seconds_count\{route="\/services\/vente",method="POST",status_class="3xx"\} 1$/m);
   expect(g).toMatch(/^etu_quota_decisions_total\{policy="service",outcome="allowed"\} 1$/m);
   expect(g).toMatch(/^etu_logins_total\{outcome="success"\} 1$/m);
-  expect(g).toMatch(/^grpc_client_handled_total\{grpc_type="unary",grpc_service="etuservices.market.v1.MarketService",grpc_method="CreateListing",grpc_code="OK"\} 1$/m);
+  expect(g).toMatch(
+    /^grpc_client_handled_total\{grpc_type="unary",grpc_service="etuservices.market.v1.MarketService",grpc_method="CreateListing",grpc_code="OK"\} 1$/m,
+  );
   expect(g).toMatch(/^etu_stats_records_lost_total\{event="service_call"\} 0$/m);
-  expect(scraped.market).toMatch(/^grpc_server_handled_total\{grpc_type="unary",grpc_service="etuservices.market.v1.MarketService",grpc_method="CreateListing",grpc_code="OK"\} 1$/m);
+  expect(scraped.market).toMatch(
+    /^grpc_server_handled_total\{grpc_type="unary",grpc_service="etuservices.market.v1.MarketService",grpc_method="CreateListing",grpc_code="OK"\} 1$/m,
+  );
   expect(scraped.market).toMatch(/^etu_market_listings_created_total 1$/m);
   expect(scraped.limiter).toMatch(/^etu_limiter_decisions_total\{policy="service",outcome="allowed"\} 1$/m);
   expect(scraped.limiter).toMatch(/^etu_limiter_redis_script_duration_seconds_count [1-9]/m);
@@ -129,5 +144,10 @@ test('the public port shows no metrics, and its /readyz only says ready or not t
   expect(outside.status).toBe(200);
   expect(await outside.json()).toEqual({ status: 'ready' });
   const local = await (await fetch(`${sys.url}/readyz`)).json();
-  expect(local).toMatchObject({ status: 'ready', down: [], degraded: [], checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' } });
+  expect(local).toMatchObject({
+    status: 'ready',
+    down: [],
+    degraded: [],
+    checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' },
+  });
 });

@@ -73,7 +73,9 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
   try {
     // A free port per part, under the variable parts.json names for it.
     const addrs = Object.fromEntries(
-      await Promise.all(listParts().map(async (p) => [p.addrVar, p.kind === 'grpc' ? `127.0.0.1:${await freePort()}` : String(await freePort())] as const)),
+      await Promise.all(
+        listParts().map(async (p) => [p.addrVar, p.kind === 'grpc' ? `127.0.0.1:${await freePort()}` : String(await freePort())] as const),
+      ),
     );
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -92,7 +94,10 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
     // METRICS_PORT is one variable read by every part: each gets its own free port.
     const metricsPorts = Object.fromEntries(await Promise.all(parts.map(async (p) => [p.name, await freePort()] as const)));
     for (const p of parts) {
-      const proc = spawn(process.execPath, [join(ROOT, p.main)], { env: { ...env, METRICS_PORT: String(metricsPorts[p.name]) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [join(ROOT, p.main)], {
+        env: { ...env, METRICS_PORT: String(metricsPorts[p.name]) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const keep = (d: Buffer) => {
         p.output.push(d.toString());
         if (p.output.length > 2000) p.output.shift();
@@ -101,7 +106,9 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
       proc.stderr.on('data', keep);
       p.proc = proc;
     }
-    for (const addr of listParts().filter((p) => p.kind === 'grpc').map((p) => env[p.addrVar]!)) {
+    for (const addr of listParts()
+      .filter((p) => p.kind === 'grpc')
+      .map((p) => env[p.addrVar]!)) {
       await waitFor(addr, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts);
     }
     const url = `http://127.0.0.1:${env.PORT!}`;
@@ -152,7 +159,10 @@ async function stopParts(parts: Part[]): Promise<void> {
       (p) =>
         new Promise<void>((resolve) => {
           const proc = p.proc;
-          if (!proc || proc.exitCode !== null || proc.signalCode !== null) { resolve(); return; }
+          if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+            resolve();
+            return;
+          }
           const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
           proc.once('exit', () => {
             clearTimeout(kill);

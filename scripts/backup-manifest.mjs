@@ -94,7 +94,9 @@ function summary(dir) {
   const bytes = (p) => m.files.find((f) => f.path === p)?.bytes ?? 0;
   console.log(`  created    ${m.createdAt} (${m.target}${m.commit ? `, commit ${m.commit.slice(0, 10)}` : ''})`);
   for (const s of m.redis.stores) console.log(`  redis      ${s.name.padEnd(8)} ${String(s.keys).padStart(6)} keys   as of ${s.takenAt}`);
-  console.log(`  mariadb    ${m.mariadb.database}  ${bytes('mariadb.sql')} bytes  as of ${m.mariadb.startedAt}  migrations: ${m.mariadb.migrations.length}`);
+  console.log(
+    `  mariadb    ${m.mariadb.database}  ${bytes('mariadb.sql')} bytes  as of ${m.mariadb.startedAt}  migrations: ${m.mariadb.migrations.length}`,
+  );
   console.log(`  secrets    ${m.secrets.length ? m.secrets.join(', ') : '(none)'}`);
 }
 

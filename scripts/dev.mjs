@@ -42,7 +42,10 @@ function pretty(line) {
 let stopping = false;
 const children = [];
 for (const p of parts) {
-  const child = spawn(process.execPath, [join(root, p.main)], { env: { ...env, METRICS_PORT: p.metricsPort }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, p.main)], {
+    env: { ...env, METRICS_PORT: p.metricsPort },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const prefix = `\x1b[${colors[p.name]}m[${p.name.padEnd(width)}]\x1b[0m `;
   for (const stream of [child.stdout, child.stderr]) {
     let buf = '';
@@ -130,7 +133,10 @@ if (await waitHealthy()) {
     for (const l of readFileSync(demo, 'utf8').trim().split('\n')) console.log(`   ${l}`);
   }
   console.log(' Prometheus metrics of each part (deploy/monitoring scrapes them; docs/operations.md "Watching it"):');
-  for (const p of parts) console.log(`   ${p.name.padEnd(width)}  ${p.metricsPort === 'off' ? 'off (METRICS_PORT=off)' : `http://127.0.0.1:${p.metricsPort}/metrics`}`);
+  for (const p of parts)
+    console.log(
+      `   ${p.name.padEnd(width)}  ${p.metricsPort === 'off' ? 'off (METRICS_PORT=off)' : `http://127.0.0.1:${p.metricsPort}/metrics`}`,
+    );
   console.log(' Ctrl-C stops everything.');
   console.log('==============================================================\n');
 }

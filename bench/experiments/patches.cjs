@@ -13,7 +13,12 @@
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..', '..');
-const patches = new Set((process.env.BENCH_PATCHES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const patches = new Set(
+  (process.env.BENCH_PATCHES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
   // the gateway as it was before dc8b668: one unary Consume per decision (for an A/B of the
@@ -25,7 +30,10 @@ if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'd
   clients.createClients = (cfg) => {
     const c = original(cfg);
     c.limiter.close();
-    const u = createServiceClient(limiter.LimiterServiceClient, cfg.LIMITER_ADDR, { token: cfg.INTERNAL_TOKEN, timeoutMs: cfg.GRPC_TIMEOUT_MS });
+    const u = createServiceClient(limiter.LimiterServiceClient, cfg.LIMITER_ADDR, {
+      token: cfg.INTERNAL_TOKEN,
+      timeoutMs: cfg.GRPC_TIMEOUT_MS,
+    });
     const l = {
       consume: async (policy, subject, cost, o) => (await u.call.consume({ policy, subject, cost }, o)).decision,
       peek: async (policy, subject, o) => (await u.call.peek({ policy, subject }, o)).decision,
@@ -33,7 +41,14 @@ if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'd
       close: () => u.close(),
     };
     const close = c.close;
-    return { ...c, limiter: l, close: () => { close(); l.close(); } };
+    return {
+      ...c,
+      limiter: l,
+      close: () => {
+        close();
+        l.close();
+      },
+    };
   };
 }
 

@@ -10,7 +10,9 @@ const clk = () => Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
 function sh(cmd, args) {
   try {
-    return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }

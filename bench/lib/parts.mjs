@@ -43,10 +43,15 @@ export async function startGrpcPart(ctx, part, env, nodeArgs = [], script = null
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${logName}.log`),
   });
   const { checkHealth } = common();
-  await waitFor(`${part} on ${addr}`, async () => {
-    if (child.exitCode !== null) throw new Error(`${part} exited ${child.exitCode}: ${child.tail.slice(-800)}`);
-    return (await checkHealth(addr, '', 500)) === 'SERVING';
-  }, 20_000, 150);
+  await waitFor(
+    `${part} on ${addr}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${part} exited ${child.exitCode}: ${child.tail.slice(-800)}`);
+      return (await checkHealth(addr, '', 500)) === 'SERVING';
+    },
+    20_000,
+    150,
+  );
   return { part, addr, port, pid: child.pid, child, stop: () => stopChild(child) };
 }
 
@@ -57,10 +62,15 @@ export async function startHttpPart(ctx, name, script, env, nodeArgs = []) {
     env: baseEnv(ctx, { PORT: String(port), HOST: '127.0.0.1', ...env }),
     logFile: join(BENCH_DIR, 'tmp', 'logs', `${name}.log`),
   });
-  await waitFor(`${name} on :${port}`, async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${child.tail.slice(-800)}`);
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-    return r.status === 200;
-  }, 20_000, 150);
+  await waitFor(
+    `${name} on :${port}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${child.tail.slice(-800)}`);
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return r.status === 200;
+    },
+    20_000,
+    150,
+  );
   return { name, port, url: `http://127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child) };
 }

@@ -14,13 +14,20 @@ export async function startPrivateRedis() {
   const dir = join(BENCH_DIR, 'tmp', `redis-${port}`);
   mkdirSync(dir, { recursive: true });
   const child = spawnTracked('redis-server', [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--databases', '16',
-    '--protected-mode', 'yes',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--databases',
+    '16',
+    '--protected-mode',
+    'yes',
   ]);
   await waitFor(`private redis-server on ${port}`, () => {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${child.tail}`);
@@ -62,14 +69,23 @@ export async function commandStats(redis) {
   const out = {};
   for (const [k, v] of Object.entries(await info(redis, 'commandstats'))) {
     const name = k.replace(/^cmdstat_/, '');
-    out[name] = Object.fromEntries(String(v).split(',').map((kv) => kv.split('=')).map(([a, b]) => [a, Number(b)]));
+    out[name] = Object.fromEntries(
+      String(v)
+        .split(',')
+        .map((kv) => kv.split('='))
+        .map(([a, b]) => [a, Number(b)]),
+    );
   }
   return out;
 }
 
 export function redisVersion() {
   try {
-    return execFileSync('redis-server', ['--version']).toString().match(/v=([0-9.]+)/)?.[1] ?? 'unknown';
+    return (
+      execFileSync('redis-server', ['--version'])
+        .toString()
+        .match(/v=([0-9.]+)/)?.[1] ?? 'unknown'
+    );
   } catch {
     return 'not installed';
   }
@@ -77,7 +93,10 @@ export function redisVersion() {
 
 /** Parses `redis-benchmark --csv` output: { rps, avg, p50, p95, p99, max } (latencies in ms). */
 export function parseBenchmarkCsv(text) {
-  const lines = text.trim().split('\n').filter((l) => l.startsWith('"'));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('"'));
   const header = lines.find((l) => l.startsWith('"test"'));
   const row = lines.find((l) => !l.startsWith('"test"'));
   if (!header || !row) throw new Error(`unexpected redis-benchmark output: ${text.slice(0, 300)}`);

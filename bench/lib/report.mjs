@@ -73,7 +73,9 @@ function cpuTable(figs) {
     `|---|${ps.map(() => '---:').join('|')}|`,
   ];
   for (const f of figs) {
-    lines.push(`| ${esc(f.label)} | ${ps.map((p) => (f[`${p}CpuShare`]?.median == null ? '–' : `${f[`${p}CpuShare`].median.toFixed(2)} · ${num(per(f, p)?.median, 1)} µs`)).join(' | ')} |`);
+    lines.push(
+      `| ${esc(f.label)} | ${ps.map((p) => (f[`${p}CpuShare`]?.median == null ? '–' : `${f[`${p}CpuShare`].median.toFixed(2)} · ${num(per(f, p)?.median, 1)} µs`)).join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -81,7 +83,8 @@ function cpuTable(figs) {
 function targetsTable(targets) {
   const v = (t) => (t.met === true ? '**met**' : t.met === false ? '**missed**' : 'info');
   const lines = ['| target | measured (median, min–max) | goal | verdict |', '|---|---|---|---|'];
-  for (const t of targets) lines.push(`| ${esc(t.name)} | ${esc(t.measured)} | ${esc(t.target)} | ${v(t)}${t.gap ? `: ${esc(t.gap)}` : ''} |`);
+  for (const t of targets)
+    lines.push(`| ${esc(t.name)} | ${esc(t.measured)} | ${esc(t.target)} | ${v(t)}${t.gap ? `: ${esc(t.gap)}` : ''} |`);
   const bounds = targets.filter((t) => t.bound);
   if (bounds.length) {
     lines.push('', 'What bounds each missed figure (measured CPU per process during the window):', '');
@@ -100,7 +103,9 @@ export function markdown(r) {
     '',
     `Quiet machine: ${r.quiet.verdict}. ${r.quiet.detail}`,
     '',
-    ...(r.experiment ? [`**Experiment — not the project's code as committed**: ${esc(r.experiment)} (bench/experiments/patches.cjs).`, ''] : []),
+    ...(r.experiment
+      ? [`**Experiment — not the project's code as committed**: ${esc(r.experiment)} (bench/experiments/patches.cjs).`, '']
+      : []),
     '## Targets (issue 9)',
     '',
     targetsTable(r.targets),
@@ -110,7 +115,10 @@ export function markdown(r) {
   ];
   for (const p of r.phases) {
     out.push(`## ${esc(p.title)}`, '');
-    out.push(`Wall time ${p.seconds?.toFixed(0) ?? '–'} s; other processes on the machine used ${p.load?.otherCores ?? '–'} core on average meanwhile (the bench ${p.load?.oursCores ?? '–'}).`, '');
+    out.push(
+      `Wall time ${p.seconds?.toFixed(0) ?? '–'} s; other processes on the machine used ${p.load?.otherCores ?? '–'} core on average meanwhile (the bench ${p.load?.oursCores ?? '–'}).`,
+      '',
+    );
     if (p.skipped) {
       out.push(`**Skipped**: ${esc(p.skipped)}`, '');
       continue;
@@ -122,13 +130,28 @@ export function markdown(r) {
     for (const f of p.figures ?? []) {
       const kinds = Object.entries(f.errorKinds ?? {});
       if (kinds.length) out.push(`Errors of “${esc(f.label)}”: ${kinds.map(([k, n]) => `${n}× ${esc(k)}`).join('; ')}`, '');
-      if (f.statusCodes) out.push(`Status codes of “${esc(f.label)}”: ${Object.entries(f.statusCodes).map(([k, n]) => `${k}: ${n}`).join(', ')}`, '');
+      if (f.statusCodes)
+        out.push(
+          `Status codes of “${esc(f.label)}”: ${Object.entries(f.statusCodes)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')}`,
+          '',
+        );
     }
     for (const n of p.notes ?? []) out.push(`- ${esc(n)}`);
     if (p.notes?.length) out.push('');
     for (const prof of p.profiles ?? []) {
-      out.push(`Profile \`${esc(prof.name)}\` (node --cpu-prof, ${prof.busyMs} ms busy): ${prof.packages.map((x) => `${esc(x.name)} ${(x.share * 100).toFixed(0)}%`).join(', ')}.`, '');
-      out.push(`Hottest functions: ${prof.functions.slice(0, 8).map((x) => `\`${esc(x.name)}\` ${(x.share * 100).toFixed(1)}%`).join(', ')}.`, '');
+      out.push(
+        `Profile \`${esc(prof.name)}\` (node --cpu-prof, ${prof.busyMs} ms busy): ${prof.packages.map((x) => `${esc(x.name)} ${(x.share * 100).toFixed(0)}%`).join(', ')}.`,
+        '',
+      );
+      out.push(
+        `Hottest functions: ${prof.functions
+          .slice(0, 8)
+          .map((x) => `\`${esc(x.name)}\` ${(x.share * 100).toFixed(1)}%`)
+          .join(', ')}.`,
+        '',
+      );
     }
   }
   return out.join('\n');
@@ -137,7 +160,8 @@ export function markdown(r) {
 /** Two log-scale panels: throughput and p99 per figure, one row each, whiskers min–max. */
 export function svgChart(r) {
   const rows = [];
-  for (const p of r.phases) for (const f of p.figures ?? []) if (f.perSecond?.median != null && f.unit !== 'bytes/subject') rows.push({ phase: p.id, f });
+  for (const p of r.phases)
+    for (const f of p.figures ?? []) if (f.perSecond?.median != null && f.unit !== 'bytes/subject') rows.push({ phase: p.id, f });
   const W = 1000;
   const rowH = 22;
   const top = 56;
@@ -145,17 +169,35 @@ export function svgChart(r) {
   const panelW = (W - labelW - 40) / 2;
   const H = top + rows.length * rowH + 56;
   const colors = { ceiling: '#4e79a7', peer: '#f28e2b', grpc: '#59a14f', site: '#e15759' };
-  const logX = (v, lo, hi, x0) => x0 + (Math.log10(Math.max(lo, Math.min(hi, v))) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * panelW;
+  const logX = (v, lo, hi, x0) =>
+    x0 + ((Math.log10(Math.max(lo, Math.min(hi, v))) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * panelW;
   const s = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">make bench ${esc(r.date)} ${esc(r.commit)}${r.quick ? ' (quick mode)' : ''}: per second and p99, median with min–max</text>`,
   ];
   const panels = [
-    { x0: labelW, lo: 100, hi: 3e6, key: 'perSecond', title: 'decisions or requests per second (log)', unit: (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1000 ? `${(v / 1000).toFixed(v >= 1e4 ? 0 : 1)}k` : v.toFixed(0)),
-      targets: [[2000, 'site ≥ 2k/s']] },
-    { x0: labelW + panelW + 30, lo: 0.1, hi: 1000, key: 'p99Ms', title: 'p99 latency, ms (log)', unit: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)),
-      targets: [[3, 'gRPC ≤ 3 ms'], [50, 'site ≤ 50 ms']] },
+    {
+      x0: labelW,
+      lo: 100,
+      hi: 3e6,
+      key: 'perSecond',
+      title: 'decisions or requests per second (log)',
+      unit: (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1000 ? `${(v / 1000).toFixed(v >= 1e4 ? 0 : 1)}k` : v.toFixed(0)),
+      targets: [[2000, 'site ≥ 2k/s']],
+    },
+    {
+      x0: labelW + panelW + 30,
+      lo: 0.1,
+      hi: 1000,
+      key: 'p99Ms',
+      title: 'p99 latency, ms (log)',
+      unit: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)),
+      targets: [
+        [3, 'gRPC ≤ 3 ms'],
+        [50, 'site ≤ 50 ms'],
+      ],
+    },
   ];
   for (const pn of panels) {
     s.push(`<text x="${pn.x0}" y="${top - 22}" font-weight="bold">${pn.title}</text>`);
@@ -188,7 +230,9 @@ export function svgChart(r) {
         const b = logX(st.max, pn.lo, pn.hi, pn.x0);
         end = Math.max(x, b);
         s.push(`<line x1="${a}" x2="${b}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#222"/>`);
-        s.push(`<line x1="${a}" x2="${a}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/><line x1="${b}" x2="${b}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/>`);
+        s.push(
+          `<line x1="${a}" x2="${a}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/><line x1="${b}" x2="${b}" y1="${y + 7}" y2="${y + rowH - 7}" stroke="#222"/>`,
+        );
       }
       s.push(`<text x="${end + 4}" y="${y + 15}" fill="#222">${pn.unit(st.median)}</text>`);
     }

@@ -6,10 +6,14 @@ const n0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
 
 /** Which process limits a load: the CPU shares (cores) measured during the window. */
 function cpuBound(f, parts, nproc, unit = 'decision') {
-  const shares = parts.map(([name, shareKey, usKey]) => ({ name, share: med(f, shareKey), us: med(f, usKey) })).filter((p) => p.share != null);
+  const shares = parts
+    .map(([name, shareKey, usKey]) => ({ name, share: med(f, shareKey), us: med(f, usKey) }))
+    .filter((p) => p.share != null);
   if (!shares.length) return '';
   const total = shares.reduce((a, p) => a + p.share, 0);
-  const text = shares.map((p) => `${p.name} ${p.share.toFixed(2)} core${p.us != null ? ` (${p.us.toFixed(0)} µs CPU/${unit})` : ''}`).join(', ');
+  const text = shares
+    .map((p) => `${p.name} ${p.share.toFixed(2)} core${p.us != null ? ` (${p.us.toFixed(0)} µs CPU/${unit})` : ''}`)
+    .join(', ');
   const top = shares.reduce((a, b) => (b.share > a.share ? b : a));
   let verdict;
   if (top.share >= 0.85) verdict = `${top.name} is saturated (one Node/Redis process runs on one core)`;
@@ -29,7 +33,8 @@ function lockstep(f, stub) {
   if (batch == null || parts.some((x) => x == null)) return '';
   const serial = parts.reduce((a, b) => a + b, 0);
   let t = `. Mean batch ${batch.toFixed(1)} decisions per RPC at ${f.inflight} in flight: ${batch >= 0.9 * f.inflight ? 'one batch in flight at a time, so' : 'few batches in flight, so largely'} client, limiter and Redis run one after another — ${serial.toFixed(1)} µs of CPU per decision in series predicts ${n0(1e6 / serial)}/s (measured ${n0(med(f, 'perSecond'))}/s)`;
-  if (stub) t += `; the transport alone (same client and server kit, constant answers, no Redis) does ${n0(med(stub, 'perSecond'))}/s at p99 ${med(stub, 'p99Ms')?.toFixed(2)} ms, so the limiter's own work per decision (${(med(f, 'limiterCpuUsPerDecision') - med(stub, 'limiterCpuUsPerDecision')).toFixed(1)} µs above the stub: validation, the script call, reply) and the Redis round trip are what bounds it`;
+  if (stub)
+    t += `; the transport alone (same client and server kit, constant answers, no Redis) does ${n0(med(stub, 'perSecond'))}/s at p99 ${med(stub, 'p99Ms')?.toFixed(2)} ms, so the limiter's own work per decision (${(med(f, 'limiterCpuUsPerDecision') - med(stub, 'limiterCpuUsPerDecision')).toFixed(1)} µs above the stub: validation, the script call, reply) and the Redis round trip are what bounds it`;
   return t;
 }
 
@@ -53,7 +58,10 @@ export function evaluateTargets(figs, nproc) {
       target: '≥ 50%',
       measured: share == null ? 'not measured (no coalescing client)' : `${(share * 100).toFixed(1)}% (${n0(g)} of ${n0(c)} decisions/s)`,
       met: share == null ? null : share >= 0.5,
-      gap: share != null && share < 0.5 ? `missed by ${((0.5 - share) * 100).toFixed(1)} points: needs ${n0(0.5 * c)}/s, ${((0.5 * c) / g).toFixed(2)}× more` : '',
+      gap:
+        share != null && share < 0.5
+          ? `missed by ${((0.5 - share) * 100).toFixed(1)} points: needs ${n0(0.5 * c)}/s, ${((0.5 * c) / g).toFixed(2)}× more`
+          : '',
       bound: share != null && share < 0.5 ? `${cpuBound(g64, grpcParts, nproc)}${lockstep(g64, figs['grpc.stub-coalescing-64'])}` : '',
     });
     if (g64) {
@@ -65,7 +73,10 @@ export function evaluateTargets(figs, nproc) {
         measured: `${p99.toFixed(2)} ms${range(g64, 'p99Ms', 2)}`,
         met: p99 <= 3,
         gap: p99 > 3 ? `missed by ${(p99 - 3).toFixed(2)} ms (${(p99 / 3).toFixed(1)}×)` : '',
-        bound: p99 > 3 ? `mean latency by Little's law 64 / ${n0(med(g64, 'perSecond'))}/s = ${((64 / med(g64, 'perSecond')) * 1000).toFixed(2)} ms; ${cpuBound(g64, grpcParts, nproc)}` : '',
+        bound:
+          p99 > 3
+            ? `mean latency by Little's law 64 / ${n0(med(g64, 'perSecond'))}/s = ${((64 / med(g64, 'perSecond')) * 1000).toFixed(2)} ms; ${cpuBound(g64, grpcParts, nproc)}`
+            : '',
       });
     }
     if (unary) {
@@ -109,7 +120,9 @@ export function evaluateTargets(figs, nproc) {
       bound:
         us > 6 && floorUs != null
           ? `an EVALSHA that only reads TIME costs ${floorUs.toFixed(2)} µs here (the Lua call floor)${
-              floorIoUs != null ? `, one that also does the script's GET and SET PXAT (no logic) ${floorIoUs.toFixed(2)} µs: the script's own Lua (decode, scan, pack) adds ${(us - floorIoUs).toFixed(2)} µs` : `; the script adds ${(us - floorUs).toFixed(2)} µs`
+              floorIoUs != null
+                ? `, one that also does the script's GET and SET PXAT (no logic) ${floorIoUs.toFixed(2)} µs: the script's own Lua (decode, scan, pack) adds ${(us - floorIoUs).toFixed(2)} µs`
+                : `; the script adds ${(us - floorUs).toFixed(2)} µs`
             }`
           : '',
     });
@@ -160,7 +173,10 @@ export function evaluateTargets(figs, nproc) {
         bound:
           share < 0.2
             ? `the bare handler costs ${n0(med(bare, 'gatewayCpuUsPerRequest'))} µs of CPU per request in its process; a Vente/Achat costs ${n0(
-                ['gateway', 'auth', 'market', 'limiter', 'stats', 'redis', 'mariadb'].reduce((a, k) => a + (med(site, `${k}CpuUsPerRequest`) ?? 0), 0),
+                ['gateway', 'auth', 'market', 'limiter', 'stats', 'redis', 'mariadb'].reduce(
+                  (a, k) => a + (med(site, `${k}CpuUsPerRequest`) ?? 0),
+                  0,
+                ),
               )} µs across the parts (above)`
             : '',
       });
@@ -174,7 +190,7 @@ export function evaluateTargets(figs, nproc) {
       id: 'site-ab',
       name: `A/B: ${b.label.replace(/:.*/, '')} vs the code as committed (round-robin, same run)`,
       target: 'experiment',
-      measured: `${Math.min(med(site, 'admittedShare') ?? 1, med(b, 'admittedShare') ?? 1) < 0.95 ? 'NOT COMPARABLE (under 95% admitted: add users) — ' : ''}${n0(med(site, 'perSecond'))} → ${n0(med(b, 'perSecond'))} req/s (${(((med(b, 'perSecond') / med(site, 'perSecond')) - 1) * 100).toFixed(0)}%), p99 ${med(site, 'p99Ms')?.toFixed(1)} → ${med(b, 'p99Ms')?.toFixed(1)} ms; CPU per request ${cpu}`,
+      measured: `${Math.min(med(site, 'admittedShare') ?? 1, med(b, 'admittedShare') ?? 1) < 0.95 ? 'NOT COMPARABLE (under 95% admitted: add users) — ' : ''}${n0(med(site, 'perSecond'))} → ${n0(med(b, 'perSecond'))} req/s (${((med(b, 'perSecond') / med(site, 'perSecond') - 1) * 100).toFixed(0)}%), p99 ${med(site, 'p99Ms')?.toFixed(1)} → ${med(b, 'p99Ms')?.toFixed(1)} ms; CPU per request ${cpu}`,
       met: null,
       gap: '',
       bound: '',

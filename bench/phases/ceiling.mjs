@@ -13,7 +13,22 @@ const SUBJECTS = 100_000;
 async function redisBenchmark(port, n, pipeline, args) {
   const child = spawnTracked(
     'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(port), '-c', String(CLIENTS), '-n', String(n), '-r', String(SUBJECTS), '-P', String(pipeline), '--csv', ...args],
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-c',
+      String(CLIENTS),
+      '-n',
+      String(n),
+      '-r',
+      String(SUBJECTS),
+      '-P',
+      String(pipeline),
+      '--csv',
+      ...args,
+    ],
     { keepStdout: true },
   );
   let text = '';
@@ -35,11 +50,27 @@ export default {
     const k = ctx.quick ? 0.15 : 1;
     const variants = [
       { id: 'evalsha', label: 'EVALSHA our script', cmd: 'evalsha', pipeline: 1, n: 180_000, args: ['EVALSHA', sha, '1', key, ...argv] },
-      { id: 'evalsha-p16', label: 'EVALSHA our script, -P 16', cmd: 'evalsha', pipeline: 16, n: 300_000, args: ['EVALSHA', sha, '1', key, ...argv] },
+      {
+        id: 'evalsha-p16',
+        label: 'EVALSHA our script, -P 16',
+        cmd: 'evalsha',
+        pipeline: 16,
+        n: 300_000,
+        args: ['EVALSHA', sha, '1', key, ...argv],
+      },
       { id: 'incr', label: 'INCR (reference)', cmd: 'incr', pipeline: 1, n: 200_000, args: ['INCR', 'fw:{service:__rand_int__}'] },
-      { id: 'incr-p16', label: 'INCR, -P 16 (reference)', cmd: 'incr', pipeline: 16, n: 1_000_000, args: ['INCR', 'fw:{service:__rand_int__}'] },
+      {
+        id: 'incr-p16',
+        label: 'INCR, -P 16 (reference)',
+        cmd: 'incr',
+        pipeline: 16,
+        n: 1_000_000,
+        args: ['INCR', 'fw:{service:__rand_int__}'],
+      },
     ];
-    ctx.note(`script from services/limiter/${sw.from}; command: redis-benchmark -c ${CLIENTS} -r ${SUBJECTS} [-P 16] EVALSHA <sha> 1 ${key} ${argv.join(' ')}`);
+    ctx.note(
+      `script from services/limiter/${sw.from}; command: redis-benchmark -c ${CLIENTS} -r ${SUBJECTS} [-P 16] EVALSHA <sha> 1 ${key} ${argv.join(' ')}`,
+    );
     const res = await rounds(ctx, variants, async (v) => {
       await redis.ctl.flushall();
       await redis.ctl.config('RESETSTAT');

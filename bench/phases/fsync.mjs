@@ -19,8 +19,19 @@ async function limiterRedis(appendfsync) {
   mkdirSync(dir, { recursive: true });
   const deploy = join(ROOT, 'deploy');
   const child = spawnTracked('redis-server', [
-    join(deploy, 'redis-common.conf'), '--include', join(deploy, 'redis-limiter.conf'),
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendfsync', appendfsync, '--save', '',
+    join(deploy, 'redis-common.conf'),
+    '--include',
+    join(deploy, 'redis-limiter.conf'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendfsync',
+    appendfsync,
+    '--save',
+    '',
   ]);
   await waitFor(`limiter redis-server (${appendfsync}) on ${port}`, () => {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${child.tail}`);
@@ -42,8 +53,20 @@ export default {
   async run(ctx) {
     const variants = [];
     for (const fsync of ['always', 'everysec']) {
-      variants.push({ id: `grpc-coalescing-64-${fsync}`, label: `limiter service, coalescing client, 64 in flight, appendfsync ${fsync}`, target: 'grpc-coalescing', inflight: 64, fsync });
-      variants.push({ id: `script-16-${fsync}`, label: `script calls straight to Redis, 16 in flight, appendfsync ${fsync}`, target: 'script', inflight: 16, fsync });
+      variants.push({
+        id: `grpc-coalescing-64-${fsync}`,
+        label: `limiter service, coalescing client, 64 in flight, appendfsync ${fsync}`,
+        target: 'grpc-coalescing',
+        inflight: 64,
+        fsync,
+      });
+      variants.push({
+        id: `script-16-${fsync}`,
+        label: `script calls straight to Redis, 16 in flight, appendfsync ${fsync}`,
+        target: 'script',
+        inflight: 16,
+        fsync,
+      });
     }
     if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
     const windowMs = Math.min(ctx.durationMs, 3000);

@@ -31,16 +31,40 @@ export default {
       // exploration: BENCH_GRPC_MAXBATCH=8,16 adds the coalescing client with that maxBatch
       for (const mb of (process.env.BENCH_GRPC_MAXBATCH ?? '').split(',').filter(Boolean).map(Number)) {
         for (const inflight of [64, 256]) {
-          variants.push({ id: `coalescing-${inflight}-maxbatch-${mb}`, label: `coalescing client, ${inflight} in flight, maxBatch ${mb}`, target: 'grpc-coalescing', inflight, clientOptions: { maxBatch: mb } });
+          variants.push({
+            id: `coalescing-${inflight}-maxbatch-${mb}`,
+            label: `coalescing client, ${inflight} in flight, maxBatch ${mb}`,
+            target: 'grpc-coalescing',
+            inflight,
+            clientOptions: { maxBatch: mb },
+          });
         }
       }
     }
     variants.push({ id: 'unary-64', label: 'plain unary Consume, 64 in flight', target: 'grpc-unary', inflight: 64 });
-    variants.push({ id: 'envoy-64', label: "Envoy's ShouldRateLimit, 1 descriptor, 64 in flight", target: 'envoy', inflight: 64, descriptors: 1 });
-    variants.push({ id: 'envoy-2-64', label: "Envoy's ShouldRateLimit, 2 descriptors (all or nothing), 64 in flight", target: 'envoy', inflight: 64, descriptors: 2 });
+    variants.push({
+      id: 'envoy-64',
+      label: "Envoy's ShouldRateLimit, 1 descriptor, 64 in flight",
+      target: 'envoy',
+      inflight: 64,
+      descriptors: 1,
+    });
+    variants.push({
+      id: 'envoy-2-64',
+      label: "Envoy's ShouldRateLimit, 2 descriptors (all or nothing), 64 in flight",
+      target: 'envoy',
+      inflight: 64,
+      descriptors: 2,
+    });
     if (coalescing) {
       // the transport floor: same client, same server kit, constant answers, no Redis
-      variants.push({ id: 'stub-coalescing-64', label: 'transport floor: coalescing client → stub server (no Redis), 64 in flight', target: 'grpc-coalescing', inflight: 64, stub: true });
+      variants.push({
+        id: 'stub-coalescing-64',
+        label: 'transport floor: coalescing client → stub server (no Redis), 64 in flight',
+        target: 'grpc-coalescing',
+        inflight: 64,
+        stub: true,
+      });
     }
     if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
 
@@ -49,9 +73,19 @@ export default {
     // Envoy's rules for the envoy variants: the same 10 per 10 minutes as the service policy.
     const envoyDir = join(BENCH_DIR, 'tmp', 'envoy-rules');
     mkdirSync(envoyDir, { recursive: true });
-    writeFileSync(join(envoyDir, 'bench.yaml'), 'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: {window: 10m, requests_per_unit: 10}\n  - key: client\n    rate_limit: {window: 10m, requests_per_unit: 10}\n');
-    const limiter = await startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: redis.url(0), LIMITER_ENVOY_CONFIG_DIR: envoyDir }, ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : []);
-    const stub = variants.some((v) => v.stub) ? await startGrpcPart(ctx, 'limiter', {}, [], join(BENCH_DIR, 'workers/grpc-stub-server.mjs'), 'limiter-stub') : null;
+    writeFileSync(
+      join(envoyDir, 'bench.yaml'),
+      'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: {window: 10m, requests_per_unit: 10}\n  - key: client\n    rate_limit: {window: 10m, requests_per_unit: 10}\n',
+    );
+    const limiter = await startGrpcPart(
+      ctx,
+      'limiter',
+      { LIMITER_REDIS_URL: redis.url(0), LIMITER_ENVOY_CONFIG_DIR: envoyDir },
+      ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : [],
+    );
+    const stub = variants.some((v) => v.stub)
+      ? await startGrpcPart(ctx, 'limiter', {}, [], join(BENCH_DIR, 'workers/grpc-stub-server.mjs'), 'limiter-stub')
+      : null;
     ctx.progress(`limiter serving on ${limiter.addr} (pid ${limiter.pid})${stub ? `, stub on ${stub.addr}` : ''}`);
     try {
       const res = await rounds(ctx, variants, async (v, r) => {
@@ -60,7 +94,18 @@ export default {
         const d = {};
         const result = await runWorker(
           'load.mjs',
-          { target: v.target, descriptors: v.descriptors, clientOptions: v.clientOptions, addr: v.stub ? stub.addr : limiter.addr, token: ctx.token, inflight: v.inflight, warmupMs: ctx.warmupMs, durationMs: windowMs, subjects: 100_000, seed: 2000 + r },
+          {
+            target: v.target,
+            descriptors: v.descriptors,
+            clientOptions: v.clientOptions,
+            addr: v.stub ? stub.addr : limiter.addr,
+            token: ctx.token,
+            inflight: v.inflight,
+            warmupMs: ctx.warmupMs,
+            durationMs: windowMs,
+            subjects: 100_000,
+            seed: 2000 + r,
+          },
           {
             nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=load-${v.id}-${r}.cpuprofile`] : [],
             onEvent: (e) => {

@@ -33,7 +33,11 @@ async function usedMemory(r) {
 }
 
 async function benchmark(port, n, range, args) {
-  const child = spawnTracked('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-c', '64', '-n', String(n), '-r', String(range), '-P', '16', '--csv', ...args], { keepStdout: true });
+  const child = spawnTracked(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-c', '64', '-n', String(n), '-r', String(range), '-P', '16', '--csv', ...args],
+    { keepStdout: true },
+  );
   let text = '';
   child.stdout.on('data', (d) => (text += d));
   const { code } = await child.exited;
@@ -101,8 +105,20 @@ export default {
       { id: 'ours', label: 'our packed string (exact sliding window)', sha: ours, key: (s) => sw.keyFor(SERVICE_POLICY.name, s) },
       { id: 'zset', label: 'sorted-set log (naive reference)', sha: zset, key: (s) => sw.keyFor(SERVICE_POLICY.name, s) },
       { id: 'incr', label: 'fixed-window INCR (reference)', key: (s) => `fw:{service:${s}}` },
-      { id: 'floor', label: 'EVALSHA floor: a script that only calls TIME (no key read or written)', sha: floor, key: (s) => sw.keyFor(SERVICE_POLICY.name, s), noMemory: true },
-      { id: 'floor-io', label: 'EVALSHA floor with our Redis calls: TIME, GET, SET PXAT (no logic)', sha: floorIo, key: (s) => sw.keyFor(SERVICE_POLICY.name, s), noMemory: true },
+      {
+        id: 'floor',
+        label: 'EVALSHA floor: a script that only calls TIME (no key read or written)',
+        sha: floor,
+        key: (s) => sw.keyFor(SERVICE_POLICY.name, s),
+        noMemory: true,
+      },
+      {
+        id: 'floor-io',
+        label: 'EVALSHA floor with our Redis calls: TIME, GET, SET PXAT (no logic)',
+        sha: floorIo,
+        key: (s) => sw.keyFor(SERVICE_POLICY.name, s),
+        noMemory: true,
+      },
     ];
     const cmdArgs = (k) => (k.sha ? ['EVALSHA', k.sha, '1', k.key('__rand_int__'), ...argv] : ['INCR', k.key('__rand_int__')]);
     const cmdName = (k) => (k.sha ? 'evalsha' : 'incr');
@@ -178,9 +194,11 @@ async function statsMemory(ctx) {
         });
       }
       let next = 0;
-      await Promise.all(Array.from({ length: 32 }, async () => {
-        while (next < tasks.length) await tasks[next++]();
-      }));
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < tasks.length) await tasks[next++]();
+        }),
+      );
       const m1 = await usedMemory(db1);
       // the dedup keys (stats:event:*, 5 min TTL) are per event, not per user: measure without them
       let cursor = '0';
@@ -200,9 +218,16 @@ async function statsMemory(ctx) {
         bytesPerEventKey: events ? (m1 - m2) / events : null,
         keys: await db1.dbsize(),
       });
-      ctx.progress(`stats run ${run + 1}/${ctx.runs}: ${Math.round(runs.at(-1).bytesPerUser)} B/user (+${Math.round(runs.at(-1).bytesPerUserWithEventKeys - runs.at(-1).bytesPerUser)} B of dedup keys)`);
+      ctx.progress(
+        `stats run ${run + 1}/${ctx.runs}: ${Math.round(runs.at(-1).bytesPerUser)} B/user (+${Math.round(runs.at(-1).bytesPerUserWithEventKeys - runs.at(-1).bytesPerUser)} B of dedup keys)`,
+      );
     }
-    return { id: 'memory.stats', label: `statistics per active user (1 login + 10 calls; ${users} users)`, unit: 'bytes/user', ...summarizeRuns(runs) };
+    return {
+      id: 'memory.stats',
+      label: `statistics per active user (1 login + 10 calls; ${users} users)`,
+      unit: 'bytes/user',
+      ...summarizeRuns(runs),
+    };
   } finally {
     c.close();
     db1.disconnect();
@@ -224,7 +249,13 @@ async function storeSizes(stores) {
   return out;
 }
 
-const growth = (a, b) => Object.fromEntries(ROLES.flatMap((role) => [[`${role}Keys`, b[role].keys - a[role].keys], [`${role}Bytes`, b[role].bytes - a[role].bytes]]));
+const growth = (a, b) =>
+  Object.fromEntries(
+    ROLES.flatMap((role) => [
+      [`${role}Keys`, b[role].keys - a[role].keys],
+      [`${role}Bytes`, b[role].bytes - a[role].bytes],
+    ]),
+  );
 
 async function trafficMemory(ctx) {
   const stores = {};
@@ -237,7 +268,18 @@ async function trafficMemory(ctx) {
     [parts.auth, parts.market, parts.limiter, parts.stats] = await Promise.all([
       startGrpcPart(ctx, 'auth', { DATABASE_URL: db.url }, [], null, 'auth-memory'),
       startGrpcPart(ctx, 'market', { DATABASE_URL: db.url }, [], null, 'market-memory'),
-      startGrpcPart(ctx, 'limiter', { LIMITER_REDIS_URL: stores.limiter.url(0), LIMIT_POLICIES: 'login=10/10s,service=10/10s,login-failure=10/10s,login-failure-ip=50/10s,login-failure-account=20/10s,login-failure-device=10/10s,signup-ip=60/10s' }, [], null, 'limiter-memory'),
+      startGrpcPart(
+        ctx,
+        'limiter',
+        {
+          LIMITER_REDIS_URL: stores.limiter.url(0),
+          LIMIT_POLICIES:
+            'login=10/10s,service=10/10s,login-failure=10/10s,login-failure-ip=50/10s,login-failure-account=20/10s,login-failure-device=10/10s,signup-ip=60/10s',
+        },
+        [],
+        null,
+        'limiter-memory',
+      ),
       startGrpcPart(ctx, 'stats', { STATS_REDIS_URL: stores.stats.url(1), STATS_DEDUP_TTL_MS: '5000' }, [], null, 'stats-memory'),
     ]);
     parts.gateway = await startHttpPart(ctx, 'gateway-memory', mainOf('gateway'), {
@@ -253,7 +295,20 @@ async function trafficMemory(ctx) {
     });
     const nUsers = Number(process.env.BENCH_MEMORY_USERS ?? (ctx.quick ? 60 : 200));
     const usersFile = join(BENCH_DIR, 'tmp', 'memory-users.json');
-    await runWorker('site-setup.mjs', { authAddr: parts.auth.addr, url: parts.gateway.url, token: ctx.token, users: nUsers, existing: db.existing, password: 'banc-essai-2026!', out: usersFile, loginConcurrency: 4 }, { timeoutMs: 240_000 });
+    await runWorker(
+      'site-setup.mjs',
+      {
+        authAddr: parts.auth.addr,
+        url: parts.gateway.url,
+        token: ctx.token,
+        users: nUsers,
+        existing: db.existing,
+        password: 'banc-essai-2026!',
+        out: usersFile,
+        loginConcurrency: 4,
+      },
+      { timeoutMs: 240_000 },
+    );
     const { readFileSync } = await import('node:fs');
     const users = JSON.parse(readFileSync(usersFile, 'utf8'));
     // Bytes per logged-in session, from the set-up's logins, then every store starts empty.
@@ -269,15 +324,34 @@ async function trafficMemory(ctx) {
     const hostile = async (id, label, cfg) => {
       let before;
       let atStart;
-      const res = await runWorker('memory-traffic.mjs', { url: parts.gateway.url, seconds, ...cfg }, { onEvent: (e) => e === 'start' && (atStart = storeSizes(stores)), timeoutMs: 60_000 + seconds * 1000 });
+      const res = await runWorker(
+        'memory-traffic.mjs',
+        { url: parts.gateway.url, seconds, ...cfg },
+        { onEvent: (e) => e === 'start' && (atStart = storeSizes(stores)), timeoutMs: 60_000 + seconds * 1000 },
+      );
       before = await atStart;
       const after = await storeSizes(stores);
-      const fig = { id: `memory.traffic.${id}`, label, unit: 'requests/s', ...summarizeRuns([{ requests: res.requests, perSecond: res.requests / seconds, ...growth(before, after) }]), statusCodes: res.statuses };
-      ctx.progress(`${id}: ${res.requests} requests in ${seconds} s (${JSON.stringify(res.statuses)}); growth ${JSON.stringify(growth(before, after))}`);
+      const fig = {
+        id: `memory.traffic.${id}`,
+        label,
+        unit: 'requests/s',
+        ...summarizeRuns([{ requests: res.requests, perSecond: res.requests / seconds, ...growth(before, after) }]),
+        statusCodes: res.statuses,
+      };
+      ctx.progress(
+        `${id}: ${res.requests} requests in ${seconds} s (${JSON.stringify(res.statuses)}); growth ${JSON.stringify(growth(before, after))}`,
+      );
       figures.push(fig);
     };
-    await hostile('anonymous', `hostile: anonymous page views and failed form posts, ${seconds} s at full speed`, { mode: 'anonymous', concurrency: 8 });
-    await hostile('refused', `hostile: one student's refused Achat calls, ${seconds} s at full speed`, { mode: 'refused', concurrency: 8, user: users[0] });
+    await hostile('anonymous', `hostile: anonymous page views and failed form posts, ${seconds} s at full speed`, {
+      mode: 'anonymous',
+      concurrency: 8,
+    });
+    await hostile('refused', `hostile: one student's refused Achat calls, ${seconds} s at full speed`, {
+      mode: 'refused',
+      concurrency: 8,
+      user: users[0],
+    });
 
     // The legitimate day: sizes every 5 s; the second half must add (almost) nothing.
     for (const role of ROLES) await stores[role].ctl.flushall();
@@ -291,12 +365,18 @@ async function trafficMemory(ctx) {
         await sleep(5000);
       }
     })();
-    const day = await runWorker('memory-traffic.mjs', { url: parts.gateway.url, mode: 'day', seconds: daySeconds, users: users.slice(0, nUsers), thinkMs: 2000 }, { timeoutMs: 120_000 + daySeconds * 1000 });
+    const day = await runWorker(
+      'memory-traffic.mjs',
+      { url: parts.gateway.url, mode: 'day', seconds: daySeconds, users: users.slice(0, nUsers), thinkMs: 2000 },
+      { timeoutMs: 120_000 + daySeconds * 1000 },
+    );
     dayDone = true;
     await sampler;
     const end = await storeSizes(stores);
     const mid = series[Math.floor(series.length / 2)] ?? end;
-    ctx.progress(`day: ${day.requests} requests, ${day.sales} sales, ${day.logouts} logouts, ${day.failedLogins} logins refused (busy); keys every 5 s: ${series.map((x) => ROLES.map((r) => x[r].keys).join('/')).join(' ')} (limiter/stats/sessions)`);
+    ctx.progress(
+      `day: ${day.requests} requests, ${day.sales} sales, ${day.logouts} logouts, ${day.failedLogins} logins refused (busy); keys every 5 s: ${series.map((x) => ROLES.map((r) => x[r].keys).join('/')).join(' ')} (limiter/stats/sessions)`,
+    );
     // MariaDB: bytes per listing and per user (InnoDB data + indexes over rows, after ANALYZE)
     const dbBytes = await mariadbBytes(db.url);
     figures.push({
@@ -328,12 +408,24 @@ async function mariadbBytes(url) {
   const { require } = await import('../lib/project.mjs');
   const mariadb = require('mariadb');
   const u = new URL(url);
-  const conn = await mariadb.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
+  const conn = await mariadb.createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.slice(1),
+  });
   try {
     const out = {};
-    for (const [k, table] of [['listing', 'articles'], ['user', 'utilisateurs']]) {
+    for (const [k, table] of [
+      ['listing', 'articles'],
+      ['user', 'utilisateurs'],
+    ]) {
       await conn.query(`ANALYZE TABLE \`${table}\``);
-      const [row] = await conn.query('SELECT data_length + index_length AS bytes, table_rows AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [table]);
+      const [row] = await conn.query(
+        'SELECT data_length + index_length AS bytes, table_rows AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?',
+        [table],
+      );
       const [{ c }] = await conn.query(`SELECT COUNT(*) AS c FROM \`${table}\``);
       out[k] = Number(c) > 0 ? Number(row.bytes) / Number(c) : null;
     }

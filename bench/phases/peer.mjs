@@ -18,7 +18,11 @@ export default {
       { id: 'script-autopipeline', label: 'our script via ioredis, enableAutoPipelining', target: 'script-autopipeline' },
     ];
     if (process.env.BENCH_BATCHED_SCRIPT) {
-      variants.push({ id: 'script-batched', label: 'EXPERIMENT: our script, one EVALSHA per batch of keys (standalone Redis only)', target: 'script-batched' });
+      variants.push({
+        id: 'script-batched',
+        label: 'EXPERIMENT: our script, one EVALSHA per batch of keys (standalone Redis only)',
+        target: 'script-batched',
+      });
     }
     if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
     const res = await rounds(ctx, variants, async (v, r) => {
@@ -27,7 +31,15 @@ export default {
       let redisCpu = 0;
       const result = await runWorker(
         'load.mjs',
-        { target: v.target, redisPort: redis.port, inflight: 64, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, subjects: 100_000, seed: 1000 + r },
+        {
+          target: v.target,
+          redisPort: redis.port,
+          inflight: 64,
+          warmupMs: ctx.warmupMs,
+          durationMs: ctx.durationMs,
+          subjects: 100_000,
+          seed: 1000 + r,
+        },
         {
           onEvent: (e) => {
             if (e === 'start') redis0 = cpuOfPid(redis.pid);
@@ -35,7 +47,11 @@ export default {
           },
         },
       );
-      return { ...result, redisCpuUsPerDecision: result.decisions ? redisCpu / result.decisions : null, redisCpuShare: redisCpu / 1e6 / result.seconds };
+      return {
+        ...result,
+        redisCpuUsPerDecision: result.decisions ? redisCpu / result.decisions : null,
+        redisCpuShare: redisCpu / 1e6 / result.seconds,
+      };
     });
     return {
       figures: variants.map((v) => ({

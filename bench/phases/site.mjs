@@ -42,12 +42,23 @@ export async function benchDatabase(serverUrl) {
   const mariadb = require('mariadb');
   let conn;
   try {
-    conn = await mariadb.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password), connectTimeout: 3000 });
+    conn = await mariadb.createConnection({
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username || 'root'),
+      password: decodeURIComponent(u.password),
+      connectTimeout: 3000,
+    });
   } catch (e) {
     throw skip(`MariaDB/MySQL does not answer at ${u.host}: ${e.message}`);
   }
   const url = `${serverUrl.replace(/(?<!\/)\/+$/, '')}/${DB_NAME}`;
-  const migrate = () => execFileSync(process.execPath, [join(ROOT, 'prisma/dist/cli.js'), 'migrate'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const migrate = () =>
+    execFileSync(process.execPath, [join(ROOT, 'prisma/dist/cli.js'), 'migrate'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   let fresh = false;
   try {
     migrate();
@@ -79,8 +90,11 @@ export default {
 
     const db = await benchDatabase(process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
     const dbUrl = db.url;
-    ctx.progress(`database ${DB_NAME} ${db.fresh ? 'created' : 'reused'} and migrated: ${db.existing.length} bench users kept, articles emptied`);
-    const prof = (name) => (ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []);
+    ctx.progress(
+      `database ${DB_NAME} ${db.fresh ? 'created' : 'reused'} and migrated: ${db.existing.length} bench users kept, articles emptied`,
+    );
+    const prof = (name) =>
+      ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
     const parts = {};
     try {
       [parts.auth, parts.market, parts.limiter, parts.stats] = await Promise.all([
@@ -107,8 +121,13 @@ export default {
       // (items of the form NAME=value are environment variables of B's processes instead)
       const ab = process.env.BENCH_AB;
       if (ab) {
-        const items = ab.split(',').map((x) => x.trim()).filter(Boolean);
-        const envB = Object.fromEntries(items.filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+        const items = ab
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+        const envB = Object.fromEntries(
+          items.filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]),
+        );
         const patchesB = items.filter((x) => !x.includes('=')).join(',');
         if (patchesB) envB.BENCH_PATCHES = patchesB;
         parts.marketB = await startGrpcPart(ctx, 'market', { DATABASE_URL: dbUrl, ...envB }, prof('market-b'), null, 'market-b');
@@ -116,7 +135,14 @@ export default {
           ctx,
           'gateway-b',
           mainOf('gateway'),
-          { AUTH_ADDR: parts.auth.addr, MARKET_ADDR: parts.marketB.addr, LIMITER_ADDR: parts.limiter.addr, STATS_ADDR: parts.stats.addr, SESSION_REDIS_URL: redis.url(2), ...envB },
+          {
+            AUTH_ADDR: parts.auth.addr,
+            MARKET_ADDR: parts.marketB.addr,
+            LIMITER_ADDR: parts.limiter.addr,
+            STATS_ADDR: parts.stats.addr,
+            SESSION_REDIS_URL: redis.url(2),
+            ...envB,
+          },
           prof('gateway-b'),
         );
       }
@@ -127,7 +153,15 @@ export default {
       const usersFile = join(BENCH_DIR, 'tmp', 'site-users.json');
       const setup = await runWorker(
         'site-setup.mjs',
-        { authAddr: parts.auth.addr, url: parts.gateway.url, token: ctx.token, users: nUsers, existing: db.existing, password: 'banc-essai-2026!', out: usersFile },
+        {
+          authAddr: parts.auth.addr,
+          url: parts.gateway.url,
+          token: ctx.token,
+          users: nUsers,
+          existing: db.existing,
+          password: 'banc-essai-2026!',
+          out: usersFile,
+        },
         { timeoutMs: 240_000 },
       );
       ctx.note(
@@ -136,24 +170,68 @@ export default {
 
       const CONNS = Number(process.env.BENCH_SITE_CONNECTIONS ?? 32);
       const variants = [
-        { id: 'koa-bare', label: 'bare Koa handler (baseline), form POST', mode: 'bare', url: parts.koa.url, connections: CONNS, server: 'koa' },
-        { id: 'vente-achat', label: `POST /services/vente + /services/achat, ${nUsers} logged-in users`, mode: 'vente-achat', url: parts.gateway.url, connections: CONNS, server: 'gateway' },
-        { id: 'login', label: 'login: GET /login + POST /login (argon2id)', mode: 'login', url: parts.gateway.url, connections: 16, server: 'gateway' },
+        {
+          id: 'koa-bare',
+          label: 'bare Koa handler (baseline), form POST',
+          mode: 'bare',
+          url: parts.koa.url,
+          connections: CONNS,
+          server: 'koa',
+        },
+        {
+          id: 'vente-achat',
+          label: `POST /services/vente + /services/achat, ${nUsers} logged-in users`,
+          mode: 'vente-achat',
+          url: parts.gateway.url,
+          connections: CONNS,
+          server: 'gateway',
+        },
+        {
+          id: 'login',
+          label: 'login: GET /login + POST /login (argon2id)',
+          mode: 'login',
+          url: parts.gateway.url,
+          connections: 16,
+          server: 'gateway',
+        },
       ];
       if (ab) {
-        variants.splice(2, 0, { id: 'vente-achat-b', label: `B (${ab}): POST /services/vente + /services/achat`, mode: 'vente-achat', url: parts.gatewayB.url, connections: CONNS, server: 'gatewayB', market: 'marketB' });
+        variants.splice(2, 0, {
+          id: 'vente-achat-b',
+          label: `B (${ab}): POST /services/vente + /services/achat`,
+          mode: 'vente-achat',
+          url: parts.gatewayB.url,
+          connections: CONNS,
+          server: 'gatewayB',
+          market: 'marketB',
+        });
       }
       if (ctx.variantsFilter) variants.splice(0, variants.length, ...variants.filter((v) => ctx.variantsFilter.test(v.id)));
       const mdb = mariadbPid();
       const watched = (v) => ({
         gateway: parts[v.server].pid,
-        ...(v.server !== 'koa' ? { auth: parts.auth.pid, market: parts[v.market ?? 'market'].pid, limiter: parts.limiter.pid, stats: parts.stats.pid, mariadb: mdb } : {}),
+        ...(v.server !== 'koa'
+          ? {
+              auth: parts.auth.pid,
+              market: parts[v.market ?? 'market'].pid,
+              limiter: parts.limiter.pid,
+              stats: parts.stats.pid,
+              mariadb: mdb,
+            }
+          : {}),
         redis: redis.pid,
       });
       // one unmeasured pass first: the first run after the set-up was up to 3× slower than the
       // next ones (JIT of five processes, connection pools, InnoDB); login is warm from the set-up
       for (const v of variants.filter((x) => x.mode !== 'login')) {
-        await runWorker('http-load.mjs', { mode: v.mode, url: v.url, connections: v.connections, warmupMs: 1000, durationMs: ctx.quick ? 1000 : 2000, usersFile });
+        await runWorker('http-load.mjs', {
+          mode: v.mode,
+          url: v.url,
+          connections: v.connections,
+          warmupMs: 1000,
+          durationMs: ctx.quick ? 1000 : 2000,
+          usersFile,
+        });
       }
       ctx.progress('warm-up pass done');
       const measureStart = Date.now();
@@ -165,7 +243,15 @@ export default {
         const d = {};
         const result = await runWorker(
           'http-load.mjs',
-          { mode: v.mode, url: v.url, connections: v.connections, warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, usersFile, userOffset: r * 997 },
+          {
+            mode: v.mode,
+            url: v.url,
+            connections: v.connections,
+            warmupMs: ctx.warmupMs,
+            durationMs: ctx.durationMs,
+            usersFile,
+            userOffset: r * 997,
+          },
           {
             onEvent: (e) => {
               for (const [k, pid] of Object.entries(pids)) {
@@ -183,12 +269,21 @@ export default {
         }
         return { ...result, ...cpu };
       });
-      ctx.note(`measured runs took ${((Date.now() - measureStart) / 1000).toFixed(0)} s (the phase's wall time also counts starting the parts, the set-up and the warm-up pass)`);
+      ctx.note(
+        `measured runs took ${((Date.now() - measureStart) / 1000).toFixed(0)} s (the phase's wall time also counts starting the parts, the set-up and the warm-up pass)`,
+      );
       return {
         figures: variants.map((v) => {
           const statusCodes = {};
           for (const x of res[v.id]) for (const [s, n] of Object.entries(x.statusCodes)) statusCodes[s] = (statusCodes[s] ?? 0) + n;
-          return { id: `site.${v.id}`, label: v.label, unit: 'requests/s', ...summarizeRuns(res[v.id]), inflight: v.connections, statusCodes };
+          return {
+            id: `site.${v.id}`,
+            label: v.label,
+            unit: 'requests/s',
+            ...summarizeRuns(res[v.id]),
+            inflight: v.connections,
+            statusCodes,
+          };
         }),
       };
     } finally {

@@ -34,4 +34,3 @@ redis.call('ZADD', KEYS[1], unpack(args))
 redis.call('PEXPIRE', KEYS[1], window_ms)
 return {1, limit - n - cost, 0, window_ms, now}
 `;
-

@@ -43,7 +43,10 @@ function takeArticle(buyerId) {
 
 function cookieHeader(setCookie) {
   const list = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
-  return list.map((c) => c.split(';')[0]).filter((c) => !c.endsWith('=')).join('; ');
+  return list
+    .map((c) => c.split(';')[0])
+    .filter((c) => !c.endsWith('='))
+    .join('; ');
 }
 
 function requestsFor(mode) {
@@ -169,7 +172,11 @@ out({
     okShare: n ? ok / n : null,
     admittedShare: n && cfg.mode === 'vente-achat' ? 1 - denied / n : null,
     // 4xx/5xx (the expected answers are 303 See Other, as to a browser's form POST)
-    failShare: n ? Object.entries(statuses).filter(([s]) => Number(s) >= 400).reduce((a, [, c]) => a + c, 0) / n : null,
+    failShare: n
+      ? Object.entries(statuses)
+          .filter(([s]) => Number(s) >= 400)
+          .reduce((a, [, c]) => a + c, 0) / n
+      : null,
     errors: res.errors + res.timeouts,
     statusCodes: statuses,
     kinds,

@@ -29,7 +29,8 @@ class Jar {
   map = new Map();
   take(res) {
     for (const c of cookiesOf(res)) this.map.set(c.slice(0, c.indexOf('=')), c);
-    for (const c of res.headers.getSetCookie()) if (/=\s*;/.test(c.split(';')[0] + ';') || /expires=Thu, 01 Jan 1970/i.test(c)) this.map.delete(c.slice(0, c.indexOf('=')));
+    for (const c of res.headers.getSetCookie())
+      if (/=\s*;/.test(c.split(';')[0] + ';') || /expires=Thu, 01 Jan 1970/i.test(c)) this.map.delete(c.slice(0, c.indexOf('=')));
   }
   get header() {
     return [...this.map.values()].join('; ');
@@ -40,7 +41,12 @@ async function req(path, { method = 'GET', jar, form, json = true } = {}) {
   const headers = { accept: json ? 'application/json' : 'text/html' };
   if (jar?.header) headers.cookie = jar.header;
   if (form) headers['content-type'] = FORM;
-  const res = await fetch(cfg.url + path, { method, headers, redirect: 'manual', body: form ? new URLSearchParams(form).toString() : undefined });
+  const res = await fetch(cfg.url + path, {
+    method,
+    headers,
+    redirect: 'manual',
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
   const text = await res.text();
   requests++;
   statuses[res.status] = (statuses[res.status] ?? 0) + 1;
@@ -56,7 +62,11 @@ async function req(path, { method = 'GET', jar, form, json = true } = {}) {
 
 async function login(user, jar) {
   const form = await req('/login', { jar });
-  const r = await req('/login', { method: 'POST', jar, form: { email: user.email, password: user.password, _csrf: form.body?.csrfToken ?? '' } });
+  const r = await req('/login', {
+    method: 'POST',
+    jar,
+    form: { email: user.email, password: user.password, _csrf: form.body?.csrfToken ?? '' },
+  });
   if (r.status !== 303) throw new Error(`login of ${user.email}: HTTP ${r.status}`);
   return r.body?.csrfToken;
 }
@@ -85,12 +95,20 @@ async function anonymous() {
       case 4: {
         const jar = new Jar();
         const f = await req('/inscription', { jar });
-        return req('/inscription', { method: 'POST', jar, form: { _csrf: f.body?.csrfToken ?? '', email: 'pas-un-email', nom: '', prenom: '', password: 'court' } });
+        return req('/inscription', {
+          method: 'POST',
+          jar,
+          form: { _csrf: f.body?.csrfToken ?? '', email: 'pas-un-email', nom: '', prenom: '', password: 'court' },
+        });
       }
       default: {
         const jar = new Jar();
         const f = await req('/login', { jar });
-        return req('/login', { method: 'POST', jar, form: { _csrf: f.body?.csrfToken ?? '', email: 'intrus@bench.etuservices.example', password: 'mauvais-mot-de-passe' } });
+        return req('/login', {
+          method: 'POST',
+          jar,
+          form: { _csrf: f.body?.csrfToken ?? '', email: 'intrus@bench.etuservices.example', password: 'mauvais-mot-de-passe' },
+        });
       }
     }
   });
@@ -101,7 +119,9 @@ async function refused() {
   const jar = new Jar();
   const csrf = await login(cfg.user, jar);
   out({ event: 'start' });
-  await forSeconds(cfg.seconds, cfg.concurrency ?? 8, () => req('/services/achat', { method: 'POST', jar, form: { _csrf: csrf, article_id: '999999999' } }));
+  await forSeconds(cfg.seconds, cfg.concurrency ?? 8, () =>
+    req('/services/achat', { method: 'POST', jar, form: { _csrf: csrf, article_id: '999999999' } }),
+  );
   out({ event: 'end' });
 }
 
@@ -127,7 +147,11 @@ async function day() {
           continue;
         }
         await req('/services', { jar });
-        const v = await req('/services/vente', { method: 'POST', jar, form: { _csrf: csrf, titre: `Livre ${k}`, categorie: 'livre', prix: '12,50', description: 'Bon état' } });
+        const v = await req('/services/vente', {
+          method: 'POST',
+          jar,
+          form: { _csrf: csrf, titre: `Livre ${k}`, categorie: 'livre', prix: '12,50', description: 'Bon état' },
+        });
         if (v.status === 303) sales++;
         await req('/services', { jar });
         if (Math.random() < 0.5) {

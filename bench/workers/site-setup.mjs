@@ -14,13 +14,19 @@ const client = createServiceClient(auth.AuthServiceClient, cfg.authAddr, { token
 
 async function pool(n, concurrency, fn) {
   let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < n) await fn(i++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < n) await fn(i++);
+    }),
+  );
 }
 
 function cookies(res) {
-  return res.headers.getSetCookie().map((c) => c.split(';')[0]).filter((c) => !c.endsWith('=')).join('; ');
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .filter((c) => !c.endsWith('='))
+    .join('; ');
 }
 
 const password = cfg.password;
@@ -45,7 +51,9 @@ await pool(cfg.users, cfg.registerConcurrency ?? 8, async (i) => {
   if ((i + 1) % 500 === 0) out({ progress: `registered ${i + 1}/${cfg.users}` });
 });
 const registerSeconds = (Date.now() - t) / 1000;
-out({ progress: `registered ${registered} new users in ${registerSeconds.toFixed(1)} s (${cfg.users - registered} kept from an earlier run)` });
+out({
+  progress: `registered ${registered} new users in ${registerSeconds.toFixed(1)} s (${cfg.users - registered} kept from an earlier run)`,
+});
 
 t = Date.now();
 await pool(cfg.users, cfg.loginConcurrency ?? 16, async (i) => {
@@ -71,5 +79,14 @@ const loginSeconds = (Date.now() - t) / 1000;
 out({ progress: `logged in ${cfg.users} users in ${loginSeconds.toFixed(1)} s` });
 writeFileSync(cfg.out, JSON.stringify(users));
 client.close();
-out({ result: { users: users.length, registered, registerSeconds, loginSeconds, registerPerSecond: registered / registerSeconds, loginPerSecond: cfg.users / loginSeconds } });
+out({
+  result: {
+    users: users.length,
+    registered,
+    registerSeconds,
+    loginSeconds,
+    registerPerSecond: registered / registerSeconds,
+    loginPerSecond: cfg.users / loginSeconds,
+  },
+});
 process.exit(0);

@@ -23,8 +23,14 @@ if (cmd === 'builds') {
     if (!svc.build) continue;
     if (!svc.image) throw new Error(`service ${name} has a build but no image name`);
     const b = typeof svc.build === 'string' ? { context: svc.build } : svc.build;
-    const dockerfile = b.dockerfile ? (isAbsolute(b.dockerfile) ? b.dockerfile : join(b.context, b.dockerfile)) : join(b.context, 'Dockerfile');
-    const args = Object.entries(b.args ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+    const dockerfile = b.dockerfile
+      ? isAbsolute(b.dockerfile)
+        ? b.dockerfile
+        : join(b.context, b.dockerfile)
+      : join(b.context, 'Dockerfile');
+    const args = Object.entries(b.args ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     const line = [svc.image, b.context, dockerfile, b.target ?? '', args].join('\t');
     const prev = seen.get(svc.image);
     if (prev && prev !== line) throw new Error(`image ${svc.image} is built two different ways`);
@@ -42,7 +48,12 @@ if (cmd === 'builds') {
   // Every profile a service names, one a line (read from compose.yaml itself: `config` of Compose
   // v1 drops the services of profiles not enabled).
   const names = new Set(Object.values(services).flatMap((svc) => svc.profiles ?? []));
-  process.stdout.write([...names].sort().map((n) => `${n}\n`).join(''));
+  process.stdout.write(
+    [...names]
+      .sort()
+      .map((n) => `${n}\n`)
+      .join(''),
+  );
 } else {
   console.error('usage: compose-info.mjs builds|parts|profiles <compose file>');
   process.exit(2);

@@ -99,7 +99,12 @@ async function loggedIn(account, label) {
 }
 
 async function vente(b, title) {
-  const r = await b.post('/services/vente', { titre: title, categorie: 'livre', prix: '12,50', description: 'Mis en vente par make deploy-check' });
+  const r = await b.post('/services/vente', {
+    titre: title,
+    categorie: 'livre',
+    prix: '12,50',
+    description: 'Mis en vente par make deploy-check',
+  });
   return r;
 }
 
@@ -124,10 +129,16 @@ async function user() {
 
   const b = await loggedIn(buyer, 'the buyer');
   const page = await b.get('/services');
-  check(page.status === 200 && page.json.articles.some((a) => a.id === sold.json.article.id), "the buyer's page lists the seller's article");
+  check(
+    page.status === 200 && page.json.articles.some((a) => a.id === sold.json.article.id),
+    "the buyer's page lists the seller's article",
+  );
   const bought = await b.post('/services/achat', { article_id: sold.json.article.id });
   check(bought.status === 303 && bought.json.article?.statut === 'vendu', 'Achat by the buyer → 303, article sold', bought.json);
-  check(bought.headers.get('ratelimit-policy') !== null || bought.headers.get('ratelimit') !== null, 'RateLimit headers on an admitted call');
+  check(
+    bought.headers.get('ratelimit-policy') !== null || bought.headers.get('ratelimit') !== null,
+    'RateLimit headers on an admitted call',
+  );
 
   const mine = [];
   for (let i = 2; i <= 10; i++) {
@@ -156,7 +167,8 @@ async function until(what, attempt, ok, deadlineMs) {
   for (let attempts = 1; ; attempts++) {
     const r = await attempt();
     if (ok(r)) return { r, attempts, waitedMs: Date.now() - t0 };
-    if (Date.now() - t0 > deadlineMs) throw new Error(`${what}: not within ${deadlineMs} ms; last answer ${r.status} ${JSON.stringify(r.json)}`);
+    if (Date.now() - t0 > deadlineMs)
+      throw new Error(`${what}: not within ${deadlineMs} ms; last answer ${r.status} ${JSON.stringify(r.json)}`);
     await new Promise((res) => setTimeout(res, 500));
   }
 }
@@ -165,19 +177,38 @@ async function afterRestart() {
   const b = await loggedIn(state.seller, 'the seller');
   // The restarted container may come back with a new address: the gateway's gRPC channel finds
   // it when it resolves the name again. How long users see 503 meanwhile is printed.
-  const { r: page, attempts, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
-  console.log(`  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`);
-  check(page.json.mesArticles.some((a) => a.id === state.soldListing), "the seller's page lists the sold article", page.json.mesArticles);
+  const {
+    r: page,
+    attempts,
+    waitedMs,
+  } = await until(
+    'the services page answers',
+    () => b.get('/services'),
+    (r) => r.status === 200,
+    60_000,
+  );
+  console.log(
+    `  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`,
+  );
+  check(
+    page.json.mesArticles.some((a) => a.id === state.soldListing),
+    "the seller's page lists the sold article",
+    page.json.mesArticles,
+  );
 }
 
 async function persisted() {
   const b = await loggedIn(state.buyer, 'the buyer (account kept)');
   const page = await b.get('/services');
   const ids = new Set(page.json.mesArticles.map((a) => a.id));
-  check(state.buyerListings.every((id) => ids.has(id)), `the buyer's ${state.buyerListings.length} listings are kept`);
+  check(
+    state.buyerListings.every((id) => ids.has(id)),
+    `the buyer's ${state.buyerListings.length} listings are kept`,
+  );
   check(page.json.quota && page.json.quota.restants === 0, 'the quota is kept (Redis limiter data): 0 calls left', page.json.quota);
   const totals = await statistics();
-  for (const k of ['vente', 'achat', 'venteRefus', 'users']) check(totals[k] === state.totals[k], `statistics kept: ${k} = ${state.totals[k]}`, totals);
+  for (const k of ['vente', 'achat', 'venteRefus', 'users'])
+    check(totals[k] === state.totals[k], `statistics kept: ${k} = ${state.totals[k]}`, totals);
   check(totals.logins > state.totals.logins, 'statistics: logins count on from the kept total', totals);
 }
 
@@ -189,7 +220,11 @@ async function proxy() {
   const r = await b.post('/login', { email: state.seller.email, password: state.seller.password });
   check(r.status === 303 && r.json.location === '/services', 'login through nginx → 303 /services', r.json);
   // Every cookie the site set on the way (a visitor's form cookie, then the session at login).
-  check(b.setCookies.some((c) => c.startsWith('__Host-etu_sid')), 'a session cookie __Host-etu_sid after login', b.setCookies.map((c) => c.split('=')[0]));
+  check(
+    b.setCookies.some((c) => c.startsWith('__Host-etu_sid')),
+    'a session cookie __Host-etu_sid after login',
+    b.setCookies.map((c) => c.split('=')[0]),
+  );
   for (const c of b.setCookies) {
     const name = c.split('=')[0];
     check(name.startsWith('__Host-') && /;\s*secure/i.test(c) && /;\s*httponly/i.test(c), `cookie ${name} is __Host-, Secure, HttpOnly`);
@@ -207,8 +242,19 @@ async function proxy() {
 
 async function replicas() {
   const b = await loggedIn(state.seller, 'the seller, one replica of each service stopped');
-  const { r: page, attempts, waitedMs } = await until('the services page answers', () => b.get('/services'), (r) => r.status === 200, 60_000);
-  console.log(`  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`);
+  const {
+    r: page,
+    attempts,
+    waitedMs,
+  } = await until(
+    'the services page answers',
+    () => b.get('/services'),
+    (r) => r.status === 200,
+    60_000,
+  );
+  console.log(
+    `  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`,
+  );
   check(page.json.mesArticles.length >= 2, "the seller's listings are shown");
   const v = await vente(b, 'Vendu avec une réplique arrêtée');
   check(v.status === 303, 'Vente → 303 (auth, limiter, market and stats answered from the other replicas)', v.json);
@@ -235,7 +281,11 @@ async function restored() {
   b.jar = new Map(state.sellerJar);
   const page = await b.get('/services');
   check(page.status === 200, "the seller's session from before the backup opens /services → 200", { status: page.status });
-  check(page.json.mesArticles.some((a) => a.id === state.soldListing), "that session is the seller's: their sold article is listed as theirs", page.json.mesArticles);
+  check(
+    page.json.mesArticles.some((a) => a.id === state.soldListing),
+    "that session is the seller's: their sold article is listed as theirs",
+    page.json.mesArticles,
+  );
   await persisted();
 }
 

@@ -12,7 +12,25 @@ import { configShape as marketShape } from '../../services/market/src/config';
 import { configShape as limiterShape } from '../../services/limiter/src/config';
 import { configShape as statsShape } from '../../services/stats/src/config';
 import { configShape as gatewayShape, loadConfig as loadGatewayConfig } from '../../gateway/src/config';
-import { COMPOSE_FILE, DEPLOY, DOCKERFILE, redisConf, ENV_EXAMPLE, ROOT, envExample, loadCompose, partOf, serviceEnv, withSecretFiles, writeSecrets, dockerfileStages, entryFiles, sourceOf, type Env, type Service } from './support';
+import {
+  COMPOSE_FILE,
+  DEPLOY,
+  DOCKERFILE,
+  redisConf,
+  ENV_EXAMPLE,
+  ROOT,
+  envExample,
+  loadCompose,
+  partOf,
+  serviceEnv,
+  withSecretFiles,
+  writeSecrets,
+  dockerfileStages,
+  entryFiles,
+  sourceOf,
+  type Env,
+  type Service,
+} from './support';
 
 type Shape = Record<string, z.ZodType>;
 
@@ -37,7 +55,11 @@ const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
 const ADDR_OWNER: Record<string, string> = { AUTH_ADDR: 'auth', MARKET_ADDR: 'market', LIMITER_ADDR: 'limiter', STATS_ADDR: 'stats' };
 /** Redis URL → the database number DESIGN.md gives it, and the instance that holds it alone. */
 const REDIS_DB: Record<string, string> = { LIMITER_REDIS_URL: '0', STATS_REDIS_URL: '1', SESSION_REDIS_URL: '2' };
-const REDIS_ROLE: Record<string, 'limiter' | 'stats' | 'sessions'> = { LIMITER_REDIS_URL: 'limiter', STATS_REDIS_URL: 'stats', SESSION_REDIS_URL: 'sessions' };
+const REDIS_ROLE: Record<string, 'limiter' | 'stats' | 'sessions'> = {
+  LIMITER_REDIS_URL: 'limiter',
+  STATS_REDIS_URL: 'stats',
+  SESSION_REDIS_URL: 'sessions',
+};
 const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 /** Secrets: optional in the schemas (generated for local runs) but fatal when missing in production. */
 const SECRETS = ['INTERNAL_TOKEN', 'SESSION_KEYS'];
@@ -72,21 +94,41 @@ function serviceOfPart(part: string): [string, Service] {
   return hits[0]!;
 }
 
-
 describe('deploy/compose.yaml', () => {
   test('parses as YAML, with no duplicate key, and interpolates with .env.example plus the secrets', () => {
     const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });
     expect(doc.errors).toEqual([]);
     expect(doc.warnings).toEqual([]);
     expect(interpolationErrors).toEqual([]);
-    expect([...names].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'migrate', 'proxy', 'redis-limiter', 'redis-sessions', 'redis-stats', 'seed', 'stats']);
+    expect([...names].sort()).toEqual([
+      'auth',
+      'gateway',
+      'limiter',
+      'mariadb',
+      'market',
+      'migrate',
+      'proxy',
+      'redis-limiter',
+      'redis-sessions',
+      'redis-stats',
+      'seed',
+      'stats',
+    ]);
     // Compose v1 (Debian's docker-compose, used by make deploy-check) rejects a top-level name.
     expect(parseDocument(readFileSync(COMPOSE_FILE, 'utf8')).toJS()).not.toHaveProperty('name');
   });
 
   test('secrets are compose secret files, read through *_FILE, never in an environment', () => {
     // Every secret file names a file deploy/secrets.sh writes, readable by the containers' users.
-    expect(Object.keys(secretFiles).sort()).toEqual(['database_url', 'internal_token', 'mariadb_password', 'mariadb_root_password', 'session_keys', 'tls_cert', 'tls_key']);
+    expect(Object.keys(secretFiles).sort()).toEqual([
+      'database_url',
+      'internal_token',
+      'mariadb_password',
+      'mariadb_root_password',
+      'session_keys',
+      'tls_cert',
+      'tls_key',
+    ]);
     for (const [name, { file }] of Object.entries(secretFiles)) {
       expect([name, dirname(resolve(DEPLOY, file))]).toEqual([name, secretsDir]);
       expect([name, statSync(resolve(DEPLOY, file)).mode & 0o777]).toEqual([name, 0o644]);
@@ -94,7 +136,10 @@ describe('deploy/compose.yaml', () => {
     expect(statSync(secretsDir).mode & 0o777).toBe(0o700);
     // deploy/secrets.sh keeps what exists: a second run changes nothing.
     const before = Object.values(secretFiles).map(({ file }) => readFileSync(resolve(DEPLOY, file), 'utf8'));
-    const again = spawnSync('sh', [join(DEPLOY, 'secrets.sh')], { env: { PATH: process.env.PATH, SECRETS_DIR: secretsDir }, encoding: 'utf8' });
+    const again = spawnSync('sh', [join(DEPLOY, 'secrets.sh')], {
+      env: { PATH: process.env.PATH, SECRETS_DIR: secretsDir },
+      encoding: 'utf8',
+    });
     expect([again.status, again.stdout]).toEqual([0, '']);
     expect(Object.values(secretFiles).map(({ file }) => readFileSync(resolve(DEPLOY, file), 'utf8'))).toEqual(before);
     // No secret value in any environment; each *_FILE points at a secret the service mounts.
@@ -189,7 +234,18 @@ describe('deploy/compose.yaml', () => {
   });
 
   test('every long-running service has a healthcheck and a restart policy; jobs do not restart', () => {
-    expect([...longRunning].sort()).toEqual(['auth', 'gateway', 'limiter', 'mariadb', 'market', 'proxy', 'redis-limiter', 'redis-sessions', 'redis-stats', 'stats']);
+    expect([...longRunning].sort()).toEqual([
+      'auth',
+      'gateway',
+      'limiter',
+      'mariadb',
+      'market',
+      'proxy',
+      'redis-limiter',
+      'redis-sessions',
+      'redis-stats',
+      'stats',
+    ]);
     for (const name of longRunning) {
       const svc = services[name]!;
       expect([name, svc.restart]).toEqual([name, expect.stringMatching(/^(always|unless-stopped|on-failure(:\d+)?)$/)]);
@@ -358,7 +414,8 @@ describe('deploy/compose.yaml', () => {
     expect([name, Object.keys(env).filter((k) => !known.has(k))]).toEqual([name, []]);
     for (const shape of JOBS[job]!.shapes) expect(() => parseConfig(shape as never, env)).not.toThrow();
     expect(new URL(env.DATABASE_URL!).hostname).toBe('mariadb');
-    if (env.STATS_ADDR) expect(env.STATS_ADDR).toBe(`${serviceOfPart('stats')[0]}:${hostOf(serviceEnv(serviceOfPart('stats')[1]).STATS_ADDR!).port}`);
+    if (env.STATS_ADDR)
+      expect(env.STATS_ADDR).toBe(`${serviceOfPart('stats')[0]}:${hostOf(serviceEnv(serviceOfPart('stats')[1]).STATS_ADDR!).port}`);
   });
 
   test('each build names the Dockerfile, an existing stage and a SERVICE whose entry files exist', () => {
@@ -397,7 +454,19 @@ for (const { label, cmd } of clients) {
     test('accepts the file, with every profile', () => {
       const r = spawnSync(
         cmd[0]!,
-        [...cmd.slice(1), '-f', relative(ROOT, COMPOSE_FILE), '--env-file', relative(ROOT, ENV_EXAMPLE), '--profile', 'proxy', '--profile', 'seed', 'config', '-q'],
+        [
+          ...cmd.slice(1),
+          '-f',
+          relative(ROOT, COMPOSE_FILE),
+          '--env-file',
+          relative(ROOT, ENV_EXAMPLE),
+          '--profile',
+          'proxy',
+          '--profile',
+          'seed',
+          'config',
+          '-q',
+        ],
         { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, SECRETS_DIR: secretsDir }, encoding: 'utf8' },
       );
       expect([r.status, r.stderr]).toEqual([0, '']);

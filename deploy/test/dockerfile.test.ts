@@ -23,7 +23,9 @@ describe('deploy/Dockerfile', () => {
   test('npm ci once, the build generates the code, the runtime stage has production dependencies only', () => {
     expect(all.filter((l) => /\bnpm (?:ci|install|i)\b/.test(l))).toEqual([expect.stringMatching(/npm ci$/)]);
     // The extra CA (a TLS-intercepting proxy) is a build secret mounted for that step only.
-    expect(all.find((l) => /npm ci$/.test(l))).toMatch(/^RUN --mount=type=cache,target=\/root\/\.npm --mount=type=secret,id=extra_ca .*NODE_EXTRA_CA_CERTS=\/run\/secrets\/extra_ca/);
+    expect(all.find((l) => /npm ci$/.test(l))).toMatch(
+      /^RUN --mount=type=cache,target=\/root\/\.npm --mount=type=secret,id=extra_ca .*NODE_EXTRA_CA_CERTS=\/run\/secrets\/extra_ca/,
+    );
     expect(all.filter((l) => /extra_ca/.test(l))).toHaveLength(1);
     expect(stages[0]!.lines).toContain('RUN npm run build');
     const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
@@ -53,21 +55,34 @@ describe('deploy/Dockerfile', () => {
     expect(runtime.lines.indexOf('ARG SERVICE')).toBeGreaterThan(runtime.lines.indexOf('COPY --from=prune /app /app'));
   });
 
-  test.each(['auth', 'market', 'limiter', 'stats', 'gateway', 'migrate', 'seed'])('SERVICE=%s maps to entry files whose sources exist', (part) => {
-    const files = entryFiles(part);
-    for (const f of files) expect([f, existsSync(join(ROOT, sourceOf(f)))]).toEqual([f, true]);
-  });
+  test.each(['auth', 'market', 'limiter', 'stats', 'gateway', 'migrate', 'seed'])(
+    'SERVICE=%s maps to entry files whose sources exist',
+    (part) => {
+      const files = entryFiles(part);
+      for (const f of files) expect([f, existsSync(join(ROOT, sourceOf(f)))]).toEqual([f, true]);
+    },
+  );
 
   test('EXPOSE documents the port of every part in parts.json, and start.sh runs what parts.json says', () => {
-    const { parts, jobs } = JSON.parse(readFileSync(join(ROOT, 'parts.json'), 'utf8')) as { parts: { name: string; port: number; run: string[] }[]; jobs: { name: string; run: string[] }[] };
-    const expose = runtime.lines.find((l) => l.startsWith('EXPOSE '))!.split(/\s+/).slice(1).map(Number);
+    const { parts, jobs } = JSON.parse(readFileSync(join(ROOT, 'parts.json'), 'utf8')) as {
+      parts: { name: string; port: number; run: string[] }[];
+      jobs: { name: string; run: string[] }[];
+    };
+    const expose = runtime.lines
+      .find((l) => l.startsWith('EXPOSE '))!
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     expect([...expose].sort()).toEqual(parts.map((p) => p.port).sort());
     for (const p of [...parts, ...jobs]) expect([p.name, entryFiles(p.name)]).toEqual([p.name, p.run.map((l) => l.split(' ')[0])]);
   });
 
   test('start.sh refuses an unknown or empty SERVICE', () => {
     for (const service of ['', 'gatewy', 'auth;id']) {
-      const r = spawnSync('sh', [join(DEPLOY, 'start.sh'), '--check'], { env: { PATH: process.env.PATH, SERVICE: service }, encoding: 'utf8' });
+      const r = spawnSync('sh', [join(DEPLOY, 'start.sh'), '--check'], {
+        env: { PATH: process.env.PATH, SERVICE: service },
+        encoding: 'utf8',
+      });
       expect([service, r.status]).toEqual([service, 64]);
       expect(r.stderr).toMatch(/SERVICE must be one of/);
     }
@@ -84,7 +99,9 @@ describe('deploy/Dockerfile', () => {
     expect(compilers).toContain('@prisma/client/runtime/query_compiler_fast_bg.postgresql.wasm-base64.js');
     expect(compilers.filter((f) => /query_compiler_fast_bg\.mysql(?:\.wasm-base64)?\.js$/.test(f))).toEqual([]);
     // Nothing any workspace lists as a runtime dependency (nor its @etu siblings).
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dependencies?: Record<string, string> }> };
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dependencies?: Record<string, string> }>;
+    };
     const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
     for (const ws of workspaces) {
       for (const dep of Object.keys(lock.packages[ws]?.dependencies ?? {})) expect([ws, dep, removed.has(dep)]).toEqual([ws, dep, false]);
@@ -116,12 +133,17 @@ describe('deploy/Dockerfile: the production image holds no test code', () => {
     const prune = dockerfileStages(readFileSync(DOCKERFILE, 'utf8')).find((s) => s.name === 'prune')!;
     const run = prune.lines.filter((l) => l.startsWith('RUN '));
     expect(run).toHaveLength(1);
-    const steps = run[0]!.slice(4).split(/\s&&\s/).map((s) => s.trim());
+    const steps = run[0]!
+      .slice(4)
+      .split(/\s&&\s/)
+      .map((s) => s.trim());
     // The two node_modules steps need a real install; every other step is a file removal.
     expect(steps.slice(0, 2)).toEqual(['npm prune --omit=dev', 'node deploy/prune-dev-optional.js .']);
     const git = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
     expect(git.status).toBe(0);
-    const files = [...git.stdout.trim().split('\n'), ...workspaces.flatMap((ws) => walk(join(ws, 'dist')))].filter((f) => existsSync(join(ROOT, f)));
+    const files = [...git.stdout.trim().split('\n'), ...workspaces.flatMap((ws) => walk(join(ws, 'dist')))].filter((f) =>
+      existsSync(join(ROOT, f)),
+    );
     box = mkdtempSync(join(tmpdir(), 'etu-image-tree-'));
     for (const f of files) {
       mkdirSync(dirname(join(box, f)), { recursive: true });
@@ -154,7 +176,9 @@ describe('deploy/Dockerfile: the production image holds no test code', () => {
 
   test('leaves no test support, no test folder, no test file and no TypeScript source', () => {
     expect(kept.filter((f) => f.startsWith('testkit/') || f === 'node_modules/@etu/testkit')).toEqual([]);
-    expect(kept.filter((f) => f.split('/').some((seg) => ['test', 'tests', '__tests__', 'e2e', 'bench', 'fixtures'].includes(seg)))).toEqual([]);
+    expect(
+      kept.filter((f) => f.split('/').some((seg) => ['test', 'tests', '__tests__', 'e2e', 'bench', 'fixtures'].includes(seg))),
+    ).toEqual([]);
     expect(kept.filter((f) => /(?:^|\/)testing(?:\.d)?\.(?:js|ts)(?:\.map)?$|\.test\.|\.spec\./.test(f))).toEqual([]);
     expect(kept.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
@@ -164,7 +188,9 @@ describe('deploy/Dockerfile: the production image holds no test code', () => {
       const pkg = JSON.parse(readFileSync(join(ROOT, ws, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
       expect([ws, Object.keys(pkg.dependencies ?? {}).filter((d) => d === '@etu/testkit')]).toEqual([ws, []]);
     }
-    const loaders = kept.filter((f) => f.endsWith('.js') && existsSync(join(ROOT, f)) && /@etu\/testkit|\/testing['"]/.test(readFileSync(join(ROOT, f), 'utf8')));
+    const loaders = kept.filter(
+      (f) => f.endsWith('.js') && existsSync(join(ROOT, f)) && /@etu\/testkit|\/testing['"]/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
     expect(loaders).toEqual([]);
   });
 });

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { COMPOSE_FILE, ROOT, VAR_REF, envExample, envExampleText } from './support';
 
 describe('deploy/.env.example', () => {
-  const referenced = new Set([...readFileSync(COMPOSE_FILE, 'utf8').matchAll(VAR_REF)].map((m) => m[1] ?? m[4]).filter(Boolean) as string[]);
+  const referenced = new Set(
+    [...readFileSync(COMPOSE_FILE, 'utf8').matchAll(VAR_REF)].map((m) => m[1] ?? m[4]).filter(Boolean) as string[],
+  );
 
   test('documents every variable compose.yaml reads, and only those (plus the project name)', () => {
     expect([...referenced].filter((v) => !(v in envExample))).toEqual([]);
@@ -17,7 +19,9 @@ describe('deploy/.env.example', () => {
       // Nothing that looks like generated key material (long runs of base64/hex).
       expect([k, /[\w+/=-]{20,}/.test(v) && /\d/.test(v) && /[A-Z]/i.test(v)]).toEqual([k, false]);
     }
-    expect(Object.keys(envExample).filter((k) => /^(?:INTERNAL_TOKEN|SESSION_KEYS|MARIADB_(?:ROOT_)?PASSWORD|DATABASE_URL)$/.test(k))).toEqual([]);
+    expect(
+      Object.keys(envExample).filter((k) => /^(?:INTERNAL_TOKEN|SESSION_KEYS|MARIADB_(?:ROOT_)?PASSWORD|DATABASE_URL)$/.test(k)),
+    ).toEqual([]);
     expect(envExampleText).toMatch(/sh deploy\/secrets\.sh/);
   });
 

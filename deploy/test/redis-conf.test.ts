@@ -11,11 +11,19 @@ const REDIS_ROLES = ['limiter', 'stats', 'sessions'] as const;
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
-
 /** redis-server as compose starts it (common file + the role's), on loopback; `extra` overrides. */
 function startRedis(dir: string, port: number, role: string, extra: string[] = []): Promise<ChildProcess> {
   // Loopback only for the test; everything else comes from the files.
-  const args = [join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, `redis-${role}.conf`), '--port', String(port), '--bind', '127.0.0.1', ...extra];
+  const args = [
+    join(DEPLOY, 'redis-common.conf'),
+    '--include',
+    join(DEPLOY, `redis-${role}.conf`),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    ...extra,
+  ];
   return startRedisServer(args, dir);
 }
 

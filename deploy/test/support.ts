@@ -37,26 +37,29 @@ export const VAR_REF = /\$\$|\$\{([A-Z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Z_]\w*)
 
 /** Compose's interpolation: $$, ${V}, ${V:-d}, ${V-d}, ${V:?err}, ${V?err}, $V. */
 export function interpolate(value: string, env: Env, errors: string[]): string {
-  return value.replace(VAR_REF, (m, braced: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
-    if (m === '$$') return '$';
-    const name = (braced ?? bare)!;
-    const v = env[name];
-    switch (op) {
-      case ':-':
-        return v ? v : (arg ?? '');
-      case '-':
-        return v !== undefined ? v : (arg ?? '');
-      case ':?':
-        if (!v) errors.push(`${name}: ${arg}`);
-        return v ?? '';
-      case '?':
-        if (v === undefined) errors.push(`${name}: ${arg}`);
-        return v ?? '';
-      default:
-        if (v === undefined) errors.push(`${name}: referenced without a default and not set`);
-        return v ?? '';
-    }
-  });
+  return value.replace(
+    VAR_REF,
+    (m, braced: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
+      if (m === '$$') return '$';
+      const name = (braced ?? bare)!;
+      const v = env[name];
+      switch (op) {
+        case ':-':
+          return v ? v : (arg ?? '');
+        case '-':
+          return v !== undefined ? v : (arg ?? '');
+        case ':?':
+          if (!v) errors.push(`${name}: ${arg}`);
+          return v ?? '';
+        case '?':
+          if (v === undefined) errors.push(`${name}: ${arg}`);
+          return v ?? '';
+        default:
+          if (v === undefined) errors.push(`${name}: referenced without a default and not set`);
+          return v ?? '';
+      }
+    },
+  );
 }
 
 function interpolateTree<T>(node: T, env: Env, errors: string[]): T {
@@ -69,7 +72,12 @@ function interpolateTree<T>(node: T, env: Env, errors: string[]): T {
 }
 
 export function loadCompose(env: Env): {
-  model: { services: Record<string, Service>; networks?: Record<string, unknown>; volumes?: Record<string, unknown>; secrets?: Record<string, { file: string }> };
+  model: {
+    services: Record<string, Service>;
+    networks?: Record<string, unknown>;
+    volumes?: Record<string, unknown>;
+    secrets?: Record<string, { file: string }>;
+  };
   errors: string[];
 } {
   const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });

@@ -45,7 +45,13 @@ export function createApp(deps: AppDeps): GatewayApp {
   const views = new Views(config);
   metrics.declarePolicies(Object.values(POLICY));
   const quota = new Quota(deps.clients.limiter, config.LIMITER_FAIL_MODE, metrics, deps.log, config.REFUSAL_CACHE_SIZE);
-  const denials = new DenialTally({ stats: deps.clients.stats, metrics, log: deps.log, flushMs: config.STATS_DENIAL_FLUSH_MS, timeoutMs: config.STATS_TIMEOUT_MS });
+  const denials = new DenialTally({
+    stats: deps.clients.stats,
+    metrics,
+    log: deps.log,
+    flushMs: config.STATS_DENIAL_FLUSH_MS,
+    timeoutMs: config.STATS_TIMEOUT_MS,
+  });
   const sessionStore = new SessionStoreProbe(deps.sessionRedis);
   const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, sessionStore, metrics, views, quota, denials };
   const app = new Koa<GatewayState>({
@@ -121,7 +127,13 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(sameOriginMiddleware(() => metrics.csrfRefused()));
-  app.use(csrfMiddleware<GatewayState>({ keys: config.SESSION_KEYS, secure: (ctx) => secureCookies(ctx, config.COOKIE_SECURE), onRefused: () => metrics.csrfRefused() }));
+  app.use(
+    csrfMiddleware<GatewayState>({
+      keys: config.SESSION_KEYS,
+      secure: (ctx) => secureCookies(ctx, config.COOKIE_SECURE),
+      onRefused: () => metrics.csrfRefused(),
+    }),
+  );
 
   for (const r of routers) app.use(r.routes());
   return app;

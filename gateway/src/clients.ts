@@ -15,7 +15,11 @@ export interface Clients {
   stats: PromiseClient<stats.StatsServiceClient>;
   limiter: LimiterClient;
   /** StoreService of the parts that own a store (auth: MariaDB; limiter, stats: Redis), for /readyz. */
-  stores: { auth: PromiseClient<store.StoreServiceClient>; limiter: PromiseClient<store.StoreServiceClient>; stats: PromiseClient<store.StoreServiceClient> };
+  stores: {
+    auth: PromiseClient<store.StoreServiceClient>;
+    limiter: PromiseClient<store.StoreServiceClient>;
+    stats: PromiseClient<store.StoreServiceClient>;
+  };
   /** gRPC addresses, for the readiness probe. */
   addrs: { auth: string; market: string; limiter: string; stats: string };
   close(): void;

@@ -52,7 +52,12 @@ export const configShape = {
   /** Longest a refusal answered from that cache waits before it is sent to the statistics, summed. */
   STATS_DENIAL_FLUSH_MS: vars.millis(5000),
   /** Largest accepted form or JSON body. */
-  BODY_LIMIT_BYTES: z.coerce.number({ error: 'expected a number of bytes' }).int().min(1024).max(1_048_576).default(16 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number({ error: 'expected a number of bytes' })
+    .int()
+    .min(1024)
+    .max(1_048_576)
+    .default(16 * 1024),
   /** Time zone used to show dates. */
   DISPLAY_TIME_ZONE: z
     .string()

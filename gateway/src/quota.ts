@@ -47,10 +47,15 @@ function operatorHint(policy: string, err: unknown): string {
 /** The answer to a call refused because of the configuration: 503, in French, naming no internals. */
 function misconfigured(): HttpProblem {
   const t = STATUS_TEXT[503]!;
-  return new HttpProblem(503, t.code, "Ce service est momentanément indisponible à cause d'un problème de configuration. L'équipe technique est prévenue.", {
-    title: t.title,
-    details: { dependency: 'limiter' },
-  });
+  return new HttpProblem(
+    503,
+    t.code,
+    "Ce service est momentanément indisponible à cause d'un problème de configuration. L'équipe technique est prévenue.",
+    {
+      title: t.title,
+      details: { dependency: 'limiter' },
+    },
+  );
 }
 
 export interface PolicyCheck {
@@ -118,7 +123,9 @@ export class Quota {
    * counts but never fails the request; a count that could not be made is logged as an error.
    */
   async countAll(ctx: Ctx, what: string, calls: [PolicyName, string][]): Promise<void> {
-    const results = await Promise.allSettled(calls.map(([policy, subject]) => this.limiter.consume(policy, subject, undefined, callOpts(ctx))));
+    const results = await Promise.allSettled(
+      calls.map(([policy, subject]) => this.limiter.consume(policy, subject, undefined, callOpts(ctx))),
+    );
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
       if (isUnreachable(r.reason)) ctx.state.log.error({ err: describeGrpcError(r.reason) }, `could not count ${what}`);
@@ -177,6 +184,9 @@ export class Quota {
   private reportMisconfigured(log: Logger, policy: string, err: unknown): void {
     if (this.reported.has(policy)) return;
     this.reported.add(policy);
-    log.error({ policy, err: describeGrpcError(err), fix: operatorHint(policy, err) }, 'limiter configuration error: calls on this policy are refused');
+    log.error(
+      { policy, err: describeGrpcError(err), fix: operatorHint(policy, err) },
+      'limiter configuration error: calls on this policy are refused',
+    );
   }
 }

@@ -24,7 +24,7 @@ export class WebClient {
   }
 
   private withIp<T extends request.Test>(t: T): T {
-    return this.ip ? (t.set('X-Forwarded-For', this.ip)) : t;
+    return this.ip ? t.set('X-Forwarded-For', this.ip) : t;
   }
 
   async get(path: string, accept = 'text/html') {
@@ -40,7 +40,13 @@ export class WebClient {
     const body: Record<string, string> = { ...fields };
     const csrf = opts.csrf === undefined ? this.token : opts.csrf;
     if (csrf !== null && csrf !== undefined) body._csrf = csrf;
-    const res = await this.withIp(this.agent.post(path).type('form').set('Accept', opts.accept ?? 'text/html').send(body));
+    const res = await this.withIp(
+      this.agent
+        .post(path)
+        .type('form')
+        .set('Accept', opts.accept ?? 'text/html')
+        .send(body),
+    );
     const t = typeof res.text === 'string' ? csrfFrom(res.text) : undefined;
     if (t) this.token = t;
     return res;
@@ -53,9 +59,17 @@ export class WebClient {
   /** Takes over another client's cookies (the same session, seen through another gateway). */
   adopt(other: WebClient): this {
     const jarOf = (c: WebClient) =>
-      (c.agent as unknown as { jar: { getCookies(a: unknown): { name: string; value: string }[]; setCookies(c: string[], d: string, p: string): void } }).jar;
+      (
+        c.agent as unknown as {
+          jar: { getCookies(a: unknown): { name: string; value: string }[]; setCookies(c: string[], d: string, p: string): void };
+        }
+      ).jar;
     const cookies = jarOf(other).getCookies(new CookieAccessInfo('127.0.0.1', '/', false, false));
-    jarOf(this).setCookies(cookies.map((c) => `${c.name}=${c.value}; Path=/`), '127.0.0.1', '/');
+    jarOf(this).setCookies(
+      cookies.map((c) => `${c.name}=${c.value}; Path=/`),
+      '127.0.0.1',
+      '/',
+    );
     this.token = other.token;
     return this;
   }

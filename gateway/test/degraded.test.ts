@@ -83,7 +83,12 @@ test('an admin reads the four answers, totals and denials with names', async () 
   ]);
   const least = d.moinsUtilisateurs.map((u: { nom: string; appels: number }) => [u.nom, u.appels]);
   expect(least.slice(0, 3).map((x: [string, number]) => x[1])).toEqual([0, 0, 0]);
-  expect(least.slice(0, 3).map((x: [string, number]) => x[0]).sort()).toEqual(['Ada Lovelace', 'Chloé Dubois', 'Dan Petit']);
+  expect(
+    least
+      .slice(0, 3)
+      .map((x: [string, number]) => x[0])
+      .sort(),
+  ).toEqual(['Ada Lovelace', 'Chloé Dubois', 'Dan Petit']);
   expect(least.slice(3)).toEqual([
     ['Bob Bernard', 2],
     ['Alice Martin', 10],
@@ -123,7 +128,7 @@ describe('limiter down', () => {
     expect(page.status).toBe(200);
     expect(textOf(page.text)).toContain('Votre quota est momentanément indisponible');
     expect((await clientOf(down).login(email, PASSWORD)).status).toBe(503);
-    expect((await down.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_refused' }))).toBe(3);
+    expect(await down.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_refused' })).toBe(3);
     expect(down.logLines.some((l) => l.includes('"failMode":"closed"'))).toBe(true);
   });
 
@@ -150,7 +155,7 @@ test('stats down: sign-up, login, Vente and Achat still succeed; each loss is lo
   const buyer = await logIn(down, await signUp(down, 'Acheteur', 'Sans Stats'));
   expect((await buyer.post('/services/achat', { article_id: item!.id })).status).toBe(303);
   // 2 sign-ups, 2 logins, 1 sale, 1 purchase
-  expect((await down.metrics.value('etu_stats_records_lost_total', {}))).toBe(6);
+  expect(await down.metrics.value('etu_stats_records_lost_total', {})).toBe(6);
   expect(down.logLines.filter((l) => l.includes('stats recording lost'))).toHaveLength(6);
   // Stats are best effort: the gateway stays ready, the degradation is listed for operators
   // (here a caller on loopback)...
@@ -159,10 +164,14 @@ test('stats down: sign-up, login, Vente and Achat still succeed; each loss is lo
   expect(ready.status).toBe(200);
   expect(await ready.json()).toMatchObject({ status: 'ready', down: [], degraded: ['stats'] });
   // ...and anyone else (here a client behind the trusted proxy) reads only the verdict.
-  const outside = await fetch(`http://127.0.0.1:${addr.port}/readyz`, { headers: { 'X-Forwarded-For': '203.0.113.9', Accept: 'application/json' } });
+  const outside = await fetch(`http://127.0.0.1:${addr.port}/readyz`, {
+    headers: { 'X-Forwarded-For': '203.0.113.9', Accept: 'application/json' },
+  });
   expect(outside.status).toBe(200);
   expect(await outside.json()).toEqual({ status: 'ready' });
-  const withToken = await fetch(`http://127.0.0.1:${addr.port}/readyz`, { headers: { 'X-Forwarded-For': '203.0.113.9', Authorization: `Bearer ${TEST_TOKEN}` } });
+  const withToken = await fetch(`http://127.0.0.1:${addr.port}/readyz`, {
+    headers: { 'X-Forwarded-For': '203.0.113.9', Authorization: `Bearer ${TEST_TOKEN}` },
+  });
   expect(await withToken.json()).toMatchObject({ status: 'ready', degraded: ['stats'] });
 });
 

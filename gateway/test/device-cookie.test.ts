@@ -31,7 +31,16 @@ test('forged, altered, expired or oversized values are ignored', () => {
   const parts = t.split('.');
   const other = issueDeviceToken([OLD], 'autre.compte@etu.example').split('.');
   const swapped = [parts[0], other[1], parts[2], parts[3], parts[4]].join('.');
-  for (const bad of [undefined, '', 'x', swapped, `${t}x`, [...parts.slice(0, -1), (parts.at(-1)![0] === 'A' ? 'B' : 'A') + parts.at(-1)!.slice(1)].join('.'), issueDeviceToken(['attacker-key-0123456789abcdef'], EMAIL), `${t}.${'a'.repeat(300)}`]) {
+  for (const bad of [
+    undefined,
+    '',
+    'x',
+    swapped,
+    `${t}x`,
+    [...parts.slice(0, -1), (parts.at(-1)![0] === 'A' ? 'B' : 'A') + parts.at(-1)!.slice(1)].join('.'),
+    issueDeviceToken(['attacker-key-0123456789abcdef'], EMAIL),
+    `${t}.${'a'.repeat(300)}`,
+  ]) {
     expect(trustedDevice([OLD], bad, EMAIL)).toBeUndefined();
   }
   const old = issueDeviceToken([OLD], EMAIL, Date.now() - DEVICE_MAX_AGE_MS - 1000);

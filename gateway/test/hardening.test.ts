@@ -29,7 +29,13 @@ beforeAll(async () => {
   sys = await startSystem();
   gw = await sys.gateway();
   // A second auth server over the same database that hashes one password at a time, none waiting.
-  tightAuth = await startAuthServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, databaseUrl: sys.db.url, hashLimits: { concurrency: 1, queue: 0 } });
+  tightAuth = await startAuthServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    databaseUrl: sys.db.url,
+    hashLimits: { concurrency: 1, queue: 0 },
+  });
 });
 
 afterAll(async () => {
@@ -74,7 +80,7 @@ describe('1. guessing one account from many addresses (device cookies)', () => {
     expect(text).toContain('appareil');
     expect(text).toMatch(/Réessayez dans \d+ min/);
     expect(fresh.cookie('etu_device')).toBeUndefined();
-    expect((await gw.metrics.value('etu_logins_total', { outcome: 'account_refused' }))).toBeGreaterThan(0);
+    expect(await gw.metrics.value('etu_logins_total', { outcome: 'account_refused' })).toBeGreaterThan(0);
   });
 
   test('a device cookie of another account does not help, nor does a forged one', async () => {
@@ -123,7 +129,13 @@ describe('2. the price parser cannot freeze the site', () => {
 });
 
 describe('3. sign-up', () => {
-  const form = (n: number, over: Record<string, string> = {}) => ({ nom: 'Amphi', prenom: `Étudiant${n}`, email: `amphi${n}.${process.pid}@etu.example`, password: PASSWORD, ...over });
+  const form = (n: number, over: Record<string, string> = {}) => ({
+    nom: 'Amphi',
+    prenom: `Étudiant${n}`,
+    email: `amphi${n}.${process.pid}@etu.example`,
+    password: PASSWORD,
+    ...over,
+  });
 
   test('a lecture hall behind one address: 60 sign-ups in 10 minutes are accepted, the 61st gets 429 in French', async () => {
     const nat = client();
@@ -163,13 +175,28 @@ describe('4-5. passwords', () => {
   test('a common password, or one made of the email or a name, is refused with the reason, in French', async () => {
     const c = client();
     await c.get('/inscription');
-    const common = await c.post('/inscription', { nom: 'Roux', prenom: 'Jules', email: `jules.roux.${process.pid}@etu.example`, password: '12345678' });
+    const common = await c.post('/inscription', {
+      nom: 'Roux',
+      prenom: 'Jules',
+      email: `jules.roux.${process.pid}@etu.example`,
+      password: '12345678',
+    });
     expect(common.status).toBe(400);
     expect(textOf(common.text)).toContain('trop facile à deviner');
-    const own = await c.post('/inscription', { nom: 'Roux', prenom: 'Jules', email: `jules.roux.${process.pid}@etu.example`, password: `jules.roux.${process.pid}@etu.example` });
+    const own = await c.post('/inscription', {
+      nom: 'Roux',
+      prenom: 'Jules',
+      email: `jules.roux.${process.pid}@etu.example`,
+      password: `jules.roux.${process.pid}@etu.example`,
+    });
     expect(own.status).toBe(400);
     expect(textOf(own.text)).toContain('ne doit pas être votre adresse e-mail');
-    const name = await c.post('/inscription', { nom: 'Roux', prenom: 'Jules', email: `jules.roux.${process.pid}@etu.example`, password: 'Jules à la plage 2026' });
+    const name = await c.post('/inscription', {
+      nom: 'Roux',
+      prenom: 'Jules',
+      email: `jules.roux.${process.pid}@etu.example`,
+      password: 'Jules à la plage 2026',
+    });
     expect(name.status).toBe(400);
     expect(textOf(name.text)).toContain('ne doit pas contenir votre prénom');
     expect((await c.login(`jules.roux.${process.pid}@etu.example`, 'Jules à la plage 2026')).status).toBe(401);
@@ -188,7 +215,11 @@ describe('6. listings', () => {
     const desc = await c.post('/services/vente', { titre: 'Livre', categorie: 'livre', prix: '5', description: 'Très bon\u200B état' });
     expect(desc.status).toBe(400);
     expect(textOf(desc.text)).toContain('caractère invisible (U+200B)');
-    const listed = await gw.clients.market.listListings({ filter: { sellerId: u.id, category: 0, excludeSellerId: '', status: 0 }, pageSize: 100, pageToken: '' });
+    const listed = await gw.clients.market.listListings({
+      filter: { sellerId: u.id, category: 0, excludeSellerId: '', status: 0 },
+      pageSize: 100,
+      pageToken: '',
+    });
     expect(listed.listings).toEqual([]);
   });
 });
@@ -208,7 +239,7 @@ describe('7-8. methods and paths, then CSRF', () => {
     });
 
   test('TRACE, PUT, DELETE, PATCH on a real route → 405 with Allow; any method on an unknown path → 404; never a 5xx', async () => {
-    const before = (await gw.metrics.value('etu_csrf_refusals_total'));
+    const before = await gw.metrics.value('etu_csrf_refusals_total');
     for (const method of ['TRACE', 'PUT', 'DELETE', 'PATCH']) {
       for (const path of ['/login', '/services/vente']) {
         const res = await raw(method, path);
@@ -220,12 +251,16 @@ describe('7-8. methods and paths, then CSRF', () => {
     for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'OPTIONS']) {
       expect([method, (await raw(method, '/nulle-part')).status]).toEqual([method, 404]);
     }
-    expect(String((await raw('PUT', '/login')).headers.allow).split(/,\s*/).sort()).toEqual(['GET', 'HEAD', 'OPTIONS', 'POST']);
+    expect(
+      String((await raw('PUT', '/login')).headers.allow)
+        .split(/,\s*/)
+        .sort(),
+    ).toEqual(['GET', 'HEAD', 'OPTIONS', 'POST']);
     // None of these was a CSRF failure.
-    expect((await gw.metrics.value('etu_csrf_refusals_total'))).toBe(before);
+    expect(await gw.metrics.value('etu_csrf_refusals_total')).toBe(before);
     // A real CSRF failure still is.
     expect((await raw('POST', '/login')).status).toBe(403);
-    expect((await gw.metrics.value('etu_csrf_refusals_total'))).toBe(before + 1);
+    expect(await gw.metrics.value('etu_csrf_refusals_total')).toBe(before + 1);
   });
 });
 
@@ -235,7 +270,12 @@ describe('defence in depth', () => {
     for (const headers of [{ Origin: 'https://evil.example' }, { 'Sec-Fetch-Site': 'cross-site' }, { Origin: 'null' }]) {
       const c = client();
       await c.get('/login');
-      const res = await c.agent.post('/login').set('X-Forwarded-For', c.ip!).set(headers).type('form').send({ email: u.email, password: PASSWORD, _csrf: c.token! });
+      const res = await c.agent
+        .post('/login')
+        .set('X-Forwarded-For', c.ip!)
+        .set(headers)
+        .type('form')
+        .send({ email: u.email, password: PASSWORD, _csrf: c.token! });
       expect([headers, res.status]).toEqual([headers, 403]);
       expect(textOf(res.text)).toContain('ne vient pas de ce site');
     }
@@ -243,7 +283,12 @@ describe('defence in depth', () => {
     const { port } = gw.server.address() as AddressInfo;
     const c = client();
     await c.get('/login');
-    const ok = await c.agent.post('/login').set('X-Forwarded-For', c.ip!).set({ Origin: `http://127.0.0.1:${port}`, 'Sec-Fetch-Site': 'same-origin' }).type('form').send({ email: u.email, password: PASSWORD, _csrf: c.token! });
+    const ok = await c.agent
+      .post('/login')
+      .set('X-Forwarded-For', c.ip!)
+      .set({ Origin: `http://127.0.0.1:${port}`, 'Sec-Fetch-Site': 'same-origin' })
+      .type('form')
+      .send({ email: u.email, password: PASSWORD, _csrf: c.token! });
     expect(ok.status).toBe(303);
   });
 
@@ -252,7 +297,9 @@ describe('defence in depth', () => {
     const res = await request(gw.server).get('/login').set('X-Forwarded-Proto', 'https').set('X-Forwarded-For', '10.17.0.1');
     const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
     // The login form's cookie (no session before login, issue 21).
-    expect(cookies.some((c) => /^__Host-etu_form=/.test(c) && /;\s*secure/i.test(c) && /path=\//i.test(c) && !/domain=/i.test(c))).toBe(true);
+    expect(cookies.some((c) => /^__Host-etu_form=/.test(c) && /;\s*secure/i.test(c) && /path=\//i.test(c) && !/domain=/i.test(c))).toBe(
+      true,
+    );
     const token = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
     const jar = cookies.map((c) => c.split(';')[0]).join('; ');
     const login = await request(gw.server)

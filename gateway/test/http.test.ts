@@ -166,7 +166,7 @@ describe('login and sessions', () => {
     expect(textOf(res.text)).toContain('Trop de connexions');
     expect(textOf(res.text)).toMatch(/Réessayez dans \d+ min/);
     expect((await fresh.get('/services')).status).toBe(303);
-    expect((await gw.metrics.value('etu_logins_total', { outcome: 'quota_refused' }))).toBeGreaterThan(0);
+    expect(await gw.metrics.value('etu_logins_total', { outcome: 'quota_refused' })).toBeGreaterThan(0);
   });
 
   test('brute force: after 10 wrong passwords for one email from one IP, the 11th attempt → 429 without checking the password', async () => {
@@ -190,12 +190,14 @@ describe('login and sessions', () => {
     await attacker.get('/login');
     const tries = Array.from({ length: 50 }, (_, i) => i);
     for (let i = 0; i < tries.length; i += 10) {
-      const batch = await Promise.all(tries.slice(i, i + 10).map((n) => attacker.post('/login', { email: `stuffed${n}@etu.example`, password: 'nope-nope' })));
+      const batch = await Promise.all(
+        tries.slice(i, i + 10).map((n) => attacker.post('/login', { email: `stuffed${n}@etu.example`, password: 'nope-nope' })),
+      );
       for (const r of batch) expect(r.status).toBe(401);
     }
     const res = await attacker.login(u.email, PASSWORD);
     expect(res.status).toBe(429);
-    expect((await gw.metrics.value('etu_bruteforce_refusals_total', {}))).toBeGreaterThan(0);
+    expect(await gw.metrics.value('etu_bruteforce_refusals_total', {})).toBeGreaterThan(0);
   });
 
   test('X-Forwarded-For is believed only when a proxy is trusted', async () => {
@@ -295,7 +297,7 @@ describe('Vente and Achat', () => {
     expect(await listingsOf(s.id)).toHaveLength(10);
   });
 
-  test('Achat: one buyer wins; a second gets 409; one cannot buy one\'s own item; unknown → 404', async () => {
+  test("Achat: one buyer wins; a second gets 409; one cannot buy one's own item; unknown → 404", async () => {
     const seller = await loggedIn('Sam');
     await sell(seller.c, 'Le Seigneur des anneaux (DVD)', '15', 'dvd');
     const [listing] = await listingsOf(seller.id);
@@ -405,9 +407,17 @@ test('readyz: every dependency up; a client from outside reads only the verdict,
   expect(res.status).toBe(200);
   expect(res.body).toEqual({ status: 'ready' });
   const local = await new WebClient(gw.server).get('/readyz', 'application/json');
-  expect(local.body).toMatchObject({ status: 'ready', down: [], degraded: [], checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' } });
+  expect(local.body).toMatchObject({
+    status: 'ready',
+    down: [],
+    degraded: [],
+    checks: { auth: 'ok', market: 'ok', limiter: 'ok', stats: 'ok', sessions: 'ok' },
+  });
   const withToken = await client().agent.get('/readyz').set('X-Forwarded-For', '10.9.9.9').set('Authorization', `Bearer ${TEST_TOKEN}`);
   expect(withToken.body).toMatchObject({ status: 'ready', down: [] });
-  const wrongToken = await client().agent.get('/readyz').set('X-Forwarded-For', '10.9.9.9').set('Authorization', 'Bearer not-the-token-at-all');
+  const wrongToken = await client()
+    .agent.get('/readyz')
+    .set('X-Forwarded-For', '10.9.9.9')
+    .set('Authorization', 'Bearer not-the-token-at-all');
   expect(wrongToken.body).toEqual({ status: 'ready' });
 });

@@ -25,7 +25,11 @@ async function loggedIn(g: Gateway = gw) {
 }
 
 async function listingsOf(sellerId: string): Promise<market.Listing[]> {
-  const res = await gw.clients.market.listListings({ filter: { sellerId, category: 0, excludeSellerId: '', status: 0 }, pageSize: 100, pageToken: '' });
+  const res = await gw.clients.market.listListings({
+    filter: { sellerId, category: 0, excludeSellerId: '', status: 0 },
+    pageSize: 100,
+    pageToken: '',
+  });
   return res.listings;
 }
 

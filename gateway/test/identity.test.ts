@@ -46,12 +46,21 @@ describe('stores on /readyz', () => {
   test('fresh databases are reported empty, without making the gateway unready', async () => {
     const res = await readyz();
     expect(res.status).toBe(200);
-    expect(res.body.stores).toMatchObject({ limiter: { state: 'empty' }, stats: { state: 'empty', users: 0 }, sessions: { state: 'empty' } });
+    expect(res.body.stores).toMatchObject({
+      limiter: { state: 'empty' },
+      stats: { state: 'empty', users: 0 },
+      sessions: { state: 'empty' },
+    });
     expect(res.body.storeWarnings).toHaveLength(3);
   });
 
   test('accounts unknown to the statistics: "behind", until register-users registers them', async () => {
-    await sys.createUser({ firstName: 'Inconnu', lastName: 'Statistiques', email: 'inconnu.stats@etu.example', password: 'correct-horse-battery' });
+    await sys.createUser({
+      firstName: 'Inconnu',
+      lastName: 'Statistiques',
+      email: 'inconnu.stats@etu.example',
+      password: 'correct-horse-battery',
+    });
     const before = await readyz();
     expect(before.body.stores.stats).toMatchObject({ state: 'behind', users: 0 });
     expect(before.body.storeWarnings.join('\n')).toMatch(/stats: behind \(knows 0 of 1 accounts\).*register-users/);
@@ -62,7 +71,10 @@ describe('stores on /readyz', () => {
   });
 
   test('a marker naming another database: "foreign"', async () => {
-    await sys.sessionRedis.set(STORE_MARKER_KEY, JSON.stringify({ createdAt: Date.now(), database: '00000000-0000-4000-8000-000000000000' }));
+    await sys.sessionRedis.set(
+      STORE_MARKER_KEY,
+      JSON.stringify({ createdAt: Date.now(), database: '00000000-0000-4000-8000-000000000000' }),
+    );
     const res = await readyz();
     expect(res.status).toBe(200);
     expect(res.body.stores.sessions.state).toBe('foreign');
@@ -118,7 +130,11 @@ test("after a restore that reuses A's row id for B, A's old session never acts a
   // B works normally.
   const own = await b.post('/services/vente', { titre: 'Le mien', categorie: 'livre', prix: '5', description: '' });
   expect([own.status, own.headers.location]).toEqual([303, '/services']);
-  const mine = await gw.clients.market.listListings({ filter: { sellerId: rowB.publicId, excludeSellerId: '', category: 0, status: 0 }, pageSize: 10, pageToken: '' });
+  const mine = await gw.clients.market.listListings({
+    filter: { sellerId: rowB.publicId, excludeSellerId: '', category: 0, status: 0 },
+    pageSize: 10,
+    pageToken: '',
+  });
   expect(mine.listings.map((l) => l.title)).toEqual(['Le mien']);
 });
 

@@ -71,7 +71,12 @@ function cookieHeader(c: WebClient): string {
 async function fullRedis(): Promise<PrivateRedis & { fill(): Promise<void>; redis: Redis }> {
   const r = await startPrivateRedis();
   const redis = new Redis(r.url, { maxRetriesPerRequest: 1 });
-  privateServers.push({ close: async () => { redis.disconnect(); await r.stop(); } });
+  privateServers.push({
+    close: async () => {
+      redis.disconnect();
+      await r.stop();
+    },
+  });
   return {
     ...r,
     redis,
@@ -104,7 +109,10 @@ test('3,000 anonymous page views add no key to any store', async () => {
   const before = await keyCounts();
   const paths = ['/login', '/inscription', '/', '/services', '/statistiques', '/login?next=1'];
   const statuses = await pool(3000, 16, async (i) => {
-    const res = await fetch(`${baseUrl(gw)}${paths[i % paths.length]}`, { headers: { Accept: 'text/html', 'X-Forwarded-For': `10.21.1.${i % 250}` }, redirect: 'manual' });
+    const res = await fetch(`${baseUrl(gw)}${paths[i % paths.length]}`, {
+      headers: { Accept: 'text/html', 'X-Forwarded-For': `10.21.1.${i % 250}` },
+      redirect: 'manual',
+    });
     const body = await res.text();
     // every login and sign-up form carries a token, bound to a cookie of its own
     if (res.status === 200 && /_csrf/.test(body)) expect(res.headers.getSetCookie().some((c) => c.startsWith('etu_form='))).toBe(true);
@@ -132,7 +140,9 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
     // Vente, and every 30th an Achat (which first asks the market whether it is a retry of a
     // purchase already made: a read, no write; it doubles the cost of a refusal in this test).
     const achat = i % 30 === 0;
-    const form: Record<string, string> = achat ? { article_id: `${910_000_000 + i}` } : { titre: `Objet ${i}`, categorie: 'livre', prix: '1', description: '' };
+    const form: Record<string, string> = achat
+      ? { article_id: `${910_000_000 + i}` }
+      : { titre: `Objet ${i}`, categorie: 'livre', prix: '1', description: '' };
     const res = await fetch(`${baseUrl(gw)}/services/${achat ? 'achat' : 'vente'}`, {
       method: 'POST',
       redirect: 'manual',
@@ -140,7 +150,12 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
       body: new URLSearchParams({ ...form, _csrf: u.c.token! }).toString(),
     });
     const text = await res.text();
-    return { status: res.status, retry: Number(res.headers.get('retry-after')), limit: res.headers.get('ratelimit'), text: i === 0 ? text : '' };
+    return {
+      status: res.status,
+      retry: Number(res.headers.get('retry-after')),
+      limit: res.headers.get('ratelimit'),
+      text: i === 0 ? text : '',
+    };
   });
   expect(answers.every((a) => a.status === 429)).toBe(true);
   // Same answer as the limiter's: the page in French, Retry-After never later than the first one's.

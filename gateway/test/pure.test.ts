@@ -30,7 +30,9 @@ describe('durations and the quota sentence', () => {
     expect(quotaSentence({ limit: 10, remaining: 7, nextFreeMs: 252_000, fullMs: 500_000 })).toBe(
       'Il vous reste 7 appels sur 10 — le prochain se libère dans 4 min 12 s',
     );
-    expect(quotaSentence({ limit: 10, remaining: 1, nextFreeMs: 5_000, fullMs: 9_000 })).toBe('Il vous reste 1 appel sur 10 — le prochain se libère dans 5 s');
+    expect(quotaSentence({ limit: 10, remaining: 1, nextFreeMs: 5_000, fullMs: 9_000 })).toBe(
+      'Il vous reste 1 appel sur 10 — le prochain se libère dans 5 s',
+    );
     expect(quotaSentence({ limit: 10, remaining: 0, nextFreeMs: 61_000, fullMs: 500_000 })).toBe(
       'Il ne vous reste aucun appel sur 10 — le prochain se libère dans 1 min 1 s',
     );
@@ -51,7 +53,9 @@ describe('prices', () => {
     ['7 euros', 700],
   ])('%p is %p cents', (input, cents) => expect(parseEuros(input)).toBe(cents));
 
-  test.each(['', 'abc', '12.505', '-3', '1e3', '12,50,1', '12 50', '99999999'])('%p is not a price', (input) => expect(parseEuros(input)).toBeNull());
+  test.each(['', 'abc', '12.505', '-3', '1e3', '12,50,1', '12 50', '99999999'])('%p is not a price', (input) =>
+    expect(parseEuros(input)).toBeNull(),
+  );
 
   test('prices are shown the French way', () => {
     expect(formatEuros(1250).replace(/\s/g, ' ')).toBe('12,50 €');
@@ -59,7 +63,16 @@ describe('prices', () => {
 });
 
 describe('RateLimit headers', () => {
-  const base = { allowed: true, limit: 10, remaining: 3, retryAfterMs: 0, resetAfterMs: 200_400, windowMs: 600_000, policy: 'service', nextReleaseMs: 100_000 };
+  const base = {
+    allowed: true,
+    limit: 10,
+    remaining: 3,
+    retryAfterMs: 0,
+    resetAfterMs: 200_400,
+    windowMs: 600_000,
+    policy: 'service',
+    nextReleaseMs: 100_000,
+  };
   test('policy and remaining quota (IETF draft syntax)', () => {
     expect(rateLimitHeaders(base)).toEqual({ 'RateLimit-Policy': '"service";q=10;w=600', RateLimit: '"service";r=3;t=201' });
   });
@@ -67,7 +80,9 @@ describe('RateLimit headers', () => {
     expect(rateLimitHeaders({ ...base, allowed: false, remaining: 0, retryAfterMs: 12_300 }).RateLimit).toBe('"service";r=0;t=13');
   });
   test('the admitted call that takes the last one: t is when the next call frees up', () => {
-    expect(rateLimitHeaders({ ...base, allowed: true, remaining: 0, retryAfterMs: 0, nextReleaseMs: 599_001 }).RateLimit).toBe('"service";r=0;t=600');
+    expect(rateLimitHeaders({ ...base, allowed: true, remaining: 0, retryAfterMs: 0, nextReleaseMs: 599_001 }).RateLimit).toBe(
+      '"service";r=0;t=600',
+    );
   });
 });
 
@@ -107,7 +122,10 @@ describe('chart', () => {
   });
 
   test('an empty hour draws an axis from 0 to 1', () => {
-    const c = buildChart(buckets.map((b) => ({ ...b, venteAllowed: 0, achatAllowed: 0, venteDenied: 0 })), 'UTC');
+    const c = buildChart(
+      buckets.map((b) => ({ ...b, venteAllowed: 0, achatAllowed: 0, venteDenied: 0 })),
+      'UTC',
+    );
     expect(c.max).toBe(1);
     expect(c.bars.every((b) => b.segments.length === 0)).toBe(true);
   });
@@ -136,7 +154,8 @@ describe('config', () => {
   });
 
   test('a bad value names its variable, and never echoes secrets', () => {
-    const bad = () => loadConfig({ ...secrets, LIMITER_FAIL_MODE: 'sometimes', PORT: '99999', MARKET_ADDR: 'nowhere', TRUST_PROXY: 'maybe' });
+    const bad = () =>
+      loadConfig({ ...secrets, LIMITER_FAIL_MODE: 'sometimes', PORT: '99999', MARKET_ADDR: 'nowhere', TRUST_PROXY: 'maybe' });
     expect(bad).toThrow(ConfigError);
     try {
       bad();
@@ -227,7 +246,16 @@ test('roles: only ADMIN grants more; any other value is a student', () => {
 });
 
 describe('the refusal cache', () => {
-  const denial = (retryAfterMs: number) => ({ allowed: false, limit: 10, remaining: 0, retryAfterMs, resetAfterMs: 590_000, windowMs: 600_000, policy: 'service', nextReleaseMs: retryAfterMs });
+  const denial = (retryAfterMs: number) => ({
+    allowed: false,
+    limit: 10,
+    remaining: 0,
+    retryAfterMs,
+    resetAfterMs: 590_000,
+    windowMs: 600_000,
+    policy: 'service',
+    nextReleaseMs: retryAfterMs,
+  });
 
   test('refuses only before the window frees, and tells a wait that is always enough', () => {
     let now = 1000;

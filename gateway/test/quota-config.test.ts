@@ -10,7 +10,10 @@ let gw: Gateway;
 const PASSWORD = 'correct-horse-battery';
 
 beforeAll(async () => {
-  sys = await startSystem({ policies: 'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m' });
+  sys = await startSystem({
+    policies:
+      'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m',
+  });
   gw = await sys.gateway({ LIMITER_FAIL_MODE: 'open' });
 });
 
@@ -46,8 +49,8 @@ test('LIMITER_FAIL_MODE=open and no `service` policy: a Vente or an Achat is ref
   expect(services.status).toBe(200);
   expect(services.body.quota).toBeNull();
   expect(services.body.mesArticles).toEqual([]);
-  expect((await gw.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_admitted' }))).toBe(0);
-  expect((await gw.metrics.value('etu_quota_decisions_total', { outcome: 'misconfigured_refused' }))).toBe(5);
+  expect(await gw.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_admitted' })).toBe(0);
+  expect(await gw.metrics.value('etu_quota_decisions_total', { outcome: 'misconfigured_refused' })).toBe(5);
 });
 
 test('readiness reports not ready and names the missing policy; operators get one error per policy', async () => {

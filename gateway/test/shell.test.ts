@@ -127,7 +127,7 @@ test('a POST without a CSRF token, or with a wrong one, is refused with 403 befo
   const { server, app } = await serve();
   const c = new WebClient(server);
   await c.get('/login');
-  const before = (await app.metrics.value('etu_csrf_refusals_total', {}));
+  const before = await app.metrics.value('etu_csrf_refusals_total', {});
   const missing = await c.post('/login', { email: 'a@b.fr', password: 'x' }, { csrf: null });
   expect(missing.status).toBe(403);
   expect(textOf(missing.text)).toContain('Ce formulaire a expiré');
@@ -144,7 +144,7 @@ test('a POST without a CSRF token, or with a wrong one, is refused with 403 befo
   const json = await c.post('/services/vente', { titre: 'x' }, { csrf: null, accept: 'application/json' });
   expect(json.status).toBe(403);
   expect(json.body).toMatchObject({ error: 'csrf', requestId: expect.any(String) });
-  expect((await app.metrics.value('etu_csrf_refusals_total', {}))).toBe(before + 5);
+  expect(await app.metrics.value('etu_csrf_refusals_total', {})).toBe(before + 5);
 });
 
 test('a body over 16 KB is refused with 413, a French page', async () => {
@@ -200,7 +200,7 @@ test('limiter down: login fails closed with a 503 page by default, and the refus
   const res = await c.login('a@b.fr', 'whatever-password');
   expect(res.status).toBe(503);
   expect(textOf(res.text)).toContain('Service momentanément indisponible');
-  expect((await app.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_refused' }))).toBeGreaterThan(0);
+  expect(await app.metrics.value('etu_quota_decisions_total', { outcome: 'unavailable_refused' })).toBeGreaterThan(0);
   expect(logLines.some((l) => l.includes('limiter unavailable'))).toBe(true);
 });
 

@@ -82,7 +82,7 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
       const logLines: string[] = [];
       const app = createApp({ config, clients, sessionRedis: ownSessionRedis ?? sessionRedis, log: testLogger(logLines), metrics });
       const handle = app.callback();
-  const server = createServer((req, res) => void handle(req, res));
+      const server = createServer((req, res) => void handle(req, res));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const g = { app, server, clients, metrics, logLines };
       gateways.push(g);

@@ -9,7 +9,9 @@ import { applyMigrations, ensureDatabase } from './migrate';
 
 /** The local database (`make run`), from parts.json at the repository root. */
 function defaultUrl(): string {
-  const { localStores } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'parts.json'), 'utf8')) as { localStores: Record<string, string> };
+  const { localStores } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'parts.json'), 'utf8')) as {
+    localStores: Record<string, string>;
+  };
   return localStores.DATABASE_URL!;
 }
 

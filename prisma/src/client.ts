@@ -35,20 +35,23 @@ export interface PrismaClientOptions {
  */
 export function createPrismaClient(url: string, opts: PrismaClientOptions = {}): PrismaClient {
   const s = parseDatabaseUrl(url);
-  const adapter = new PrismaMariaDb({
-    host: s.host,
-    port: s.port,
-    user: s.user,
-    password: s.password,
-    database: s.database,
-    connectionLimit: opts.connectionLimit ?? 10,
-    connectTimeout: opts.connectTimeoutMs ?? 1000,
-    acquireTimeout: opts.acquireTimeoutMs ?? 1000,
-    socketTimeout: opts.socketTimeoutMs ?? 30_000,
-    // Keep DATETIME values in UTC on both sides.
-    timezone: 'Z',
-    ...opts.driver?.pool,
-  }, opts.driver?.adapter);
+  const adapter = new PrismaMariaDb(
+    {
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      password: s.password,
+      database: s.database,
+      connectionLimit: opts.connectionLimit ?? 10,
+      connectTimeout: opts.connectTimeoutMs ?? 1000,
+      acquireTimeout: opts.acquireTimeoutMs ?? 1000,
+      socketTimeout: opts.socketTimeoutMs ?? 30_000,
+      // Keep DATETIME values in UTC on both sides.
+      timezone: 'Z',
+      ...opts.driver?.pool,
+    },
+    opts.driver?.adapter,
+  );
   return new PrismaClient({ adapter });
 }
 
@@ -82,7 +85,16 @@ const DRIVER_UNAVAILABLE = new Set([
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
-  const e = err as { name?: string; code?: unknown; errno?: unknown; sqlState?: unknown; state?: unknown; message?: string; cause?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } };
+  const e = err as {
+    name?: string;
+    code?: unknown;
+    errno?: unknown;
+    sqlState?: unknown;
+    state?: unknown;
+    message?: string;
+    cause?: unknown;
+    meta?: { driverAdapterError?: { cause?: unknown } };
+  };
   if (e.name === 'PrismaClientInitializationError') return true;
   if (typeof e.code === 'string' && ['P1001', 'P1002', 'P1008', 'P1017', 'P2024'].includes(e.code)) return true;
   // The driver's code (raw SqlError: errno; Prisma's adapter error: code) and SQLSTATE class 08
@@ -92,7 +104,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const state = typeof e.sqlState === 'string' ? e.sqlState : typeof e.state === 'string' ? e.state : undefined;
   if (state?.startsWith('08')) return true;
   const msg = e.message ?? '';
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve (?:a )?connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE/i.test(msg)) {
+  if (
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|pool timeout|retrieve (?:a )?connection|Connection closed|socket has unexpectedly been closed|connect ETIMEDOUT|closed connection|Can't reach database|DatabaseNotReachable|SocketTimeout|server has gone away|ER_CONNECTION|ER_GET_CONNECTION_TIMEOUT|Pool is closed|ER_SOCKET_UNEXPECTED_CLOSE/i.test(
+      msg,
+    )
+  ) {
     return true;
   }
   const adapterCause = e.meta?.driverAdapterError?.cause;

@@ -73,10 +73,7 @@ export async function ensureDatabase(url: string): Promise<void> {
  * changed (checksum mismatch) or when an earlier run failed half-way (as Prisma's P3009).
  * Serialised across processes with the same advisory lock name Prisma uses.
  */
-export async function applyMigrations(
-  url: string,
-  opts: { dir?: string; log?: (line: string) => void } = {},
-): Promise<MigrateResult> {
+export async function applyMigrations(url: string, opts: { dir?: string; log?: (line: string) => void } = {}): Promise<MigrateResult> {
   const log = opts.log ?? (() => {});
   const local = readMigrations(opts.dir);
   const s = parseDatabaseUrl(url);
@@ -133,10 +130,7 @@ export async function applyMigrations(
           await conn.query('UPDATE `_prisma_migrations` SET logs = ? WHERE id = ?', [reason, id]);
           throw new MigrationError(`migration ${m.name} failed: ${reason}`);
         }
-        await conn.query(
-          'UPDATE `_prisma_migrations` SET finished_at = CURRENT_TIMESTAMP(3), applied_steps_count = 1 WHERE id = ?',
-          [id],
-        );
+        await conn.query('UPDATE `_prisma_migrations` SET finished_at = CURRENT_TIMESTAMP(3), applied_steps_count = 1 WHERE id = ?', [id]);
         log(`applied ${m.name}`);
         result.applied.push(m.name);
       }

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as mariadb from 'mariadb';
-import { applyMigrations, createPrismaClient, MIGRATIONS_DIR, MigrationError, parseDatabaseUrl, readMigrations, withDatabase } from '@etu/db';
+import {
+  applyMigrations,
+  createPrismaClient,
+  MIGRATIONS_DIR,
+  MigrationError,
+  parseDatabaseUrl,
+  readMigrations,
+  withDatabase,
+} from '@etu/db';
 import { createTestDatabase, TEST_SERVER_URL, type TestDatabase } from '@etu/testkit';
 
 async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -37,7 +45,13 @@ test('applies every migration once; a second run applies nothing', async () => {
   expect(second.alreadyApplied).toEqual(names);
 
   // Recorded the way Prisma records them: sha256 checksum of the file, finished, one step.
-  const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number | bigint; rolled_back_at: Date | null }>(
+  const rows = await query<{
+    migration_name: string;
+    checksum: string;
+    finished_at: Date | null;
+    applied_steps_count: number | bigint;
+    rolled_back_at: Date | null;
+  }>(
     db.url,
     'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
   );
@@ -56,7 +70,14 @@ test('applies every migration once; a second run applies nothing', async () => {
     [db.name],
   );
   expect(cols.map((c) => c.COLUMN_NAME)).toEqual([
-    'id', 'checksum', 'finished_at', 'migration_name', 'logs', 'rolled_back_at', 'started_at', 'applied_steps_count',
+    'id',
+    'checksum',
+    'finished_at',
+    'migration_name',
+    'logs',
+    'rolled_back_at',
+    'started_at',
+    'applied_steps_count',
   ]);
 });
 
@@ -78,7 +99,11 @@ test('a migration edited after it was applied stops the run with a clear error a
     expect(err).toBeInstanceOf(MigrationError);
     expect((err as Error).message).toContain(first!.name);
     expect((err as Error).message).toMatch(/modified after it was applied/);
-    const later = await query(db.url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'later_table'", [db.name]);
+    const later = await query(
+      db.url,
+      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'later_table'",
+      [db.name],
+    );
     expect(later).toHaveLength(0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -96,7 +121,10 @@ test('a migration that fails is recorded unfinished and blocks later runs until 
     writeFileSync(join(bad, 'migration.sql'), 'CREATE TABLE `utilisateurs` (`id` INTEGER);\n'); // already exists
     await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/29991231000000_broken failed/);
     await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/failed in an earlier run/);
-    const [row] = await query<{ finished_at: Date | null; logs: string }>(db.url, "SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '29991231000000_broken'");
+    const [row] = await query<{ finished_at: Date | null; logs: string }>(
+      db.url,
+      "SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '29991231000000_broken'",
+    );
     expect(row!.finished_at).toBeNull();
     expect(row!.logs).toMatch(/exists/);
   } finally {
@@ -115,7 +143,17 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
   const byTable = (t: string) => cols.filter((c) => c.TABLE_NAME === t).map((c) => c.COLUMN_NAME);
   expect(byTable('utilisateurs')).toEqual(['id', 'public_id', 'nom', 'prenom', 'email', 'mot_de_passe', 'role', 'created_at']);
   expect(byTable('articles')).toEqual([
-    'id', 'vendeur_id', 'titre', 'categorie', 'prix_centimes', 'description', 'statut', 'acheteur_id', 'created_at', 'vendu_at', 'cle_idempotence',
+    'id',
+    'vendeur_id',
+    'titre',
+    'categorie',
+    'prix_centimes',
+    'description',
+    'statut',
+    'acheteur_id',
+    'created_at',
+    'vendu_at',
+    'cle_idempotence',
   ]);
   const col = (t: string, c: string) => cols.find((x) => x.TABLE_NAME === t && x.COLUMN_NAME === c)!;
   expect(col('articles', 'statut').COLUMN_TYPE).toBe("enum('disponible','vendu')");
@@ -133,7 +171,10 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     "SELECT COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles' AND INDEX_NAME = 'articles_vendeur_id_cle_idempotence_key' ORDER BY SEQ_IN_INDEX",
     [db.name],
   );
-  expect(saleKey.map((k) => [k.COLUMN_NAME, Number(k.NON_UNIQUE)])).toEqual([['vendeur_id', 0], ['cle_idempotence', 0]]);
+  expect(saleKey.map((k) => [k.COLUMN_NAME, Number(k.NON_UNIQUE)])).toEqual([
+    ['vendeur_id', 0],
+    ['cle_idempotence', 0],
+  ]);
   const fks = await query<{ COLUMN_NAME: string; REFERENCED_TABLE_NAME: string }>(
     db.url,
     "SELECT COLUMN_NAME, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles' AND REFERENCED_TABLE_NAME IS NOT NULL ORDER BY COLUMN_NAME",
@@ -175,20 +216,46 @@ test('schema.prisma and the SQL agree: the generated client writes and reads eve
   const prisma = createPrismaClient(db.url, { connectionLimit: 2 });
   try {
     const seller = await prisma.user.create({
-      data: { lastName: 'Martin', firstName: 'Camille', email: 'camille@etu.example', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y', role: 'ADMIN' },
+      data: {
+        lastName: 'Martin',
+        firstName: 'Camille',
+        email: 'camille@etu.example',
+        passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y',
+        role: 'ADMIN',
+      },
     });
     const buyer = await prisma.user.create({ data: { lastName: 'Petit', firstName: 'Léa', email: 'lea@etu.example', passwordHash: 'h' } });
     expect(buyer.role).toBe('STUDENT');
     const soldAt = new Date('2026-11-26T10:00:00.123Z');
     const title = 'Le Petit Prince <script>"x"</script> 📚';
     const l = await prisma.listing.create({
-      data: { sellerId: seller.id, title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', buyerId: buyer.id, soldAt, idempotencyKey: 'form-1' },
+      data: {
+        sellerId: seller.id,
+        title,
+        category: 'BOOK',
+        priceCents: 1250,
+        description: 'Très bon état — 🎓',
+        status: 'vendu',
+        buyerId: buyer.id,
+        soldAt,
+        idempotencyKey: 'form-1',
+      },
     });
     const back = await prisma.listing.findUniqueOrThrow({ where: { id: l.id }, include: { seller: true, buyer: true } });
-    expect(back).toMatchObject({ title, category: 'BOOK', priceCents: 1250, description: 'Très bon état — 🎓', status: 'vendu', soldAt, idempotencyKey: 'form-1' });
+    expect(back).toMatchObject({
+      title,
+      category: 'BOOK',
+      priceCents: 1250,
+      description: 'Très bon état — 🎓',
+      status: 'vendu',
+      soldAt,
+      idempotencyKey: 'form-1',
+    });
     // One key per seller: the same key again is refused by the unique index.
     await expect(
-      prisma.listing.create({ data: { sellerId: seller.id, title: 'x', category: 'BOOK', priceCents: 1, description: '', idempotencyKey: 'form-1' } }),
+      prisma.listing.create({
+        data: { sellerId: seller.id, title: 'x', category: 'BOOK', priceCents: 1, description: '', idempotencyKey: 'form-1' },
+      }),
     ).rejects.toMatchObject({ code: 'P2002' });
     expect(back.seller.email).toBe('camille@etu.example');
     expect(back.buyer?.firstName).toBe('Léa');
@@ -222,7 +289,9 @@ test('`node prisma/dist/cli.js migrate` creates a missing database and migrates 
     const r2 = run();
     expect(r2.status).toBe(0);
     expect(r2.stdout).toMatch(new RegExp(`0 applied, ${readMigrations().length} already applied|prisma migrate deploy`));
-    const tables = await query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles'", [name]);
+    const tables = await query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'articles'", [
+      name,
+    ]);
     expect(tables).toHaveLength(1);
   } finally {
     await query(withDatabase(TEST_SERVER_URL, 'test'), `DROP DATABASE IF EXISTS \`${name}\``);

@@ -14,7 +14,14 @@ function roundTrip<T>(codec: Codec<T>, value: T): void {
 }
 
 const at = new Date('2026-11-26T09:15:30.123Z');
-const user: auth.User = { id: '42', lastName: 'Martin', firstName: 'Camille', email: 'camille@etu.example', role: auth.Role.ROLE_ADMIN, createdAt: at };
+const user: auth.User = {
+  id: '42',
+  lastName: 'Martin',
+  firstName: 'Camille',
+  email: 'camille@etu.example',
+  role: auth.Role.ROLE_ADMIN,
+  createdAt: at,
+};
 const listing: market.Listing = {
   id: '7',
   sellerId: '42',
@@ -27,7 +34,16 @@ const listing: market.Listing = {
   createdAt: at,
   soldAt: new Date(at.getTime() + 60_000),
 };
-const decision: limiter.Decision = { allowed: false, limit: 10, remaining: 0, retryAfterMs: 241_337, resetAfterMs: 599_999, windowMs: 600_000, policy: 'service', nextReleaseMs: 2_000 };
+const decision: limiter.Decision = {
+  allowed: false,
+  limit: 10,
+  remaining: 0,
+  retryAfterMs: 241_337,
+  resetAfterMs: 599_999,
+  windowMs: 600_000,
+  policy: 'service',
+  nextReleaseMs: 2_000,
+};
 
 test('auth messages keep every field', () => {
   roundTrip(auth.User, user);
@@ -41,12 +57,24 @@ test('auth messages keep every field', () => {
 
 test('market messages keep every field', () => {
   roundTrip(market.Listing, listing);
-  roundTrip(market.CreateListingRequest, { sellerId: '42', title: 'DVD', category: market.Category.CATEGORY_DVD, priceCents: 999, description: 'x', idempotencyKey: 'form-1' });
+  roundTrip(market.CreateListingRequest, {
+    sellerId: '42',
+    title: 'DVD',
+    category: market.Category.CATEGORY_DVD,
+    priceCents: 999,
+    description: 'x',
+    idempotencyKey: 'form-1',
+  });
   roundTrip(market.CreateListingResponse, { listing, replayed: true });
   roundTrip(market.FindSaleRequest, { sellerId: '42', idempotencyKey: 'form-1' });
   roundTrip(market.FindSaleResponse, { listing });
   roundTrip(market.ListListingsRequest, {
-    filter: { category: market.Category.CATEGORY_OTHER, sellerId: '1', excludeSellerId: '2', status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
+    filter: {
+      category: market.Category.CATEGORY_OTHER,
+      sellerId: '1',
+      excludeSellerId: '2',
+      status: market.ListingStatus.LISTING_STATUS_AVAILABLE,
+    },
     pageSize: 50,
     pageToken: 'abc',
   });
@@ -64,8 +92,18 @@ test('limiter messages keep every field, and an explicit cost of 0 stays disting
   roundTrip(limiter.PeekRequest, { policy: 'login', subject: '42' });
   roundTrip(limiter.PeekResponse, { decision });
   roundTrip(limiter.ResetRequest, { policy: 'login', subject: '42' });
-  roundTrip(limiter.ConsumeBatchRequest, { requests: [{ policy: 'a', subject: 'b', cost: 1 }, { policy: 'c', subject: 'd', cost: undefined }] });
-  roundTrip(limiter.ConsumeBatchResponse, { items: [{ decision, error: undefined }, { decision: undefined, error: { code: 5, message: 'unknown policy' } }] });
+  roundTrip(limiter.ConsumeBatchRequest, {
+    requests: [
+      { policy: 'a', subject: 'b', cost: 1 },
+      { policy: 'c', subject: 'd', cost: undefined },
+    ],
+  });
+  roundTrip(limiter.ConsumeBatchResponse, {
+    items: [
+      { decision, error: undefined },
+      { decision: undefined, error: { code: 5, message: 'unknown policy' } },
+    ],
+  });
   const zero = limiter.ConsumeRequest.decode(limiter.ConsumeRequest.encode({ policy: 'p', subject: 's', cost: 0 }).finish());
   const none = limiter.ConsumeRequest.decode(limiter.ConsumeRequest.encode({ policy: 'p', subject: 's' }).finish());
   expect(zero.cost).toBe(0);
@@ -75,7 +113,13 @@ test('limiter messages keep every field, and an explicit cost of 0 stays disting
 test('stats messages keep every field', () => {
   roundTrip(stats.RecordLoginRequest, { eventId: 'e1', userId: '42', at });
   roundTrip(stats.RecordLoginResponse, { duplicate: true });
-  roundTrip(stats.RecordServiceCallRequest, { eventId: 'e2', userId: '42', service: stats.ServiceKind.SERVICE_KIND_ACHAT, outcome: stats.Outcome.OUTCOME_DENIED, at });
+  roundTrip(stats.RecordServiceCallRequest, {
+    eventId: 'e2',
+    userId: '42',
+    service: stats.ServiceKind.SERVICE_KIND_ACHAT,
+    outcome: stats.Outcome.OUTCOME_DENIED,
+    at,
+  });
   roundTrip(stats.RecordServiceCallResponse, { duplicate: false });
   roundTrip(stats.RegisterUserRequest, { userId: '42' });
   roundTrip(stats.GetDashboardResponse, {

@@ -15,14 +15,19 @@ interface Started {
 const KEY = Symbol.for('etu.testcontainers');
 type Holder = { [KEY]?: Started[] };
 
-export async function startTestContainers(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<boolean> {
+export async function startTestContainers(
+  env: NodeJS.ProcessEnv = process.env,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<boolean> {
   if (env.TESTCONTAINERS !== '1') return false;
   // Loaded only in this mode (testcontainers wants Node >= 22 and talks to an engine).
   const { getContainerRuntimeClient } = await import('testcontainers');
   try {
     await getContainerRuntimeClient();
   } catch (err) {
-    log(`TESTCONTAINERS=1, but no container engine answers (${(err as Error).message.split('\n')[0]}): the tests use TEST_DATABASE_URL / TEST_REDIS_URL or the local defaults`);
+    log(
+      `TESTCONTAINERS=1, but no container engine answers (${(err as Error).message.split('\n')[0]}): the tests use TEST_DATABASE_URL / TEST_REDIS_URL or the local defaults`,
+    );
     return false;
   }
   const { MariaDbContainer } = await import('@testcontainers/mariadb');
@@ -31,11 +36,16 @@ export async function startTestContainers(env: NodeJS.ProcessEnv = process.env, 
   const redisImage = env.REDIS_IMAGE || 'redis:7.4-bookworm';
   const rootPassword = randomBytes(12).toString('hex');
   const t0 = Date.now();
-  const [db, redis] = await Promise.all([new MariaDbContainer(mariadbImage).withRootPassword(rootPassword).withDatabase('test').start(), new RedisContainer(redisImage).start()]);
+  const [db, redis] = await Promise.all([
+    new MariaDbContainer(mariadbImage).withRootPassword(rootPassword).withDatabase('test').start(),
+    new RedisContainer(redisImage).start(),
+  ]);
   (globalThis as Holder)[KEY] = [db, redis];
   env.TEST_DATABASE_URL = `mysql://root:${rootPassword}@${db.getHost()}:${db.getPort()}/test`;
   env.TEST_REDIS_URL = `redis://${redis.getHost()}:${redis.getPort()}`;
-  log(`testcontainers: ${mariadbImage} at ${db.getHost()}:${db.getPort()}, ${redisImage} at ${redis.getHost()}:${redis.getPort()} (started in ${Date.now() - t0} ms)`);
+  log(
+    `testcontainers: ${mariadbImage} at ${db.getHost()}:${db.getPort()}, ${redisImage} at ${redis.getHost()}:${redis.getPort()} (started in ${Date.now() - t0} ms)`,
+  );
   return true;
 }
 

@@ -149,7 +149,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const kill = (signal: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
       const p = proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) { resolve(); return; }
+      if (!p || p.exitCode !== null || p.signalCode !== null) {
+        resolve();
+        return;
+      }
       p.once('exit', () => resolve());
       p.kill(signal);
     });

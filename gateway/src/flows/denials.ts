@@ -90,7 +90,14 @@ export class DenialTally {
   private async send(p: Pending, count: number): Promise<void> {
     try {
       await this.opts.stats.recordServiceCall(
-        { eventId: randomUUID(), userId: p.userId, service: p.service, outcome: stats.Outcome.OUTCOME_DENIED, at: new Date(p.minute), count },
+        {
+          eventId: randomUUID(),
+          userId: p.userId,
+          service: p.service,
+          outcome: stats.Outcome.OUTCOME_DENIED,
+          at: new Date(p.minute),
+          count,
+        },
         { timeoutMs: this.opts.timeoutMs },
       );
     } catch (err) {

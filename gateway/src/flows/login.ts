@@ -22,7 +22,12 @@ import { record } from './record';
 const GENERIC_LOGIN_FAILURE = 'Email ou mot de passe incorrect.';
 
 /** Logs `email` in from `ip`; on success the request's session holds the user (saved). */
-export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; password: string; ip: string }, form: () => View): Promise<SessionUser> {
+export async function logIn(
+  w: Wiring,
+  ctx: Ctx,
+  input: { email: string; password: string; ip: string },
+  form: () => View,
+): Promise<SessionUser> {
   const { quota } = w;
   const { email, password, ip } = input;
   const pair = `${ip}|${email}`;
@@ -42,7 +47,12 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
       w.metrics.bruteforceRefused('login');
       const waitMs = Math.max(...blocked.map((d) => d.retryAfterMs));
       ctx.state.log.warn({ policies: blocked.map((d) => d.policy) }, 'login refused: too many failures');
-      throw tooMany(waitMs, 'trop_de_tentatives', 'Trop de tentatives de connexion', `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`);
+      throw tooMany(
+        waitMs,
+        'trop_de_tentatives',
+        'Trop de tentatives de connexion',
+        `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`,
+      );
     }
     // Counted before the password check, so that concurrent guesses cannot overshoot the budget.
     const perAccount = await quota.consume(ctx, POLICY.failureAccount, account);
@@ -103,7 +113,9 @@ export async function logIn(w: Wiring, ctx: Ctx, input: { email: string; passwor
   // The password is proven: the failures of unknown browsers before it no longer matter.
   if (!trusted) quota.resetLater(ctx, POLICY.failureAccount, account);
   trustDevice(ctx, keys, cookieMode, email);
-  await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) => w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs, ...callOpts(ctx) }));
+  await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) =>
+    w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs, ...callOpts(ctx) }),
+  );
   w.metrics.login('success');
   ctx.state.log.info({ userId: user.id }, 'login');
   return who;

@@ -9,7 +9,12 @@ import type { StatsEvent } from '../lib/metrics';
 const EVENT: Record<string, StatsEvent> = { RecordLogin: 'login', RecordServiceCall: 'service_call', RegisterUser: 'user' };
 import { describeGrpcError } from '../lib/grpc';
 
-export async function record(w: Wiring, ctx: Ctx, what: 'RecordLogin' | 'RecordServiceCall' | 'RegisterUser', call: (eventId: string, timeoutMs: number) => Promise<unknown>): Promise<void> {
+export async function record(
+  w: Wiring,
+  ctx: Ctx,
+  what: 'RecordLogin' | 'RecordServiceCall' | 'RegisterUser',
+  call: (eventId: string, timeoutMs: number) => Promise<unknown>,
+): Promise<void> {
   try {
     await call(randomUUID(), w.config.STATS_TIMEOUT_MS);
   } catch (err) {

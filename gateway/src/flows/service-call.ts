@@ -82,7 +82,10 @@ export async function serviceCall<T>(
     if (!d.allowed) {
       if (d.fromCache) w.denials.add(user.id, kind);
       else await recordOutcome(stats.Outcome.OUTCOME_DENIED);
-      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind], cached: d.fromCache === true }, 'service call refused: quota');
+      ctx.state.log.info(
+        { userId: user.id, service: stats.ServiceKind[kind], cached: d.fromCache === true },
+        'service call refused: quota',
+      );
       throw tooMany(
         d.retryAfterMs,
         'quota_atteint',

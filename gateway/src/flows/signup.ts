@@ -27,34 +27,54 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
   const perIp = await quota.peek(ctx, POLICY.failureIp, input.ip);
   if (perIp && !perIp.allowed) {
     w.metrics.bruteforceRefused('signup');
-    throw tooMany(perIp.retryAfterMs, 'trop_de_tentatives', 'Trop de tentatives', `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`);
+    throw tooMany(
+      perIp.retryAfterMs,
+      'trop_de_tentatives',
+      'Trop de tentatives',
+      `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`,
+    );
   }
   // Every sign-up that reaches auth costs a password hash: counted per address before it does.
   const signups = await quota.consume(ctx, POLICY.signupIp, input.ip);
   if (signups && !signups.allowed) {
     ctx.state.log.warn({ policy: signups.policy }, 'sign-up refused: too many from this address');
-    throw tooMany(signups.retryAfterMs, 'trop_d_inscriptions', "Trop d'inscriptions", `Trop d'inscriptions depuis votre connexion. Réessayez dans ${formatDuration(signups.retryAfterMs)}.`);
+    throw tooMany(
+      signups.retryAfterMs,
+      'trop_d_inscriptions',
+      "Trop d'inscriptions",
+      `Trop d'inscriptions depuis votre connexion. Réessayez dans ${formatDuration(signups.retryAfterMs)}.`,
+    );
   }
   let user: auth.User;
   try {
-    const res = await w.clients.auth.register({ lastName: input.lastName, firstName: input.firstName, email: input.email, password: input.password }, callOpts(ctx));
+    const res = await w.clients.auth.register(
+      { lastName: input.lastName, firstName: input.firstName, email: input.email, password: input.password },
+      callOpts(ctx),
+    );
     if (!res.user) throw new Error('auth answered without a user');
     user = res.user;
   } catch (err) {
     const code = grpcCode(err);
     if (code === Status.ALREADY_EXISTS) {
       await quota.countAll(ctx, 'a taken-email sign-up', [[POLICY.failureIp, input.ip]]);
-      throw new HttpProblem(409, 'email_indisponible', 'Impossible de créer un compte avec cette adresse email. Si vous avez déjà un compte, connectez-vous.', {
-        title: 'Inscription',
-        view: form(),
-      });
+      throw new HttpProblem(
+        409,
+        'email_indisponible',
+        'Impossible de créer un compte avec cette adresse email. Si vous avez déjà un compte, connectez-vous.',
+        {
+          title: 'Inscription',
+          view: form(),
+        },
+      );
     }
     if (code === Status.INVALID_ARGUMENT) {
       throw new HttpProblem(400, 'champ_invalide', userMessage(err, 'Un des champs est invalide.'), { title: 'Inscription', view: form() });
     }
     throw grpcProblem(ctx.state.log, 'auth', err);
   }
-  await record(w, ctx, 'RegisterUser', (_eventId, timeoutMs) => w.clients.stats.registerUser({ userId: user.id }, { timeoutMs, ...callOpts(ctx) }));
+  await record(w, ctx, 'RegisterUser', (_eventId, timeoutMs) =>
+    w.clients.stats.registerUser({ userId: user.id }, { timeoutMs, ...callOpts(ctx) }),
+  );
   ctx.state.log.info({ userId: user.id }, 'sign-up');
   return user;
 }

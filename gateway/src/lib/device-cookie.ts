@@ -60,14 +60,25 @@ export function readDeviceToken(keys: readonly string[], value: string | undefin
   if (![tag, nonce, sig].every((p) => B64URL.test(p)) || !/^\d{1,12}$/.test(iat)) return undefined;
   const given = Buffer.from(sig, 'base64url');
   const payload = parts.slice(0, 4).join('.');
-  if (!keys.some((k) => { const want = sign(k, payload); return want.length === given.length && timingSafeEqual(want, given); })) return undefined;
+  if (
+    !keys.some((k) => {
+      const want = sign(k, payload);
+      return want.length === given.length && timingSafeEqual(want, given);
+    })
+  )
+    return undefined;
   const issuedAt = Number(iat) * 1000;
   if (issuedAt > now + 60_000 || now - issuedAt > DEVICE_MAX_AGE_MS) return undefined;
   return { accountTag: tag, nonce, issuedAt };
 }
 
 /** The device token when it was issued for this account (normalised email), else undefined. */
-export function trustedDevice(keys: readonly string[], value: string | undefined, email: string, now = Date.now()): DeviceToken | undefined {
+export function trustedDevice(
+  keys: readonly string[],
+  value: string | undefined,
+  email: string,
+  now = Date.now(),
+): DeviceToken | undefined {
   const t = readDeviceToken(keys, value, now);
   return t && t.accountTag === accountTag(email) ? t : undefined;
 }

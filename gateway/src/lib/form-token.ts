@@ -103,7 +103,15 @@ export function visitorFormToken(ctx: CookieCtx, keys: readonly string[], secure
       value = newFormCookie(now).value;
       // Behind a TLS-terminating proxy, Koa refuses Secure cookies unless told the connection is secure.
       if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-      ctx.cookies.set(formCookieName(secure), value, { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: FORM_TOKEN_TTL_MS, signed: false, overwrite: true });
+      ctx.cookies.set(formCookieName(secure), value, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        path: '/',
+        maxAge: FORM_TOKEN_TTL_MS,
+        signed: false,
+        overwrite: true,
+      });
     }
     issued.set(ctx, value);
   }

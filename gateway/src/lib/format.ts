@@ -69,7 +69,14 @@ export function formatDateTime(d: Date | undefined, timeZone: string): string {
   if (!d) return '—';
   let f = dateFormatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('fr-FR', { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+    f = new Intl.DateTimeFormat('fr-FR', {
+      timeZone,
+      day: '2-digit',
+      month: '2-digit',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
     dateFormatters.set(timeZone, f);
   }
   return f.format(d).replace(',', '');

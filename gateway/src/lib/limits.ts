@@ -32,7 +32,15 @@ export function rateLimitHeaders(d: limiter.Decision): Record<string, string> {
 }
 
 export type QuotaLine =
-  | { available: true; limit: number; remaining: number; windowMs: number; nextFreeMs: number | undefined; fullMs: number; sentence: string }
+  | {
+      available: true;
+      limit: number;
+      remaining: number;
+      windowMs: number;
+      nextFreeMs: number | undefined;
+      fullMs: number;
+      sentence: string;
+    }
   | { available: false; sentence: string };
 
 /** The quota line of the services page from a Peek; no decision (limiter down) → "indisponible". */

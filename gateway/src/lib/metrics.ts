@@ -35,19 +35,59 @@ export class Metrics {
   constructor(opts: { enabled?: boolean; defaultMetrics?: boolean } = {}) {
     this.part = new PartMetrics(opts);
     const m = this.part;
-    this.httpRequests = m.counter('http_server_requests_total', 'HTTP requests answered by the gateway, by route template, method and status class.', ['route', 'method', 'status_class']);
-    this.httpDuration = m.histogram('http_server_request_duration_seconds', 'Time to answer an HTTP request (seconds), by route template, method and status class.', ['route', 'method', 'status_class'], LATENCY_BUCKETS);
-    this.quota = m.counter('etu_quota_decisions_total', 'Quota decisions taken through the limiter, by policy and outcome (unavailable_*: the limiter could not answer; LIMITER_FAIL_MODE chose).', ['policy', 'outcome']);
+    this.httpRequests = m.counter(
+      'http_server_requests_total',
+      'HTTP requests answered by the gateway, by route template, method and status class.',
+      ['route', 'method', 'status_class'],
+    );
+    this.httpDuration = m.histogram(
+      'http_server_request_duration_seconds',
+      'Time to answer an HTTP request (seconds), by route template, method and status class.',
+      ['route', 'method', 'status_class'],
+      LATENCY_BUCKETS,
+    );
+    this.quota = m.counter(
+      'etu_quota_decisions_total',
+      'Quota decisions taken through the limiter, by policy and outcome (unavailable_*: the limiter could not answer; LIMITER_FAIL_MODE chose).',
+      ['policy', 'outcome'],
+    );
     this.logins = m.counter('etu_logins_total', 'Login attempts by outcome.', ['outcome']);
-    this.bruteforce = m.counter('etu_bruteforce_refusals_total', 'Logins and sign-ups refused without checking anything because a failure policy is exhausted.', ['flow']);
-    this.statsLost = m.counter('etu_stats_records_lost_total', 'Statistics records the stats service did not take (down or too slow); the user was served.', ['event']);
+    this.bruteforce = m.counter(
+      'etu_bruteforce_refusals_total',
+      'Logins and sign-ups refused without checking anything because a failure policy is exhausted.',
+      ['flow'],
+    );
+    this.statsLost = m.counter(
+      'etu_stats_records_lost_total',
+      'Statistics records the stats service did not take (down or too slow); the user was served.',
+      ['event'],
+    );
     this.csrf = m.counter('etu_csrf_refusals_total', 'POSTs refused for a missing or wrong CSRF token.').child({});
-    this.sessionErrors = m.counter('etu_session_store_errors_total', 'Requests that failed because the session store (Redis) could not answer.').child({});
-    this.unknownUsers = m.counter('etu_sessions_dropped_unknown_user_total', 'Sessions dropped because auth no longer knows their account (e.g. after a restore).').child({});
-    this.peekFailures = m.counter('etu_quota_peek_failures_total', 'Services pages shown without the quota line (the limiter could not be read).').child({});
-    this.refusalHits = m.counter('etu_quota_refusal_cache_hits_total', 'Calls refused by the gateway from its refusal cache (the subject was known to be over quota), without asking the limiter, by policy.', ['policy']);
-    this.denialsAggregated = m.counter('etu_stats_denials_aggregated_total', 'Refusals answered from the refusal cache, sent to the statistics summed per user, service and minute.').child({});
-    for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const) this.logins.inc({ outcome }, 0);
+    this.sessionErrors = m
+      .counter('etu_session_store_errors_total', 'Requests that failed because the session store (Redis) could not answer.')
+      .child({});
+    this.unknownUsers = m
+      .counter(
+        'etu_sessions_dropped_unknown_user_total',
+        'Sessions dropped because auth no longer knows their account (e.g. after a restore).',
+      )
+      .child({});
+    this.peekFailures = m
+      .counter('etu_quota_peek_failures_total', 'Services pages shown without the quota line (the limiter could not be read).')
+      .child({});
+    this.refusalHits = m.counter(
+      'etu_quota_refusal_cache_hits_total',
+      'Calls refused by the gateway from its refusal cache (the subject was known to be over quota), without asking the limiter, by policy.',
+      ['policy'],
+    );
+    this.denialsAggregated = m
+      .counter(
+        'etu_stats_denials_aggregated_total',
+        'Refusals answered from the refusal cache, sent to the statistics summed per user, service and minute.',
+      )
+      .child({});
+    for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const)
+      this.logins.inc({ outcome }, 0);
     for (const event of ['login', 'service_call', 'user'] as const) this.statsLost.inc({ event }, 0);
   }
 
@@ -79,7 +119,8 @@ export class Metrics {
   declarePolicies(policies: readonly string[]): void {
     for (const policy of policies) {
       this.refusalHits.inc({ policy }, 0);
-      for (const outcome of ['allowed', 'denied', 'unavailable_refused', 'unavailable_admitted'] as const) this.quota.inc({ policy, outcome }, 0);
+      for (const outcome of ['allowed', 'denied', 'unavailable_refused', 'unavailable_admitted'] as const)
+        this.quota.inc({ policy, outcome }, 0);
     }
   }
 
@@ -125,6 +166,8 @@ export class Metrics {
     const metric = this.part.registry?.getSingleMetric(name);
     if (!metric) return 0;
     const { values } = await metric.get();
-    return values.filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)).reduce((sum, v) => sum + v.value, 0);
+    return values
+      .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+      .reduce((sum, v) => sum + v.value, 0);
   }
 }

@@ -64,7 +64,8 @@ export class StoreCheck {
       this.last = { at: Date.now(), report };
       // A report with a part that did not answer is not kept: the next probe asks again.
       void report.then((r) => {
-        if (this.last?.report === report && (r.database === null || Object.values(r.stores).some((s) => s.state === 'unknown'))) this.last = undefined;
+        if (this.last?.report === report && (r.database === null || Object.values(r.stores).some((s) => s.state === 'unknown')))
+          this.last = undefined;
       });
     }
     return this.last.report;
@@ -88,7 +89,13 @@ export class StoreCheck {
       this.clients.stats.describeStore({ databaseId }, opts).catch(() => undefined),
       db
         ? this.sessions.check(databaseId).then(
-            ({ found, marker }) => ({ store: 'sessions', markerFound: found, initializedAt: new Date(marker.createdAt), databaseId: marker.database, users: -1 }),
+            ({ found, marker }) => ({
+              store: 'sessions',
+              markerFound: found,
+              initializedAt: new Date(marker.createdAt),
+              databaseId: marker.database,
+              users: -1,
+            }),
             () => undefined,
           )
         : Promise.resolve(undefined),
@@ -97,13 +104,19 @@ export class StoreCheck {
     const warnings = Object.entries(stores)
       .filter(([, r]) => r.state !== 'ok' && r.state !== 'unknown')
       .map(([name, r]) => {
-        const what = r.state === 'behind' ? `knows ${r.users} of ${db!.users} accounts` : r.state === 'empty' ? `initialised at ${r.initializedAt}` : 'marker of another database';
+        const what =
+          r.state === 'behind'
+            ? `knows ${r.users} of ${db!.users} accounts`
+            : r.state === 'empty'
+              ? `initialised at ${r.initializedAt}`
+              : 'marker of another database';
         return `${name}: ${r.state} (${what}): ${MEANING[name]?.[r.state] ?? ''}`;
       });
     const key = warnings.join('\n');
     if (key !== this.lastWarnings) {
       this.lastWarnings = key;
-      if (warnings.length) this.log.warn({ storeWarnings: warnings }, 'a store is empty or stale (docs/operations.md, Noticing an empty or stale store)');
+      if (warnings.length)
+        this.log.warn({ storeWarnings: warnings }, 'a store is empty or stale (docs/operations.md, Noticing an empty or stale store)');
       else this.log.info('stores consistent again');
     }
     return {

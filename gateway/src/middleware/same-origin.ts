@@ -6,7 +6,8 @@ import type { Middleware } from 'koa';
 import { HttpProblem } from '../lib/problem';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-export const CROSS_SITE_MESSAGE = 'Ce formulaire ne vient pas de ce site : la demande est refusée. Ouvrez le site directement et réessayez.';
+export const CROSS_SITE_MESSAGE =
+  'Ce formulaire ne vient pas de ce site : la demande est refusée. Ouvrez le site directement et réessayez.';
 
 export function sameOriginMiddleware(onRefused?: () => void): Middleware {
   return async (ctx, next) => {

@@ -61,14 +61,17 @@ export class SessionStoreProbe {
 
   async available(): Promise<boolean> {
     if (this.last && Date.now() - this.last.at < this.freshMs) return this.last.ok;
-    this.pending ??= this.redis.ping().then(
-      () => true,
-      () => false,
-    ).then((ok) => {
-      this.record(ok);
-      this.pending = undefined;
-      return ok;
-    });
+    this.pending ??= this.redis
+      .ping()
+      .then(
+        () => true,
+        () => false,
+      )
+      .then((ok) => {
+        this.record(ok);
+        this.pending = undefined;
+        return ok;
+      });
     return this.pending;
   }
 }
@@ -177,7 +180,11 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
           ctx.cookies.set(name, '', { ...cookieOpts, expires: new Date(0) });
           staleCookie = false;
         }
-        if (p.flash) ctx.cookies.set(flashName, Buffer.from(JSON.stringify(p.flash)).toString('base64url'), { ...cookieOpts, maxAge: FLASH_MAX_AGE_MS });
+        if (p.flash)
+          ctx.cookies.set(flashName, Buffer.from(JSON.stringify(p.flash)).toString('base64url'), {
+            ...cookieOpts,
+            maxAge: FLASH_MAX_AGE_MS,
+          });
         else if (p.flash === null) ctx.cookies.set(flashName, '', { ...cookieOpts, expires: new Date(0) });
         p.done();
       } catch (err) {

@@ -47,11 +47,14 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
   const category = categoryFromWord(categorie) ?? market.Category.CATEGORY_UNSPECIFIED;
   const pageToken = queryParam(ctx, 'page').slice(0, 512);
   const others = (token: string) =>
-    mk.listListings({
-      filter: { category, sellerId: '', excludeSellerId: user.id, status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
-      pageSize: PAGE_SIZE,
-      pageToken: token,
-    }, callOpts(ctx));
+    mk.listListings(
+      {
+        filter: { category, sellerId: '', excludeSellerId: user.id, status: market.ListingStatus.LISTING_STATUS_AVAILABLE },
+        pageSize: PAGE_SIZE,
+        pageToken: token,
+      },
+      callOpts(ctx),
+    );
   const [decision, theirs, mine] = await Promise.all([
     w.quota.show(ctx, POLICY.service, user.id),
     callService(ctx.state.log, 'market', () =>
@@ -62,14 +65,26 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
       }),
     ),
     callService(ctx.state.log, 'market', () =>
-      mk.listListings({
-        filter: { category: market.Category.CATEGORY_UNSPECIFIED, sellerId: user.id, excludeSellerId: '', status: market.ListingStatus.LISTING_STATUS_UNSPECIFIED },
-        pageSize: MY_LISTINGS,
-        pageToken: '',
-      }, callOpts(ctx)),
+      mk.listListings(
+        {
+          filter: {
+            category: market.Category.CATEGORY_UNSPECIFIED,
+            sellerId: user.id,
+            excludeSellerId: '',
+            status: market.ListingStatus.LISTING_STATUS_UNSPECIFIED,
+          },
+          pageSize: MY_LISTINGS,
+          pageToken: '',
+        },
+        callOpts(ctx),
+      ),
     ),
   ]);
-  const names = await sellerNames(w, ctx, theirs.listings.map((l) => l.sellerId));
+  const names = await sellerNames(
+    w,
+    ctx,
+    theirs.listings.map((l) => l.sellerId),
+  );
   return {
     quota: quotaLine(decision),
     categories: CATEGORIES,
@@ -99,7 +114,9 @@ export function servicesJson(ctx: Ctx, user: SessionUser, page: ServicesPage) {
   const q = page.quota;
   return {
     user: { id: user.id, prenom: user.firstName, nom: user.lastName },
-    quota: q.available ? { limite: q.limit, restants: q.remaining, prochainDansMs: q.nextFreeMs, completDansMs: q.fullMs, texte: q.sentence } : null,
+    quota: q.available
+      ? { limite: q.limit, restants: q.remaining, prochainDansMs: q.nextFreeMs, completDansMs: q.fullMs, texte: q.sentence }
+      : null,
     articles: page.raw.others.listings.map(listingJson),
     pageSuivante: page.nextPage || null,
     mesArticles: page.raw.mine.listings.map(listingJson),

@@ -49,7 +49,10 @@ export async function statisticsPage(w: Wiring, ctx: Ctx, me: SessionUser) {
     logins: dash.totalLogins,
     users: dash.knownUsers,
   };
-  const mostUsed = dash.mostUsedService && dash.mostUsedService.count > 0 ? { label: SERVICE_LABEL[dash.mostUsedService.service] ?? '?', count: dash.mostUsedService.count } : undefined;
+  const mostUsed =
+    dash.mostUsedService && dash.mostUsedService.count > 0
+      ? { label: SERVICE_LABEL[dash.mostUsedService.service] ?? '?', count: dash.mostUsedService.count }
+      : undefined;
   return {
     lastLogins: dash.lastLogins.map((l) => ({ ...who(l.userId), at: l.at })),
     topConnectors: dash.topConnectors.map((u) => ({ ...who(u.userId), count: u.count })),

@@ -19,13 +19,18 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   // A visitor's forms carry a stateless token (lib/form-token.ts): showing them stores nothing.
   // While the session store is down a form cannot be sent (no token: the page says why).
   const csrf = (ctx: Ctx) =>
-    ctx.state.session.storeDown ? undefined : (ctx.state.session.csrf ?? visitorFormToken(ctx, w.config.SESSION_KEYS, secureCookies(ctx, w.config.COOKIE_SECURE)));
+    ctx.state.session.storeDown
+      ? undefined
+      : (ctx.state.session.csrf ?? visitorFormToken(ctx, w.config.SESSION_KEYS, secureCookies(ctx, w.config.COOKIE_SECURE)));
   /** A visitor's form would log in into a store that cannot take the session: say so before. */
   const checkStore = async (ctx: Ctx): Promise<void> => {
     const session = ctx.state.session;
     if (!session.storeDown && !session.exists && !(await w.sessionStore.available())) session.markStoreDown();
   };
-  const loginPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({ name: 'login.njk', data: { email: '', ...data, csrf: csrf(ctx) } });
+  const loginPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
+    name: 'login.njk',
+    data: { email: '', ...data, csrf: csrf(ctx) },
+  });
   const signupPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
     name: 'inscription.njk',
     data: { form: { nom: '', prenom: '', email: '' }, ...data, csrf: csrf(ctx) },
@@ -68,7 +73,10 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     const form = { nom: field(ctx, 'nom').trim(), prenom: field(ctx, 'prenom').trim(), email: field(ctx, 'email').trim() };
     const password = field(ctx, 'password');
     if (!form.nom || !form.prenom || !form.email || !password) {
-      throw new HttpProblem(400, 'champs_manquants', 'Tous les champs sont obligatoires.', { title: 'Inscription', view: signupPage(ctx, { form }) });
+      throw new HttpProblem(400, 'champs_manquants', 'Tous les champs sont obligatoires.', {
+        title: 'Inscription',
+        view: signupPage(ctx, { form }),
+      });
     }
     // auth decides; the gateway mirrors two of its rules to answer without a round trip.
     const mistake = formMistake(form, password);

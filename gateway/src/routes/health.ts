@@ -79,7 +79,13 @@ export function healthRouter(w: Wiring, stores: StoreCheck): Router<GatewayState
     const failing = Object.entries(checks)
       .filter(([, v]) => v !== 'ok' && v !== 'unknown')
       .map(([k]) => k);
-    const critical = new Set(['sessions', 'auth', 'market', 'limiter-policies', ...(w.config.LIMITER_FAIL_MODE === 'closed' ? ['limiter'] : [])]);
+    const critical = new Set([
+      'sessions',
+      'auth',
+      'market',
+      'limiter-policies',
+      ...(w.config.LIMITER_FAIL_MODE === 'closed' ? ['limiter'] : []),
+    ]);
     const down = failing.filter((k) => critical.has(k));
     const degraded = failing.filter((k) => !critical.has(k));
     const status = down.length ? 'unavailable' : 'ready';

@@ -65,13 +65,21 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
           callOpts(ctx),
         ),
       () => servicesPageView(w, ctx, user, form),
-      form.cle ? async () => {
-        const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle }, callOpts(ctx));
-        return found.listing ? { listing: found.listing, replayed: true } : undefined;
-      } : undefined,
+      form.cle
+        ? async () => {
+            const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle }, callOpts(ctx));
+            return found.listing ? { listing: found.listing, replayed: true } : undefined;
+          }
+        : undefined,
     );
-    ctx.state.log.info({ userId: user.id, listingId: listing?.id, replayed }, replayed ? 'listing already created by this form' : 'listing created');
-    flash(ctx, { kind: 'succes', text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(listing?.priceCents ?? priceCents)}.` });
+    ctx.state.log.info(
+      { userId: user.id, listingId: listing?.id, replayed },
+      replayed ? 'listing already created by this form' : 'listing created',
+    );
+    flash(ctx, {
+      kind: 'succes',
+      text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(listing?.priceCents ?? priceCents)}.`,
+    });
     seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
   });
 
@@ -100,7 +108,10 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
         return l?.status === mk.ListingStatus.LISTING_STATUS_SOLD && l.buyerId === user.id ? { listing: l, replayed: true } : undefined;
       },
     );
-    ctx.state.log.info({ userId: user.id, listingId: articleId, replayed }, replayed ? 'listing already bought by this user' : 'listing bought');
+    ctx.state.log.info(
+      { userId: user.id, listingId: articleId, replayed },
+      replayed ? 'listing already bought by this user' : 'listing bought',
+    );
     flash(ctx, {
       kind: 'succes',
       text: listing ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}.` : 'Achat effectué.',

@@ -27,7 +27,9 @@ function summary(label, xs) {
 
 async function hashing() {
   const h = new PasswordHasher();
-  console.log(`argon2id m=${CURRENT_PARAMS.memoryCost} KiB, t=${CURRENT_PARAMS.timeCost}, p=${CURRENT_PARAMS.parallelism}; one call at a time`);
+  console.log(
+    `argon2id m=${CURRENT_PARAMS.memoryCost} KiB, t=${CURRENT_PARAMS.timeCost}, p=${CURRENT_PARAMS.parallelism}; one call at a time`,
+  );
   const pw = 'correct horse battery staple';
   let stored = await h.hash(pw);
   await h.warmUp();
@@ -62,7 +64,11 @@ async function grpcLogin() {
     const wrong = [];
     const unknown = [];
     const right = [];
-    const fail = (p) => p.then(() => Promise.reject(new Error('expected a failure')), () => undefined);
+    const fail = (p) =>
+      p.then(
+        () => Promise.reject(new Error('expected a failure')),
+        () => undefined,
+      );
     for (let i = 0; i < N; i++) {
       // Interleaved so that machine noise hits both series alike.
       wrong.push(await time(() => fail(c.call.authenticate({ email, password: 'pas le bon' }))));

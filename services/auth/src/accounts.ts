@@ -1,7 +1,16 @@
 // The accounts domain: registration, credential checks and lookups over the `utilisateurs`
 // table. The gRPC handlers (server.ts) and the seed (seed.ts) both go through this class, so the
 // demo accounts and the admin are created exactly as a sign-up would create them.
-import { AlreadyExists, codePoints, inSpan, InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable, type Logger } from '@etu/common';
+import {
+  AlreadyExists,
+  codePoints,
+  inSpan,
+  InvalidArgument,
+  ResourceExhausted,
+  Unauthenticated,
+  Unavailable,
+  type Logger,
+} from '@etu/common';
 import { DatabaseGate, Prisma, Role, type PrismaClient } from '@etu/db';
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
@@ -152,7 +161,9 @@ export class Accounts {
 
   /** The database's identity (etu_instance, made by the migration) and its number of accounts. */
   async describeDatabase(): Promise<{ id: string; createdAt: Date; users: number }> {
-    const [instance, users] = await this.db('describeDatabase', () => Promise.all([this.prisma.instance.findFirst(), this.prisma.user.count()]));
+    const [instance, users] = await this.db('describeDatabase', () =>
+      Promise.all([this.prisma.instance.findFirst(), this.prisma.user.count()]),
+    );
     if (!instance) throw new Error('etu_instance is empty: the database was not migrated with this version (make migrate)');
     return { id: instance.id, createdAt: instance.createdAt, users };
   }
@@ -181,7 +192,9 @@ export class Accounts {
    */
   private async db<T>(op: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.gate.run(() => inSpan(`SQL ${op}`, { kind: 'client', attributes: { 'db.system': 'mariadb', 'db.operation': op } }, fn));
+      return await this.gate.run(() =>
+        inSpan(`SQL ${op}`, { kind: 'client', attributes: { 'db.system': 'mariadb', 'db.operation': op } }, fn),
+      );
     } catch (err) {
       if (err instanceof Unavailable) {
         this.log.debug({ op }, 'database unavailable');

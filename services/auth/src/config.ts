@@ -6,7 +6,8 @@ import { localAddress, baseServiceShape, parseConfig, vars, z, type Env } from '
 const optionalString = () => baseServiceShape().INTERNAL_TOKEN;
 
 /** A whole number variable of at least `min`. */
-const count = (fallback: number, min = 1) => z.coerce.number({ error: 'expected a whole number' }).int().min(min).max(1000).default(fallback);
+const count = (fallback: number, min = 1) =>
+  z.coerce.number({ error: 'expected a whole number' }).int().min(min).max(1000).default(fallback);
 
 /** Variables read by the auth server (main.ts). */
 export const configShape = {

@@ -1,7 +1,14 @@
 // Input rules of the auth service. Each failure is an InvalidArgument naming the proto field,
 // with a reason in French (the gateway may show it to the user). Lengths are counted in Unicode
 // code points after NFC normalisation, as MySQL counts characters in a utf8mb4 VARCHAR.
-import { codePoints, invisibleCharacter, invisibleReason, InvalidArgument, passwordResemblesIdentity, type PasswordIdentity } from '@etu/common';
+import {
+  codePoints,
+  invisibleCharacter,
+  invisibleReason,
+  InvalidArgument,
+  passwordResemblesIdentity,
+  type PasswordIdentity,
+} from '@etu/common';
 import { normalizePassword, PASSWORD_MAX, PASSWORD_MIN } from './passwords';
 import { weakPasswordReason } from './strength';
 

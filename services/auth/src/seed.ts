@@ -6,7 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AlreadyExists, createLogger, InvalidArgument, loadOrExit, passwordResemblesIdentity, REPO_ROOT, Unauthenticated, Unavailable, type DemoAccount, type PasswordIdentity } from '@etu/common';
+import {
+  AlreadyExists,
+  createLogger,
+  InvalidArgument,
+  loadOrExit,
+  passwordResemblesIdentity,
+  REPO_ROOT,
+  Unauthenticated,
+  Unavailable,
+  type DemoAccount,
+  type PasswordIdentity,
+} from '@etu/common';
 
 export type { DemoAccount };
 import { createPrismaClient, Role } from '@etu/db';
@@ -72,9 +83,7 @@ function writeAtomically(file: string, body: string): void {
 
 export function formatLogins(list: DemoAccount[]): string {
   const width = Math.max(...list.map((a) => a.email.length));
-  return list
-    .map((a) => `${a.email.padEnd(width)}  ${a.password ?? '(mot de passe inconnu)'}  (${a.role})`)
-    .join('\n');
+  return list.map((a) => `${a.email.padEnd(width)}  ${a.password ?? '(mot de passe inconnu)'}  (${a.role})`).join('\n');
 }
 
 export interface SeedOptions {
@@ -166,7 +175,9 @@ async function seedOne(
     // Keep the account; report the password we know only if it still opens it.
     let password = w.given ?? known?.password ?? null;
     if (password !== null && !(await opensAccount(accounts, w.email, password))) {
-      warn(`${w.email} exists and its password is not the one ${w.given !== undefined ? 'in ADMIN_PASSWORD' : `in ${DEMO_JSON}`}; left unchanged`);
+      warn(
+        `${w.email} exists and its password is not the one ${w.given !== undefined ? 'in ADMIN_PASSWORD' : `in ${DEMO_JSON}`}; left unchanged`,
+      );
       password = null;
     }
     if (password === null && resetUnknown && existing.role === w.role) {

@@ -1,6 +1,14 @@
 // The auth gRPC server: AuthService handlers over the accounts domain, grpc.health.v1 that is
 // SERVING only while the database answers `SELECT 1`, and a close() that releases everything.
-import { DomainError, grpcCodeName, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import {
+  DomainError,
+  grpcCodeName,
+  Metrics,
+  serveGrpc,
+  type AsyncService,
+  type RunningService,
+  type ServiceBaseOptions,
+} from '@etu/common';
 import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
 import { auth, store } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
@@ -37,10 +45,23 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
   const m = opts.metrics ?? new Metrics({ enabled: false });
   const PASSWORD_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];
-  const hashSeconds = m.histogram('etu_auth_password_hash_duration_seconds', 'Duration of one argon2id password hash (seconds).', [], PASSWORD_BUCKETS).child({});
-  const verifySeconds = m.histogram('etu_auth_password_verify_duration_seconds', 'Duration of one argon2id password verification (seconds), unknown emails included.', [], PASSWORD_BUCKETS).child({});
+  const hashSeconds = m
+    .histogram('etu_auth_password_hash_duration_seconds', 'Duration of one argon2id password hash (seconds).', [], PASSWORD_BUCKETS)
+    .child({});
+  const verifySeconds = m
+    .histogram(
+      'etu_auth_password_verify_duration_seconds',
+      'Duration of one argon2id password verification (seconds), unknown emails included.',
+      [],
+      PASSWORD_BUCKETS,
+    )
+    .child({});
   hasher.observe({ hash: (s) => hashSeconds.observe(s), verify: (s) => verifySeconds.observe(s) });
-  const authentications = m.counter('etu_auth_authentications_total', 'Authenticate calls by outcome: ok, or the refusal (Unauthenticated = wrong email or password, InvalidArgument, Unavailable, ...).', ['outcome']);
+  const authentications = m.counter(
+    'etu_auth_authentications_total',
+    'Authenticate calls by outcome: ok, or the refusal (Unauthenticated = wrong email or password, InvalidArgument, Unavailable, ...).',
+    ['outcome'],
+  );
   for (const outcome of ['ok', 'Unauthenticated']) authentications.inc({ outcome }, 0);
   const accounts = new Accounts(prisma, log, hasher);
   // The dummy hash used for unknown emails exists before the first call.

@@ -40,7 +40,10 @@ const zxcvbn = new ZxcvbnFactory({
  */
 export function weakPasswordReason(password: string, userInputs: string[] = []): string | undefined {
   const prefix = Array.from(password).slice(0, STRENGTH_PREFIX).join('');
-  const r = zxcvbn.check(prefix, userInputs.filter((w) => w.length > 0));
+  const r = zxcvbn.check(
+    prefix,
+    userInputs.filter((w) => w.length > 0),
+  );
   if (r.score >= MIN_SCORE) return undefined;
   const warning = r.feedback.warning?.replace(/\.$/, '');
   const why = warning ? ` : ${warning.charAt(0).toLowerCase()}${warning.slice(1)}` : '';

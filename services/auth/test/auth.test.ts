@@ -120,7 +120,9 @@ describe('Register: duplicates', () => {
   test('20 concurrent registrations of one email: exactly one succeeds, the others get ALREADY_EXISTS', async () => {
     const email = `course.${process.pid}@etu.example`;
     const variants = Array.from({ length: 20 }, (_, i) => (i % 2 ? email.toUpperCase() : email));
-    const results = await Promise.allSettled(variants.map((e, i) => h.client.call.register(newUser({ email: e, firstName: `Coureur ${i}` }))));
+    const results = await Promise.allSettled(
+      variants.map((e, i) => h.client.call.register(newUser({ email: e, firstName: `Coureur ${i}` }))),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled');
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(ok).toHaveLength(1);
@@ -195,7 +197,9 @@ describe('Register: input rules (both sides of each bound)', () => {
       const { user } = await h.client.call.register(req);
       expect(user!.role).toBe(auth.Role.ROLE_STUDENT);
       expect(await userCount()).toBe(before + 1);
-      await expect(h.client.call.authenticate({ email: req.email, password: req.password })).resolves.toMatchObject({ user: { id: user!.id } });
+      await expect(h.client.call.authenticate({ email: req.email, password: req.password })).resolves.toMatchObject({
+        user: { id: user!.id },
+      });
     } else {
       const err = await failure(h.client.call.register(req));
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -215,12 +219,18 @@ describe('Register: input rules (both sides of each bound)', () => {
   test('passwords are neither trimmed nor truncated', async () => {
     const spaced = newUser({ password: '  avec des espaces  ' });
     await h.client.call.register(spaced);
-    expect((await failure(h.client.call.authenticate({ email: spaced.email, password: spaced.password.trim() }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await failure(h.client.call.authenticate({ email: spaced.email, password: spaced.password.trim() }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
 
     const long = newUser({ password: `${varied(127)}y` });
     await h.client.call.register(long);
-    expect((await failure(h.client.call.authenticate({ email: long.email, password: varied(127) }))).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await failure(h.client.call.authenticate({ email: long.email, password: `${varied(127)}z` }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await failure(h.client.call.authenticate({ email: long.email, password: varied(127) }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
+    expect((await failure(h.client.call.authenticate({ email: long.email, password: `${varied(127)}z` }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
   });
 });
 
@@ -288,7 +298,9 @@ describe('GetUsers', () => {
     const b = (await h.client.call.register(newUser())).user!;
     const rowId = String((await prisma.user.findUniqueOrThrow({ where: { publicId: a.id } })).id);
     const unknown = '00000000-0000-4000-8000-000000000000';
-    const { users } = await h.client.call.getUsers({ ids: [a.id, b.id, a.id, rowId, unknown, a.id.toUpperCase(), 'abc', '', '-1', '0', `0${a.id}`, '1e3'] });
+    const { users } = await h.client.call.getUsers({
+      ids: [a.id, b.id, a.id, rowId, unknown, a.id.toUpperCase(), 'abc', '', '-1', '0', `0${a.id}`, '1e3'],
+    });
     expect(users.map((u) => u.id).sort()).toEqual([a.id, b.id].sort());
     expect(users.find((u) => u.id === a.id)).toEqual(a);
     for (const u of users) expect(Object.keys(u).sort()).toEqual(['createdAt', 'email', 'firstName', 'id', 'lastName', 'role']);

@@ -107,7 +107,9 @@ test('a silent database (accepts connections, never answers): UNAVAILABLE in und
 
     relay.holdReplies(false);
     await eventually(async () => (await checkHealth(h.addr)) === 'SERVING', 15_000);
-    await expect(h.client.call.authenticate({ email: before.email, password: before.password })).resolves.toMatchObject({ user: { email: before.email } });
+    await expect(h.client.call.authenticate({ email: before.email, password: before.password })).resolves.toMatchObject({
+      user: { email: before.email },
+    });
   } finally {
     await h.stop();
     await relay.close();

@@ -64,7 +64,9 @@ test('a password equal to the email, containing its local part or a name is refu
   expect(await refused({ ...who, password: email.toLowerCase() })).toBe('password: le mot de passe ne doit pas être votre adresse e-mail.');
   expect(await refused({ ...who, password: `x-${email.split('@')[0]!.toUpperCase()}-x` })).toContain('adresse e-mail');
   expect(await refused({ ...who, password: 'jéanne et ses 3 chats' })).toBe('password: le mot de passe ne doit pas contenir votre prénom.');
-  expect(await refused({ ...who, password: 'la famille BERTHIER gagne' })).toBe('password: le mot de passe ne doit pas contenir votre nom.');
+  expect(await refused({ ...who, password: 'la famille BERTHIER gagne' })).toBe(
+    'password: le mot de passe ne doit pas contenir votre nom.',
+  );
   // The same password is fine for someone else.
   const { user } = await h.client.call.register(newUser({ password: 'la famille BERTHIER gagne' }));
   expect(user?.id).toBeDefined();
@@ -72,7 +74,9 @@ test('a password equal to the email, containing its local part or a name is refu
 
 test('names with an invisible or text-direction character are refused', async () => {
   expect(await refused({ firstName: 'Ca\u200Bmille' })).toMatch(/^first_name: le prénom contient un caractère invisible \(U\+200B\)/);
-  expect(await refused({ lastName: 'Martin\u200F' })).toMatch(/^last_name: le nom contient un caractère de contrôle de direction du texte \(U\+200F\)/);
+  expect(await refused({ lastName: 'Martin\u200F' })).toMatch(
+    /^last_name: le nom contient un caractère de contrôle de direction du texte \(U\+200F\)/,
+  );
 });
 
 describe('bounded hashing', () => {
@@ -138,7 +142,12 @@ describe('bounded hashing', () => {
       expect(admitted.length).toBeGreaterThan(0);
       expect(Math.max(...refusals.map((r) => r.ms))).toBeLessThan(Math.max(...admitted.map((o) => o.ms)));
       const stored = await prisma.user.findMany({ where: { email: { in: reqs.map((r) => r.email) } }, select: { email: true } });
-      expect(stored.map((s) => s.email).sort()).toEqual(outcomes.filter((o) => o.ok).map((o) => o.email).sort());
+      expect(stored.map((s) => s.email).sort()).toEqual(
+        outcomes
+          .filter((o) => o.ok)
+          .map((o) => o.email)
+          .sort(),
+      );
       // Once the burst is over, sign-ups are admitted again.
       await expect(tight.client.call.register(newUser())).resolves.toHaveProperty('user.id');
     } finally {

@@ -98,12 +98,20 @@ test('after a database reset the same logins are recreated with the stored passw
 
 test('ADMIN_EMAIL / ADMIN_PASSWORD make that admin; a bad value is refused naming the variable', async () => {
   const { accounts } = await freshAccounts();
-  await expect(seedAccounts({ accounts, secretsDir: dir, adminEmail: 'ops@etu.example', adminPassword: 'court', warn: () => {} })).rejects.toThrow(
-    /^ADMIN_PASSWORD: /,
+  await expect(
+    seedAccounts({ accounts, secretsDir: dir, adminEmail: 'ops@etu.example', adminPassword: 'court', warn: () => {} }),
+  ).rejects.toThrow(/^ADMIN_PASSWORD: /);
+  await expect(seedAccounts({ accounts, secretsDir: dir, adminEmail: 'pas une adresse', warn: () => {} })).rejects.toThrow(
+    /^ADMIN_EMAIL: /,
   );
-  await expect(seedAccounts({ accounts, secretsDir: dir, adminEmail: 'pas une adresse', warn: () => {} })).rejects.toThrow(/^ADMIN_EMAIL: /);
 
-  const list = await seedAccounts({ accounts, secretsDir: dir, adminEmail: ' Ops@Etu.example ', adminPassword: 'Un mot de passe d’admin', warn: () => {} });
+  const list = await seedAccounts({
+    accounts,
+    secretsDir: dir,
+    adminEmail: ' Ops@Etu.example ',
+    adminPassword: 'Un mot de passe d’admin',
+    warn: () => {},
+  });
   const admin = list.find((a) => a.role === 'ADMIN')!;
   expect(admin).toMatchObject({ email: 'ops@etu.example', password: 'Un mot de passe d’admin' });
   await expect(accounts.authenticate('ops@etu.example', 'Un mot de passe d’admin')).resolves.toMatchObject({ role: 'ADMIN' });
@@ -116,7 +124,10 @@ test('an existing account is never changed: not promoted to ADMIN, password not 
   const first = await seedAccounts({ accounts, secretsDir: dir, warn: () => {} });
   const hugo = first.find((a) => a.email === 'hugo.lefevre@etu.example')!;
   // The stored password of one demo student no longer matches its account (edited file).
-  writeFileSync(join(dir, DEMO_JSON), JSON.stringify(readJson().map((a) => (a.email === hugo.email ? { ...a, password: 'encore-un-autre' } : a))));
+  writeFileSync(
+    join(dir, DEMO_JSON),
+    JSON.stringify(readJson().map((a) => (a.email === hugo.email ? { ...a, password: 'encore-un-autre' } : a))),
+  );
 
   const warnings: string[] = [];
   const list = await seedAccounts({ accounts, secretsDir: dir, warn: (l) => warnings.push(l) });
@@ -135,7 +146,13 @@ test('a local run resets the lost password of a demo account of the right role, 
   await accounts.register({ lastName: 'Intrus', firstName: 'Ivan', email: 'ops@etu.example', password: 'mot de passe à moi' });
   const fresh = join(root, 'fresh-clone-secrets');
   const warnings: string[] = [];
-  const list = await seedAccounts({ accounts, secretsDir: fresh, adminEmail: 'ops@etu.example', resetUnknownPasswords: true, warn: (l) => warnings.push(l) });
+  const list = await seedAccounts({
+    accounts,
+    secretsDir: fresh,
+    adminEmail: 'ops@etu.example',
+    resetUnknownPasswords: true,
+    warn: (l) => warnings.push(l),
+  });
   for (const a of list.filter((x) => x.email !== 'ops@etu.example')) {
     expect(a.password).not.toBeNull();
     expect(a.id).toBe(first.find((f) => f.email === a.email)?.id); // the same accounts, not new ones

@@ -62,7 +62,10 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     ...opts.channelOptions,
     // Counted when metrics are on, traced when traces are on; neither: no interceptor at all.
-    interceptors: [...(opts.metrics?.enabled || tracingEnabled() ? [observeClientCalls(opts.metrics ?? new Metrics({ enabled: false }))] : []), ...(opts.channelOptions?.interceptors ?? [])],
+    interceptors: [
+      ...(opts.metrics?.enabled || tracingEnabled() ? [observeClientCalls(opts.metrics ?? new Metrics({ enabled: false }))] : []),
+      ...(opts.channelOptions?.interceptors ?? []),
+    ],
   });
   const auth = bearer(opts.token);
   const defaultTimeout = opts.timeoutMs ?? 2000;
@@ -84,7 +87,11 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
 }
 
 /** Asks a server's grpc.health.v1 for a service's status ('' = the whole server). */
-export function checkHealth(addr: string, service = '', timeoutMs = 1000): Promise<'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN'> {
+export function checkHealth(
+  addr: string,
+  service = '',
+  timeoutMs = 1000,
+): Promise<'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN'> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: only health probes need it
   const { service: healthService } = require('grpc-health-check') as { service: grpc.ServiceDefinition };
   const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');

@@ -66,10 +66,15 @@ export const vars = {
         }
       }, 'expected an http(s) URL like http://otel-collector:4318'),
   redisUrl: (def: string) => vars.url(def, ['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
-  databaseUrl: () =>
-    vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
-  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
-  nodeEnv: () => z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
+  databaseUrl: () => vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
+  logLevel: () =>
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  nodeEnv: () =>
+    z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
   /** A positive integer of milliseconds. */
   millis: (def: number) => z.coerce.number({ error: 'expected a number of milliseconds' }).int().positive().default(def),
   bool: (def: boolean) =>

@@ -39,7 +39,9 @@ export function observeClientCalls(metrics: Metrics): Interceptor {
       known.set(path, m);
     }
     const started = performance.now();
-    const span = tracingEnabled() && startSpan(path.slice(1), { kind: 'client', attributes: { 'rpc.system': 'grpc', 'rpc.service': m.service, 'rpc.method': m.method } });
+    const span =
+      tracingEnabled() &&
+      startSpan(path.slice(1), { kind: 'client', attributes: { 'rpc.system': 'grpc', 'rpc.service': m.service, 'rpc.method': m.method } });
     const rec = m.record;
     return new InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
@@ -47,7 +49,11 @@ export function observeClientCalls(metrics: Metrics): Interceptor {
         next(metadata, {
           onReceiveStatus(status: StatusObject, nextStatus: (s: StatusObject) => void) {
             rec(status.code, secondsSince(started));
-            if (span) span.end({ 'rpc.grpc.status_code': status.code }, status.code === GrpcStatus.OK ? undefined : `${grpcCodeName(status.code)}: ${status.details}`);
+            if (span)
+              span.end(
+                { 'rpc.grpc.status_code': status.code },
+                status.code === GrpcStatus.OK ? undefined : `${grpcCodeName(status.code)}: ${status.details}`,
+              );
             nextStatus(status);
           },
         });

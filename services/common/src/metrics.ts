@@ -46,7 +46,10 @@ export class Metrics {
     const registry = this.registry;
     if (!registry) return NOOP_FAMILY;
     const existing = registry.getSingleMetric(name);
-    const c = existing instanceof Counter ? (existing as Counter<L>) : new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
+    const c =
+      existing instanceof Counter
+        ? (existing as Counter<L>)
+        : new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] });
     return {
       inc: (labels, by = 1) => c.inc(labels, by),
       child: (labels) => {
@@ -56,11 +59,18 @@ export class Metrics {
     };
   }
 
-  histogram<L extends string = never>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[] = LATENCY_BUCKETS): HistogramFamily<L> {
+  histogram<L extends string = never>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: readonly number[] = LATENCY_BUCKETS,
+  ): HistogramFamily<L> {
     const registry = this.registry;
     if (!registry) return NOOP_FAMILY;
     const existing = registry.getSingleMetric(name);
-    const h = (existing as Histogram<L> | undefined) ?? new Histogram<L>({ name, help, labelNames: [...labelNames], buckets: [...buckets], registers: [registry] });
+    const h =
+      (existing as Histogram<L> | undefined) ??
+      new Histogram<L>({ name, help, labelNames: [...labelNames], buckets: [...buckets], registers: [registry] });
     return {
       observe: (labels, value) => h.observe(labels, value),
       child: (labels) => {
@@ -121,15 +131,16 @@ export type CallRecorder = (code: number, seconds: number) => void;
  */
 export function grpcCallMetrics(m: Metrics, side: 'server' | 'client'): { forMethod(service: string, method: string): CallRecorder } {
   const what = side === 'server' ? 'completed on the server' : 'completed by the client';
-  const handled = m.counter<GrpcLabel | 'grpc_code'>(`grpc_${side}_handled_total`, `Total number of RPCs ${what}, regardless of success or failure.`, [
-    'grpc_type',
-    'grpc_service',
-    'grpc_method',
-    'grpc_code',
-  ]);
+  const handled = m.counter<GrpcLabel | 'grpc_code'>(
+    `grpc_${side}_handled_total`,
+    `Total number of RPCs ${what}, regardless of success or failure.`,
+    ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+  );
   const handling = m.histogram<GrpcLabel>(
     `grpc_${side}_handling_seconds`,
-    side === 'server' ? 'Histogram of response latency (seconds) of gRPC calls handled by the server.' : 'Histogram of response latency (seconds) of the gRPC until it is finished by the application.',
+    side === 'server'
+      ? 'Histogram of response latency (seconds) of gRPC calls handled by the server.'
+      : 'Histogram of response latency (seconds) of the gRPC until it is finished by the application.',
     ['grpc_type', 'grpc_service', 'grpc_method'],
   );
   return {

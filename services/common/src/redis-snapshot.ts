@@ -60,7 +60,13 @@ type Line = HeaderLine | StoreLine | KeyLine;
  * the engine's network settles). Each attempt is a fresh client with no reconnect of its own. */
 async function connect(url: string, attempts = 5): Promise<Redis> {
   for (let attempt = 1; ; attempt++) {
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: 60_000, retryStrategy: () => null });
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      commandTimeout: 60_000,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => undefined); // the rejected connect() below reports it
     try {
       await redis.connect();
@@ -127,7 +133,8 @@ export async function exportStores(stores: StoreSpec[], out: Writable): Promise<
       }
       const { entries, takenAt } = await readDb(redis);
       await write(out, { kind: 'store', name: s.name, keys: entries.length, takenAt });
-      for (const [k, v, ttl] of entries) await write(out, { kind: 'key', store: s.name, k: k.toString('base64'), ttl, v: v.toString('base64') });
+      for (const [k, v, ttl] of entries)
+        await write(out, { kind: 'key', store: s.name, k: k.toString('base64'), ttl, v: v.toString('base64') });
       summaries.push({ name: s.name, keys: entries.length, takenAt });
     } finally {
       redis.disconnect();
@@ -237,7 +244,8 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'export') {
     const out = file === '-' ? process.stdout : createWriteStream(file, { mode: 0o600 });
     const s = await exportStores(stores, out);
-    if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (out !== process.stdout)
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     // The summary on stdout when writing to a file, for the caller's manifest.
     if (file !== '-') process.stdout.write(`${JSON.stringify(s)}\n`);
     report('exported', s);

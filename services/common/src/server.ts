@@ -98,7 +98,16 @@ export function wrapService<S extends grpc.UntypedServiceImplementation>(
         }
       };
       const result = tracingEnabled()
-        ? inSpan(path.slice(1), { kind: 'server', parent: incoming.traceparent, attributes: spanAttributes, onEnd: (span, r) => span.setAttribute('rpc.grpc.status_code', r.ok ? 0 : codeOf(r.error)) }, run)
+        ? inSpan(
+            path.slice(1),
+            {
+              kind: 'server',
+              parent: incoming.traceparent,
+              attributes: spanAttributes,
+              onEnd: (span, r) => span.setAttribute('rpc.grpc.status_code', r.ok ? 0 : codeOf(r.error)),
+            },
+            run,
+          )
         : run();
       result.then(
         (res) => {
@@ -201,7 +210,6 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; co
   };
 }
 
-
 /**
  * grpc.health.v1 on the server, as grpc-health-check serves it, keeping the open Watch streams
  * so that shutdown can end them.
@@ -234,11 +242,7 @@ function addHealthService(server: grpc.Server, health: HealthImplementation): Se
  * Polls a dependency check and reflects it in health: SERVING while it answers, NOT_SERVING
  * when it fails. Returns a stop function.
  */
-export function watchHealth(
-  srv: GrpcServer,
-  check: () => Promise<void>,
-  opts: { intervalMs?: number; log: Logger },
-): () => void {
+export function watchHealth(srv: GrpcServer, check: () => Promise<void>, opts: { intervalMs?: number; log: Logger }): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const tick = async () => {
@@ -267,10 +271,7 @@ export function watchHealth(
  * Installs SIGTERM/SIGINT handling: health NOT_SERVING, let in-flight calls finish (up to
  * graceMs), close resources, exit 0.
  */
-export function handleShutdownSignals(
-  srv: GrpcServer,
-  opts: { graceMs: number; log: Logger; close?: () => Promise<void> },
-): void {
+export function handleShutdownSignals(srv: GrpcServer, opts: { graceMs: number; log: Logger; close?: () => Promise<void> }): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -65,8 +65,21 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
   const { log } = opts;
   const metrics = opts.metrics ?? new Metrics({ enabled: false });
   const srv = createGrpcServer({ serviceNames: [opts.serviceName], log, connectionAgeMs: opts.connectionAgeMs });
-  srv.server.addService(opts.definition, wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name, definition: opts.definition, metrics }));
-  for (const x of opts.also ?? []) srv.server.addService(x.definition, wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, { token: opts.token, log, service: x.name, definition: x.definition, metrics }));
+  srv.server.addService(
+    opts.definition,
+    wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name, definition: opts.definition, metrics }),
+  );
+  for (const x of opts.also ?? [])
+    srv.server.addService(
+      x.definition,
+      wrapService(x.handlers as unknown as AsyncService<grpc.UntypedServiceImplementation>, {
+        token: opts.token,
+        log,
+        service: x.name,
+        definition: x.definition,
+        metrics,
+      }),
+    );
   let port: number;
   try {
     port = await srv.listen(opts.addr);
@@ -116,7 +129,10 @@ export function runService(name: string, log: Logger, start: (metrics: Metrics) 
     })
     .then(
       (s) => {
-        log.info({ port: s.port, metrics: listener ? `http://${s.host}:${listener.port}/metrics` : 'off', traces: traced ? 'on' : 'off' }, `${name} listening`);
+        log.info(
+          { port: s.port, metrics: listener ? `http://${s.host}:${listener.port}/metrics` : 'off', traces: traced ? 'on' : 'off' },
+          `${name} listening`,
+        );
         // close() is idempotent: the signal handler shuts gRPC down first, then close() finds it
         // done and releases the store; the metrics listener and the trace exporter go last.
         handleShutdownSignals(s.grpc, {

@@ -25,7 +25,9 @@ function parse(raw: string | null): Marker | undefined {
   if (!raw) return undefined;
   try {
     const m = JSON.parse(raw) as Partial<Marker>;
-    return typeof m.createdAt === 'number' ? { createdAt: m.createdAt, database: typeof m.database === 'string' ? m.database : '' } : undefined;
+    return typeof m.createdAt === 'number'
+      ? { createdAt: m.createdAt, database: typeof m.database === 'string' ? m.database : '' }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -60,7 +62,10 @@ export class StoreMarker {
       if ((await this.redis.set(STORE_MARKER_KEY, JSON.stringify(fresh), 'NX')) === 'OK') {
         marker = fresh;
         this.missingSeen = true;
-        this.log.warn({ store: this.store }, `Redis database of ${this.store} had no initialisation marker: it was new or lost its data (${this.meaning}); marker written`);
+        this.log.warn(
+          { store: this.store },
+          `Redis database of ${this.store} had no initialisation marker: it was new or lost its data (${this.meaning}); marker written`,
+        );
       } else {
         marker = parse(await this.redis.get(STORE_MARKER_KEY)) ?? fresh;
       }
@@ -78,7 +83,8 @@ export class StoreMarker {
  * that came back — maybe empty).
  */
 export function redisStoreService(redis: Redis, marker: StoreMarker, opts: { log: Logger; users?: () => Promise<number> }): ExtraService {
-  const onReady = () => void marker.check().catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
+  const onReady = () =>
+    void marker.check().catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
   redis.on('ready', onReady);
   if (redis.status === 'ready') onReady();
   const handlers: AsyncService<store.StoreServiceServer> = {

@@ -45,7 +45,11 @@ export function invisibleCharacter(text: string): number | undefined {
       return cp;
     }
     if (BIDI_CONTROLS.has(cp) || INVISIBLE_LETTERS.has(cp) || FORMAT.test(String.fromCodePoint(cp))) return cp;
-    if (isVariationSelector(cp) && (prev === undefined || isVariationSelector(prev) || prev === ZWJ || /\s/u.test(String.fromCodePoint(prev)))) return cp;
+    if (
+      isVariationSelector(cp) &&
+      (prev === undefined || isVariationSelector(prev) || prev === ZWJ || /\s/u.test(String.fromCodePoint(prev)))
+    )
+      return cp;
   }
   return undefined;
 }
@@ -77,11 +81,7 @@ export const IDENTITY_PART_MIN = 3;
 
 /** Lower case, accents removed, NFC: "Élodie" and "elodie" compare equal. */
 function fold(s: string): string {
-  return s
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .normalize('NFC');
+  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().normalize('NFC');
 }
 
 /**
@@ -92,11 +92,11 @@ function fold(s: string): string {
 export function passwordResemblesIdentity(password: string, who: PasswordIdentity): string | undefined {
   const pw = fold(password);
   const email = fold(who.email.trim());
-  if (pw === email) return "le mot de passe ne doit pas être votre adresse e-mail.";
+  if (pw === email) return 'le mot de passe ne doit pas être votre adresse e-mail.';
   const at = email.lastIndexOf('@');
   const local = at > 0 ? email.slice(0, at) : '';
   const parts: [string, string][] = [
-    [local, "le mot de passe ne doit pas contenir votre adresse e-mail (la partie avant « @ »)."],
+    [local, 'le mot de passe ne doit pas contenir votre adresse e-mail (la partie avant « @ »).'],
     [fold(who.firstName.trim()), 'le mot de passe ne doit pas contenir votre prénom.'],
     [fold(who.lastName.trim()), 'le mot de passe ne doit pas contenir votre nom.'],
   ];

@@ -49,17 +49,22 @@ export function initTracing(opts: TracingOptions): boolean {
   /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when traces are on */
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
-  const { BatchSpanProcessor, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { BatchSpanProcessor, SimpleSpanProcessor } =
+    require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
   const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   let processor;
   if (opts.exporter) {
     processor = new SimpleSpanProcessor(opts.exporter);
   } else {
-    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } =
+      require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
     processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.endpoint!.replace(/(?<!\/)\/+$/, '')}/v1/traces` }));
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
-  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': opts.serviceName }), spanProcessors: [processor] });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
+    spanProcessors: [processor],
+  });
   // Registers the provider globally with the AsyncLocalStorage context manager: a span made
   // active by inSpan is the parent of the spans started under it, across awaits.
   provider.register();

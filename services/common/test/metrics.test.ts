@@ -57,7 +57,9 @@ describe('Metrics on their own listener', () => {
     const base = 'grpc_type="unary",grpc_service="etuservices.x.v1.XService",grpc_method="DoThing"';
     expect(text).toContain(`grpc_server_handled_total{${base},grpc_code="OK"} 1`);
     // A method never called has its OK series at 0 already (ratios need no first call).
-    expect(text).toContain('grpc_server_handled_total{grpc_type="unary",grpc_service="etuservices.x.v1.XService",grpc_method="Idle",grpc_code="OK"} 0');
+    expect(text).toContain(
+      'grpc_server_handled_total{grpc_type="unary",grpc_service="etuservices.x.v1.XService",grpc_method="Idle",grpc_code="OK"} 0',
+    );
     expect(text).toContain(`grpc_server_handled_total{${base},grpc_code="Unavailable"} 2`);
     expect(text).toContain(`grpc_server_handling_seconds_count{${base}} 3`);
     expect(text).toContain(`grpc_server_handling_seconds_bucket{le="0.25",${base}} 2`);
@@ -77,7 +79,9 @@ test('a port already taken is refused with a message naming it', async () => {
   const m = new Metrics({ defaultMetrics: false });
   const first = await serveMetrics(m, { host: '127.0.0.1', port: 0, log });
   try {
-    await expect(serveMetrics(m, { host: '127.0.0.1', port: first.port, log })).rejects.toThrow(`cannot serve metrics on 127.0.0.1:${first.port}`);
+    await expect(serveMetrics(m, { host: '127.0.0.1', port: first.port, log })).rejects.toThrow(
+      `cannot serve metrics on 127.0.0.1:${first.port}`,
+    );
   } finally {
     await first.close();
   }

@@ -13,9 +13,10 @@ test.each([
   expect(isRedisUnavailable(new Error(message))).toBe(true);
 });
 
-test.each([['ERR wrong number of arguments'], ['WRONGTYPE Operation against a key holding the wrong kind of value'], ['NOSCRIPT No matching script']])(
-  '%s → not unavailable (a bug to surface)',
-  (message) => {
-    expect(isRedisUnavailable(new Error(message))).toBe(false);
-  },
-);
+test.each([
+  ['ERR wrong number of arguments'],
+  ['WRONGTYPE Operation against a key holding the wrong kind of value'],
+  ['NOSCRIPT No matching script'],
+])('%s → not unavailable (a bug to surface)', (message) => {
+  expect(isRedisUnavailable(new Error(message))).toBe(false);
+});

@@ -80,7 +80,9 @@ test('from SIGTERM to exit, health says NOT_SERVING and never SERVING again; an 
   const Health = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
   const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const seen: string[] = [];
-  const watch = (health as unknown as { watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }> }).watch({ service: '' });
+  const watch = (health as unknown as { watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }> }).watch({
+    service: '',
+  });
   const ended = new Promise<grpc.StatusObject>((resolve) => watch.on('status', resolve));
   watch.on('data', (m: { status: string }) => seen.push(m.status));
   watch.on('error', () => undefined);

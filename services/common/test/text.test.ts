@@ -17,7 +17,18 @@ test('every bidi control and invisible character is found, wherever it stands', 
 });
 
 test('ordinary text, accents, tabs and emoji sequences are accepted', () => {
-  for (const ok of ['Manuel de physique, 3ᵉ édition', 'Électricité — « cours » ½', 'Père Noël 🎅🏽', 'Étudiante 👩‍🎓', 'J’adore ❤️', 'Feu ❤️‍🔥', 'Famille 👨‍👩‍👧‍👦', 'ligne\tcolonne', 'مرحبا', 'שלום']) {
+  for (const ok of [
+    'Manuel de physique, 3ᵉ édition',
+    'Électricité — « cours » ½',
+    'Père Noël 🎅🏽',
+    'Étudiante 👩‍🎓',
+    'J’adore ❤️',
+    'Feu ❤️‍🔥',
+    'Famille 👨‍👩‍👧‍👦',
+    'ligne\tcolonne',
+    'مرحبا',
+    'שלום',
+  ]) {
     expect(invisibleCharacter(ok)).toBeUndefined();
   }
 });

@@ -68,7 +68,11 @@ const fmt = (xs, digits = 1) => `${median(xs).toFixed(digits)} [${Math.min(...xs
 
 async function main() {
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], { stdio: 'ignore' });
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
+    { stdio: 'ignore' },
+  );
   const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 2, retryStrategy: (n) => (n > 50 ? null : 50) });
   try {
     await new Promise((resolve, reject) => {
@@ -114,7 +118,28 @@ async function main() {
     const cpu = { ring: [], zset: [], incr: [], floor: [], ringDenied: [], zsetDenied: [] };
     const bench = async (kind, sha, a, keyPattern) => {
       await redis.config('RESETSTAT');
-      execFileSync('redis-benchmark', ['-p', String(port), '-q', '-n', String(SUBJECTS * 3), '-r', String(SUBJECTS), '-P', '16', '-c', '50', 'evalsha', sha, '1', keyPattern, ...a.map(String)], { stdio: 'ignore' });
+      execFileSync(
+        'redis-benchmark',
+        [
+          '-p',
+          String(port),
+          '-q',
+          '-n',
+          String(SUBJECTS * 3),
+          '-r',
+          String(SUBJECTS),
+          '-P',
+          '16',
+          '-c',
+          '50',
+          'evalsha',
+          sha,
+          '1',
+          keyPattern,
+          ...a.map(String),
+        ],
+        { stdio: 'ignore' },
+      );
       const stats = await redis.info('commandstats');
       return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats)[1]);
     };

@@ -135,7 +135,9 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     }
     if (live.length === 1) {
       const p = live[0]!;
-      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) => settle(p, err, res?.decision));
+      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) =>
+        settle(p, err, res?.decision),
+      );
       return;
     }
     raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: new Date(rpcDeadline) }, (err, res) => {

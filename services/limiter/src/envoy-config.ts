@@ -99,7 +99,18 @@ export function parseWindow(text: string): number {
 }
 
 const ROOT_KEYS = new Set(['domain', 'descriptors']);
-const DESCRIPTOR_KEYS = new Set(['key', 'value', 'rate_limit', 'rate_limits', 'descriptors', 'shadow_mode', 'share_threshold', 'detailed_metric', 'value_to_metric', 'metadata']);
+const DESCRIPTOR_KEYS = new Set([
+  'key',
+  'value',
+  'rate_limit',
+  'rate_limits',
+  'descriptors',
+  'shadow_mode',
+  'share_threshold',
+  'detailed_metric',
+  'value_to_metric',
+  'metadata',
+]);
 const LIMIT_KEYS = new Set(['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces', 'window']);
 
 type Obj = Record<string, unknown>;
@@ -128,7 +139,8 @@ function parseLimit(file: string, where: string, o: unknown, allowUnlimited: boo
   checkKeys(file, where, o, LIMIT_KEYS);
   if (o.unlimited === true) {
     if (!allowUnlimited) fail(file, where, 'unlimited is only allowed in rate_limit');
-    if (o.unit !== undefined || o.window !== undefined || o.requests_per_unit !== undefined) fail(file, where, 'should not specify a unit, window or requests_per_unit when unlimited');
+    if (o.unit !== undefined || o.window !== undefined || o.requests_per_unit !== undefined)
+      fail(file, where, 'should not specify a unit, window or requests_per_unit when unlimited');
     return 'unlimited';
   }
   if (o.unlimited !== undefined && o.unlimited !== false) fail(file, where, 'unlimited must be true or false');
@@ -145,12 +157,14 @@ function parseLimit(file: string, where: string, o: unknown, allowUnlimited: boo
     unit = (Object.keys(UNITS) as EnvoyUnit[]).find((u) => UNITS[u] === windowMs);
   } else {
     const u = typeof o.unit === 'string' ? o.unit.toUpperCase() : '';
-    if (!(u in UNITS)) fail(file, where, `invalid rate limit unit '${String(o.unit)}' (second, minute, hour, day, or a window such as 10m)`);
+    if (!(u in UNITS))
+      fail(file, where, `invalid rate limit unit '${String(o.unit)}' (second, minute, hour, day, or a window such as 10m)`);
     unit = u as EnvoyUnit;
     windowMs = UNITS[unit];
   }
   const n = o.requests_per_unit;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_ENVOY_LIMIT) fail(file, where, `requests_per_unit must be an integer 0-${MAX_ENVOY_LIMIT}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_ENVOY_LIMIT)
+    fail(file, where, `requests_per_unit must be an integer 0-${MAX_ENVOY_LIMIT}`);
   if (o.name !== undefined && typeof o.name !== 'string') fail(file, where, 'name must be a string');
   const name = o.name ?? '';
   const replaces: string[] = [];
@@ -173,7 +187,8 @@ function loadLevel(file: string, path: string, statPrefix: string[], list: unkno
     if (!isObj(d)) fail(file, where, 'a descriptor must be a mapping');
     checkKeys(file, where, d, DESCRIPTOR_KEYS);
     if (typeof d.key !== 'string' || d.key === '') fail(file, where, 'descriptor has empty key');
-    if (d.value !== undefined && typeof d.value !== 'string' && typeof d.value !== 'number' && typeof d.value !== 'boolean') fail(file, where, 'value must be a string');
+    if (d.value !== undefined && typeof d.value !== 'string' && typeof d.value !== 'number' && typeof d.value !== 'boolean')
+      fail(file, where, 'value must be a string');
     const value = d.value === undefined || d.value === '' ? undefined : String(d.value);
     for (const flag of ['shadow_mode', 'share_threshold', 'detailed_metric', 'value_to_metric'] as const) {
       if (d[flag] !== undefined && typeof d[flag] !== 'boolean') fail(file, where, `${flag} must be true or false`);
@@ -194,7 +209,8 @@ function loadLevel(file: string, path: string, statPrefix: string[], list: unkno
       if (!Array.isArray(d.rate_limits) || d.rate_limits.length === 0) fail(file, where, 'rate_limits must be a non-empty list');
       limits = d.rate_limits.map((l, j) => parseLimit(file, `${where}.rate_limits[${j}]`, l, false) as EnvoyLimit);
       const windows = new Set(limits.map((l) => l.windowMs));
-      if (windows.size !== limits.length) fail(file, where, 'two limits of one descriptor have the same window (the smaller one alone decides)');
+      if (windows.size !== limits.length)
+        fail(file, where, 'two limits of one descriptor have the same window (the smaller one alone decides)');
     }
 
     const finalKey = value === undefined ? d.key : `${d.key}_${value}`;
@@ -211,7 +227,12 @@ function loadLevel(file: string, path: string, statPrefix: string[], list: unkno
       shadow: d.shadow_mode === true,
       children: newLevel(),
     };
-    const taken = value === undefined ? into.anyValue.has(d.key) : parts ? into.wildcards.some((w) => w.key === d.key && w.value === value) : into.exact.has(exactKey(d.key, value));
+    const taken =
+      value === undefined
+        ? into.anyValue.has(d.key)
+        : parts
+          ? into.wildcards.some((w) => w.key === d.key && w.value === value)
+          : into.exact.has(exactKey(d.key, value));
     if (taken) fail(file, where, `duplicate descriptor composite key '${node.statKey}'`);
     if (value === undefined) into.anyValue.set(d.key, node);
     else if (parts) into.wildcards.push(node);
@@ -258,7 +279,10 @@ export class EnvoyConfig {
       seen.set(d.domain, f.name);
       domains.set(d.domain, d.root);
     }
-    return new EnvoyConfig(domains, files.map((f) => f.name));
+    return new EnvoyConfig(
+      domains,
+      files.map((f) => f.name),
+    );
   }
 
   /** Every *.yaml / *.yml file of a directory (not its subdirectories), in name order. */

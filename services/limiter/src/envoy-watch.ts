@@ -32,7 +32,8 @@ export class EnvoyConfigSource {
 
   /** No domain: every Envoy request is answered OK, which is rarely what was meant. */
   private warnIfEmpty(): void {
-    if (this.config.domainNames.length === 0) this.log.warn({ dir: this.dir }, 'envoy rate limit configuration has no domain: every request is answered OK');
+    if (this.config.domainNames.length === 0)
+      this.log.warn({ dir: this.dir }, 'envoy rate limit configuration has no domain: every request is answered OK');
   }
 
   get current(): EnvoyConfig {
@@ -42,7 +43,9 @@ export class EnvoyConfigSource {
   /** Starts watching the directory. */
   watch(): void {
     this.watcher = watch(this.dir, () => this.schedule());
-    this.watcher.on('error', (err) => this.log.error({ err: err.message, dir: this.dir }, 'envoy configuration directory cannot be watched'));
+    this.watcher.on('error', (err) =>
+      this.log.error({ err: err.message, dir: this.dir }, 'envoy configuration directory cannot be watched'),
+    );
   }
 
   private schedule(): void {
@@ -57,12 +60,18 @@ export class EnvoyConfigSource {
     try {
       this.config = EnvoyConfig.loadDir(this.dir);
       ok = true;
-      this.log.info({ dir: this.dir, files: this.config.files, domains: this.config.domainNames }, 'envoy rate limit configuration reloaded');
+      this.log.info(
+        { dir: this.dir, files: this.config.files, domains: this.config.domainNames },
+        'envoy rate limit configuration reloaded',
+      );
       this.warnIfEmpty();
     } catch (err) {
       if (!(err instanceof EnvoyConfigError)) throw err;
       ok = false;
-      this.log.error({ dir: this.dir, reason: err.message }, 'envoy rate limit configuration not reloaded: the last good one stays in force');
+      this.log.error(
+        { dir: this.dir, reason: err.message },
+        'envoy rate limit configuration not reloaded: the last good one stays in force',
+      );
     }
     this.counter.configLoad(ok);
     for (const w of this.waiters.splice(0)) w(ok);

@@ -53,7 +53,9 @@ export type EnvoyObserver = (o: LimitOutcome) => void;
  * Redis Cluster slot. `rle:` never collides with the policies' `rl:{…}` keys.
  */
 export function envoyKey(domain: string, counter: ReadonlyArray<{ key: string; value: string }>, windowMs: number): string {
-  let text = [domain, ...counter.map((e) => `${encodeURIComponent(e.key)}=${encodeURIComponent(e.value)}`)].map((s, i) => (i === 0 ? encodeURIComponent(s) : s)).join('|');
+  let text = [domain, ...counter.map((e) => `${encodeURIComponent(e.key)}=${encodeURIComponent(e.value)}`)]
+    .map((s, i) => (i === 0 ? encodeURIComponent(s) : s))
+    .join('|');
   if (text.length > MAX_KEY_TEXT) text = `${encodeURIComponent(domain)}|sha256:${createHash('sha256').update(text).digest('hex')}`;
   return `rle:{${text}}:${windowMs}`;
 }
@@ -167,7 +169,12 @@ export class EnvoyRateLimiter {
       // The descriptor's status shows the first limit over, else the one with the least left.
       const shown = outcomes.find((o) => !o.allowed) ?? outcomes.reduce((a, b) => (b.remaining < a.remaining ? b : a));
       const blocking = (o: LimitOutcome) => !o.allowed && !o.rule.shadow;
-      if (!closest || (blocking(shown) && !blocking(closest)) || (blocking(shown) === blocking(closest) && shown.remaining < closest.remaining)) closest = shown;
+      if (
+        !closest ||
+        (blocking(shown) && !blocking(closest)) ||
+        (blocking(shown) === blocking(closest) && shown.remaining < closest.remaining)
+      )
+        closest = shown;
       statuses[i] = {
         code: shown.allowed || shown.rule.shadow ? Code.OK : Code.OVER_LIMIT,
         currentLimit: { name: shown.limit.name, requestsPerUnit: shown.limit.limit, unit: unitOf(shown.limit) },
@@ -177,7 +184,12 @@ export class EnvoyRateLimiter {
     });
     const over = statuses.some((s) => s!.code === Code.OVER_LIMIT);
     const headers = this.opts.rateLimitHeaders && closest && !peekOnly ? rateLimitHeaders(closest) : [];
-    return { overallCode: over ? Code.OVER_LIMIT : Code.OK, statuses: statuses as DescriptorStatus[], responseHeadersToAdd: headers, requestHeadersToAdd: [] };
+    return {
+      overallCode: over ? Code.OVER_LIMIT : Code.OK,
+      statuses: statuses as DescriptorStatus[],
+      responseHeadersToAdd: headers,
+      requestHeadersToAdd: [],
+    };
   }
 }
 
@@ -202,7 +214,8 @@ function checkRequest(req: envoyRls.RateLimitRequest): void {
   req.descriptors.forEach((d, i) => {
     let bytes = 0;
     for (const e of d.entries) bytes += Buffer.byteLength(e.key) + Buffer.byteLength(e.value);
-    if (bytes > MAX_DESCRIPTOR_BYTES) throw new InvalidArgument('descriptors', `descriptor ${i + 1} has more than ${MAX_DESCRIPTOR_BYTES} bytes of entries`);
+    if (bytes > MAX_DESCRIPTOR_BYTES)
+      throw new InvalidArgument('descriptors', `descriptor ${i + 1} has more than ${MAX_DESCRIPTOR_BYTES} bytes of entries`);
   });
 }
 

@@ -15,7 +15,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const cfg = loadOrExit('limiter-inspect', () => loadConfig(process.env));
   const policy = parsePolicies(cfg.LIMIT_POLICIES).get(policyName);
-  const redis = createRedis(cfg.LIMITER_REDIS_URL, { commandTimeoutMs: 2000, connectTimeoutMs: 2000, extra: { retryStrategy: () => null } });
+  const redis = createRedis(cfg.LIMITER_REDIS_URL, {
+    commandTimeoutMs: 2000,
+    connectTimeoutMs: 2000,
+    extra: { retryStrategy: () => null },
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       redis.once('ready', resolve);
@@ -62,7 +66,9 @@ async function main(argv: string[]): Promise<number> {
         : 'value      no key: nothing counted',
       `counted    ${policy ? `${counted} in the window, ${out.remaining} remaining` : '-'}`,
       `events     oldest first (Redis TIME in µs, UTC, age, inside the window or not)`,
-      ...events.map((e) => `  ${e.timeUs}  ${e.iso}  ${e.ageMs.toFixed(3)} ms ago${e.inWindow === null ? '' : e.inWindow ? '  counted' : '  expired'}`),
+      ...events.map(
+        (e) => `  ${e.timeUs}  ${e.iso}  ${e.ageMs.toFixed(3)} ms ago${e.inWindow === null ? '' : e.inWindow ? '  counted' : '  expired'}`,
+      ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -13,7 +13,8 @@ export interface Policy {
 // untrusted login failures per account (20: room for a forgetful owner on a new browser, 2,880
 // guesses a day at most for an attacker with any number of addresses), failures per trusted
 // device, and sign-ups per address (60: a lecture hall behind one campus NAT signing up at once).
-export const DEFAULT_POLICIES = 'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m';
+export const DEFAULT_POLICIES =
+  'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m';
 
 /**
  * Upper bound of a policy's limit: the script keeps the last `limit` event times of a subject

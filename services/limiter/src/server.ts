@@ -1,7 +1,19 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import { createGrpcServer, createRedis, redisStoreService, serveGrpc, StoreMarker, watchHealth, wrapService, type AsyncService, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import {
+  createGrpcServer,
+  createRedis,
+  redisStoreService,
+  serveGrpc,
+  StoreMarker,
+  watchHealth,
+  wrapService,
+  type AsyncService,
+  type GrpcServer,
+  type RunningService,
+  type ServiceBaseOptions,
+} from '@etu/common';
 import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
@@ -48,7 +60,6 @@ export interface LimiterServer extends RunningService {
   envoyTrustedPort: number | undefined;
 }
 
-
 export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
   const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
   const log = opts.log;
@@ -57,7 +68,10 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   // autoResendUnfulfilledCommands off: a script sent before the connection dropped may have run
   // (the call was counted, the caller was told UNAVAILABLE); sending it again after the reconnect
   // would count that one call twice. Unanswered commands fail with the connection instead.
-  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', extra: { commandTimeout: undefined, autoResendUnfulfilledCommands: false } });
+  const redis = createRedis(opts.redisUrl, {
+    name: 'etu-limiter',
+    extra: { commandTimeout: undefined, autoResendUnfulfilledCommands: false },
+  });
   // ioredis reports every failed reconnect attempt; one line per state change is enough.
   let down = false;
   redis.on('error', (err: Error) => {
@@ -69,7 +83,8 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const lim = new Limiter(policies, store);
   let envoyConfig: EnvoyConfigSource | undefined;
   try {
-    envoyConfig = opts.envoyConfigDir === undefined ? undefined : new EnvoyConfigSource(opts.envoyConfigDir, log, metrics, opts.envoyReloadDebounceMs);
+    envoyConfig =
+      opts.envoyConfigDir === undefined ? undefined : new EnvoyConfigSource(opts.envoyConfigDir, log, metrics, opts.envoyReloadDebounceMs);
   } catch (err) {
     redis.disconnect();
     throw err;
@@ -82,7 +97,12 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   }
   if (envoyConfig) {
     const source = envoyConfig;
-    const envoy = new EnvoyRateLimiter(store, () => source.current, (o) => metrics.envoy(o), { rateLimitHeaders: opts.envoyRateLimitHeaders });
+    const envoy = new EnvoyRateLimiter(
+      store,
+      () => source.current,
+      (o) => metrics.envoy(o),
+      { rateLimitHeaders: opts.envoyRateLimitHeaders },
+    );
     const envoyHandlers: AsyncService<envoyRls.RateLimitServiceServer> = { shouldRateLimit: (req) => envoy.shouldRateLimit(req) };
     also.push({ name: 'limiter-envoy', definition: envoyRls.RateLimitServiceService, handlers: envoyHandlers });
     const adminHandlers: AsyncService<limiterEnvoyAdmin.RateLimitAdminServiceServer> = {
@@ -94,7 +114,16 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       // Envoy's call only: never the limiter's own API nor the operators' companion.
       const srv = createGrpcServer({ serviceNames: [ENVOY_SERVICE_NAME], log });
       const definition = envoyRls.RateLimitServiceService;
-      srv.server.addService(definition, wrapService<envoyRls.RateLimitServiceServer>(envoyHandlers, { token: null, log, service: 'limiter-envoy-trusted', definition, metrics: opts.metrics }));
+      srv.server.addService(
+        definition,
+        wrapService<envoyRls.RateLimitServiceServer>(envoyHandlers, {
+          token: null,
+          log,
+          service: 'limiter-envoy-trusted',
+          definition,
+          metrics: opts.metrics,
+        }),
+      );
       try {
         const port = await srv.listen(opts.envoyTrustedAddr);
         trusted = { srv, port, stopHealth: watchHealth(srv, () => store.ping(), { intervalMs: opts.healthIntervalMs ?? 1000, log }) };
@@ -167,6 +196,10 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   });
   envoyConfig?.watch();
   log.info({ policies: formatPolicies(policies), envoy: envoyConfig ? envoyConfig.dir : 'off' }, 'limiter policies');
-  if (trusted) log.warn({ port: trusted.port }, "envoy rate limit API also served WITHOUT the internal token on a listener of its own (LIMITER_ENVOY_TRUSTED_ADDR): keep it on a network only the proxy reaches");
+  if (trusted)
+    log.warn(
+      { port: trusted.port },
+      'envoy rate limit API also served WITHOUT the internal token on a listener of its own (LIMITER_ENVOY_TRUSTED_ADDR): keep it on a network only the proxy reaches',
+    );
   return { ...service, envoyConfig, envoyTrustedPort: trusted?.port };
 }

@@ -85,7 +85,14 @@ const COMMAND = 'slidingWindow';
 function toDecision(r: ScriptReply, i: number, key: string): WindowDecision | Error {
   const o = i * 6;
   if (r[o] === -1) return new Error(`WRONGTYPE ${key} holds a value that is not a limiter log`);
-  return { allowed: r[o] === 1, remaining: r[o + 1]!, retryAfterMs: r[o + 2]!, resetAfterMs: r[o + 3]!, nowUs: r[o + 4]!, nextReleaseMs: r[o + 5]! };
+  return {
+    allowed: r[o] === 1,
+    remaining: r[o + 1]!,
+    retryAfterMs: r[o + 2]!,
+    resetAfterMs: r[o + 3]!,
+    nowUs: r[o + 4]!,
+    nextReleaseMs: r[o + 5]!,
+  };
 }
 
 export interface StoreOptions {
@@ -222,8 +229,13 @@ export class SlidingWindowStore {
     const started = performance.now();
     let reply: unknown;
     try {
-      reply = await inSpan('redis EVALSHA sliding-window', { kind: 'client', attributes: { 'db.system': 'redis', 'db.operation': 'EVALSHA', 'etu.batch_size': rs.length } }, () =>
-        this.bounded(rs.length, () => (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...(flags === undefined ? args : [...args, flags]))),
+      reply = await inSpan(
+        'redis EVALSHA sliding-window',
+        { kind: 'client', attributes: { 'db.system': 'redis', 'db.operation': 'EVALSHA', 'etu.batch_size': rs.length } },
+        () =>
+          this.bounded(rs.length, () =>
+            (this.redis as unknown as WithScript).slidingWindow(rs.length, ...keys, ...(flags === undefined ? args : [...args, flags])),
+          ),
       );
     } catch (err) {
       this.metrics.redisError(redisErrorKind(err));

@@ -25,7 +25,12 @@ describe('against the limiter', () => {
   const opened: LimiterClient[] = [];
   const client = (opts: { maxBatch?: number } = {}) => {
     const counter = rpcCounter();
-    const c = createLimiterClient(h.addr, { token: TEST_TOKEN, timeoutMs: 5000, ...opts, channelOptions: { interceptors: [counter.interceptor] } });
+    const c = createLimiterClient(h.addr, {
+      token: TEST_TOKEN,
+      timeoutMs: 5000,
+      ...opts,
+      channelOptions: { interceptors: [counter.interceptor] },
+    });
     opened.push(c);
     return { c, counts: counter.counts };
   };
@@ -40,7 +45,16 @@ describe('against the limiter', () => {
 
   test('a lone call goes as a plain Consume; its decision is the unary one', async () => {
     const { c, counts } = client();
-    expect(await c.consume('service', 'lone')).toEqual({ allowed: true, limit: 10, remaining: 9, retryAfterMs: 0, resetAfterMs: 600_000, windowMs: 600_000, policy: 'service', nextReleaseMs: 600_000 });
+    expect(await c.consume('service', 'lone')).toEqual({
+      allowed: true,
+      limit: 10,
+      remaining: 9,
+      retryAfterMs: 0,
+      resetAfterMs: 600_000,
+      windowMs: 600_000,
+      policy: 'service',
+      nextReleaseMs: 600_000,
+    });
     expect(await c.consume('service', 'lone', 3)).toMatchObject({ allowed: true, remaining: 6 });
     expect(counts).toEqual({ Consume: 2 });
   });

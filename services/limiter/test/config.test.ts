@@ -4,8 +4,10 @@ import { ConfigError, loadOrExit } from '@etu/common';
 import { configShape, loadConfig } from '../src/config';
 import { DEFAULT_POLICIES, parsePolicies, PolicySyntaxError } from '../src/policies';
 
-test('the default policies are the brief\'s, then the account protection ones', () => {
-  expect(DEFAULT_POLICIES).toBe('login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m');
+test("the default policies are the brief's, then the account protection ones", () => {
+  expect(DEFAULT_POLICIES).toBe(
+    'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m',
+  );
   expect([...parsePolicies(DEFAULT_POLICIES).values()]).toEqual([
     { name: 'login', limit: 10, windowMs: 600_000 },
     { name: 'service', limit: 10, windowMs: 600_000 },
@@ -55,7 +57,9 @@ test('loadConfig: defaults serve a local run', () => {
     LIMIT_POLICIES: DEFAULT_POLICIES,
     LOG_LEVEL: 'info',
   });
-  expect(Object.keys(configShape)).toEqual(expect.arrayContaining(['LIMITER_ADDR', 'LIMITER_REDIS_URL', 'LIMIT_POLICIES', 'INTERNAL_TOKEN']));
+  expect(Object.keys(configShape)).toEqual(
+    expect.arrayContaining(['LIMITER_ADDR', 'LIMITER_REDIS_URL', 'LIMIT_POLICIES', 'INTERNAL_TOKEN']),
+  );
   expect(loadConfig({ LIMIT_POLICIES: 'service=5/1m' }).LIMIT_POLICIES).toBe('service=5/1m');
 });
 

@@ -44,7 +44,10 @@ function startChild(addr: string): Child {
   });
   const exited = new Promise<string>((_, reject) => proc.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
   exited.catch(() => {});
-  return { proc, next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]) };
+  return {
+    proc,
+    next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]),
+  };
 }
 
 beforeAll(async () => {
@@ -64,20 +67,23 @@ async function stored(key: string): Promise<number> {
   return v ? decodeLog(v).timesUs.length : 0;
 }
 
-test.each([1, 2, 3])('trial %i: 1,000 concurrent two-descriptor requests from 4 processes admit exactly 10 and count nothing else', async (n) => {
-  const tenant = `t${n}`;
-  const user = `u${n}`;
-  const descriptors = JSON.stringify([[['tenant', tenant]], [['user', user]]]);
-  for (const c of children) c.proc.stdin.write(`go burst ${descriptors} ${CALLS / PROCESSES}\n`);
-  const sum = { ok: 0, over: 0, errors: 0 };
-  for (const r of await Promise.all(children.map((c) => c.next()))) {
-    const [verb, ok, over, errors, first] = r.split(' ');
-    expect(verb).toBe('done');
-    if (Number(errors) > 0) throw new Error(`a client process saw ${errors} errors (first ${first})`);
-    sum.ok += Number(ok);
-    sum.over += Number(over);
-  }
-  expect(sum).toEqual({ ok: 10, over: 990, errors: 0 });
-  expect(await stored(envoyKey('burst', [{ key: 'user', value: user }], 600_000))).toBe(10);
-  expect(await stored(envoyKey('burst', [{ key: 'tenant', value: tenant }], 600_000))).toBe(10);
-});
+test.each([1, 2, 3])(
+  'trial %i: 1,000 concurrent two-descriptor requests from 4 processes admit exactly 10 and count nothing else',
+  async (n) => {
+    const tenant = `t${n}`;
+    const user = `u${n}`;
+    const descriptors = JSON.stringify([[['tenant', tenant]], [['user', user]]]);
+    for (const c of children) c.proc.stdin.write(`go burst ${descriptors} ${CALLS / PROCESSES}\n`);
+    const sum = { ok: 0, over: 0, errors: 0 };
+    for (const r of await Promise.all(children.map((c) => c.next()))) {
+      const [verb, ok, over, errors, first] = r.split(' ');
+      expect(verb).toBe('done');
+      if (Number(errors) > 0) throw new Error(`a client process saw ${errors} errors (first ${first})`);
+      sum.ok += Number(ok);
+      sum.over += Number(over);
+    }
+    expect(sum).toEqual({ ok: 10, over: 990, errors: 0 });
+    expect(await stored(envoyKey('burst', [{ key: 'user', value: user }], 600_000))).toBe(10);
+    expect(await stored(envoyKey('burst', [{ key: 'tenant', value: tenant }], 600_000))).toBe(10);
+  },
+);

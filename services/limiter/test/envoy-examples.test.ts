@@ -185,23 +185,43 @@ test('Example 1: ("database","users") and ("database","default") each get 500 pe
   for (const value of ['users', 'default']) {
     const first = await ask({ domain: 'mongo_cps', descriptors: [[['database', value]]] });
     expect(first.overall_code).toBe('OK');
-    expect(first.statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 500, unit: 'SECOND', name: '' }, limit_remaining: 499 });
+    expect(first.statuses[0]).toMatchObject({
+      code: 'OK',
+      current_limit: { requests_per_unit: 500, unit: 'SECOND', name: '' },
+      limit_remaining: 499,
+    });
     const full = await ask({ domain: 'mongo_cps', descriptors: [[['database', value]]], hits_addend: 499 });
     expect(full.statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 0 });
     const over = await ask({ domain: 'mongo_cps', descriptors: [[['database', value]]] });
     expect(over.overall_code).toBe('OVER_LIMIT');
-    expect(over.statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 500, unit: 'SECOND' }, limit_remaining: 0 });
+    expect(over.statuses[0]).toMatchObject({
+      code: 'OVER_LIMIT',
+      current_limit: { requests_per_unit: 500, unit: 'SECOND' },
+      limit_remaining: 0,
+    });
   }
   // Not configured: OK, with no limit (envoyproxy/ratelimit's answer for an unmatched descriptor).
   const other = await ask({ domain: 'mongo_cps', descriptors: [[['database', 'other']]] });
   expect(other).toMatchObject({ overall_code: 'OK', statuses: [{ code: 'OK', current_limit: null, limit_remaining: 0 }] });
   // An unknown domain limits nothing either.
-  expect((await ask({ domain: 'nobody', descriptors: [[['database', 'users']]] })).statuses[0]).toMatchObject({ code: 'OK', current_limit: null });
+  expect((await ask({ domain: 'nobody', descriptors: [[['database', 'users']]] })).statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: null,
+  });
 });
 
 test('Example 2: 5 marketing messages a day per number, 100 messages a day per number, both asked in one request', async () => {
   const number = fresh('206');
-  const both = (n: string) => ({ domain: 'messaging', descriptors: [[['message_type', 'marketing'], ['to_number', n]], [['to_number', n]]] as Array<Array<[string, string]>> });
+  const both = (n: string) => ({
+    domain: 'messaging',
+    descriptors: [
+      [
+        ['message_type', 'marketing'],
+        ['to_number', n],
+      ],
+      [['to_number', n]],
+    ] as Array<Array<[string, string]>>,
+  });
   for (let i = 0; i < 5; i++) {
     const r = await ask(both(number));
     expect(codes(r)).toEqual(['OK', 'OK', 'OK']);
@@ -214,7 +234,10 @@ test('Example 2: 5 marketing messages a day per number, 100 messages a day per n
   // ...and, going beyond envoyproxy/ratelimit, the refused request counted nothing anywhere:
   // the per-number budget still has 95, not 94.
   expect(sixth.statuses[1]).toMatchObject({ limit_remaining: 95 });
-  expect((await ask({ domain: 'messaging', descriptors: [[['to_number', number]]] })).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 94 });
+  expect((await ask({ domain: 'messaging', descriptors: [[['to_number', number]]] })).statuses[0]).toMatchObject({
+    code: 'OK',
+    limit_remaining: 94,
+  });
   // Each number has its own counters ("will each get 5 requests per day").
   expect(codes(await ask(both(fresh('206'))))).toEqual(['OK', 'OK', 'OK']);
 });
@@ -226,7 +249,10 @@ test('Example 3: 10 per second per address, and the most specific match wins: 50
   expect((await ask({ domain: 'edge_proxy_per_ip', descriptors: [[['remote_address', ip]]] })).overall_code).toBe('OVER_LIMIT');
   for (let i = 0; i < 3; i++) {
     const black = await ask({ domain: 'edge_proxy_per_ip', descriptors: [[['remote_address', '50.0.0.5']]] });
-    expect(black).toMatchObject({ overall_code: 'OVER_LIMIT', statuses: [{ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 0, unit: 'SECOND' }, limit_remaining: 0 }] });
+    expect(black).toMatchObject({
+      overall_code: 'OVER_LIMIT',
+      statuses: [{ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 0, unit: 'SECOND' }, limit_remaining: 0 }],
+    });
   }
   expect(await h.redis.keys('rle:{edge_proxy_per_ip|remote_address=50.0.0.5}*')).toEqual([]);
 });
@@ -237,9 +263,15 @@ test('Example 4: a descriptor matches rules at its own depth only', async () => 
     ['subkey', 'subvalue'],
   ];
   expect((await ask({ domain: 'example4', descriptors: [two] })).statuses[0]).toMatchObject({ code: 'OK', current_limit: null });
-  expect((await ask({ domain: 'example4_nested', descriptors: [two] })).statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 300, unit: 'SECOND' }, limit_remaining: 299 });
+  expect((await ask({ domain: 'example4_nested', descriptors: [two] })).statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: { requests_per_unit: 300, unit: 'SECOND' },
+    limit_remaining: 299,
+  });
   // The one-entry descriptor matches the one-level rule, and not the nested one.
-  expect((await ask({ domain: 'example4', descriptors: [[['key', 'value']]] })).statuses[0]).toMatchObject({ current_limit: { requests_per_unit: 300 } });
+  expect((await ask({ domain: 'example4', descriptors: [[['key', 'value']]] })).statuses[0]).toMatchObject({
+    current_limit: { requests_per_unit: 300 },
+  });
   expect((await ask({ domain: 'example4_nested', descriptors: [[['key', 'value']]] })).statuses[0]).toMatchObject({ current_limit: null });
 });
 
@@ -250,20 +282,47 @@ test('Example 5: an unlimited descriptor is OK with limit_remaining MaxUint32 an
   }
   expect(await h.redis.keys('rle:{internal|ldap*')).toEqual([]);
   const az = fresh('az');
-  expect((await ask({ domain: 'internal', descriptors: [[['azure', az]]], hits_addend: 100 })).statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 100, unit: 'MINUTE' }, limit_remaining: 0 });
+  expect((await ask({ domain: 'internal', descriptors: [[['azure', az]]], hits_addend: 100 })).statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: { requests_per_unit: 100, unit: 'MINUTE' },
+    limit_remaining: 0,
+  });
   expect((await ask({ domain: 'internal', descriptors: [[['azure', az]]] })).overall_code).toBe('OVER_LIMIT');
 });
 
 test('Example 6: user-a in shadow mode is never limited; user-b is limited to 20 per second', async () => {
   const svc = fresh('auth-service');
-  const a = (hits?: number) => ask({ domain: 'example6', descriptors: [[['service', svc], ['user', 'user-a']]], hits_addend: hits });
+  const a = (hits?: number) =>
+    ask({
+      domain: 'example6',
+      descriptors: [
+        [
+          ['service', svc],
+          ['user', 'user-a'],
+        ],
+      ],
+      hits_addend: hits,
+    });
   expect((await a(10)).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 0 });
   for (let i = 0; i < 3; i++) {
     const r = await a();
     // Over its 10, answered OK anyway; the status still shows the limit and nothing left.
-    expect(r).toMatchObject({ overall_code: 'OK', statuses: [{ code: 'OK', current_limit: { requests_per_unit: 10, unit: 'SECOND' }, limit_remaining: 0 }] });
+    expect(r).toMatchObject({
+      overall_code: 'OK',
+      statuses: [{ code: 'OK', current_limit: { requests_per_unit: 10, unit: 'SECOND' }, limit_remaining: 0 }],
+    });
   }
-  const b = (hits?: number) => ask({ domain: 'example6', descriptors: [[['service', svc], ['user', 'user-b']]], hits_addend: hits });
+  const b = (hits?: number) =>
+    ask({
+      domain: 'example6',
+      descriptors: [
+        [
+          ['service', svc],
+          ['user', 'user-b'],
+        ],
+      ],
+      hits_addend: hits,
+    });
   expect((await b(20)).statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 20 }, limit_remaining: 0 });
   expect((await b()).overall_code).toBe('OVER_LIMIT');
 });
@@ -283,7 +342,11 @@ test('Example 7: with both descriptors, the named 5/s limit is replaced by the 1
   expect(both.statuses[1]).toMatchObject({ current_limit: { requests_per_unit: 10, unit: 'SECOND' }, limit_remaining: 0 });
   expect(codes(await ask({ domain: 'example7', descriptors: [first, second] }))).toEqual(['OVER_LIMIT', 'OK', 'OVER_LIMIT']);
   // "this will not affect the 5 / sec limit": alone, the first descriptor has its 5.
-  expect((await ask({ domain: 'example7', descriptors: [first] })).statuses[0]).toMatchObject({ code: 'OK', current_limit: { name: 'specific_limit', requests_per_unit: 5 }, limit_remaining: 4 });
+  expect((await ask({ domain: 'example7', descriptors: [first] })).statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: { name: 'specific_limit', requests_per_unit: 5 },
+    limit_remaining: 4,
+  });
 });
 
 test('Example 9: wildcards at the end, in the middle and several times; each matching value has its own counter', async () => {
@@ -300,17 +363,20 @@ test('Example 9: wildcards at the end, in the middle and several times; each mat
   ];
   for (const [key, value, matches] of cases) {
     const r = await ask({ domain: 'example9', descriptors: [[[key, value]]] });
-    if (matches) expect(r.statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 20, unit: 'MINUTE' }, limit_remaining: 19 });
+    if (matches)
+      expect(r.statuses[0]).toMatchObject({ code: 'OK', current_limit: { requests_per_unit: 20, unit: 'MINUTE' }, limit_remaining: 19 });
     else expect(r.statuses[0]).toMatchObject({ code: 'OK', current_limit: null });
   }
 });
 
 test('Example 11: share_threshold makes every files/* value share one counter; files_no_share/* values are isolated', async () => {
-  const shared = (name: string, hits?: number) => ask({ domain: 'example11', descriptors: [[['files', `files/${name}`]]], hits_addend: hits });
+  const shared = (name: string, hits?: number) =>
+    ask({ domain: 'example11', descriptors: [[['files', `files/${name}`]]], hits_addend: hits });
   expect((await shared('a.pdf', 5)).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 5 });
   expect((await shared('b.csv', 5)).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 0 });
   expect((await shared('c.txt')).statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 10, unit: 'HOUR' } });
-  const isolated = (name: string, hits?: number) => ask({ domain: 'example11', descriptors: [[['files_no_share', `files_no_share/${name}`]]], hits_addend: hits });
+  const isolated = (name: string, hits?: number) =>
+    ask({ domain: 'example11', descriptors: [[['files_no_share', `files_no_share/${name}`]]], hits_addend: hits });
   expect((await isolated('a.pdf', 10)).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 0 });
   expect((await isolated('a.pdf')).statuses[0]).toMatchObject({ code: 'OVER_LIMIT' });
   expect((await isolated('b.csv')).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 9 });
@@ -319,6 +385,10 @@ test('Example 11: share_threshold makes every files/* value share one counter; f
 test('a request without a domain or without descriptors is INVALID_ARGUMENT; without the internal token UNAUTHENTICATED', async () => {
   expect((await rejection(ask({ domain: '', descriptors: [[['database', 'users']]] }))).code).toBe(grpc.status.INVALID_ARGUMENT);
   expect((await rejection(ask({ domain: 'mongo_cps', descriptors: [] }))).code).toBe(grpc.status.INVALID_ARGUMENT);
-  expect((await rejection(h.client.ask({ domain: 'mongo_cps', descriptors: [[['database', 'users']]] }, { token: null }))).code).toBe(grpc.status.UNAUTHENTICATED);
-  expect((await rejection(h.client.ask({ domain: 'mongo_cps', descriptors: [[['database', 'users']]] }, { token: 'wrong' }))).code).toBe(grpc.status.UNAUTHENTICATED);
+  expect((await rejection(h.client.ask({ domain: 'mongo_cps', descriptors: [[['database', 'users']]] }, { token: null }))).code).toBe(
+    grpc.status.UNAUTHENTICATED,
+  );
+  expect((await rejection(h.client.ask({ domain: 'mongo_cps', descriptors: [[['database', 'users']]] }, { token: 'wrong' }))).code).toBe(
+    grpc.status.UNAUTHENTICATED,
+  );
 });

@@ -39,8 +39,17 @@ type RawClient = grpc.Client & {
 };
 
 export function envoyClientConstructor(): new (addr: string, creds: grpc.ChannelCredentials, opts?: object) => RawClient {
-  const def = protoLoader.loadSync('envoy/service/ratelimit/v3/rls.proto', { includeDirs: [PROTO_ROOT], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ratelimit: { v3: { RateLimitService: new (a: string, c: grpc.ChannelCredentials, o?: object) => RawClient } } } } };
+  const def = protoLoader.loadSync('envoy/service/ratelimit/v3/rls.proto', {
+    includeDirs: [PROTO_ROOT],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    envoy: { service: { ratelimit: { v3: { RateLimitService: new (a: string, c: grpc.ChannelCredentials, o?: object) => RawClient } } } };
+  };
   return pkg.envoy.service.ratelimit.v3.RateLimitService;
 }
 
@@ -50,7 +59,9 @@ export function toRequest(a: Ask): object {
     domain: a.domain,
     hits_addend: a.hits_addend ?? 0,
     descriptors: a.descriptors.map((d) =>
-      Array.isArray(d) ? { entries: d.map(([key, value]) => ({ key, value })) } : { entries: d.entries.map(([key, value]) => ({ key, value })), hits_addend: { value: d.hits } },
+      Array.isArray(d)
+        ? { entries: d.map(([key, value]) => ({ key, value })) }
+        : { entries: d.entries.map(([key, value]) => ({ key, value })), hits_addend: { value: d.hits } },
     ),
   };
 }
@@ -69,7 +80,9 @@ export function envoyClient(addr: string): EnvoyClient {
       const token = opts.token === undefined ? TEST_TOKEN : opts.token;
       if (token !== null) md.set('authorization', `Bearer ${token}`);
       return new Promise((resolve, reject) => {
-        raw.ShouldRateLimit(toRequest(a), md, { deadline: Date.now() + (opts.timeoutMs ?? 5000) }, (err, res) => (err ? reject(err) : resolve(res)));
+        raw.ShouldRateLimit(toRequest(a), md, { deadline: Date.now() + (opts.timeoutMs ?? 5000) }, (err, res) =>
+          err ? reject(err) : resolve(res),
+        );
       });
     },
     close: () => raw.close(),
@@ -84,9 +97,22 @@ export interface AdminClient {
 }
 
 export function adminClient(addr: string): AdminClient {
-  const def = protoLoader.loadSync('etuservices/limiter/v1/envoy_admin.proto', { includeDirs: [PROTO_ROOT], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-  type Raw = grpc.Client & Record<'PeekRateLimit' | 'ResetRateLimit', (req: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Response) => void) => void>;
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { etuservices: { limiter: { v1: { RateLimitAdminService: new (a: string, c: grpc.ChannelCredentials) => Raw } } } };
+  const def = protoLoader.loadSync('etuservices/limiter/v1/envoy_admin.proto', {
+    includeDirs: [PROTO_ROOT],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  type Raw = grpc.Client &
+    Record<
+      'PeekRateLimit' | 'ResetRateLimit',
+      (req: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Response) => void) => void
+    >;
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    etuservices: { limiter: { v1: { RateLimitAdminService: new (a: string, c: grpc.ChannelCredentials) => Raw } } };
+  };
   const raw = new pkg.etuservices.limiter.v1.RateLimitAdminService(addr, grpc.credentials.createInsecure());
   const call = (method: 'PeekRateLimit' | 'ResetRateLimit', a: Ask, token: string | null | undefined) =>
     new Promise<Response>((resolve, reject) => {
@@ -116,7 +142,10 @@ export interface EnvoyHarness {
   close(): Promise<void>;
 }
 
-export async function startEnvoyHarness(files: Record<string, string>, opts: Partial<LimiterServerOptions> & { redisUrl?: string } = {}): Promise<EnvoyHarness> {
+export async function startEnvoyHarness(
+  files: Record<string, string>,
+  opts: Partial<LimiterServerOptions> & { redisUrl?: string } = {},
+): Promise<EnvoyHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'etu-envoy-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   let claim: ClaimedRedisDbs | undefined;
@@ -127,7 +156,16 @@ export async function startEnvoyHarness(files: Record<string, string>, opts: Par
   }
   let server: LimiterServer;
   try {
-    server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, graceMs: 100, envoyConfigDir: dir, envoyReloadDebounceMs: 20, ...opts });
+    server = await startLimiterServer({
+      addr: '127.0.0.1:0',
+      log: testLogger(),
+      token: TEST_TOKEN,
+      redisUrl,
+      graceMs: 100,
+      envoyConfigDir: dir,
+      envoyReloadDebounceMs: 20,
+      ...opts,
+    });
   } catch (err) {
     await claim?.release();
     rmSync(dir, { recursive: true, force: true });

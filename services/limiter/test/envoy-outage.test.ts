@@ -11,7 +11,10 @@ let h: EnvoyHarness;
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  h = await startEnvoyHarness({ 'd.yaml': 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 10m, requests_per_unit: 10}\n' }, { redisUrl: redis.url });
+  h = await startEnvoyHarness(
+    { 'd.yaml': 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 10m, requests_per_unit: 10}\n' },
+    { redisUrl: redis.url },
+  );
 });
 afterAll(async () => {
   await h.close();
@@ -20,7 +23,7 @@ afterAll(async () => {
 
 const ask = (timeoutMs: number) => h.client.ask({ domain: 'd', descriptors: [[['k', 'a']], [['k', 'b']]] }, { timeoutMs });
 
-test('Redis killed: calls made with Envoy\'s 20 ms deadline fail with UNAVAILABLE, not by timing out; back once Redis is', async () => {
+test("Redis killed: calls made with Envoy's 20 ms deadline fail with UNAVAILABLE, not by timing out; back once Redis is", async () => {
   expect((await ask(5000)).overall_code).toBe('OK');
   await redis.kill();
   // Failed at once, not after waiting: the store's own 150 ms deadline never fires (no offline

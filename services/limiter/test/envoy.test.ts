@@ -70,7 +70,10 @@ test('a 10-minute window: the 11th call is refused until the oldest counted call
   const refused = await h.ask({ domain: 'api', descriptors: [[['client', who]]] });
   const after = await h.redisNowUs();
   // A 10-minute window is no Envoy unit: UNKNOWN (no w= in Envoy's headers), and the exact wait.
-  expect(refused).toMatchObject({ overall_code: 'OVER_LIMIT', statuses: [{ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 10, unit: 'UNKNOWN' }, limit_remaining: 0 }] });
+  expect(refused).toMatchObject({
+    overall_code: 'OVER_LIMIT',
+    statuses: [{ code: 'OVER_LIMIT', current_limit: { requests_per_unit: 10, unit: 'UNKNOWN' }, limit_remaining: 0 }],
+  });
   const wait = resetMs(refused.statuses[0]!);
   expect(wait).toBeGreaterThanOrEqual(Math.floor((oldest + W10 * 1000 - after) / 1000));
   expect(wait).toBeLessThanOrEqual(Math.ceil((oldest + W10 * 1000 - before) / 1000));
@@ -103,11 +106,18 @@ test('two limits on one descriptor: each decides, the status shows the one over 
   const u = fresh('u');
   const ask = (hits?: number) => h.ask({ domain: 'api', descriptors: [[['user', u]]], hits_addend: hits });
   const four = await ask(4);
-  expect(four.statuses[0]).toMatchObject({ code: 'OK', current_limit: { name: 'per_minute', requests_per_unit: 5, unit: 'MINUTE' }, limit_remaining: 1 });
+  expect(four.statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: { name: 'per_minute', requests_per_unit: 5, unit: 'MINUTE' },
+    limit_remaining: 1,
+  });
   const five = await ask();
   expect(five.statuses[0]).toMatchObject({ code: 'OK', current_limit: { name: 'per_minute' }, limit_remaining: 0 });
   const six = await ask();
-  expect(six.statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { name: 'per_minute', requests_per_unit: 5, unit: 'MINUTE' } });
+  expect(six.statuses[0]).toMatchObject({
+    code: 'OVER_LIMIT',
+    current_limit: { name: 'per_minute', requests_per_unit: 5, unit: 'MINUTE' },
+  });
 
   // A minute later (the minute's calls moved 61 s into the past): the hour still holds them.
   const minuteKey = envoyKey('api', [{ key: 'user', value: u }], 60_000);
@@ -117,7 +127,11 @@ test('two limits on one descriptor: each decides, the status shows the one over 
   await h.redis.set(minuteKey, encodeLog(4, past[0]!, past), 'PX', 60_000);
   await h.redis.set(hourKey, encodeLog(5, past[0]!, past), 'PX', 3_600_000);
   const three = await ask(3);
-  expect(three.statuses[0]).toMatchObject({ code: 'OK', current_limit: { name: 'per_hour', requests_per_unit: 8, unit: 'HOUR' }, limit_remaining: 0 });
+  expect(three.statuses[0]).toMatchObject({
+    code: 'OK',
+    current_limit: { name: 'per_hour', requests_per_unit: 8, unit: 'HOUR' },
+    limit_remaining: 0,
+  });
   const ninth = await ask();
   expect(ninth.statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { name: 'per_hour', requests_per_unit: 8, unit: 'HOUR' } });
   // The hour refused it, so the minute did not count it either (2 left there, not 1).
@@ -185,7 +199,8 @@ test('RateLimit headers: none by default; with envoyRateLimitHeaders, the limit 
   expect((await h.ask({ domain: 'api', descriptors: [[['client', c]]] })).response_headers_to_add).toEqual([]);
   const g = await startEnvoyHarness({ 'api.yaml': RULES }, { envoyRateLimitHeaders: true });
   try {
-    const headers = (r: { response_headers_to_add: Array<{ key: string; value: string }> }) => Object.fromEntries(r.response_headers_to_add.map((x) => [x.key, x.value]));
+    const headers = (r: { response_headers_to_add: Array<{ key: string; value: string }> }) =>
+      Object.fromEntries(r.response_headers_to_add.map((x) => [x.key, x.value]));
     const t = fresh('t');
     const three = await g.ask({ domain: 'api', descriptors: [[['client', c]], [['tenant', t]]], hits_addend: 3 });
     // client: 7 of 10 left (10-minute window), tenant: 47 of 50: the client is closest.
@@ -215,7 +230,11 @@ test("the operators' companion: PeekRateLimit counts nothing, ResetRateLimit for
     }
     expect(await times(minuteKey)).toHaveLength(4);
     await h.ask({ ...ask, hits_addend: 1 });
-    expect((await admin.peek(ask)).statuses[0]).toMatchObject({ code: 'OVER_LIMIT', current_limit: { name: 'per_minute' }, limit_remaining: 0 });
+    expect((await admin.peek(ask)).statuses[0]).toMatchObject({
+      code: 'OVER_LIMIT',
+      current_limit: { name: 'per_minute' },
+      limit_remaining: 0,
+    });
 
     const after = await admin.reset(ask);
     expect(after.statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 5 });
@@ -231,7 +250,7 @@ test("the operators' companion: PeekRateLimit counts nothing, ResetRateLimit for
   }
 });
 
-test('a listener without the token (off by default) serves Envoy\'s call only; the main port still asks for the token', async () => {
+test("a listener without the token (off by default) serves Envoy's call only; the main port still asks for the token", async () => {
   expect(h.server.envoyTrustedPort).toBeUndefined();
   const g = await startEnvoyHarness({ 'api.yaml': RULES }, { envoyTrustedAddr: '127.0.0.1:0' });
   const trustedAddr = `127.0.0.1:${g.server.envoyTrustedPort!}`;
@@ -240,10 +259,15 @@ test('a listener without the token (off by default) serves Envoy\'s call only; t
   const own = createServiceClient(limiter.LimiterServiceClient, trustedAddr, { token: TEST_TOKEN, timeoutMs: 5000 });
   try {
     const c = fresh('c');
-    expect((await trusted.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null })).statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 9 });
+    expect((await trusted.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null })).statuses[0]).toMatchObject({
+      code: 'OK',
+      limit_remaining: 9,
+    });
     // The same counters as the main port's.
     expect((await g.ask({ domain: 'api', descriptors: [[['client', c]]] })).statuses[0]).toMatchObject({ limit_remaining: 8 });
-    expect((await rejection(g.client.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await rejection(g.client.ask({ domain: 'api', descriptors: [[['client', c]]] }, { token: null }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
     expect((await rejection(admin.reset({ domain: 'api', descriptors: [[['client', c]]] }))).code).toBe(grpc.status.UNIMPLEMENTED);
     expect((await rejection(own.call.consume({ policy: 'service', subject: 'x' }))).code).toBe(grpc.status.UNIMPLEMENTED);
     await waitServing(trustedAddr); // its health follows Redis too
@@ -258,9 +282,13 @@ test('a listener without the token (off by default) serves Envoy\'s call only; t
 
 test('a changed file is in force at once; a bad one is refused, counted and logged, and the last good one stays', async () => {
   const metrics = new Metrics({ defaultMetrics: false });
-  const g = await startEnvoyHarness({ 'a.yaml': 'domain: reload\ndescriptors:\n  - key: k\n    rate_limit: {unit: hour, requests_per_unit: 5}\n' }, { metrics });
+  const g = await startEnvoyHarness(
+    { 'a.yaml': 'domain: reload\ndescriptors:\n  - key: k\n    rate_limit: {unit: hour, requests_per_unit: 5}\n' },
+    { metrics },
+  );
   try {
-    const limitOf = async () => (await g.ask({ domain: 'reload', descriptors: [[['k', 'v']]] })).statuses[0]!.current_limit?.requests_per_unit;
+    const limitOf = async () =>
+      (await g.ask({ domain: 'reload', descriptors: [[['k', 'v']]] })).statuses[0]!.current_limit?.requests_per_unit;
     expect(await limitOf()).toBe(5);
     const src = g.server.envoyConfig!;
     let next = src.nextReload();
@@ -303,15 +331,47 @@ describe('configuration files', () => {
     ['an unknown key', 'domain: d\ndescriptors:\n  - key: k\n    rate_limt: {}', "f.yaml: descriptors[0]: unknown key 'rate_limt'"],
     ['an empty key', 'domain: d\ndescriptors:\n  - value: v', 'f.yaml: descriptors[0]: descriptor has empty key'],
     ['a duplicate descriptor', 'domain: d\ndescriptors:\n  - key: k\n  - key: k', "duplicate descriptor composite key 'd.k'"],
-    ['a bad unit', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: week, requests_per_unit: 1}', "invalid rate limit unit 'week'"],
-    ['unit and window', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: hour, window: 2h, requests_per_unit: 1}', 'give either unit or window'],
-    ['a bad window', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 10 minutes, requests_per_unit: 1}', 'is not a duration'],
-    ['a window over 31 days', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 32d, requests_per_unit: 1}', 'must be 1 ms to 31 days'],
-    ['unlimited with a unit', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unlimited: true, unit: second}', 'should not specify a unit'],
-    ['two limits with one window', 'domain: d\ndescriptors:\n  - key: k\n    rate_limits: [{unit: minute, requests_per_unit: 1}, {window: 60s, requests_per_unit: 2}]', 'same window'],
-    ['share_threshold without wildcard', 'domain: d\ndescriptors:\n  - key: k\n    value: v\n    share_threshold: true', 'share_threshold can only be used with wildcard'],
+    [
+      'a bad unit',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: week, requests_per_unit: 1}',
+      "invalid rate limit unit 'week'",
+    ],
+    [
+      'unit and window',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: hour, window: 2h, requests_per_unit: 1}',
+      'give either unit or window',
+    ],
+    [
+      'a bad window',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 10 minutes, requests_per_unit: 1}',
+      'is not a duration',
+    ],
+    [
+      'a window over 31 days',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {window: 32d, requests_per_unit: 1}',
+      'must be 1 ms to 31 days',
+    ],
+    [
+      'unlimited with a unit',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unlimited: true, unit: second}',
+      'should not specify a unit',
+    ],
+    [
+      'two limits with one window',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limits: [{unit: minute, requests_per_unit: 1}, {window: 60s, requests_per_unit: 2}]',
+      'same window',
+    ],
+    [
+      'share_threshold without wildcard',
+      'domain: d\ndescriptors:\n  - key: k\n    value: v\n    share_threshold: true',
+      'share_threshold can only be used with wildcard',
+    ],
     ['quota_mode', 'domain: d\ndescriptors:\n  - key: k\n    quota_mode: true', 'quota_mode is not supported'],
-    ['replaces naming itself', 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {name: a, replaces: [{name: a}], unit: second, requests_per_unit: 1}', 'replaces should not contain name of same descriptor'],
+    [
+      'replaces naming itself',
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {name: a, replaces: [{name: a}], unit: second, requests_per_unit: 1}',
+      'replaces should not contain name of same descriptor',
+    ],
     ['not YAML', 'domain: [d', 'not valid YAML'],
   ])('%s is refused', (_label, text, message) => {
     expect(() => load(text)).toThrow(message);
@@ -327,7 +387,9 @@ describe('configuration files', () => {
   });
 
   test('matching: key and value first, then a wildcard, then the key alone', () => {
-    const c = load('domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 1}\n  - key: k\n    value: a*\n    rate_limit: {unit: second, requests_per_unit: 2}\n  - key: k\n    value: ab\n    rate_limit: {unit: second, requests_per_unit: 3}\n');
+    const c = load(
+      'domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 1}\n  - key: k\n    value: a*\n    rate_limit: {unit: second, requests_per_unit: 2}\n  - key: k\n    value: ab\n    rate_limit: {unit: second, requests_per_unit: 3}\n',
+    );
     const limitFor = (v: string) => c.match('d', [{ key: 'k', value: v }])?.rule.limits[0]!.limit;
     expect([limitFor('ab'), limitFor('abc'), limitFor('b')]).toEqual([3, 2, 1]);
     expect(c.match('d', [{ key: 'other', value: 'x' }])).toBeUndefined();

@@ -82,10 +82,19 @@ export async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError>
 }
 
 /** A unary call without the internal token. */
-export function callWithoutToken(addr: string, method: 'consume' | 'consumeBatch' | 'peek' | 'reset', req: object): Promise<grpc.ServiceError> {
+export function callWithoutToken(
+  addr: string,
+  method: 'consume' | 'consumeBatch' | 'peek' | 'reset',
+  req: object,
+): Promise<grpc.ServiceError> {
   const raw = new limiter.LimiterServiceClient(addr, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    const fn = raw[method].bind(raw) as unknown as (r: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null) => void) => void;
+    const fn = raw[method].bind(raw) as unknown as (
+      r: object,
+      md: grpc.Metadata,
+      o: grpc.CallOptions,
+      cb: (e: grpc.ServiceError | null) => void,
+    ) => void;
     fn(req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e) => {
       raw.close();
       resolve(e as grpc.ServiceError);

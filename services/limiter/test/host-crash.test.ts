@@ -26,7 +26,17 @@ const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
 /** redis-server as compose starts the limiter's instance (no RDB snapshots: the AOF alone). */
 function startRedis(dir: string, port: number): Promise<ChildProcess> {
-  const args = [join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, 'redis-limiter.conf'), '--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+  const args = [
+    join(DEPLOY, 'redis-common.conf'),
+    '--include',
+    join(DEPLOY, 'redis-limiter.conf'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+  ];
   return startRedisServer(args, dir);
 }
 
@@ -58,7 +68,14 @@ async function hostCrash(policy: 'always' | 'everysec'): Promise<CrashResult> {
   let server: LimiterServer | undefined;
   let client: LimiterClient | undefined;
   const start = async () => {
-    server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl: `redis://127.0.0.1:${port}`, policies: `${POLICY}=${LIMIT}/10m`, graceMs: 100 });
+    server = await startLimiterServer({
+      addr: '127.0.0.1:0',
+      log: testLogger(),
+      token: TEST_TOKEN,
+      redisUrl: `redis://127.0.0.1:${port}`,
+      policies: `${POLICY}=${LIMIT}/10m`,
+      graceMs: 100,
+    });
     await waitServing(`127.0.0.1:${server.port}`);
     client = createLimiterClient(`127.0.0.1:${server.port}`, { token: TEST_TOKEN, timeoutMs: 2000 });
   };

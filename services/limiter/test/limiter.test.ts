@@ -56,7 +56,16 @@ test('10 Consume calls pass, the 11th is denied with retry_after_ms = time until
   expect(ds.map((d) => d.allowed)).toEqual(Array(10).fill(true));
   expect(ds.map((d) => d.remaining)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
   for (const d of ds) {
-    expect(d).toEqual({ allowed: true, limit: 10, remaining: d.remaining, retryAfterMs: 0, resetAfterMs: W10, windowMs: W10, policy: 'service', nextReleaseMs: d.nextReleaseMs });
+    expect(d).toEqual({
+      allowed: true,
+      limit: 10,
+      remaining: d.remaining,
+      retryAfterMs: 0,
+      resetAfterMs: W10,
+      windowMs: W10,
+      policy: 'service',
+      nextReleaseMs: d.nextReleaseMs,
+    });
     // One more call frees up when the first one leaves the window.
     expect(d.nextReleaseMs).toBeLessThanOrEqual(W10);
     expect(d.nextReleaseMs).toBeGreaterThanOrEqual(W10 - (Date.now() - first) - 5);
@@ -88,7 +97,16 @@ test('10 Consume calls pass, the 11th is denied with retry_after_ms = time until
 
 test('Peek never counts', async () => {
   const subject = fresh('peek');
-  expect(await peek('service', subject)).toEqual({ allowed: true, limit: 10, remaining: 10, retryAfterMs: 0, resetAfterMs: 0, windowMs: W10, policy: 'service', nextReleaseMs: 0 });
+  expect(await peek('service', subject)).toEqual({
+    allowed: true,
+    limit: 10,
+    remaining: 10,
+    retryAfterMs: 0,
+    resetAfterMs: 0,
+    windowMs: W10,
+    policy: 'service',
+    nextReleaseMs: 0,
+  });
   for (let i = 0; i < 5; i++) await consume('service', subject);
   const five = await h.storedTimes('service', subject);
   for (let i = 0; i < 20; i++) {
@@ -363,7 +381,11 @@ test('a policy changed between restarts reads the logs written under the old one
     expect(d.limit).toBe(5);
     expect(d.remaining).toBeLessThanOrEqual(5);
     await sleep(220);
-    expect((await c.call.consume({ policy: 'service', subject, cost: 5 })).decision).toMatchObject({ allowed: true, remaining: 0, limit: 5 });
+    expect((await c.call.consume({ policy: 'service', subject, cost: 5 })).decision).toMatchObject({
+      allowed: true,
+      remaining: 0,
+      limit: 5,
+    });
     const raw = (await h.redis.getBuffer(keyFor('service', subject)))!;
     expect(raw[0]).toBe(3);
     expect(raw.length).toBe(8 + 5 * 3);

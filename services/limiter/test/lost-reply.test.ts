@@ -20,7 +20,15 @@ afterAll(async () => {
 });
 
 async function limiterOn(redisUrl: string) {
-  const s = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies: 'service=10/10m', graceMs: 100, healthIntervalMs: 100 });
+  const s = await startLimiterServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    redisUrl,
+    policies: 'service=10/10m',
+    graceMs: 100,
+    healthIntervalMs: 100,
+  });
   started.push(s);
   const addr = `127.0.0.1:${s.port}`;
   await waitServing(addr);

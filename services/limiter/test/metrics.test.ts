@@ -3,7 +3,16 @@
 import { Metrics, Unavailable } from '@etu/common';
 import { LimiterMetrics, redisErrorKind } from '../src/metrics';
 
-const decision = (allowed: boolean, remaining: number) => ({ allowed, limit: 10, remaining, retryAfterMs: 0, resetAfterMs: 0, windowMs: 600_000, policy: 'service', nextReleaseMs: 0 });
+const decision = (allowed: boolean, remaining: number) => ({
+  allowed,
+  limit: 10,
+  remaining,
+  retryAfterMs: 0,
+  resetAfterMs: 0,
+  windowMs: 600_000,
+  policy: 'service',
+  nextReleaseMs: 0,
+});
 
 test('decisions by outcome; near limit = allowed with at most 10 % of the limit left', async () => {
   const m = new Metrics({ defaultMetrics: false });
@@ -34,7 +43,13 @@ test('each Redis failure is counted under its kind', () => {
 test("Envoy rules: envoyproxy/ratelimit's stat names, labels per level, near_limit = hits above 80 %, peeks not counted", async () => {
   const m = new Metrics({ defaultMetrics: false });
   const lm = new LimiterMetrics(m);
-  const rule = { statKey: 'edge.remote_address_50.0.0.5.path', statPath: ['edge', 'remote_address_50.0.0.5', 'path'], limits: [], unlimited: false, shadow: true };
+  const rule = {
+    statKey: 'edge.remote_address_50.0.0.5.path',
+    statPath: ['edge', 'remote_address_50.0.0.5', 'path'],
+    limits: [],
+    unlimited: false,
+    shadow: true,
+  };
   const limit = { limit: 10, windowMs: 1000, unit: 'SECOND' as const, name: '', replaces: [] };
   const o = { rule, limit, untilResetMs: 0, fullResetMs: 0 };
   lm.envoy({ ...o, allowed: true, hits: 7, remaining: 3 });

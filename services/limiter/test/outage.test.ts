@@ -24,7 +24,15 @@ afterAll(async () => {
 });
 
 async function startServer(redisUrl: string, extra: { healthIntervalMs?: number; maxPendingRedisCalls?: number } = {}) {
-  const s = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl, policies: 'service=10/10m', graceMs: 100, ...extra });
+  const s = await startLimiterServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    redisUrl,
+    policies: 'service=10/10m',
+    graceMs: 100,
+    ...extra,
+  });
   started.push(s);
   const addr = `127.0.0.1:${s.port}`;
   await waitServing(addr);
@@ -91,7 +99,12 @@ test('scripts flushed from Redis (restart, failover) are loaded again without th
     await admin.script('FLUSH');
     expect((await c.call.consume({ policy: 'service', subject: 'f' })).decision).toMatchObject({ allowed: true, remaining: 8 });
     await admin.script('FLUSH');
-    const batch = await c.call.consumeBatch({ requests: [{ policy: 'service', subject: 'f' }, { policy: 'service', subject: 'g' }] });
+    const batch = await c.call.consumeBatch({
+      requests: [
+        { policy: 'service', subject: 'f' },
+        { policy: 'service', subject: 'g' },
+      ],
+    });
     expect(batch.items.map((i) => i.decision?.remaining)).toEqual([7, 9]);
   } finally {
     admin.disconnect();
@@ -117,7 +130,9 @@ test('a Redis that stops answering: calls UNAVAILABLE at the 150 ms timeout, wai
     expect(ms[5]).toBeLessThanOrEqual(250);
     expect(ms[10]).toBeLessThan(1000);
     // 100 at once: at most 40 (the bound) wait for Redis, the others are refused without waiting.
-    const errors = await Promise.all(Array.from({ length: 100 }, (_, i) => rejection(c.call.consume({ policy: 'service', subject: `k${i}` }))));
+    const errors = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => rejection(c.call.consume({ policy: 'service', subject: `k${i}` }))),
+    );
     expect(errors.map((e) => e.code)).toEqual(Array(100).fill(grpc.status.UNAVAILABLE));
     const waited = errors.filter((e) => /no answer within 150 ms/.test(e.details)).length;
     const refused = errors.filter((e) => /too many calls waiting/.test(e.details)).length;

@@ -14,6 +14,14 @@ guardDriverRejections(log);
 runService(
   'market',
   log,
-  (metrics) => startMarketServer({ addr: cfg.MARKET_ADDR, log, token: cfg.token, databaseUrl: cfg.DATABASE_URL, graceMs: cfg.SHUTDOWN_GRACE_MS, metrics }),
+  (metrics) =>
+    startMarketServer({
+      addr: cfg.MARKET_ADDR,
+      log,
+      token: cfg.token,
+      databaseUrl: cfg.DATABASE_URL,
+      graceMs: cfg.SHUTDOWN_GRACE_MS,
+      metrics,
+    }),
   { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

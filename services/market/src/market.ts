@@ -153,7 +153,9 @@ export class Market {
     const category = f ? parseCategoryFilter(f.category) : undefined;
     const status = f ? parseStatusFilter(f.status) : undefined;
     const seller = f?.sellerId ? parseUserId('filter.seller_id', f.sellerId, "l'identifiant du vendeur") : undefined;
-    const excluded = f?.excludeSellerId ? parseUserId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur") : undefined;
+    const excluded = f?.excludeSellerId
+      ? parseUserId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur")
+      : undefined;
     const pageSize = parsePageSize(req.pageSize);
     const cursor = req.pageToken ? decodeCursor(req.pageToken) : undefined;
 
@@ -173,9 +175,10 @@ export class Market {
     if (cursor) {
       and.push({ OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] });
     }
-    const rows = await this.query((db) => db.listing.findMany({
-      where: { AND: and },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    const rows = await this.query((db) =>
+      db.listing.findMany({
+        where: { AND: and },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: pageSize + 1,
         include: WITH_USERS,
       }),

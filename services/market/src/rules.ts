@@ -141,7 +141,10 @@ export function parseIdempotencyKey(raw: string): string | null {
     throw new InvalidArgument('idempotency_key', `la clé d'idempotence ne doit pas dépasser ${IDEMPOTENCY_KEY_MAX} caractères.`);
   }
   if (!IDEMPOTENCY_KEY.test(raw)) {
-    throw new InvalidArgument('idempotency_key', "la clé d'idempotence ne peut contenir que des lettres sans accent, des chiffres et « - _ . : ».");
+    throw new InvalidArgument(
+      'idempotency_key',
+      "la clé d'idempotence ne peut contenir que des lettres sans accent, des chiffres et « - _ . : ».",
+    );
   }
   return raw;
 }

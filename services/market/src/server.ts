@@ -1,7 +1,15 @@
 // The market's gRPC server: MarketService over the domain (market.ts), grpc.health.v1 following
 // the database (SERVING while `SELECT 1` answers), internal token required on every RPC, and
 // UNAVAILABLE at once while the database is unreachable (the gate, database.ts).
-import { DomainError, grpcCodeName, Metrics, serveGrpc, type AsyncService, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import {
+  DomainError,
+  grpcCodeName,
+  Metrics,
+  serveGrpc,
+  type AsyncService,
+  type RunningService,
+  type ServiceBaseOptions,
+} from '@etu/common';
 import { market } from '@etu/proto';
 import { createMarketPrisma, marketGate } from './database';
 import { Market } from './market';
@@ -15,8 +23,17 @@ export interface MarketServerOptions extends ServiceBaseOptions {
 export type MarketServer = RunningService;
 
 export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabled: false })): AsyncService<market.MarketServiceServer> {
-  const created = metrics.counter('etu_market_listings_created_total', 'Listings put on sale (Vente); a replayed Vente (same idempotency key) is not counted again.').child({});
-  const purchases = metrics.counter('etu_market_purchases_total', 'Purchases (Achat) by outcome: ok, replayed (a retried purchase already done), or the refusal (NotFound, FailedPrecondition, InvalidArgument, ...).', ['outcome']);
+  const created = metrics
+    .counter(
+      'etu_market_listings_created_total',
+      'Listings put on sale (Vente); a replayed Vente (same idempotency key) is not counted again.',
+    )
+    .child({});
+  const purchases = metrics.counter(
+    'etu_market_purchases_total',
+    'Purchases (Achat) by outcome: ok, replayed (a retried purchase already done), or the refusal (NotFound, FailedPrecondition, InvalidArgument, ...).',
+    ['outcome'],
+  );
   purchases.inc({ outcome: 'ok' }, 0);
   return {
     createListing: async (req) => {

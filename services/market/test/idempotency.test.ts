@@ -50,7 +50,9 @@ test('one key sent 20 times at once through two servers → one listing, every a
   await Promise.all(clients.map((c) => c.call.listListings({ pageSize: 1, pageToken: '' })));
   const key = 'form-concurrent-1';
   const before = await countOf(alice);
-  const answers = await Promise.all(clients.map((c) => c.call.createListing(listing(alice, { title: 'Double clic', idempotencyKey: key }))));
+  const answers = await Promise.all(
+    clients.map((c) => c.call.createListing(listing(alice, { title: 'Double clic', idempotencyKey: key }))),
+  );
   expect(await countOf(alice)).toBe(before + 1);
   expect(new Set(answers.map((a) => a.listing!.id)).size).toBe(1);
   expect(answers.filter((a) => !a.replayed)).toHaveLength(1);

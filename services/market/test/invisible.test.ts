@@ -28,7 +28,11 @@ test.each([
     const label = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     expect({ code: err.code, details: err.details }).toEqual({
       code: grpc.status.INVALID_ARGUMENT,
-      details: expect.stringMatching(new RegExp(`^${field}: ${what} contient un caractère (de contrôle de direction du texte|invisible) \\(${label.replace('+', '\\+')}\\)`)),
+      details: expect.stringMatching(
+        new RegExp(
+          `^${field}: ${what} contient un caractère (de contrôle de direction du texte|invisible) \\(${label.replace('+', '\\+')}\\)`,
+        ),
+      ),
     });
   }
   expect(await h.db.listing.count()).toBe(before);

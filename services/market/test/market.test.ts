@@ -66,7 +66,9 @@ describe('CreateListing and GetListing', () => {
   });
 
   test('the title is stored trimmed; the description exactly as given', async () => {
-    const { listing: created } = await h.client.call.createListing(listing(alice, { title: '  \t Calculatrice  \n', description: '  espaces  \n' }));
+    const { listing: created } = await h.client.call.createListing(
+      listing(alice, { title: '  \t Calculatrice  \n', description: '  espaces  \n' }),
+    );
     expect(created!.title).toBe('Calculatrice');
     expect(created!.description).toBe('  espaces  \n');
   });
@@ -257,7 +259,10 @@ describe('Purchase', () => {
     expect({ status: row.status, buyerId: row.buyer?.publicId }).toEqual({ status: 'vendu', buyerId: bob });
 
     const again = await grpcError(h.client.call.purchase({ listingId: l!.id, buyerId: carol }));
-    expect({ code: again.code, details: again.details }).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'Cet article a déjà été vendu.' });
+    expect({ code: again.code, details: again.details }).toEqual({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: 'Cet article a déjà été vendu.',
+    });
     expect((await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } })).buyer?.publicId).toBe(bob);
   });
 

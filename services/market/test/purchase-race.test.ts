@@ -39,7 +39,11 @@ test(`${TRIALS} trials of ${BUYERS} concurrent buyers: exactly one wins each tim
 
     expect(wins).toHaveLength(1);
     expect(losses).toHaveLength(BUYERS - 1);
-    for (const e of losses) expect({ code: e.code, details: e.details }).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'Cet article a déjà été vendu.' });
+    for (const e of losses)
+      expect({ code: e.code, details: e.details }).toEqual({
+        code: grpc.status.FAILED_PRECONDITION,
+        details: 'Cet article a déjà été vendu.',
+      });
 
     const winner = buyers[wins[0]!.i]!;
     expect(wins[0]!.listing).toMatchObject({ id: l!.id, status: market.ListingStatus.LISTING_STATUS_SOLD, buyerId: winner });

@@ -39,11 +39,19 @@ test('ids are positive decimal INTs; lengths count code points', () => {
 });
 
 test('only the mariadb driver’s orphaned connection failure is classified as ignorable', () => {
-  const orphan = Object.assign(new Error("setting timezone '+00:00' fails on server."), { name: 'SqlError', fatal: true, sqlState: '08S01' });
+  const orphan = Object.assign(new Error("setting timezone '+00:00' fails on server."), {
+    name: 'SqlError',
+    fatal: true,
+    sqlState: '08S01',
+  });
   expect(isOrphanedConnectionFailure(orphan)).toBe(true);
   // The same orphaned promise when the link drops during SET time_zone (not fatal, errno 45033).
-  expect(isOrphanedConnectionFailure(Object.assign(new Error('time zone'), { name: 'SqlError', fatal: false, errno: 45033, sqlState: 'HY000' }))).toBe(true);
-  expect(isOrphanedConnectionFailure(Object.assign(new Error('syntax'), { name: 'SqlError', fatal: false, sqlState: '42000' }))).toBe(false);
+  expect(
+    isOrphanedConnectionFailure(Object.assign(new Error('time zone'), { name: 'SqlError', fatal: false, errno: 45033, sqlState: 'HY000' })),
+  ).toBe(true);
+  expect(isOrphanedConnectionFailure(Object.assign(new Error('syntax'), { name: 'SqlError', fatal: false, sqlState: '42000' }))).toBe(
+    false,
+  );
   expect(isOrphanedConnectionFailure(new TypeError('bug'))).toBe(false);
   expect(isOrphanedConnectionFailure(undefined)).toBe(false);
 });

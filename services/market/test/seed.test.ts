@@ -33,7 +33,8 @@ afterAll(async () => {
 
 test('the demo listings follow every rule, books and DVDs among them', () => {
   expect(DEMO_LISTINGS.length).toBeGreaterThanOrEqual(12);
-  for (const l of DEMO_LISTINGS) expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '' })).not.toThrow();
+  for (const l of DEMO_LISTINGS)
+    expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '' })).not.toThrow();
   expect(new Set(DEMO_LISTINGS.map((l) => l.category)).size).toBe(3);
 });
 
@@ -42,7 +43,8 @@ test('deals the listings to the students only, and adds nothing the second time'
   const first = await seedDemoListings(m, db, accounts);
   expect(first).toEqual({ created: DEMO_LISTINGS.length, skipped: [], unknown: [] });
   const counts: Record<string, number> = {};
-  for (const l of await db.listing.findMany({ include: { seller: true } })) counts[l.seller.publicId] = (counts[l.seller.publicId] ?? 0) + 1;
+  for (const l of await db.listing.findMany({ include: { seller: true } }))
+    counts[l.seller.publicId] = (counts[l.seller.publicId] ?? 0) + 1;
   expect(counts).toEqual({ [accounts[1]!.id]: 4, [accounts[2]!.id]: 4, [accounts[3]!.id]: 4 });
 
   const second = await seedDemoListings(m, db, accounts);
@@ -67,7 +69,13 @@ test('reads the auth seed’s file; a missing file is null, a broken one a clear
   expect(readDemoAccounts(join(dir, 'absent.json'))).toBeNull();
   const file = join(dir, 'demo-accounts.json');
   const id = '3f6c1c9e-8a0b-4d35-9a57-2c1e0b7f4d21';
-  writeFileSync(file, JSON.stringify([{ id, email: 'a@b', password: 'secret', role: 'STUDENT', firstName: 'A', lastName: 'B' }, { id: 3, email: 'old@b', role: 'STUDENT' }]));
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { id, email: 'a@b', password: 'secret', role: 'STUDENT', firstName: 'A', lastName: 'B' },
+      { id: 3, email: 'old@b', role: 'STUDENT' },
+    ]),
+  );
   // An entry from before public ids (a number) is left out; the auth seed rewrites the file.
   expect(readDemoAccounts(file)).toEqual([{ id, email: 'a@b', role: 'STUDENT' }]);
   writeFileSync(file, '{oops');

@@ -89,7 +89,7 @@ describe('the database goes away and comes back', () => {
     unguard = guardDriverRejections(testLogger());
     tdb = await createTestDatabase();
     const db = createPrismaClient(tdb.url, { connectionLimit: 1 });
-    sellerId = ((await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).publicId);
+    sellerId = (await db.user.create({ data: { lastName: 'L', firstName: 'F', email: 'f@l.test', passwordHash: 'x' } })).publicId;
     await db.$disconnect();
     const s = parseDatabaseUrl(tdb.url);
     relay = await startTcpRelay({ host: s.host, port: s.port });
@@ -133,7 +133,7 @@ describe('the database goes away and comes back', () => {
       expect(await waitHealth(addr, 'SERVING')).toBe('SERVING');
       const { listing: after } = await c.call.createListing(listing(sellerId, { title: 'Après la panne' }));
       expect((await c.call.getListing({ id: before!.id })).listing!.title).toBe('Avant la panne');
-      expect((await c.call.purchase({ listingId: after!.id, buyerId: sellerId }).catch((e: unknown) => (e as grpc.ServiceError).code))).toBe(
+      expect(await c.call.purchase({ listingId: after!.id, buyerId: sellerId }).catch((e: unknown) => (e as grpc.ServiceError).code)).toBe(
         grpc.status.FAILED_PRECONDITION,
       );
     } finally {

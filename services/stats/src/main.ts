@@ -13,6 +13,14 @@ runService(
   'stats',
   log,
   (metrics) =>
-    startStatsServer({ addr: cfg.STATS_ADDR, log, token: cfg.token, redisUrl: cfg.STATS_REDIS_URL, dedupTtlMs: cfg.STATS_DEDUP_TTL_MS, graceMs: cfg.SHUTDOWN_GRACE_MS, metrics }),
+    startStatsServer({
+      addr: cfg.STATS_ADDR,
+      log,
+      token: cfg.token,
+      redisUrl: cfg.STATS_REDIS_URL,
+      dedupTtlMs: cfg.STATS_DEDUP_TTL_MS,
+      graceMs: cfg.SHUTDOWN_GRACE_MS,
+      metrics,
+    }),
   { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },
 );

@@ -52,7 +52,8 @@ function checkTime(field: string, at: Date | undefined): number | undefined {
 
 function checkCount(count: number | undefined, outcome: OutcomeName): number {
   if (count === undefined) return 1;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_RECORD_COUNT) throw new InvalidArgument('count', `must be between 1 and ${MAX_RECORD_COUNT}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RECORD_COUNT)
+    throw new InvalidArgument('count', `must be between 1 and ${MAX_RECORD_COUNT}`);
   if (count > 1 && outcome !== 'denied') throw new InvalidArgument('count', 'may exceed 1 only for OUTCOME_DENIED');
   return count;
 }
@@ -82,15 +83,27 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
   // run, so it is never sent again after the reconnect (ioredis would, whenever Redis comes
   // back); the caller got UNAVAILABLE (the command timeout settles every call). So each
   // RecordServiceCall runs at most once, which denials, not deduplicated, rely on (README).
-  const redis = createRedis(opts.redisUrl, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats', extra: { autoResendUnfulfilledCommands: false } });
+  const redis = createRedis(opts.redisUrl, {
+    commandTimeoutMs: opts.redisTimeoutMs ?? 500,
+    name: 'stats',
+    extra: { autoResendUnfulfilledCommands: false },
+  });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
   // Events recorded by kind (login, vente_allowed, achat_denied, ..., user), duplicates ignored
   // (a retried record whose event id was already seen), and records that failed.
   const m = opts.metrics ?? new Metrics({ enabled: false });
-  const recorded = m.counter('etu_stats_events_recorded_total', 'Events recorded, by kind (login, vente_allowed, vente_denied, achat_allowed, achat_denied, user).', ['kind']);
-  const duplicates = m.counter('etu_stats_duplicates_ignored_total', 'Records ignored because their event id was already recorded (a retry), by kind.', ['kind']);
+  const recorded = m.counter(
+    'etu_stats_events_recorded_total',
+    'Events recorded, by kind (login, vente_allowed, vente_denied, achat_allowed, achat_denied, user).',
+    ['kind'],
+  );
+  const duplicates = m.counter(
+    'etu_stats_duplicates_ignored_total',
+    'Records ignored because their event id was already recorded (a retry), by kind.',
+    ['kind'],
+  );
   const failed = m.counter('etu_stats_errors_total', 'Records that failed (Redis down or refusing), by kind.', ['kind']);
   for (const kind of ['login', 'vente_allowed', 'vente_denied', 'achat_allowed', 'achat_denied', 'user']) {
     recorded.inc({ kind }, 0);
@@ -127,7 +140,13 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);
-      counted('user', await observed('user', st.registerUser(userId).then(() => true)));
+      counted(
+        'user',
+        await observed(
+          'user',
+          st.registerUser(userId).then(() => true),
+        ),
+      );
       return {};
     },
     getDashboard: async () => {
@@ -177,6 +196,10 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
     probe: async () => {
       await redis.ping();
     },
-    release: () => redis.quit().then(() => undefined, () => redis.disconnect()),
+    release: () =>
+      redis.quit().then(
+        () => undefined,
+        () => redis.disconnect(),
+      ),
   });
 }

@@ -92,14 +92,14 @@ export class StatsStore {
   async recordLogin(eventId: string, userId: string, at?: number): Promise<boolean> {
     return fromRedis(async () => {
       const dup = await this.redis.statsRecordLogin(
-      eventKey(eventId),
-      LOGINS,
-      LAST_LOGIN,
-      CALLS_USER,
-      TOTALS,
-      userId,
-      this.eventTime(at),
-      this.dedupTtlMs,
+        eventKey(eventId),
+        LOGINS,
+        LAST_LOGIN,
+        CALLS_USER,
+        TOTALS,
+        userId,
+        this.eventTime(at),
+        this.dedupTtlMs,
       );
       return dup === 0;
     });
@@ -112,24 +112,24 @@ export class StatsStore {
    */
   async recordCall(eventId: string, userId: string, service: ServiceName, outcome: OutcomeName, at?: number, count = 1): Promise<boolean> {
     return fromRedis(async () => {
-    const t = this.eventTime(at);
-    const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
-    const allowed = outcome === 'allowed';
-    const dup = await this.redis.statsRecordCall(
-      eventKey(eventId),
-      allowed ? CALLS_SERVICE : DENIED_SERVICE,
-      allowed ? CALLS_USER : DENIED_USER,
-      CALLS_USER,
-      userKey(userId),
-      minuteKey(t),
-      userId,
-      service,
-      countField(service, outcome),
-      allowed ? this.dedupTtlMs : 0,
-      expiresAt > this.now() ? expiresAt : 0,
-      count,
-    );
-    return dup === 0;
+      const t = this.eventTime(at);
+      const expiresAt = minuteStart(t) + MINUTE_MS + MINUTE_RETENTION_MS;
+      const allowed = outcome === 'allowed';
+      const dup = await this.redis.statsRecordCall(
+        eventKey(eventId),
+        allowed ? CALLS_SERVICE : DENIED_SERVICE,
+        allowed ? CALLS_USER : DENIED_USER,
+        CALLS_USER,
+        userKey(userId),
+        minuteKey(t),
+        userId,
+        service,
+        countField(service, outcome),
+        allowed ? this.dedupTtlMs : 0,
+        expiresAt > this.now() ? expiresAt : 0,
+        count,
+      );
+      return dup === 0;
     });
   }
 

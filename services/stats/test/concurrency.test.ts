@@ -116,7 +116,14 @@ test('10,000 concurrent events from 4 processes with 5% duplicates give exact to
   ]);
   expect(d.mostUsedService).toEqual(tot.va >= tot.aa ? { service: VENTE, count: tot.va } : { service: ACHAT, count: tot.aa });
   expect(d.topConnectors).toEqual(rows([...logins.entries()].sort(byCountDescThenId).slice(0, 3)));
-  expect(d.leastServiceUsers).toEqual(rows(users.map((u): [string, number] => [u, allowedOf(u)]).sort(byCountAscThenId).slice(0, 10)));
+  expect(d.leastServiceUsers).toEqual(
+    rows(
+      users
+        .map((u): [string, number] => [u, allowedOf(u)])
+        .sort(byCountAscThenId)
+        .slice(0, 10),
+    ),
+  );
   expect(d.leastServiceUsers.slice(0, 5)).toEqual(IDLE_USERS.map((userId) => ({ userId, count: 0 })));
   expect(d.topDeniedUsers).toEqual(
     rows(

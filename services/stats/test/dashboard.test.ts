@@ -35,7 +35,14 @@ const IDLE = ['20', '21'];
 
 type Ev =
   | { kind: 'login'; eventId: string; userId: string; at: Date }
-  | { kind: 'call'; eventId: string; userId: string; service: typeof VENTE | typeof ACHAT; outcome: typeof ALLOWED | typeof DENIED; at: Date };
+  | {
+      kind: 'call';
+      eventId: string;
+      userId: string;
+      service: typeof VENTE | typeof ACHAT;
+      outcome: typeof ALLOWED | typeof DENIED;
+      at: Date;
+    };
 
 function history(): Ev[] {
   const logins: Ev[] = [];
@@ -45,7 +52,14 @@ function history(): Ev[] {
     for (let k = 0; k < n; k++) logins.push({ kind: 'login', eventId: `login-${userId}-${k}`, userId, at: at(last - k) });
     const add = (count: number, service: number, outcome: number, tag: string) => {
       for (let k = 0; k < count; k++) {
-        calls.push({ kind: 'call', eventId: `call-${userId}-${tag}-${k}`, userId, service, outcome, at: new Date(T0 + 200 * MIN + ++second * 1000) });
+        calls.push({
+          kind: 'call',
+          eventId: `call-${userId}-${tag}-${k}`,
+          userId,
+          service,
+          outcome,
+          at: new Date(T0 + 200 * MIN + ++second * 1000),
+        });
       }
     };
     add(va, VENTE, ALLOWED, 'va');
@@ -59,7 +73,8 @@ function history(): Ev[] {
 
 async function send(t: TestStats, e: Ev): Promise<boolean> {
   if (e.kind === 'login') return (await env.t.call.recordLogin({ eventId: e.eventId, userId: e.userId, at: e.at })).duplicate;
-  return (await env.t.call.recordServiceCall({ eventId: e.eventId, userId: e.userId, service: e.service, outcome: e.outcome, at: e.at })).duplicate;
+  return (await env.t.call.recordServiceCall({ eventId: e.eventId, userId: e.userId, service: e.service, outcome: e.outcome, at: e.at }))
+    .duplicate;
 }
 
 const EXPECTED = {
@@ -155,7 +170,13 @@ test('the scripted history gives exactly the expected dashboard', async () => {
   expect(lastHour[59]!.minute!.getTime()).toBeLessThanOrEqual(now);
   expect(lastHour[59]!.minute!.getTime()).toBeGreaterThan(now - 2 * MIN);
   lastHour.forEach((b, i) => {
-    expect(b).toEqual({ minute: new Date(lastHour[59]!.minute!.getTime() - (59 - i) * MIN), venteAllowed: 0, achatAllowed: 0, venteDenied: 0, achatDenied: 0 });
+    expect(b).toEqual({
+      minute: new Date(lastHour[59]!.minute!.getTime() - (59 - i) * MIN),
+      venteAllowed: 0,
+      achatAllowed: 0,
+      venteDenied: 0,
+      achatDenied: 0,
+    });
   });
 });
 
@@ -201,7 +222,9 @@ test('replaying every login and allowed call, re-registering every user, and reu
   for (const u of [...TABLE.map((r) => r[0]), ...IDLE]) await env.t.call.registerUser({ userId: u });
   // Same event id, different user and time: the first recording wins.
   expect((await env.t.call.recordLogin({ eventId: 'login-5-0', userId: '6', at: at(500) })).duplicate).toBe(true);
-  expect((await env.t.call.recordServiceCall({ eventId: 'call-1-va-0', userId: '2', service: ACHAT, outcome: ALLOWED })).duplicate).toBe(true);
+  expect((await env.t.call.recordServiceCall({ eventId: 'call-1-va-0', userId: '2', service: ACHAT, outcome: ALLOWED })).duplicate).toBe(
+    true,
+  );
 
   const after = await env.t.call.getDashboard({});
   const strip = (d: typeof before) => ({ ...d, lastHour: d.lastHour.map(({ minute: _m, ...counts }) => counts) });
@@ -213,7 +236,16 @@ test('replaying every login and allowed call, re-registering every user, and reu
 test('the keys are the documented ones, readable with redis-cli', async () => {
   const keys = (await env.redis.keys('*')).sort();
   // etu:store:init: the database's initialisation marker (@etu/common store-marker.ts).
-  const fixed = ['etu:store:init', 'stats:calls:service', 'stats:calls:user', 'stats:denied:service', 'stats:denied:user', 'stats:last_login', 'stats:logins', 'stats:totals'];
+  const fixed = [
+    'etu:store:init',
+    'stats:calls:service',
+    'stats:calls:user',
+    'stats:denied:service',
+    'stats:denied:user',
+    'stats:last_login',
+    'stats:logins',
+    'stats:totals',
+  ];
   const events = keys.filter((k) => k.startsWith('stats:event:'));
   const users = keys.filter((k) => k.startsWith('stats:user:'));
   expect(keys.filter((k) => !fixed.includes(k) && !events.includes(k) && !users.includes(k))).toEqual([]);

@@ -14,7 +14,9 @@ const denied = async (userId: string) => {
 
 test('3,000 refused calls of one user add a constant number of keys and count exactly', async () => {
   // The first refusal creates the user's counters; everything after only increments them.
-  expect((await env.t.call.recordServiceCall({ eventId: 'first', userId: 'hammer', service: ACHAT, outcome: DENIED })).duplicate).toBe(false);
+  expect((await env.t.call.recordServiceCall({ eventId: 'first', userId: 'hammer', service: ACHAT, outcome: DENIED })).duplicate).toBe(
+    false,
+  );
   const keysAfterOne = await env.redis.dbsize();
   for (let i = 0; i < 3000; i += 100) {
     const batch = Array.from({ length: 100 }, (_, j) =>
@@ -48,7 +50,9 @@ test.each([
   ['count above 1 for an allowed call', { outcome: ALLOWED, count: 2 }],
 ])('%s → INVALID_ARGUMENT naming count, nothing stored', async (_name, extra) => {
   const before = await env.redis.dbsize();
-  await expect(env.t.call.recordServiceCall({ eventId: 'bad-count', userId: 'nobody-yet', service: VENTE, ...extra })).rejects.toMatchObject({
+  await expect(
+    env.t.call.recordServiceCall({ eventId: 'bad-count', userId: 'nobody-yet', service: VENTE, ...extra }),
+  ).rejects.toMatchObject({
     code: status.INVALID_ARGUMENT,
     details: expect.stringMatching(/^count/),
   });
@@ -76,9 +80,11 @@ test('a record whose reply was lost is never sent to Redis again after the recon
   try {
     await t.call.registerUser({ userId: 'cut' }); // connected and ready
     relay.holdReplies(true);
-    await expect(t.call.recordServiceCall({ eventId: 'lost-reply', userId: 'cut', service: VENTE, outcome: DENIED })).rejects.toMatchObject({
-      code: status.UNAVAILABLE,
-    });
+    await expect(t.call.recordServiceCall({ eventId: 'lost-reply', userId: 'cut', service: VENTE, outcome: DENIED })).rejects.toMatchObject(
+      {
+        code: status.UNAVAILABLE,
+      },
+    );
     await relay.cut();
     relay.holdReplies(false);
     await relay.restore();

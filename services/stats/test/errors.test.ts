@@ -17,11 +17,27 @@ test.each([
   ['RecordLogin with a 129-character user_id', () => env.t.call.recordLogin({ eventId: 'e1', userId: '1'.repeat(129) }), 'user_id'],
   ['RecordLogin dated before 1970', () => env.t.call.recordLogin({ eventId: 'e1', userId: '42', at: new Date(-1000) }), 'at'],
   ['RecordServiceCall without event_id', () => env.t.call.recordServiceCall({ ...call, eventId: '' }), 'event_id'],
-  ['RecordServiceCall with a 200-character event_id', () => env.t.call.recordServiceCall({ ...call, eventId: 'é'.repeat(200) }), 'event_id'],
+  [
+    'RecordServiceCall with a 200-character event_id',
+    () => env.t.call.recordServiceCall({ ...call, eventId: 'é'.repeat(200) }),
+    'event_id',
+  ],
   ['RecordServiceCall without user_id', () => env.t.call.recordServiceCall({ ...call, userId: '' }), 'user_id'],
-  ['RecordServiceCall with an unspecified service', () => env.t.call.recordServiceCall({ ...call, service: stats.ServiceKind.SERVICE_KIND_UNSPECIFIED }), 'service'],
-  ['RecordServiceCall with an unknown service', () => env.t.call.recordServiceCall({ ...call, service: 7 as stats.ServiceKind }), 'service'],
-  ['RecordServiceCall with an unspecified outcome', () => env.t.call.recordServiceCall({ ...call, outcome: stats.Outcome.OUTCOME_UNSPECIFIED }), 'outcome'],
+  [
+    'RecordServiceCall with an unspecified service',
+    () => env.t.call.recordServiceCall({ ...call, service: stats.ServiceKind.SERVICE_KIND_UNSPECIFIED }),
+    'service',
+  ],
+  [
+    'RecordServiceCall with an unknown service',
+    () => env.t.call.recordServiceCall({ ...call, service: 7 as stats.ServiceKind }),
+    'service',
+  ],
+  [
+    'RecordServiceCall with an unspecified outcome',
+    () => env.t.call.recordServiceCall({ ...call, outcome: stats.Outcome.OUTCOME_UNSPECIFIED }),
+    'outcome',
+  ],
   ['RecordServiceCall with an unknown outcome', () => env.t.call.recordServiceCall({ ...call, outcome: 9 as stats.Outcome }), 'outcome'],
   ['RegisterUser without user_id', () => env.t.call.registerUser({ userId: '' }), 'user_id'],
 ])('%s is INVALID_ARGUMENT naming the field', async (_label, run, field) => {
@@ -32,7 +48,9 @@ test.each([
 
 test('the limits are inclusive, and rejected input recorded nothing', async () => {
   expect((await env.t.call.recordLogin({ eventId: 'x'.repeat(128), userId: '1'.repeat(128) })).duplicate).toBe(false);
-  expect((await env.t.call.recordServiceCall({ eventId: 'é'.repeat(128), userId: '43', service: ACHAT, outcome: DENIED })).duplicate).toBe(false);
+  expect((await env.t.call.recordServiceCall({ eventId: 'é'.repeat(128), userId: '43', service: ACHAT, outcome: DENIED })).duplicate).toBe(
+    false,
+  );
   const d = await env.t.call.getDashboard({});
   expect(d.totalLogins).toBe(1);
   expect(d.knownUsers).toBe(2);
@@ -53,7 +71,12 @@ test('every RPC without the internal token, or with a wrong one, is UNAUTHENTICA
       const md = new grpc.Metadata();
       if (header) md.set('authorization', header);
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-        (raw as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[name]!.call(raw, req, md, resolve),
+        (raw as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[name]!.call(
+          raw,
+          req,
+          md,
+          resolve,
+        ),
       );
       expect([name, err?.code]).toEqual([name, grpc.status.UNAUTHENTICATED]);
     }

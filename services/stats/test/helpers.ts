@@ -13,7 +13,10 @@ export interface TestStats {
   close(): Promise<void>;
 }
 
-export async function startTestStats(redisUrl: string, extra: { redisTimeoutMs?: number; healthIntervalMs?: number; dedupTtlMs?: number } = {}): Promise<TestStats> {
+export async function startTestStats(
+  redisUrl: string,
+  extra: { redisTimeoutMs?: number; healthIntervalMs?: number; dedupTtlMs?: number } = {},
+): Promise<TestStats> {
   const server = await startStatsServer({
     addr: '127.0.0.1:0',
     log: testLogger(),
