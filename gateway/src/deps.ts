@@ -1,7 +1,6 @@
 // What the app is built from (AppDeps, given by main.ts or a test) and what flows, pages and
 // routers receive (Wiring). Types only.
-import type Redis from 'ioredis';
-import type { Logger } from '@etu/common';
+import type { Logger, RedisClient } from '@etu/common';
 import type { Clients } from './clients';
 import type { GatewayConfig } from './config';
 import type { Metrics } from './lib/metrics';
@@ -32,7 +31,7 @@ export interface AppDeps {
   config: AppConfig;
   clients: Clients;
   /** Redis connection of the session store (db 2). */
-  sessionRedis: Redis;
+  sessionRedis: RedisClient;
   log: Logger;
   metrics?: Metrics;
 }
@@ -41,7 +40,7 @@ export interface AppDeps {
 export interface Wiring {
   config: AppConfig;
   clients: Omit<Clients, 'limiter'>;
-  sessionRedis: Redis;
+  sessionRedis: RedisClient;
   /** Whether the session store answers, for visitors' pages that do not touch it. */
   sessionStore: SessionStoreProbe;
   metrics: Metrics;

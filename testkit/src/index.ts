@@ -3,3 +3,4 @@
 // package depends on it, and the production image removes it (deploy/test/image.test.ts).
 export * from './redis';
 export * from './database';
+export * from './redis-cluster';

@@ -7,8 +7,7 @@
 //   ok, or unknown when its part did not answer.
 // None of these makes the gateway unready (the site works; it has forgotten things); the
 // operator is told what each means in docs/operations.md, "Noticing an empty or stale store".
-import type Redis from 'ioredis';
-import { StoreMarker, type Logger, type PromiseClient } from '@etu/common';
+import { StoreMarker, type Logger, type PromiseClient, type RedisClient } from '@etu/common';
 import type { store } from '@etu/proto';
 
 export type StoreState = 'ok' | 'empty' | 'foreign' | 'behind' | 'unknown';
@@ -47,7 +46,7 @@ export class StoreCheck {
 
   constructor(
     private readonly clients: { auth: StoreClient; limiter: StoreClient; stats: StoreClient },
-    sessionRedis: Redis,
+    sessionRedis: RedisClient,
     private readonly log: Logger,
     private readonly cacheMs = 10_000,
   ) {

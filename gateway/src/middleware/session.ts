@@ -1,4 +1,5 @@
-// Server-side sessions in Redis (`sess:<id>`, SESSION_REDIS_URL, db 2 by default).
+// Server-side sessions in Redis (`sess:<id>`, SESSION_REDIS_URL, db 2 by default, or a Redis
+// Cluster: every command below names one key).
 //
 // - The id is 32 random bytes (256 bits), base64url; the cookie carries it, signed with
 //   SESSION_KEYS (Koa's keygrip: the first key signs, every key verifies, for rotation).
@@ -21,12 +22,12 @@
 //   written) whether a login could store its session.
 // koa-session is not used: koa-session cannot refuse to resurrect a destroyed session
 // and has no absolute timeout; this file is small and tested instead.
-import type Redis from 'ioredis';
+import type { RedisClient } from '@etu/common';
 import type { Middleware, ParameterizedContext } from 'koa';
 import { Session, type Flash, type SessionData } from '../lib/session';
 
 export interface SessionOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Idle timeout in ms (default 30 min). */
   idleMs: number;
   /** Absolute lifetime in ms (default 12 h). */
@@ -164,7 +165,8 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
       if (session.storeDown) return;
       const p = session.pending();
       try {
-        if (p.dropped.length) await redis.del(...p.dropped.map((d) => KEY_PREFIX + d));
+        // One DEL per key: on a Redis Cluster two sessions' keys are in different slots.
+        if (p.dropped.length) await Promise.all(p.dropped.map((d) => redis.del(KEY_PREFIX + d)));
         if (p.id && p.data) {
           const ttl = ttlFor(p.data);
           if (p.isNew) {

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { localStore, partInfo } from './parts';
+import { parseRedisUrl } from './redis';
 import { resolveSecret } from './secrets';
 
 export class ConfigError extends Error {
@@ -65,16 +66,25 @@ export const vars = {
           return false;
         }
       }, 'expected an http(s) URL like http://otel-collector:4318'),
-  redisUrl: (def: string) => vars.url(def, ['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
-  databaseUrl: () => vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
-  logLevel: () =>
+  /**
+   * A Redis URL: one Redis (redis://, rediss://) or a Redis Cluster (redis+cluster://h1:p1,h2:p2,
+   * rediss+cluster://), checked with parseRedisUrl (redis.ts), the one parser createRedis uses.
+   */
+  redisUrl: (def: string) =>
     z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-        error: 'expected one of fatal, error, warn, info, debug, trace, silent',
-      })
-      .default('info'),
-  nodeEnv: () =>
-    z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
+      .string()
+      .default(def)
+      .superRefine((v, ctx) => {
+        try {
+          parseRedisUrl(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+  databaseUrl: () =>
+    vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  nodeEnv: () => z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
   /** A positive integer of milliseconds. */
   millis: (def: number) => z.coerce.number({ error: 'expected a number of milliseconds' }).int().positive().default(def),
   bool: (def: boolean) =>

@@ -4,15 +4,22 @@
 // without its data — so quotas, statistics or sessions started again from nothing; a marker
 // naming another database means Redis and MariaDB do not belong together (a restore of one
 // without the other). The gateway reports both on /readyz (docs/operations.md).
-import type Redis from 'ioredis';
 import { store } from '@etu/proto';
 import type { Logger } from './logger';
 import { Unavailable } from './errors';
-import { isRedisUnavailable } from './redis';
+import { isCluster, isRedisUnavailable, type RedisClient } from './redis';
 import type { AsyncService } from './server';
 import type { ExtraService } from './service';
 
 export const STORE_MARKER_KEY = 'etu:store:init';
+
+/**
+ * The marker's key: `etu:store:init` in a store's own database; on a Redis Cluster (one database
+ * that several stores may share) one per store, `etu:store:init:<store>`.
+ */
+export function storeMarkerKey(redis: RedisClient, store: string): string {
+  return isCluster(redis) ? `${STORE_MARKER_KEY}:${store}` : STORE_MARKER_KEY;
+}
 
 export interface Marker {
   /** When the marker was written (ms since the epoch). */
@@ -41,25 +48,28 @@ export interface MarkerState {
 
 export class StoreMarker {
   private missingSeen = false;
+  private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** limiter, stats, sessions. */
     readonly store: string,
     private readonly log: Logger,
     /** What an empty database means, for the log line. */
     private readonly meaning: string,
-  ) {}
+  ) {
+    this.key = storeMarkerKey(redis, store);
+  }
 
   /**
    * Reads the marker, writes it when missing (SET NX: of concurrent writers one wins), and records
    * `databaseId` in a marker that has none yet.
    */
   async check(databaseId = ''): Promise<MarkerState> {
-    let marker = parse(await this.redis.get(STORE_MARKER_KEY));
+    let marker = parse(await this.redis.get(this.key));
     if (!marker) {
       const fresh: Marker = { createdAt: Date.now(), database: databaseId };
-      if ((await this.redis.set(STORE_MARKER_KEY, JSON.stringify(fresh), 'NX')) === 'OK') {
+      if ((await this.redis.set(this.key, JSON.stringify(fresh), 'NX')) === 'OK') {
         marker = fresh;
         this.missingSeen = true;
         this.log.warn(
@@ -67,11 +77,11 @@ export class StoreMarker {
           `Redis database of ${this.store} had no initialisation marker: it was new or lost its data (${this.meaning}); marker written`,
         );
       } else {
-        marker = parse(await this.redis.get(STORE_MARKER_KEY)) ?? fresh;
+        marker = parse(await this.redis.get(this.key)) ?? fresh;
       }
     } else if (marker.database === '' && databaseId !== '') {
       marker = { ...marker, database: databaseId };
-      await this.redis.set(STORE_MARKER_KEY, JSON.stringify(marker), 'XX');
+      await this.redis.set(this.key, JSON.stringify(marker), 'XX');
     }
     return { found: !this.missingSeen, marker };
   }
@@ -82,9 +92,8 @@ export class StoreMarker {
  * `also`); also checks the marker each time the connection becomes ready (start, and a Redis
  * that came back — maybe empty).
  */
-export function redisStoreService(redis: Redis, marker: StoreMarker, opts: { log: Logger; users?: () => Promise<number> }): ExtraService {
-  const onReady = () =>
-    void marker.check().catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
+export function redisStoreService(redis: RedisClient, marker: StoreMarker, opts: { log: Logger; users?: () => Promise<number> }): ExtraService {
+  const onReady = () => void marker.check().catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
   redis.on('ready', onReady);
   if (redis.status === 'ready') onReady();
   const handlers: AsyncService<store.StoreServiceServer> = {

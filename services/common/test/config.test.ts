@@ -44,6 +44,10 @@ test('defaults serve a local run', () => {
   });
 });
 
+test('a Redis Cluster is named in the same variable', () => {
+  expect(parseConfig(shape, { NEEDED: 'x', LIMITER_REDIS_URL: 'rediss+cluster://u:p@h1:7000,h2:7001' }).LIMITER_REDIS_URL).toBe('rediss+cluster://u:p@h1:7000,h2:7001');
+});
+
 test('a missing required variable is named', () => {
   expect(problemsOf({})).toEqual(['NEEDED: is required']);
 });
@@ -55,6 +59,8 @@ test.each([
   ['PORT', '70000', /PORT:/],
   ['DATABASE_URL', 'postgres://x@y/z', /DATABASE_URL: expected a URL like mysql:\/\//],
   ['LIMITER_REDIS_URL', 'not a url', /LIMITER_REDIS_URL: expected a URL like redis:\/\//],
+  ['LIMITER_REDIS_URL', 'redis+cluster://:pw-secret@h1:7000/1', /LIMITER_REDIS_URL: Redis Cluster has only database 0/],
+  ['LIMITER_REDIS_URL', 'redis+cluster://h1:7000,nope', /LIMITER_REDIS_URL: expected redis\+cluster:\/\/host:port/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of/],
   ['TRUST_PROXY', 'maybe', /TRUST_PROXY: expected true or false/],
 ])('%s=%s is rejected with a message naming it', (name, value, re) => {

@@ -15,11 +15,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const cfg = loadOrExit('limiter-inspect', () => loadConfig(process.env));
   const policy = parsePolicies(cfg.LIMIT_POLICIES).get(policyName);
-  const redis = createRedis(cfg.LIMITER_REDIS_URL, {
-    commandTimeoutMs: 2000,
-    connectTimeoutMs: 2000,
-    extra: { retryStrategy: () => null },
-  });
+  const redis = createRedis(cfg.LIMITER_REDIS_URL, { commandTimeoutMs: 2000, connectTimeoutMs: 2000, reconnect: false });
   try {
     await new Promise<void>((resolve, reject) => {
       redis.once('ready', resolve);

@@ -64,14 +64,14 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
   const log = opts.log;
   // No offline queue (createRedis): while disconnected a call fails at once. The store times
-  // calls out itself, so ioredis's commandTimeout is off (undefined; 0 would time out at once).
-  // autoResendUnfulfilledCommands off: a script sent before the connection dropped may have run
-  // (the call was counted, the caller was told UNAVAILABLE); sending it again after the reconnect
-  // would count that one call twice. Unanswered commands fail with the connection instead.
-  const redis = createRedis(opts.redisUrl, {
-    name: 'etu-limiter',
-    extra: { commandTimeout: undefined, autoResendUnfulfilledCommands: false },
-  });
+  // calls out itself, so ioredis's commandTimeout is off.
+  // neverResend: a script sent before the connection dropped may have run (the call was counted,
+  // the caller was told UNAVAILABLE); sending it again after the reconnect (ioredis's
+  // autoResendUnfulfilledCommands) or, on a cluster, to another node after the node's connection
+  // closed (ioredis's retryDelayOnFailover) would count that one call twice. Unanswered commands
+  // fail with the connection instead. On a cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies are
+  // still followed: the node refused the script, nothing was counted (docs/operations.md).
+  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true });
   // ioredis reports every failed reconnect attempt; one line per state change is enough.
   let down = false;
   redis.on('error', (err: Error) => {

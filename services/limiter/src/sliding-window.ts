@@ -3,11 +3,11 @@
 // one call for one decision or for a whole batch (one round trip). Knows keys and bytes, not
 // gRPC. The store adapter: Redis unreachable or too slow is the typed Unavailable error, raised
 // here and nowhere else.
-import type Redis from 'ioredis';
-import { inSpan, isRedisUnavailable, Unavailable } from '@etu/common';
+import { inSpan, isCluster, isRedisUnavailable, Unavailable, type RedisClient } from '@etu/common';
 import { LimiterMetrics, redisErrorKind } from './metrics';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
+import { groupBySlot } from './slot-groups';
 
 /** What the script decided. Times are those of Redis's clock. */
 export interface WindowDecision {
@@ -122,15 +122,17 @@ export class SlidingWindowStore {
   private readonly maxPending: number;
   private pending = 0;
   private readonly metrics: LimiterMetrics;
+  private readonly cluster: boolean;
 
   /**
    * `redis` should have no offline queue (a call while disconnected fails at once) and no
    * command timeout of its own: this store times calls out itself (see `bounded`).
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: StoreOptions = {},
   ) {
+    this.cluster = isCluster(redis);
     this.timeoutMs = opts.timeoutMs ?? 150;
     this.maxPending = opts.maxPending ?? 10_000;
     this.metrics = opts.metrics ?? new LimiterMetrics();
@@ -199,8 +201,11 @@ export class SlidingWindowStore {
   }
 
   /**
-   * Many decisions in ONE script call (one round trip, one EVALSHA), decided by Redis in order at
-   * one instant. Each result is its own: a decision, or the error of that key.
+   * Many decisions, each result its own: a decision, or the error of that key. On a single Redis
+   * ONE script call (one round trip, one EVALSHA), decided by Redis in order at one instant. On a
+   * Redis Cluster one call per hash slot (slot-groups.ts), the calls in parallel; a call that
+   * fails fails its own items only, unless every call failed (then the batch fails, as on a
+   * single Redis that cannot be reached).
    */
   async decideMany(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
     return this.run(rs);
@@ -219,8 +224,26 @@ export class SlidingWindowStore {
 
   private async run(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
-    const keys = new Array<string>(rs.length);
-    const args = new Array<string | number>(rs.length * 4);
+    const keys = rs.map((r) => keyFor(r.policy.name, r.subject));
+    const groups = groupBySlot(keys, this.cluster);
+    if (groups.length === 1) return this.decideInOneCall(rs);
+    const out: Array<WindowDecision | Error> = new Array(rs.length);
+    const settled = await Promise.allSettled(groups.map((g) => this.decideInOneCall(g.map((i) => rs[i]!))));
+    if (settled.every((s) => s.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
+    settled.forEach((s, gi) => {
+      const positions = groups[gi]!;
+      positions.forEach((at, j) => {
+        out[at] = s.status === 'fulfilled' ? s.value[j]! : asError(s.reason);
+      });
+    });
+    return out;
+  }
+
+  /** Decisions in ONE script call (on a cluster, keys of one slot), in order, at one instant. */
+  private async decideInOneCall(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
+    if (rs.length === 0) return [];
+    const keys: string[] = new Array(rs.length);
+    const args: Array<string | number> = new Array(rs.length * 4);
     rs.forEach((r, i) => {
       const [key, ...rest] = scriptCall(r);
       keys[i] = key;
@@ -261,6 +284,10 @@ export class SlidingWindowStore {
   async ping(): Promise<void> {
     await this.bounded(1, () => this.redis.ping());
   }
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** A stored value decoded. */

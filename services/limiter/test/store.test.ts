@@ -17,7 +17,7 @@ const W = 600_000_000;
 
 beforeAll(async () => {
   claim = await claimRedisDbs(1);
-  redis = createRedis(claim.urls[0]!, { extra: { commandTimeout: undefined } });
+  redis = createRedis(claim.urls[0]!, { commandTimeoutMs: null }) as Redis; // a redis:// URL: one Redis
   await waitReady(redis);
   store = new SlidingWindowStore(redis, { timeoutMs: 2000 });
 });

@@ -1,8 +1,7 @@
 // The statistics store: the Redis side of the stats service. Writes go through one Lua script
 // per event (scripts.ts); reads of the dashboard are one read-only script, so every list and
 // total of one answer comes from the same instant.
-import type Redis from 'ioredis';
-import { isRedisUnavailable, Unavailable, inSpan } from '@etu/common';
+import { isRedisUnavailable, Unavailable, inSpan, type RedisClient } from '@etu/common';
 import type { Result } from 'ioredis';
 import {
   CALLS_SERVICE,
@@ -71,7 +70,7 @@ async function fromRedis<T>(op: () => Promise<T>): Promise<T> {
 
 export class StatsStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** The clock for events without a time and for the series (the stats server's clock). */
     private readonly now: () => number = Date.now,
     /** How long a login's or allowed call's event id is remembered (STATS_DEDUP_TTL_MS). */
