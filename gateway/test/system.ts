@@ -2,7 +2,7 @@
 // Redis dbs of this test file's own, and gateways (createApp) served on port 0 in front of
 // them. Each gateway may get its own configuration or clients (e.g. a dead limiter address).
 import { createServer, type Server } from 'node:http';
-import Redis from 'ioredis';
+import { createRedis, waitReady, type RedisClient } from '@etu/common';
 import { createPrismaClient, Role } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { claimRedisDbs, freePort, testLogger, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
@@ -28,13 +28,13 @@ export interface Gateway {
 export interface System {
   db: TestDatabase;
   redis: ClaimedRedisDbs;
-  /** Redis db of the sessions (the third claimed db). */
-  sessionRedis: Redis;
+  /** Redis db of the sessions (the third claimed db, or the Redis Cluster given). */
+  sessionRedis: RedisClient;
   statsRedisUrl: string;
   limiterRedisUrl: string;
   addrs: ClientsConfig;
   /** A gateway in front of the services; `env` is gateway configuration, `addrs` overrides addresses. */
-  gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>, sessionRedis?: Redis): Promise<Gateway>;
+  gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>, sessionRedis?: RedisClient): Promise<Gateway>;
   /** Creates an account directly (an admin when asked), as the seed does. */
   createUser(u: { firstName: string; lastName: string; email: string; password: string; admin?: boolean }): Promise<string>;
   close(): Promise<void>;
@@ -44,9 +44,16 @@ export async function deadAddr(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
 
-export async function startSystem(opts: { policies?: string } = {}): Promise<System> {
+/**
+ * `redisUrl`: every Redis store (limiter, stats, sessions) on that one Redis instead of three
+ * claimed databases — a Redis Cluster (redis+cluster://…) in the cluster tests.
+ */
+export async function startSystem(opts: { policies?: string; redisUrl?: string } = {}): Promise<System> {
   const log = testLogger();
-  const [db, redis] = await Promise.all([createTestDatabase(), claimRedisDbs(3)]);
+  const [db, redis] = await Promise.all([
+    createTestDatabase(),
+    opts.redisUrl ? { urls: [opts.redisUrl, opts.redisUrl, opts.redisUrl], dbs: [], release: async () => undefined } : claimRedisDbs(3),
+  ]);
   const [limiterRedisUrl, statsRedisUrl, sessionRedisUrl] = redis.urls as [string, string, string];
   const common = { addr: '127.0.0.1:0', log, token: TEST_TOKEN };
   const [auth, market, limiter, stats] = await Promise.all([
@@ -63,7 +70,8 @@ export async function startSystem(opts: { policies?: string } = {}): Promise<Sys
     INTERNAL_TOKEN: TEST_TOKEN,
     GRPC_TIMEOUT_MS: 3000,
   };
-  const sessionRedis = new Redis(sessionRedisUrl, { maxRetriesPerRequest: 1 });
+  const sessionRedis = createRedis(sessionRedisUrl, { name: 'gateway-sessions', commandTimeoutMs: 2000, connectTimeoutMs: 2000 });
+  await waitReady(sessionRedis, 10_000);
   const gateways: Gateway[] = [];
   const prisma = createPrismaClient(db.url);
   const accounts = new Accounts(prisma, log);

@@ -1,6 +1,13 @@
 // Every Redis key of the stats service (database 1 by default), in one place. The README
 // lists each with its type, its size per user and its TTL.
 
+/**
+ * On a Redis Cluster, the prefix of every key below (ioredis keyPrefix, set by server.ts): a hash
+ * tag, so that all of them are in one slot and each event stays one atomic script. The price:
+ * the statistics live on one master (one hot slot); README "On a Redis Cluster".
+ */
+export const STATS_CLUSTER_TAG = '{stats}';
+
 /** zset user id → number of logins. */
 export const LOGINS = 'stats:logins';
 /** zset user id → time of the latest login (ms since the epoch). */

@@ -3,6 +3,7 @@
 import {
   codePoints,
   createRedis,
+  parseRedisUrl,
   redisStoreService,
   StoreMarker,
   InvalidArgument,
@@ -14,7 +15,7 @@ import {
   type ServiceBaseOptions,
 } from '@etu/common';
 import { stats } from '@etu/proto';
-import { MAX_RECORD_COUNT, type OutcomeName, type ServiceName } from './keys';
+import { MAX_RECORD_COUNT, STATS_CLUSTER_TAG, type OutcomeName, type ServiceName } from './keys';
 import { StatsStore, type UserCountRow } from './store';
 
 const { ServiceKind, Outcome } = stats;
@@ -79,15 +80,14 @@ const userCounts = (rows: UserCountRow[]): stats.UserCount[] => rows.map((r) => 
 
 export async function startStatsServer(opts: StatsServerOptions): Promise<StatsServer> {
   const { log } = opts;
-  // autoResendUnfulfilledCommands off: a script written before the connection dropped may have
+  // neverResend: a script written before the connection dropped may have
   // run, so it is never sent again after the reconnect (ioredis would, whenever Redis comes
   // back); the caller got UNAVAILABLE (the command timeout settles every call). So each
   // RecordServiceCall runs at most once, which denials, not deduplicated, rely on (README).
-  const redis = createRedis(opts.redisUrl, {
-    commandTimeoutMs: opts.redisTimeoutMs ?? 500,
-    name: 'stats',
-    extra: { autoResendUnfulfilledCommands: false },
-  });
+  // On a Redis Cluster every key gets the `{stats}` prefix: one hash slot, so each event stays one
+  // atomic script over all the keys it touches (README, "On a Redis Cluster").
+  const target = parseRedisUrl(opts.redisUrl);
+  const redis = createRedis(target, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats', neverResend: true, keyPrefix: target.kind === 'cluster' ? STATS_CLUSTER_TAG : undefined });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
