@@ -17,7 +17,8 @@ const redisUrls = [
   process.env.LIMITER_REDIS_URL ?? process.env.TEST_REDIS_URL ?? local.LIMITER_REDIS_URL,
   process.env.STATS_REDIS_URL ?? local.STATS_REDIS_URL,
   process.env.SESSION_REDIS_URL ?? local.SESSION_REDIS_URL,
-].map((u) => new URL(u));
+  // a Redis Cluster (redis+cluster://[auth@]h1:p1,h2:p2): its first node answers for it here
+].map((u) => new URL(u.replace(/^(rediss?)\+cluster:\/\/([^@/]*@)?([^,/]+).*$/, '$1://$2$3')));
 
 function probe(host, port, hello, expect) {
   return new Promise((resolve) => {
