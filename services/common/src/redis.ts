@@ -87,6 +87,8 @@ export interface RedisConnOptions {
   keyPrefix?: string;
   /** Further ioredis options of each connection (on a cluster: of each node's connection). */
   extra?: RedisOptions;
+  /** Further ioredis Cluster options (a cluster URL only). */
+  cluster?: Partial<ClusterOptions>;
 }
 
 /** The connection a part uses: a Redis, or a Cluster when the URL names one (redis+cluster://). */
@@ -132,8 +134,31 @@ export function createRedis(url: string | RedisTarget, opts: RedisConnOptions = 
     },
     // TLS managed clusters announce host names their certificates carry: connect to the name.
     ...(target.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+    ...opts.cluster,
   };
-  return new Cluster(target.nodes, options);
+  const cluster = new Cluster(target.nodes, options);
+  // ioredis opens a node's connection at the first command for it, and without an offline queue
+  // it refuses ("Connection is closed.") the commands that arrive for that node while it is still
+  // connecting. Open each node's connection as soon as the node is known instead.
+  cluster.on('+node', (node: Redis) => {
+    if (node.status === 'wait') node.connect().catch(() => undefined);
+  });
+  return cluster;
+}
+
+/**
+ * Answers when Redis does: a single Redis, or every master a cluster client knows (each node's
+ * connection open and answering), so that a part reports itself ready only once it can reach
+ * every slot it may be asked about.
+ */
+export async function pingAll(redis: RedisClient): Promise<void> {
+  if (!isCluster(redis)) {
+    await redis.ping();
+    return;
+  }
+  const masters = redis.nodes('master');
+  if (masters.length === 0) throw new Error("Cluster isn't ready: no master known");
+  await Promise.all(masters.map((n) => n.ping()));
 }
 
 export function isCluster(redis: RedisClient): redis is Cluster {

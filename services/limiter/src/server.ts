@@ -71,7 +71,10 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   // closed (ioredis's retryDelayOnFailover) would count that one call twice. Unanswered commands
   // fail with the connection instead. On a cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies are
   // still followed: the node refused the script, nothing was counted (docs/operations.md).
-  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true });
+  // TRYAGAIN (a batch whose slot is being migrated, its keys on both nodes) is retried at once,
+  // and a few redirections only, well within the store's deadline; the store then decides that
+  // batch's items one key at a time (sliding-window.ts).
+  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 3 } });
   // ioredis reports every failed reconnect attempt; one line per state change is enough.
   let down = false;
   redis.on('error', (err: Error) => {

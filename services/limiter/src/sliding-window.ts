@@ -3,7 +3,7 @@
 // one call for one decision or for a whole batch (one round trip). Knows keys and bytes, not
 // gRPC. The store adapter: Redis unreachable or too slow is the typed Unavailable error, raised
 // here and nowhere else.
-import { inSpan, isCluster, isRedisUnavailable, Unavailable, type RedisClient } from '@etu/common';
+import { inSpan, isCluster, isRedisUnavailable, pingAll, Unavailable, type RedisClient } from '@etu/common';
 import { LimiterMetrics, redisErrorKind } from './metrics';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
@@ -105,8 +105,22 @@ export interface StoreOptions {
 }
 
 /** Redis did not answer in time, too many calls wait for it, or it cannot be reached. */
-function unavailable(why?: string): Unavailable {
-  return new Unavailable(why ? `limiter store unavailable: ${why}` : 'limiter store unavailable');
+function unavailable(why?: string, cause?: unknown): Unavailable {
+  const e = new Unavailable(why ? `limiter store unavailable: ${why}` : 'limiter store unavailable');
+  if (cause !== undefined) e.cause = cause;
+  return e;
+}
+
+/**
+ * ioredis gave up following a cluster's redirections (maxRedirections): typically a call whose
+ * keys share a slot being migrated, some already on the new node (TRYAGAIN), then MOVED once the
+ * move is done. Every reply in such a chain (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) means the script
+ * did not run — a closed connection, which may hide a run, ends the chain at once instead
+ * (retryDelayOnFailover 0) — so deciding the keys one by one is safe.
+ */
+function isRedirectionsExhausted(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof Error && /^Too many Cluster redirections\. Last error: (ReplyError: )?(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(cause.message);
 }
 
 /** Redis answered but refused to run the script: out of memory, or a read-only replica. */
@@ -114,6 +128,7 @@ function redisRefusal(err: unknown): string | undefined {
   const msg = err instanceof Error ? err.message : '';
   if (/^OOM /.test(msg)) return 'Redis OOM (maxmemory reached)';
   if (/READONLY/.test(msg)) return 'Redis READONLY (a replica)';
+  if (/^Too many Cluster redirections/.test(msg)) return 'Redis Cluster redirections exhausted (a slot moving)';
   return undefined;
 }
 
@@ -187,7 +202,7 @@ export class SlidingWindowStore {
           if (done) return;
           done = true;
           clearTimeout(timer);
-          reject(isRedisUnavailable(err) ? unavailable(redisRefusal(err)) : err);
+          reject(isRedisUnavailable(err) ? unavailable(redisRefusal(err), err) : err);
         },
       );
     });
@@ -226,9 +241,10 @@ export class SlidingWindowStore {
     if (rs.length === 0) return [];
     const keys = rs.map((r) => keyFor(r.policy.name, r.subject));
     const groups = groupBySlot(keys, this.cluster);
-    if (groups.length === 1) return this.decideInOneCall(rs);
+    if (!this.cluster) return this.decideInOneCall(rs);
+    if (groups.length === 1) return this.decideSlotGroup(rs);
     const out: Array<WindowDecision | Error> = new Array(rs.length);
-    const settled = await Promise.allSettled(groups.map((g) => this.decideInOneCall(g.map((i) => rs[i]!))));
+    const settled = await Promise.allSettled(groups.map((g) => this.decideSlotGroup(g.map((i) => rs[i]!))));
     if (settled.every((s) => s.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
     settled.forEach((s, gi) => {
       const positions = groups[gi]!;
@@ -237,6 +253,22 @@ export class SlidingWindowStore {
       });
     });
     return out;
+  }
+
+  /**
+   * The keys of one cluster slot in one call; while that slot is being migrated with its keys
+   * on both nodes (TRYAGAIN until ioredis gives up), one call per item, in order, each routed by
+   * ASK to where its key is.
+   */
+  private async decideSlotGroup(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
+    try {
+      return await this.decideInOneCall(rs);
+    } catch (err) {
+      if (rs.length < 2 || !isRedirectionsExhausted(err)) throw err;
+      const out: Array<WindowDecision | Error> = [];
+      for (const r of rs) out.push(...(await this.decideInOneCall([r]).catch((e: unknown) => [asError(e)])));
+      return out;
+    }
   }
 
   /** Decisions in ONE script call (on a cluster, keys of one slot), in order, at one instant. */
@@ -275,14 +307,16 @@ export class SlidingWindowStore {
     await this.bounded(1, () => this.redis.del(keyFor(policy, subject)));
   }
 
-  /** Deletes keys (Envoy counters' reset); nothing to do for none. */
+  /** Deletes keys (Envoy counters' reset); nothing to do for none. One DEL per key on a cluster (each key its own slot). */
   async deleteKeys(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.bounded(keys.length, () => this.redis.del(...keys));
+    if (keys.length === 0) return;
+    if (this.cluster) await this.bounded(keys.length, () => Promise.all(keys.map((k) => this.redis.del(k))));
+    else await this.bounded(keys.length, () => this.redis.del(...keys));
   }
 
-  /** Answers when Redis does (health). */
+  /** Answers when Redis does, on a cluster every master (health). */
   async ping(): Promise<void> {
-    await this.bounded(1, () => this.redis.ping());
+    await this.bounded(1, () => pingAll(this.redis));
   }
 }
 

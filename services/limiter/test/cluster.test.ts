@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { createRedis, createServiceClient, keySlot, waitReady, type RedisClient, type ServiceClient } from '@etu/common';
+import { createRedis, createServiceClient, keySlot, Metrics, waitReady, type RedisClient, type ServiceClient } from '@etu/common';
 import { startRedisCluster, TEST_TOKEN, testLogger, type RedisClusterHandle } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { startLimiterServer, type LimiterServer } from '../src/server';
@@ -23,10 +23,11 @@ let client: ServiceClient<limiter.LimiterServiceClient>;
 let look: RedisClient;
 
 const POLICIES = 'service=10/10m,mig=20/10m,big=1000/10m';
+const metrics = new Metrics({ defaultMetrics: false });
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
-  server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl: cluster.url, policies: POLICIES, graceMs: 100, healthIntervalMs: 200 });
+  server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl: cluster.url, policies: POLICIES, graceMs: 100, healthIntervalMs: 200, metrics });
   addr = `127.0.0.1:${server.port}`;
   await waitServing(addr, 'SERVING', 10_000);
   client = createServiceClient(limiter.LimiterServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 10_000 });
@@ -147,9 +148,23 @@ test('a batch over every master (1,000 items, hundreds of slots) answers every i
   expect(await stored('service', `${p}-same`)).toBe(10);
 });
 
+test('NOSCRIPT (every node\'s script cache flushed, as after a restart): the next calls are counted once', async () => {
+  const subject = `noscript-${process.pid}`;
+  expect((await client.call.consume({ policy: 'service', subject })).decision).toMatchObject({ allowed: true, remaining: 9 });
+  for (const m of (await cluster.nodes()).filter((n) => n.role === 'master')) {
+    const r = cluster.node(m.port);
+    await r.script('FLUSH');
+    r.disconnect();
+  }
+  expect((await client.call.consume({ policy: 'service', subject })).decision).toMatchObject({ allowed: true, remaining: 8 });
+  const { items } = await client.call.consumeBatch({ requests: [{ policy: 'service', subject }, { policy: 'service', subject: `${subject}-b` }] });
+  expect(items.map((i) => i.decision?.remaining)).toEqual([7, 9]);
+  expect(await stored('service', subject)).toBe(3);
+});
+
 // --- a slot migrated while the load runs ---------------------------------------------------
 
-test('one slot migrated key by key under load: no error reaches a caller, nobody over-admitted', async () => {
+test('one slot migrated key by key under load, lone calls and batches: no error reaches a caller, nobody over-admitted', async () => {
   const masters = (await cluster.nodes()).filter((n) => n.role === 'master');
   const source = masters[0]!;
   const target = masters[1]!;
@@ -162,12 +177,17 @@ test('one slot migrated key by key under load: no error reaches a caller, nobody
   const errors: string[] = [];
   let running = true;
   let waves = 0;
-  // 40 waves of one Consume per subject (20 calls at once), the policy admits 20 per subject
+  // 40 waves or more, each one Consume per subject (the policy admits 20 per subject): the first
+  // 10 subjects by lone Consume calls, the other 10 in one ConsumeBatch (one script call for the
+  // slot; while the slot is half moved, Redis answers it TRYAGAIN and the store decides its
+  // items one by one)
+  const lone = subjects.slice(0, 10);
+  const batched = subjects.slice(10);
   const load = (async () => {
     while (running || waves < 40) {
-      if (waves >= 60) break;
-      await Promise.all(
-        subjects.map(async (s) => {
+      if (waves >= 200) break;
+      await Promise.all([
+        ...lone.map(async (s) => {
           try {
             const { decision } = await client.call.consume({ policy: 'mig', subject: s });
             if (decision?.allowed) allowed.set(s, allowed.get(s)! + 1);
@@ -175,7 +195,18 @@ test('one slot migrated key by key under load: no error reaches a caller, nobody
             errors.push(`${(err as grpc.ServiceError).code}: ${(err as Error).message}`);
           }
         }),
-      );
+        (async () => {
+          try {
+            const { items } = await client.call.consumeBatch({ requests: batched.map((s) => ({ policy: 'mig', subject: s })) });
+            items.forEach((it, i) => {
+              if (it.error) errors.push(`item ${it.error.code}: ${it.error.message}`);
+              else if (it.decision?.allowed) allowed.set(batched[i]!, allowed.get(batched[i]!)! + 1);
+            });
+          } catch (err) {
+            errors.push(`batch ${(err as grpc.ServiceError).code}: ${(err as Error).message}`);
+          }
+        })(),
+      ]);
       waves++;
       await sleep(5);
     }
@@ -207,6 +238,8 @@ test('one slot migrated key by key under load: no error reaches a caller, nobody
   }
   expect(errors).toEqual([]);
   expect(waves).toBeGreaterThanOrEqual(40);
+  // the batch met the half-moved slot (TRYAGAIN until ioredis gave up) and was decided key by key
+  expect(Number(/etu_limiter_redis_errors_total\{kind="redirect"\} (\d+)/.exec(await metrics.text())?.[1])).toBeGreaterThan(0);
   for (const s of subjects) {
     expect([s, allowed.get(s)]).toEqual([s, 20]);
     expect(await stored('mig', s)).toBe(20);
