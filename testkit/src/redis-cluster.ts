@@ -106,6 +106,7 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
   const node = (port: number) => new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
   const ask = async <T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> => {
     const r = node(port);
+    r.on('error', () => undefined); // a node not up yet: the rejected connect() says so
     try {
       await r.connect();
       return await fn(r);

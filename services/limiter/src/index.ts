@@ -1,4 +1,4 @@
-export { startLimiterServer, SERVICE_NAME, type LimiterServer, type LimiterServerOptions } from './server';
+export { connectLimiterRedis, startLimiterServer, SERVICE_NAME, type LimiterServer, type LimiterServerOptions } from './server';
 export {
   createLimiterClient,
   statusError,

@@ -1,19 +1,7 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import {
-  createGrpcServer,
-  createRedis,
-  redisStoreService,
-  serveGrpc,
-  StoreMarker,
-  watchHealth,
-  wrapService,
-  type AsyncService,
-  type GrpcServer,
-  type RunningService,
-  type ServiceBaseOptions,
-} from '@etu/common';
+import { createGrpcServer, createRedis, redisStoreService, serveGrpc, StoreMarker, watchHealth, wrapService, type AsyncService, type RedisClient, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
 import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
@@ -60,9 +48,12 @@ export interface LimiterServer extends RunningService {
   envoyTrustedPort: number | undefined;
 }
 
-export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
-  const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
-  const log = opts.log;
+
+/**
+ * The limiter's Redis connection (a single Redis or a Cluster, from the URL), as the server and
+ * the bench make it.
+ */
+export function connectLimiterRedis(url: string): RedisClient {
   // No offline queue (createRedis): while disconnected a call fails at once. The store times
   // calls out itself, so ioredis's commandTimeout is off.
   // neverResend: a script sent before the connection dropped may have run (the call was counted,
@@ -74,7 +65,13 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
   // TRYAGAIN (a batch whose slot is being migrated, its keys on both nodes) is retried at once,
   // and a few redirections only, well within the store's deadline; the store then decides that
   // batch's items one key at a time (sliding-window.ts).
-  const redis = createRedis(opts.redisUrl, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 3 } });
+  return createRedis(url, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 3 } });
+}
+
+export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
+  const policies = parsePolicies(opts.policies ?? DEFAULT_POLICIES);
+  const log = opts.log;
+  const redis = connectLimiterRedis(opts.redisUrl);
   // ioredis reports every failed reconnect attempt; one line per state change is enough.
   let down = false;
   redis.on('error', (err: Error) => {
