@@ -7,7 +7,7 @@ import { inSpan, isCluster, isRedisUnavailable, pingAll, Unavailable, type Redis
 import { LimiterMetrics, redisErrorKind } from './metrics';
 import { SLIDING_WINDOW_LUA } from './sliding-window-script';
 import type { Policy } from './policies';
-import { groupBySlot } from './slot-groups';
+import { assertOneSlot, groupBySlot } from './slot-groups';
 
 /** What the script decided. Times are those of Redis's clock. */
 export interface WindowDecision {
@@ -223,25 +223,12 @@ export class SlidingWindowStore {
    * single Redis that cannot be reached).
    */
   async decideMany(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
-    return this.run(rs);
-  }
-
-  /**
-   * All or nothing, in ONE script call: every key is checked first (two keys of the call that
-   * are the same counter see each other's cost), and costs are written only when no enforced
-   * key is over its limit; a shadow key never blocks and is written only when it fits. Each
-   * decision says what that key alone decided (allowed = within its limit); when another key
-   * was over, nothing was written, and `remaining` says so.
-   */
-  async decideAll(rs: AtomicRequest[]): Promise<Array<WindowDecision | Error>> {
-    return this.run(rs, rs.map((r) => (r.shadow ? 's' : 'e')).join(''));
-  }
-
-  private async run(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
-    const keys = rs.map((r) => keyFor(r.policy.name, r.subject));
-    const groups = groupBySlot(keys, this.cluster);
     if (!this.cluster) return this.decideInOneCall(rs);
+    const groups = groupBySlot(
+      rs.map((r) => scriptCall(r)[0]),
+      true,
+    );
     if (groups.length === 1) return this.decideSlotGroup(rs);
     const out: Array<WindowDecision | Error> = new Array(rs.length);
     const settled = await Promise.allSettled(groups.map((g) => this.decideSlotGroup(g.map((i) => rs[i]!))));
@@ -253,6 +240,27 @@ export class SlidingWindowStore {
       });
     });
     return out;
+  }
+
+  /**
+   * All or nothing, in ONE script call: every key is checked first (two keys of the call that
+   * are the same counter see each other's cost), and costs are written only when no enforced
+   * key is over its limit; a shadow key never blocks and is written only when it fits. Each
+   * decision says what that key alone decided (allowed = within its limit); when another key
+   * was over, nothing was written, and `remaining` says so. On a Redis Cluster the keys must
+   * share a slot (one script sees them at one instant), or the call is refused with a
+   * CrossSlotError (FAILED_PRECONDITION) before anything is sent: never split, never CROSSSLOT.
+   */
+  async decideAll(rs: AtomicRequest[]): Promise<Array<WindowDecision | Error>> {
+    if (rs.length === 0) return [];
+    assertOneSlot(
+      rs.map((r) => scriptCall(r)[0]),
+      this.cluster,
+    );
+    return this.decideInOneCall(
+      rs,
+      rs.map((r) => (r.shadow ? 's' : 'e')).join(''),
+    );
   }
 
   /**
@@ -272,7 +280,7 @@ export class SlidingWindowStore {
   }
 
   /** Decisions in ONE script call (on a cluster, keys of one slot), in order, at one instant. */
-  private async decideInOneCall(rs: WindowRequest[]): Promise<Array<WindowDecision | Error>> {
+  private async decideInOneCall(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
     const keys: string[] = new Array(rs.length);
     const args: Array<string | number> = new Array(rs.length * 4);

@@ -4,7 +4,7 @@
 // subject) pair always has one slot and two items of the same pair stay in one call, in order:
 // the exactness of each counter does not depend on the split. On a single Redis there is one
 // group (the whole batch, one round trip, as before).
-import { keySlot } from '@etu/common';
+import { FailedPrecondition, keySlot } from '@etu/common';
 
 /**
  * Positions of `keys` grouped by hash slot, each group in the keys' order; groups ordered by
@@ -22,10 +22,11 @@ export function groupBySlot(keys: readonly string[], byOne: boolean): number[][]
   return [...groups.values()];
 }
 
-/** A call whose keys must be decided together (one atomic script) spans several cluster slots. */
-export class CrossSlotError extends Error {
-  override name = 'CrossSlotError';
-}
+/**
+ * A call whose keys must be decided together (one atomic script) spans several cluster slots:
+ * FAILED_PRECONDITION for the caller (the request is fine; this deployment cannot decide it).
+ */
+export class CrossSlotError extends FailedPrecondition {}
 
 /**
  * For a script that must see all its keys at one instant (all or nothing): on a cluster they
@@ -35,6 +36,8 @@ export function assertOneSlot(keys: readonly string[], onCluster: boolean): void
   if (!onCluster || keys.length < 2) return;
   const first = keySlot(keys[0]!);
   if (keys.some((k) => keySlot(k) !== first)) {
-    throw new CrossSlotError(`keys of one atomic call are in ${new Set(keys.map(keySlot)).size} Redis Cluster slots: give them one hash tag ({...}) or run on a single Redis`);
+    throw new CrossSlotError(
+      `the limits of one all-or-nothing request are in ${new Set(keys.map(keySlot)).size} Redis Cluster slots and cannot be decided atomically: send one descriptor per request, or run the limiter on a single Redis`,
+    );
   }
 }

@@ -13,6 +13,8 @@ import { startRedisCluster, TEST_TOKEN, testLogger, type RedisClusterHandle } fr
 import { limiter } from '@etu/proto';
 import { startLimiterServer, type LimiterServer } from '../src/server';
 import { decodeLog, keyFor } from '../src/sliding-window';
+import { envoyKey } from '../src/envoy';
+import { startEnvoyHarness } from './envoy-harness';
 import { sleep, waitServing } from './helpers';
 
 let cluster: RedisClusterHandle;
@@ -160,6 +162,31 @@ test('NOSCRIPT (every node\'s script cache flushed, as after a restart): the nex
   const { items } = await client.call.consumeBatch({ requests: [{ policy: 'service', subject }, { policy: 'service', subject: `${subject}-b` }] });
   expect(items.map((i) => i.decision?.remaining)).toEqual([7, 9]);
   expect(await stored('service', subject)).toBe(3);
+});
+
+test("Envoy's API on a cluster: one descriptor is decided; an all-or-nothing request over several slots is refused, nothing counted", async () => {
+  const rules = 'domain: api\ndescriptors:\n  - key: client\n    rate_limit:\n      window: 10m\n      requests_per_unit: 10\n  - key: tenant\n    rate_limit:\n      window: 90s\n      requests_per_unit: 50\n';
+  const h = await startEnvoyHarness({ 'api.yaml': rules }, { redisUrl: cluster.url });
+  try {
+    const c = `c-${process.pid}`;
+    const t = `t-${process.pid}`;
+    const one = await h.ask({ domain: 'api', descriptors: [[['client', c]]] });
+    expect(one.overall_code).toBe('OK');
+    expect(one.statuses[0]).toMatchObject({ code: 'OK', limit_remaining: 9 });
+    const keys = [envoyKey('api', [{ key: 'client', value: c }], 600_000), envoyKey('api', [{ key: 'tenant', value: t }], 90_000)];
+    expect(keySlot(keys[0]!)).not.toBe(keySlot(keys[1]!));
+    const err = (await h.ask({ domain: 'api', descriptors: [[['client', c]], [['tenant', t]]] }).then(
+      () => null,
+      (e: unknown) => e,
+    )) as grpc.ServiceError | null;
+    expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err?.details).toMatch(/2 Redis Cluster slots and cannot be decided atomically/);
+    // the refused request counted nothing: the client still has the one hit of the first request
+    const counts = await Promise.all(keys.map(async (k) => ((v) => (v ? decodeLog(v).timesUs.length : 0))(await look.getBuffer(k))));
+    expect(counts).toEqual([1, 0]);
+  } finally {
+    await h.close();
+  }
 });
 
 // --- a slot migrated while the load runs ---------------------------------------------------
