@@ -5,6 +5,7 @@
 // and by an exit handler if the test process ends without calling it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,6 +71,14 @@ function parseNodes(text: string, portOf: (addr: string) => number): ClusterNode
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /**
  * Starts the six nodes and creates the cluster. `nodeTimeoutMs` is cluster-node-timeout: a master
  * silent that long is marked failed and its replica elected.
@@ -81,7 +90,7 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
   while (ports.length < 6) {
     const p = await freePort();
     // the cluster bus listens on port + 10000: keep both free and distinct
-    if (p > 55000 || ports.includes(p)) continue;
+    if (p > 55000 || ports.includes(p) || !(await isFree(p + 10000))) continue;
     ports.push(p);
   }
   const procs = new Map<number, ChildProcess>();

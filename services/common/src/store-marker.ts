@@ -7,7 +7,7 @@
 import { store } from '@etu/proto';
 import type { Logger } from './logger';
 import { Unavailable } from './errors';
-import { isCluster, isRedisUnavailable, type RedisClient } from './redis';
+import { isCluster, isRedisUnavailable, pingAll, type RedisClient } from './redis';
 import type { AsyncService } from './server';
 import type { ExtraService } from './service';
 
@@ -93,7 +93,12 @@ export class StoreMarker {
  * that came back — maybe empty).
  */
 export function redisStoreService(redis: RedisClient, marker: StoreMarker, opts: { log: Logger; users?: () => Promise<number> }): ExtraService {
-  const onReady = () => void marker.check().catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
+  // On a cluster, once every master's connection answers: a command for a node whose connection
+  // is still opening would be refused (no offline queue) and the marker left unchecked.
+  const onReady = () =>
+    void pingAll(redis)
+      .then(() => marker.check())
+      .catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'store marker not checked'));
   redis.on('ready', onReady);
   if (redis.status === 'ready') onReady();
   const handlers: AsyncService<store.StoreServiceServer> = {
