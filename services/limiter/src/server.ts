@@ -62,10 +62,11 @@ export function connectLimiterRedis(url: string): RedisClient {
   // closed (ioredis's retryDelayOnFailover) would count that one call twice. Unanswered commands
   // fail with the connection instead. On a cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies are
   // still followed: the node refused the script, nothing was counted (docs/operations.md).
-  // TRYAGAIN (a batch whose slot is being migrated, its keys on both nodes) is retried at once,
-  // and a few redirections only, well within the store's deadline; the store then decides that
-  // batch's items one key at a time (sliding-window.ts).
-  return createRedis(url, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 3 } });
+  // One redirection at most (MOVED, or ASK, or TRYAGAIN retried at once), well within the
+  // store's deadline on a busy machine: a longer chain — typically a batch whose slot is being
+  // migrated, its keys on both nodes — ends with ioredis's "Too many Cluster redirections", and
+  // the store then decides that batch's items one key at a time (sliding-window.ts).
+  return createRedis(url, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 1 } });
 }
 
 export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {
