@@ -93,7 +93,7 @@ beforeAll(async () => {
   sys = await startSystem();
   gw = await sys.gateway();
   stores = [sys.limiterRedisUrl, sys.statsRedisUrl].map((u) => new Redis(u, { maxRetriesPerRequest: 1 }));
-  stores.push(sys.sessionRedis);
+  stores.push(sys.sessionRedis as Redis); // a single Redis here (startSystem without redisUrl)
 });
 
 afterAll(async () => {

@@ -52,7 +52,7 @@ export class SessionStoreProbe {
   private pending: Promise<boolean> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly freshMs = 1000,
   ) {}
 
