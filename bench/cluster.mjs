@@ -36,7 +36,8 @@ async function measure(store, mode) {
       const rs = Array.from({ length: mode.batch }, () => ({ policy, subject: `u${(seq++ * 7919) % 100_000}`, cost: 1 }));
       try {
         const out = await store.decideMany(rs);
-        for (const d of out) if (d instanceof Error) errors++;
+        for (const d of out)
+          if (d instanceof Error) errors++;
           else decisions++;
       } catch {
         errors += rs.length;
@@ -94,4 +95,6 @@ for (const mode of modes) {
   const c = results[`${mode.id}/cluster`];
   process.stdout.write(`| ${mode.label} | ${fmt(s)} | ${fmt(c)} | ×${(mean(c) / mean(s)).toFixed(2)} |\n`);
 }
-process.stdout.write(`\n${cpus().length} cores; load average ${load0.map((x) => x.toFixed(1)).join(' / ')} before, ${load1.map((x) => x.toFixed(1)).join(' / ')} after (1/5/15 min); ${seconds} s windows, 2 rounds, single and cluster alternating.\n`);
+process.stdout.write(
+  `\n${cpus().length} cores; load average ${load0.map((x) => x.toFixed(1)).join(' / ')} before, ${load1.map((x) => x.toFixed(1)).join(' / ')} after (1/5/15 min); ${seconds} s windows, 2 rounds, single and cluster alternating.\n`,
+);

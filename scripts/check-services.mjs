@@ -18,7 +18,16 @@ const redisUrls = [
   process.env.STATS_REDIS_URL ?? local.STATS_REDIS_URL,
   process.env.SESSION_REDIS_URL ?? local.SESSION_REDIS_URL,
   // a Redis Cluster (redis+cluster://[auth@]h1:p1,h2:p2): its first node answers for it here
-].map((u) => new URL(u.replace(/^(rediss?)\+cluster:\/\/([^@/]*@)?([^,/]+).*$/, '$1://$2$3')));
+].map((u) => new URL(firstClusterNode(u)));
+
+/** redis+cluster://[auth@]h1:p1,h2:p2 → redis://[auth@]h1:p1 (any other URL unchanged). */
+function firstClusterNode(url) {
+  const m = /^(rediss?)\+cluster:\/\/(.*)$/.exec(url);
+  if (!m) return url;
+  const at = m[2].lastIndexOf('@');
+  const nodes = m[2].slice(at + 1).split('/')[0];
+  return `${m[1]}://${m[2].slice(0, at + 1)}${nodes.split(',')[0]}`;
+}
 
 function probe(host, port, hello, expect) {
   return new Promise((resolve) => {

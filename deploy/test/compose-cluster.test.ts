@@ -23,7 +23,10 @@ interface Svc {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
 }
-const override = parseDocument(readFileSync(OVERRIDE, 'utf8'), { merge: true }).toJS({ maxAliasCount: -1 }) as { services: Record<string, Svc>; volumes: Record<string, unknown> };
+const override = parseDocument(readFileSync(OVERRIDE, 'utf8'), { merge: true }).toJS({ maxAliasCount: -1 }) as {
+  services: Record<string, Svc>;
+  volumes: Record<string, unknown>;
+};
 
 test('six cluster nodes, each with the cluster file, its own volume and its own announced name', () => {
   const nodes = Object.keys(override.services).filter((n) => n.startsWith('redis-node-'));
@@ -44,7 +47,10 @@ test('limiter, stats and gateway read the cluster, as their own configuration pa
     gateway: override.services.gateway!.environment!.SESSION_REDIS_URL!,
   };
   for (const [part, url] of Object.entries(urls)) {
-    expect([part, parseRedisUrl(url)]).toEqual([part, expect.objectContaining({ kind: 'cluster', nodes: expect.arrayContaining([{ host: 'redis-node-1', port: 6379 }]) })]);
+    expect([part, parseRedisUrl(url)]).toEqual([
+      part,
+      expect.objectContaining({ kind: 'cluster', nodes: expect.arrayContaining([{ host: 'redis-node-1', port: 6379 }]) }),
+    ]);
     expect(override.services[part]!.depends_on).toEqual({ 'redis-cluster-init': { condition: 'service_completed_successfully' } });
   }
   expect(limiterConfig({ LIMITER_REDIS_URL: urls.limiter }).LIMITER_REDIS_URL).toBe(urls.limiter);
@@ -53,37 +59,64 @@ test('limiter, stats and gateway read the cluster, as their own configuration pa
 });
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-(hasRedisServer ? test : test.skip)('redis-cluster.conf: a real redis-server starts in cluster mode with it (skipped without redis-server)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'etu-cluster-conf-'));
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  try {
-    child = await startRedisServer([join(DEPLOY, 'redis-common.conf'), '--include', join(DEPLOY, 'redis-cluster.conf'), '--port', String(port), '--bind', '127.0.0.1', '--cluster-announce-hostname', 'redis-node-1'], dir);
-    const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+(hasRedisServer ? test : test.skip)(
+  'redis-cluster.conf: a real redis-server starts in cluster mode with it (skipped without redis-server)',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etu-cluster-conf-'));
+    const port = await freePort();
+    let child: ChildProcess | undefined;
     try {
-      expect(await r.info('cluster')).toMatch(/cluster_enabled:1/);
-      const cfg = Object.fromEntries(
-        (await Promise.all(['cluster-node-timeout', 'cluster-require-full-coverage', 'cluster-preferred-endpoint-type', 'appendfsync', 'maxmemory-policy', 'min-replicas-to-write'].map((k) => r.config('GET', k) as Promise<string[]>))).map(([k, v]) => [k, v]),
+      child = await startRedisServer(
+        [
+          join(DEPLOY, 'redis-common.conf'),
+          '--include',
+          join(DEPLOY, 'redis-cluster.conf'),
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-announce-hostname',
+          'redis-node-1',
+        ],
+        dir,
       );
-      expect(cfg).toEqual({
-        'cluster-node-timeout': '5000',
-        'cluster-require-full-coverage': 'no',
-        'cluster-preferred-endpoint-type': 'hostname',
-        appendfsync: 'always',
-        'maxmemory-policy': 'noeviction',
-        'min-replicas-to-write': '0',
-      });
+      const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      try {
+        expect(await r.info('cluster')).toMatch(/cluster_enabled:1/);
+        const cfg = Object.fromEntries(
+          (
+            await Promise.all(
+              [
+                'cluster-node-timeout',
+                'cluster-require-full-coverage',
+                'cluster-preferred-endpoint-type',
+                'appendfsync',
+                'maxmemory-policy',
+                'min-replicas-to-write',
+              ].map((k) => r.config('GET', k) as Promise<string[]>),
+            )
+          ).map(([k, v]) => [k, v]),
+        );
+        expect(cfg).toEqual({
+          'cluster-node-timeout': '5000',
+          'cluster-require-full-coverage': 'no',
+          'cluster-preferred-endpoint-type': 'hostname',
+          appendfsync: 'always',
+          'maxmemory-policy': 'noeviction',
+          'min-replicas-to-write': '0',
+        });
+      } finally {
+        r.disconnect();
+      }
     } finally {
-      r.disconnect();
+      if (child && child.exitCode === null) {
+        child.kill('SIGKILL');
+        await exited(child);
+      }
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited(child);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 const clients: Array<{ label: string; cmd: string[] }> = [
   { label: 'docker compose (v2)', cmd: ['docker', 'compose'] },
@@ -94,11 +127,25 @@ for (const { label, cmd } of clients) {
   (installed ? test : test.skip)(`${label} accepts compose.yaml + compose.cluster.yaml (skipped when not installed)`, () => {
     const secretsDir = writeSecrets();
     try {
-      const r = spawnSync(cmd[0]!, [...cmd.slice(1), '-f', relative(ROOT, COMPOSE_FILE), '-f', relative(ROOT, OVERRIDE), '--env-file', relative(ROOT, ENV_EXAMPLE), 'config', '-q'], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, SECRETS_DIR: secretsDir },
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        cmd[0]!,
+        [
+          ...cmd.slice(1),
+          '-f',
+          relative(ROOT, COMPOSE_FILE),
+          '-f',
+          relative(ROOT, OVERRIDE),
+          '--env-file',
+          relative(ROOT, ENV_EXAMPLE),
+          'config',
+          '-q',
+        ],
+        {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, SECRETS_DIR: secretsDir },
+          encoding: 'utf8',
+        },
+      );
       expect([r.status, r.stderr]).toEqual([0, '']);
     } finally {
       rmSync(secretsDir, { recursive: true, force: true });

@@ -52,7 +52,7 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
   const log = testLogger();
   const [db, redis] = await Promise.all([
     createTestDatabase(),
-    opts.redisUrl ? { urls: [opts.redisUrl, opts.redisUrl, opts.redisUrl], dbs: [], release: async () => undefined } : claimRedisDbs(3),
+    opts.redisUrl ? { urls: [opts.redisUrl, opts.redisUrl, opts.redisUrl], dbs: [], release: () => Promise.resolve() } : claimRedisDbs(3),
   ]);
   const [limiterRedisUrl, statsRedisUrl, sessionRedisUrl] = redis.urls as [string, string, string];
   const common = { addr: '127.0.0.1:0', log, token: TEST_TOKEN };

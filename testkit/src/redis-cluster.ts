@@ -55,7 +55,7 @@ function parseNodes(text: string, portOf: (addr: string) => number): ClusterNode
   return text
     .trim()
     .split('\n')
-    .filter((l) => !/\b(fail|noaddr|handshake)\b/.test(l.split(' ')[2] ?? ''))
+    .filter((l) => !/\b(?:fail|noaddr|handshake)\b/.test(l.split(' ')[2] ?? ''))
     .map((line) => {
       const f = line.split(' ');
       const flags = f[2]!.split(',');
@@ -65,7 +65,13 @@ function parseNodes(text: string, portOf: (addr: string) => number): ClusterNode
         const [a, b] = s.split('-');
         slots.push([Number(a), Number(b ?? a)]);
       }
-      return { port: portOf(f[1]!), id: f[0]!, role: flags.includes('master') ? ('master' as const) : ('replica' as const), masterId: f[3] === '-' ? '' : f[3]!, slots };
+      return {
+        port: portOf(f[1]!),
+        id: f[0]!,
+        role: flags.includes('master') ? ('master' as const) : ('replica' as const),
+        masterId: f[3] === '-' ? '' : f[3]!,
+        slots,
+      };
     });
 }
 
@@ -98,13 +104,30 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
     const proc = spawn(
       'redis-server',
       [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000),
-        '--dir', dir, '--save', '', '--appendonly', 'no', '--cluster-allow-replica-migration', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        String(opts.nodeTimeoutMs ?? 1000),
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--cluster-allow-replica-migration',
+        'no',
         // a replica takes over even when it lost its master a while ago (short-lived test clusters)
-        '--cluster-replica-validity-factor', '0',
+        '--cluster-replica-validity-factor',
+        '0',
         // the masters still up keep serving their slots while one is down (docs/operations.md)
-        '--cluster-require-full-coverage', 'no',
+        '--cluster-require-full-coverage',
+        'no',
       ],
       { stdio: 'ignore' },
     );
@@ -112,7 +135,8 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
     proc.once('exit', () => live.delete(proc));
     procs.set(port, proc);
   };
-  const node = (port: number) => new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
+  const node = (port: number) =>
+    new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
   const ask = async <T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> => {
     const r = node(port);
     r.on('error', () => undefined); // a node not up yet: the rejected connect() says so
@@ -123,7 +147,11 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
       r.disconnect();
     }
   };
-  const alive = () => ports.filter((p) => { const pr = procs.get(p); return pr && pr.exitCode === null && pr.signalCode === null; });
+  const alive = () =>
+    ports.filter((p) => {
+      const pr = procs.get(p);
+      return pr && pr.exitCode === null && pr.signalCode === null;
+    });
   const nodes = async () => {
     for (const p of alive()) {
       try {
@@ -138,9 +166,11 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
     const until = Date.now() + withinMs;
     for (;;) {
       try {
-        const states = await Promise.all(alive().map((p) => ask(p, (r) => r.cluster('INFO') as Promise<string>)));
+        const states = await Promise.all(alive().map((p) => ask(p, (r) => r.cluster('INFO'))));
         const ns = await nodes();
-        const covered = ns.filter((n) => n.role === 'master' && alive().includes(n.port)).reduce((a, n) => a + n.slots.reduce((b, [x, y]) => b + y - x + 1, 0), 0);
+        const covered = ns
+          .filter((n) => n.role === 'master' && alive().includes(n.port))
+          .reduce((a, n) => a + n.slots.reduce((b, [x, y]) => b + y - x + 1, 0), 0);
         if (states.every((s) => /cluster_state:ok/.test(s)) && covered === 16384) return;
       } catch {
         /* not yet */
@@ -154,7 +184,10 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
       [...procs.values()].map(
         (p) =>
           new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            if (p.exitCode !== null || p.signalCode !== null) {
+              resolve();
+              return;
+            }
             p.once('exit', () => resolve());
             p.kill('SIGKILL');
           }),
@@ -176,14 +209,18 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
         }
       }
     }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
+      timeout: 30_000,
+    });
     await waitOk();
     // every replica attached to its master (replication link up), so a failover has a candidate
     const until = Date.now() + 15_000;
     for (;;) {
       const ns = await nodes();
       const replicas = ns.filter((n) => n.role === 'replica');
-      const up = await Promise.all(replicas.map((n) => ask(n.port, (r) => r.info('replication')).then((i) => /master_link_status:up/.test(i))));
+      const up = await Promise.all(
+        replicas.map((n) => ask(n.port, (r) => r.info('replication')).then((i) => /master_link_status:up/.test(i))),
+      );
       if (replicas.length === 3 && up.every(Boolean)) break;
       if (Date.now() > until) throw new Error('Redis Cluster replicas not attached after 15 s');
       await sleep(50);

@@ -81,10 +81,15 @@ export const vars = {
           ctx.addIssue({ code: 'custom', message: (err as Error).message });
         }
       }),
-  databaseUrl: () =>
-    vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
-  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
-  nodeEnv: () => z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
+  databaseUrl: () => vars.url(localStore('DATABASE_URL'), ['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/etuservices'),
+  logLevel: () =>
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  nodeEnv: () =>
+    z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
   /** A positive integer of milliseconds. */
   millis: (def: number) => z.coerce.number({ error: 'expected a number of milliseconds' }).int().positive().default(def),
   bool: (def: boolean) =>

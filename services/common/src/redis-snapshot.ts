@@ -61,7 +61,10 @@ type Line = HeaderLine | StoreLine | KeyLine;
 async function connect(url: string, attempts = 5): Promise<Redis> {
   // A Redis Cluster is backed up by its own means (per-node RDB snapshots, the managed
   // service's backups): its keys are spread over several masters (docs/operations.md).
-  if (/^rediss?\+cluster:/.test(url)) throw new Error('a Redis Cluster is not backed up by this tool: use the cluster\'s own snapshots (docs/operations.md, "Running on Redis Cluster")');
+  if (/^rediss?\+cluster:/.test(url))
+    throw new Error(
+      'a Redis Cluster is not backed up by this tool: use the cluster\'s own snapshots (docs/operations.md, "Running on Redis Cluster")',
+    );
   for (let attempt = 1; ; attempt++) {
     const redis = new Redis(url, {
       lazyConnect: true,

@@ -18,7 +18,7 @@ export type RedisTarget =
   | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; tls: boolean; username?: string; password?: string };
 
 const CLUSTER_SCHEMES = new Set(['redis+cluster', 'rediss+cluster']);
-const NODE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const NODE = /^(\[[\d.:a-f]+\]|[\d.a-z-]+):(\d{1,5})$/i;
 
 /**
  * Parses a Redis URL (see the header). Throws an Error whose message says what is wrong without
@@ -56,7 +56,8 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
   const slash = rest.indexOf('/');
   if (slash >= 0) {
-    if (rest.slice(slash) !== '/' && rest.slice(slash) !== '/0') throw new Error('Redis Cluster has only database 0: a cluster URL takes no /db');
+    if (rest.slice(slash) !== '/' && rest.slice(slash) !== '/0')
+      throw new Error('Redis Cluster has only database 0: a cluster URL takes no /db');
     rest = rest.slice(0, slash);
   }
   const nodes = rest.split(',').map((n) => {
@@ -193,7 +194,7 @@ export function isRedisUnavailable(err: unknown): boolean {
     e.name === 'MaxRetriesPerRequestError' ||
     e.name === 'ClusterAllFailedError' ||
     /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|^OOM |READONLY|Cluster isn't ready|Cluster is ended|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/i.test(
-      String(e.message ?? ''),
+      e.message ?? '',
     )
   );
 }

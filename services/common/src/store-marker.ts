@@ -92,7 +92,11 @@ export class StoreMarker {
  * `also`); also checks the marker each time the connection becomes ready (start, and a Redis
  * that came back — maybe empty).
  */
-export function redisStoreService(redis: RedisClient, marker: StoreMarker, opts: { log: Logger; users?: () => Promise<number> }): ExtraService {
+export function redisStoreService(
+  redis: RedisClient,
+  marker: StoreMarker,
+  opts: { log: Logger; users?: () => Promise<number> },
+): ExtraService {
   // On a cluster, once every master's connection answers: a command for a node whose connection
   // is still opening would be refused (no offline queue) and the marker left unchecked.
   const onReady = () =>

@@ -45,7 +45,9 @@ test('defaults serve a local run', () => {
 });
 
 test('a Redis Cluster is named in the same variable', () => {
-  expect(parseConfig(shape, { NEEDED: 'x', LIMITER_REDIS_URL: 'rediss+cluster://u:p@h1:7000,h2:7001' }).LIMITER_REDIS_URL).toBe('rediss+cluster://u:p@h1:7000,h2:7001');
+  expect(parseConfig(shape, { NEEDED: 'x', LIMITER_REDIS_URL: 'rediss+cluster://u:p@h1:7000,h2:7001' }).LIMITER_REDIS_URL).toBe(
+    'rediss+cluster://u:p@h1:7000,h2:7001',
+  );
 });
 
 test('a missing required variable is named', () => {

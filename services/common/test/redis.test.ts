@@ -13,12 +13,13 @@ test.each([
   expect(isRedisUnavailable(new Error(message))).toBe(true);
 });
 
-test.each([['ERR wrong number of arguments'], ['WRONGTYPE Operation against a key holding the wrong kind of value'], ['NOSCRIPT No matching script']])(
-  '%s → not unavailable (a bug to surface)',
-  (message) => {
-    expect(isRedisUnavailable(new Error(message))).toBe(false);
-  },
-);
+test.each([
+  ['ERR wrong number of arguments'],
+  ['WRONGTYPE Operation against a key holding the wrong kind of value'],
+  ['NOSCRIPT No matching script'],
+])('%s → not unavailable (a bug to surface)', (message) => {
+  expect(isRedisUnavailable(new Error(message))).toBe(false);
+});
 
 describe('parseRedisUrl: one form names a Redis or a Redis Cluster', () => {
   test('a single Redis stays a URL for ioredis', () => {
@@ -73,7 +74,12 @@ describe('parseRedisUrl: one form names a Redis or a Redis Cluster', () => {
 });
 
 test('cluster errors that mean "try later" are unavailable', () => {
-  for (const m of ["Cluster isn't ready and enableOfflineQueue options is false", 'Too many Cluster redirections. Last error: Error: CLUSTERDOWN', 'CLUSTERDOWN The cluster is down', 'TRYAGAIN Multiple keys request during rehashing of slot'])
+  for (const m of [
+    "Cluster isn't ready and enableOfflineQueue options is false",
+    'Too many Cluster redirections. Last error: Error: CLUSTERDOWN',
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+  ])
     expect(isRedisUnavailable(new Error(m))).toBe(true);
 });
 

@@ -20,11 +20,29 @@ export class LimiterMetrics {
   private readonly envoySeries = new Map<string, Record<EnvoyStat, Child>>();
 
   constructor(m: Metrics = new Metrics({ enabled: false }), policies: readonly string[] = []) {
-    this.decisions = m.counter('etu_limiter_decisions_total', 'Consume decisions by policy and outcome (allowed, denied).', ['policy', 'outcome']);
-    this.nearLimit = m.counter('etu_limiter_near_limit_total', 'Allowed decisions that left at most 10 % of the limit, by policy.', ['policy']);
-    this.batch = m.histogram('etu_limiter_batch_size', 'Decisions taken by one Redis script call.', [], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]).child({});
-    this.script = m.histogram('etu_limiter_redis_script_duration_seconds', 'Duration of one limiter script call to Redis (seconds), one decision or a batch.', [], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]).child({});
-    this.errors = m.counter('etu_limiter_redis_errors_total', 'Limiter calls to Redis that failed, by kind (unavailable, timeout, oom, readonly, overloaded, redirect, other).', ['kind']);
+    this.decisions = m.counter('etu_limiter_decisions_total', 'Consume decisions by policy and outcome (allowed, denied).', [
+      'policy',
+      'outcome',
+    ]);
+    this.nearLimit = m.counter('etu_limiter_near_limit_total', 'Allowed decisions that left at most 10 % of the limit, by policy.', [
+      'policy',
+    ]);
+    this.batch = m
+      .histogram('etu_limiter_batch_size', 'Decisions taken by one Redis script call.', [], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000])
+      .child({});
+    this.script = m
+      .histogram(
+        'etu_limiter_redis_script_duration_seconds',
+        'Duration of one limiter script call to Redis (seconds), one decision or a batch.',
+        [],
+        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      )
+      .child({});
+    this.errors = m.counter(
+      'etu_limiter_redis_errors_total',
+      'Limiter calls to Redis that failed, by kind (unavailable, timeout, oom, readonly, overloaded, redirect, other).',
+      ['kind'],
+    );
     // Envoy's API: envoyproxy/ratelimit's statistics under the names its Prometheus mapping
     // gives them (ratelimit.service.rate_limit.<domain>.<key1>.<key2>.<stat>), so its dashboards
     // and alerts work unchanged; one series per configured rule, never per request value.
@@ -45,7 +63,8 @@ export class LimiterMetrics {
     this.configLoads.ok.inc(0);
     this.configLoads.error.inc(0);
     for (const p of policies) this.series(p);
-    for (const kind of ['unavailable', 'timeout', 'oom', 'readonly', 'overloaded', 'redirect', 'other'] as const) this.errors.inc({ kind }, 0);
+    for (const kind of ['unavailable', 'timeout', 'oom', 'readonly', 'overloaded', 'redirect', 'other'] as const)
+      this.errors.inc({ kind }, 0);
   }
 
   private series(policy: string) {

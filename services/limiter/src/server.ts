@@ -1,7 +1,20 @@
 // The limiter's gRPC server: LimiterService over the sliding-window store, health that follows
 // Redis (NOT_SERVING while it cannot be reached), one Redis connection without offline queue
 // and with a command timeout so that an outage answers UNAVAILABLE at once and heals by itself.
-import { createGrpcServer, createRedis, redisStoreService, serveGrpc, StoreMarker, watchHealth, wrapService, type AsyncService, type RedisClient, type GrpcServer, type RunningService, type ServiceBaseOptions } from '@etu/common';
+import {
+  createGrpcServer,
+  createRedis,
+  redisStoreService,
+  serveGrpc,
+  StoreMarker,
+  watchHealth,
+  wrapService,
+  type AsyncService,
+  type RedisClient,
+  type GrpcServer,
+  type RunningService,
+  type ServiceBaseOptions,
+} from '@etu/common';
 import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
@@ -48,7 +61,6 @@ export interface LimiterServer extends RunningService {
   envoyTrustedPort: number | undefined;
 }
 
-
 /**
  * The limiter's Redis connection (a single Redis or a Cluster, from the URL), as the server and
  * the bench make it.
@@ -66,7 +78,12 @@ export function connectLimiterRedis(url: string): RedisClient {
   // store's deadline on a busy machine: a longer chain — typically a batch whose slot is being
   // migrated, its keys on both nodes — ends with ioredis's "Too many Cluster redirections", and
   // the store then decides that batch's items one key at a time (sliding-window.ts).
-  return createRedis(url, { name: 'etu-limiter', commandTimeoutMs: null, neverResend: true, cluster: { retryDelayOnTryAgain: 0, maxRedirections: 1 } });
+  return createRedis(url, {
+    name: 'etu-limiter',
+    commandTimeoutMs: null,
+    neverResend: true,
+    cluster: { retryDelayOnTryAgain: 0, maxRedirections: 1 },
+  });
 }
 
 export async function startLimiterServer(opts: LimiterServerOptions): Promise<LimiterServer> {

@@ -120,7 +120,10 @@ function unavailable(why?: string, cause?: unknown): Unavailable {
  */
 function isRedirectionsExhausted(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
-  return cause instanceof Error && /^Too many Cluster redirections\. Last error: (ReplyError: )?(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(cause.message);
+  return (
+    cause instanceof Error &&
+    /^Too many Cluster redirections\. Last error: (?:ReplyError: )?(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(cause.message)
+  );
 }
 
 /** Redis answered but refused to run the script: out of memory, or a read-only replica. */
@@ -230,7 +233,7 @@ export class SlidingWindowStore {
       true,
     );
     if (groups.length === 1) return this.decideSlotGroup(rs);
-    const out: Array<WindowDecision | Error> = new Array(rs.length);
+    const out = new Array<WindowDecision | Error>(rs.length);
     const settled = await Promise.allSettled(groups.map((g) => this.decideSlotGroup(g.map((i) => rs[i]!))));
     if (settled.every((s) => s.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
     settled.forEach((s, gi) => {
@@ -257,10 +260,7 @@ export class SlidingWindowStore {
       rs.map((r) => scriptCall(r)[0]),
       this.cluster,
     );
-    return this.decideInOneCall(
-      rs,
-      rs.map((r) => (r.shadow ? 's' : 'e')).join(''),
-    );
+    return this.decideInOneCall(rs, rs.map((r) => (r.shadow ? 's' : 'e')).join(''));
   }
 
   /**
@@ -282,8 +282,8 @@ export class SlidingWindowStore {
   /** Decisions in ONE script call (on a cluster, keys of one slot), in order, at one instant. */
   private async decideInOneCall(rs: WindowRequest[], flags?: string): Promise<Array<WindowDecision | Error>> {
     if (rs.length === 0) return [];
-    const keys: string[] = new Array(rs.length);
-    const args: Array<string | number> = new Array(rs.length * 4);
+    const keys = new Array<string>(rs.length);
+    const args = new Array<string | number>(rs.length * 4);
     rs.forEach((r, i) => {
       const [key, ...rest] = scriptCall(r);
       keys[i] = key;

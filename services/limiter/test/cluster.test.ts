@@ -29,7 +29,16 @@ const metrics = new Metrics({ defaultMetrics: false });
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
-  server = await startLimiterServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, redisUrl: cluster.url, policies: POLICIES, graceMs: 100, healthIntervalMs: 200, metrics });
+  server = await startLimiterServer({
+    addr: '127.0.0.1:0',
+    log: testLogger(),
+    token: TEST_TOKEN,
+    redisUrl: cluster.url,
+    policies: POLICIES,
+    graceMs: 100,
+    healthIntervalMs: 200,
+    metrics,
+  });
   addr = `127.0.0.1:${server.port}`;
   await waitServing(addr, 'SERVING', 10_000);
   client = createServiceClient(limiter.LimiterServiceClient, addr, { token: TEST_TOKEN, timeoutMs: 10_000 });
@@ -65,7 +74,17 @@ async function stored(policy: string, subject: string): Promise<number> {
 }
 
 test('our hash slot of a key is the one Redis computes (CLUSTER KEYSLOT)', async () => {
-  const keys = ['foo', '', 'rl:{service:42}', 'rl:{service:élève@etu.example}', '{}x', 'a{}{b}', '{user1000}.following', 'x{y', ...Array.from({ length: 50 }, (_, i) => keyFor('login', `u${i * 7919}`))];
+  const keys = [
+    'foo',
+    '',
+    'rl:{service:42}',
+    'rl:{service:élève@etu.example}',
+    '{}x',
+    'a{}{b}',
+    '{user1000}.following',
+    'x{y',
+    ...Array.from({ length: 50 }, (_, i) => keyFor('login', `u${i * 7919}`)),
+  ];
   const n = cluster.node(cluster.ports[0]!);
   try {
     for (const k of keys) expect([k, keySlot(k)]).toEqual([k, await n.cluster('KEYSLOT', k)]);
@@ -95,7 +114,10 @@ function startChild(target: string): Child {
   });
   const exited = new Promise<string>((_, reject) => proc.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
   exited.catch(() => {});
-  return { proc, next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]) };
+  return {
+    proc,
+    next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]),
+  };
 }
 
 test('1,000 concurrent Consume from 4 processes, subjects on all three masters → exactly 10 per subject', async () => {
@@ -108,7 +130,9 @@ test('1,000 concurrent Consume from 4 processes, subjects on all three masters �
     expect(await Promise.all(children.map((c) => c.next()))).toEqual(['ready', 'ready', 'ready', 'ready']);
     for (const c of children) for (const s of subjects) c.proc.stdin.write(`go service ${s} 50\n`);
     const replies = await Promise.all(children.map((c) => Promise.all(subjects.map(() => c.next()))));
-    const per = new Map<string, { allowed: number; denied: number; errors: number }>(subjects.map((s) => [s, { allowed: 0, denied: 0, errors: 0 }]));
+    const per = new Map<string, { allowed: number; denied: number; errors: number }>(
+      subjects.map((s) => [s, { allowed: 0, denied: 0, errors: 0 }]),
+    );
     for (const line of replies.flat()) {
       const [verb, a, d, e, first, subject] = line.split(' ');
       expect(verb).toBe('done');
@@ -131,7 +155,10 @@ test('1,000 concurrent Consume from 4 processes, subjects on all three masters �
 test('a batch over every master (1,000 items, hundreds of slots) answers every item, in order', async () => {
   const p = `batch-${process.pid}`;
   // 988 distinct subjects, then one subject 12 times: its first 10 admitted, the last 2 refused.
-  const requests = [...Array.from({ length: 988 }, (_, i) => ({ policy: 'service', subject: `${p}-${i}` })), ...Array.from({ length: 12 }, () => ({ policy: 'service', subject: `${p}-same` }))];
+  const requests = [
+    ...Array.from({ length: 988 }, (_, i) => ({ policy: 'service', subject: `${p}-${i}` })),
+    ...Array.from({ length: 12 }, () => ({ policy: 'service', subject: `${p}-same` })),
+  ];
   const slots = new Set(requests.map((r) => keySlot(keyFor(r.policy, r.subject))));
   expect(slots.size).toBeGreaterThan(900);
   const masters = new Set(await Promise.all([...slots].slice(0, 60).map(async (s) => (await cluster.masterOf(s)).port)));
@@ -150,7 +177,7 @@ test('a batch over every master (1,000 items, hundreds of slots) answers every i
   expect(await stored('service', `${p}-same`)).toBe(10);
 });
 
-test('NOSCRIPT (every node\'s script cache flushed, as after a restart): the next calls are counted once', async () => {
+test("NOSCRIPT (every node's script cache flushed, as after a restart): the next calls are counted once", async () => {
   const subject = `noscript-${process.pid}`;
   expect((await client.call.consume({ policy: 'service', subject })).decision).toMatchObject({ allowed: true, remaining: 9 });
   for (const m of (await cluster.nodes()).filter((n) => n.role === 'master')) {
@@ -159,13 +186,19 @@ test('NOSCRIPT (every node\'s script cache flushed, as after a restart): the nex
     r.disconnect();
   }
   expect((await client.call.consume({ policy: 'service', subject })).decision).toMatchObject({ allowed: true, remaining: 8 });
-  const { items } = await client.call.consumeBatch({ requests: [{ policy: 'service', subject }, { policy: 'service', subject: `${subject}-b` }] });
+  const { items } = await client.call.consumeBatch({
+    requests: [
+      { policy: 'service', subject },
+      { policy: 'service', subject: `${subject}-b` },
+    ],
+  });
   expect(items.map((i) => i.decision?.remaining)).toEqual([7, 9]);
   expect(await stored('service', subject)).toBe(3);
 });
 
 test("Envoy's API on a cluster: one descriptor is decided; an all-or-nothing request over several slots is refused, nothing counted", async () => {
-  const rules = 'domain: api\ndescriptors:\n  - key: client\n    rate_limit:\n      window: 10m\n      requests_per_unit: 10\n  - key: tenant\n    rate_limit:\n      window: 90s\n      requests_per_unit: 50\n';
+  const rules =
+    'domain: api\ndescriptors:\n  - key: client\n    rate_limit:\n      window: 10m\n      requests_per_unit: 10\n  - key: tenant\n    rate_limit:\n      window: 90s\n      requests_per_unit: 50\n';
   const h = await startEnvoyHarness({ 'api.yaml': rules }, { redisUrl: cluster.url });
   try {
     const c = `c-${process.pid}`;
@@ -202,11 +235,12 @@ test('one slot migrated key by key under load, lone calls and batches: no error 
   // a slot that holds no key of the earlier tests: only this test's 20 keys move
   const probe = cluster.node(source.port);
   let slot = source.slots[0]![0] + 7;
-  while (Number(await probe.cluster('COUNTKEYSINSLOT', slot)) > 0) slot++;
+  while ((await probe.cluster('COUNTKEYSINSLOT', slot)) > 0) slot++;
   probe.disconnect();
   // 20 subjects whose keys all hash to that slot
   const subjects: string[] = [];
-  for (let i = 0; subjects.length < 20; i++) if (keySlot(keyFor('mig', `m${process.pid}-${i}`)) === slot) subjects.push(`m${process.pid}-${i}`);
+  for (let i = 0; subjects.length < 20; i++)
+    if (keySlot(keyFor('mig', `m${process.pid}-${i}`)) === slot) subjects.push(`m${process.pid}-${i}`);
 
   const allowed = new Map<string, number>(subjects.map((s) => [s, 0]));
   const errors: string[] = [];
@@ -256,7 +290,7 @@ test('one slot migrated key by key under load, lone calls and batches: no error 
     await src.cluster('SETSLOT', slot, 'MIGRATING', target.id);
     let moved = 0;
     for (;;) {
-      const keys = (await src.cluster('GETKEYSINSLOT', slot, 1)) as string[];
+      const keys = await src.cluster('GETKEYSINSLOT', slot, 1);
       if (keys.length === 0) break;
       await src.migrate('127.0.0.1', target.port, keys[0]!, 0, 5000);
       moved++;
@@ -337,7 +371,9 @@ test('a master killed: its replica takes over, the limiter answers again; decisi
   expect(firstOkAfterKill).toBeGreaterThan(0);
   const recoveryMs = firstOkAfterKill - killedAt;
 
-  const promoted = (await cluster.nodes()).find((n) => n.id !== victim.id && n.role === 'master' && n.slots.some(([a]) => a === victim.slots[0]![0]));
+  const promoted = (await cluster.nodes()).find(
+    (n) => n.id !== victim.id && n.role === 'master' && n.slots.some(([a]) => a === victim.slots[0]![0]),
+  );
   expect(promoted).toBeDefined();
   // what the new master holds against what callers were told was admitted
   let lost = 0;

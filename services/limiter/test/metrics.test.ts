@@ -36,7 +36,9 @@ test('each Redis failure is counted under its kind', () => {
   expect(redisErrorKind(new Unavailable('limiter store unavailable: too many calls waiting for it'))).toBe('overloaded');
   expect(redisErrorKind(new Unavailable('limiter store unavailable: Redis OOM (maxmemory reached)'))).toBe('oom');
   expect(redisErrorKind(new Unavailable('limiter store unavailable: Redis READONLY (a replica)'))).toBe('readonly');
-  expect(redisErrorKind(new Unavailable('limiter store unavailable: Redis Cluster redirections exhausted (a slot moving)'))).toBe('redirect');
+  expect(redisErrorKind(new Unavailable('limiter store unavailable: Redis Cluster redirections exhausted (a slot moving)'))).toBe(
+    'redirect',
+  );
   expect(redisErrorKind(new Unavailable('limiter store unavailable'))).toBe('unavailable');
   expect(redisErrorKind(new Error('limiter script answered 3 numbers for 1 keys'))).toBe('other');
 });

@@ -87,7 +87,12 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
   // On a Redis Cluster every key gets the `{stats}` prefix: one hash slot, so each event stays one
   // atomic script over all the keys it touches (README, "On a Redis Cluster").
   const target = parseRedisUrl(opts.redisUrl);
-  const redis = createRedis(target, { commandTimeoutMs: opts.redisTimeoutMs ?? 500, name: 'stats', neverResend: true, keyPrefix: target.kind === 'cluster' ? STATS_CLUSTER_TAG : undefined });
+  const redis = createRedis(target, {
+    commandTimeoutMs: opts.redisTimeoutMs ?? 500,
+    name: 'stats',
+    neverResend: true,
+    keyPrefix: target.kind === 'cluster' ? STATS_CLUSTER_TAG : undefined,
+  });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const st = new StatsStore(redis, Date.now, opts.dedupTtlMs);
 
