@@ -26,10 +26,12 @@ export interface RunningSystem {
   output: (part: string) => string;
   /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
   metricsUrls: Record<string, string>;
+  /** RunningParts.restart. */
+  restart: RunningParts['restart'];
   stop(): Promise<void>;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[], timeoutMs = 30_000): Promise<void> {
+async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[], timeoutMs = 30_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = parts.find((p) => p.proc && p.proc.exitCode !== null);
@@ -40,7 +42,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, parts: Part[
       /* not up yet */
     }
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -60,6 +62,11 @@ export interface RunningParts {
   output: (part: string) => string;
   /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
   metricsUrls: Record<string, string>;
+  /**
+   * Restarts one gRPC part as an operator would: SIGTERM, wait for the exit, start it again on
+   * the same address; resolves once it is SERVING, with how long it was away.
+   */
+  restart(part: string): Promise<{ exitCode: number | null; awayMs: number; servingMs: number }>;
   /** Stops the parts (SIGTERM, then SIGKILL after 10 s); the stores stay. */
   stop(): Promise<void>;
 }
@@ -93,7 +100,7 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
     };
     // METRICS_PORT is one variable read by every part: each gets its own free port.
     const metricsPorts = Object.fromEntries(await Promise.all(parts.map(async (p) => [p.name, await freePort()] as const)));
-    for (const p of parts) {
+    const launch = (p: Part) => {
       const proc = spawn(process.execPath, [join(ROOT, p.main)], {
         env: { ...env, METRICS_PORT: String(metricsPorts[p.name]) },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,7 +112,8 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
       proc.stdout.on('data', keep);
       proc.stderr.on('data', keep);
       p.proc = proc;
-    }
+    };
+    for (const p of parts) launch(p);
     for (const addr of listParts()
       .filter((p) => p.kind === 'grpc')
       .map((p) => env[p.addrVar]!)) {
@@ -119,6 +127,22 @@ export async function startParts(stores: Stores, extraEnv: Record<string, string
       logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
       output: (name) => parts.find((p) => p.name === name)?.output.join('') ?? '',
       metricsUrls: Object.fromEntries(parts.map((p) => [p.name, `http://127.0.0.1:${metricsPorts[p.name]}/metrics`])),
+      async restart(name) {
+        const p = parts.find((x) => x.name === name);
+        const info = listParts().find((x) => x.name === name);
+        if (!p?.proc || info?.kind !== 'grpc') throw new Error(`${name} is not a running gRPC part`);
+        const addr = env[info.addrVar]!;
+        const stopped = Date.now();
+        const proc = p.proc;
+        const exitCode = await new Promise<number | null>((resolve) => {
+          proc.once('exit', (code) => resolve(code));
+          proc.kill('SIGTERM');
+        });
+        const exitedAt = Date.now();
+        launch(p);
+        await waitFor(`${name} after its restart`, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts, 60_000, 20);
+        return { exitCode, awayMs: exitedAt - stopped, servingMs: Date.now() - exitedAt };
+      },
       stop: () => stopParts(parts),
     };
   } catch (err) {
@@ -142,6 +166,7 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       logs: running.logs,
       output: running.output,
       metricsUrls: running.metricsUrls,
+      restart: (part) => running.restart(part),
       async stop() {
         await running.stop();
         await Promise.all([dbRef.drop(), redisRef.release()]);

@@ -93,13 +93,19 @@ export class DatabaseGate {
     }
   }
 
-  /** Health probe: `SELECT 1` within the timeouts; opens the gate when it answers, closes it when not. */
+  /**
+   * Health probe: `SELECT 1`; opens the gate when it answers, closes it when it fails or does not
+   * answer within QUERY_TIMEOUT_MS + CHECK_TIMEOUT_MS while nothing else answered either (a
+   * database busy answering other queries is slow, not down).
+   */
   async probe(): Promise<void> {
+    const started = performance.now();
     try {
       const r = await raceTimer(this.watch(this.db.$queryRaw`SELECT 1`), this.queryTimeoutMs + this.checkTimeoutMs);
-      if (r === TIMED_OUT) throw new DatabaseTimeout(`no answer to SELECT 1 within ${this.queryTimeoutMs + this.checkTimeoutMs} ms`);
+      if (r === TIMED_OUT && !this.answeredSince(started))
+        throw new DatabaseTimeout(`no answer to SELECT 1 within ${this.queryTimeoutMs + this.checkTimeoutMs} ms`);
     } catch (err) {
-      this.close(err);
+      if (!this.answeredSince(started)) this.close(err);
       throw err;
     }
     if (this.down) this.opts.log?.info({}, 'database reachable again');

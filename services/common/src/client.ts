@@ -35,8 +35,30 @@ export type PromiseClient<C> = {
 export interface ServiceClient<C> {
   call: PromiseClient<C>;
   raw: C;
+  /**
+   * Resolves when a call may be sent: at once while connected, or when the service was never
+   * reached or has been away for long (the call then fails fast, as grpc-js does). During a
+   * restart (the connection worked within RECONNECT_GRACE_MS) it waits for the new process, at
+   * most until `deadline` (ms since the epoch). Nothing is sent before it resolves, so waiting is
+   * safe even for a call that must never be sent twice.
+   */
+  ready(deadline: number): Promise<void>;
+  /** Tells the client a call succeeded (the connection works): `raw` callers report it here. */
+  succeeded(): void;
   close(): void;
 }
+
+/**
+ * A restart of a service (SIGTERM, the new process binds 0.3–0.6 s later) must cost no call:
+ * for this long after the connection was last seen working, a call waits for it to come back
+ * instead of failing at once.
+ */
+export const RECONNECT_GRACE_MS = 10_000;
+/**
+ * Reconnect attempts after a lost connection start 100 ms apart and grow to 1 s at most (grpc-js
+ * defaults: 1 s, up to 120 s), so a restarted service is reached again within ~0.1–1 s.
+ */
+export const RECONNECT_BACKOFF = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 } as const;
 
 type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
   service: grpc.ServiceDefinition;
@@ -60,6 +82,7 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
     // A service name that resolves to several replicas (compose --scale, Kubernetes headless
     // services) gets its calls spread over all of them instead of pinned to the first address.
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    ...RECONNECT_BACKOFF,
     ...opts.channelOptions,
     // Counted when metrics are on, traced when traces are on; neither: no interceptor at all.
     interceptors: [
@@ -69,6 +92,26 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
   });
   const auth = bearer(opts.token);
   const defaultTimeout = opts.timeoutMs ?? 2000;
+  const channel = raw.getChannel();
+  /** When the connection was last seen working (0: never). */
+  let lastUp = 0;
+  const succeeded = () => {
+    lastUp = Date.now();
+  };
+  const ready = (deadline: number): Promise<void> => {
+    if (channel.getConnectivityState(false) === grpc.connectivityState.READY) {
+      lastUp = Date.now();
+      return Promise.resolve();
+    }
+    // Never reached, or away for long: no waiting, the call fails fast (UNAVAILABLE).
+    if (Date.now() - lastUp > RECONNECT_GRACE_MS) return Promise.resolve();
+    return new Promise((resolve) => {
+      raw.waitForReady(deadline, (err) => {
+        if (!err) lastUp = Date.now();
+        resolve();
+      });
+    });
+  };
   const call: Record<string, (req: unknown, o?: CallOpts) => Promise<unknown>> = {};
   for (const name of Object.keys(Ctor.service)) {
     const method = (raw as unknown as Record<string, UnaryMethod<unknown, unknown>>)[name];
@@ -80,10 +123,19 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
         setContextMetadata(md, o?.context);
         if (o?.metadata) for (const [k, v] of Object.entries(o.metadata)) md.set(k, v);
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? defaultTimeout));
-        method.call(raw, req, md, { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
+        void ready(deadline.getTime()).then(() =>
+          method.call(raw, req, md, { deadline }, (err, res) => {
+            if (err) {
+              reject(err);
+              return;
+            }
+            succeeded();
+            resolve(res);
+          }),
+        );
       });
   }
-  return { call: call as PromiseClient<C>, raw, close: () => raw.close() };
+  return { call: call as PromiseClient<C>, raw, ready, succeeded, close: () => raw.close() };
 }
 
 /** Asks a server's grpc.health.v1 for a service's status ('' = the whole server). */

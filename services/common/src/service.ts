@@ -24,6 +24,8 @@ export interface ServiceBaseOptions {
   metrics?: Metrics;
   /** Maximum age of a client connection (ms) before the client is asked to reconnect; default CONNECTION_AGE_MS. */
   connectionAgeMs?: number;
+  /** How long to wait for the store before listening (ms); default WARM_UP_MS. */
+  warmUpMs?: number;
 }
 
 export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
@@ -80,6 +82,9 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
         metrics,
       }),
     );
+  // A restarted process listens once its store answers (up to WARM_UP_MS): callers waiting for
+  // it (client.ts) then find a process that serves at once, not one still opening its pool.
+  await warmUp(opts.probe, opts.warmUpMs ?? WARM_UP_MS);
   let port: number;
   try {
     port = await srv.listen(opts.addr);
@@ -97,6 +102,33 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
       await opts.release();
     })());
   return { port, host: hostOf(opts.addr), metrics, grpc: srv, close };
+}
+
+/**
+ * How long a starting service waits for its store before it listens anyway (NOT_SERVING then).
+ * A restarted process whose store is up listens as soon as the store answered once (its pool
+ * open, its query compiler loaded): callers waiting for it meet a process that serves at once.
+ */
+export const WARM_UP_MS = 10_000;
+
+/** Tries `probe` every 50 ms until it resolves or `ms` pass; never rejects. */
+async function warmUp(probe: () => Promise<void>, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const left = until - Date.now();
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      probe().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), left))),
+    ]);
+    clearTimeout(timer);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** What runService needs besides the start-up itself. */

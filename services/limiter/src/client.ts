@@ -118,9 +118,27 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     return md;
   };
 
+  /**
+   * Waits (sc.ready) while the limiter restarts, then sends. Nothing leaves before that, so the
+   * wait can never count a Consume twice; a call whose deadline passes meanwhile fails with
+   * DEADLINE_EXCEEDED and is never sent.
+   */
   const send = (batch: Pending[]) => {
     const now = Date.now();
+    for (const p of batch) {
+      p.timer = setTimeout(
+        () => settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before the call was sent')),
+        Math.max(0, p.deadline - now),
+      );
+    }
+    void sc.ready(Math.max(...batch.map((p) => p.deadline))).then(() => transmit(batch));
+  };
+
+  const transmit = (batch: Pending[]) => {
+    const now = Date.now();
     const live = batch.filter((p) => {
+      if (p.done) return false;
+      clearTimeout(p.timer);
       if (p.deadline > now) return true;
       settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before the call was sent'));
       return false;
@@ -135,9 +153,10 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     }
     if (live.length === 1) {
       const p = live[0]!;
-      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) =>
-        settle(p, err, res?.decision),
-      );
+      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) => {
+        if (!err) sc.succeeded();
+        settle(p, err, res?.decision);
+      });
       return;
     }
     raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: new Date(rpcDeadline) }, (err, res) => {
@@ -145,6 +164,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
         for (const p of live) settle(p, err);
         return;
       }
+      sc.succeeded();
       if (res.items.length !== live.length) {
         const e = statusError(grpc.status.INTERNAL, `limiter answered ${res.items.length} items for ${live.length}`);
         for (const p of live) settle(p, e);
@@ -184,17 +204,32 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     peek(policy, subject, o) {
       return new Promise<Decision>((resolve, reject) => {
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
-        raw.peek({ policy, subject }, metadata(o?.context), { deadline }, (err, res) => {
-          if (err) reject(err);
-          else if (!res.decision) reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
-          else resolve(res.decision);
-        });
+        void sc.ready(deadline.getTime()).then(() =>
+          raw.peek({ policy, subject }, metadata(o?.context), { deadline }, (err, res) => {
+            if (err) {
+              reject(err);
+              return;
+            }
+            sc.succeeded();
+            if (!res.decision) reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
+            else resolve(res.decision);
+          }),
+        );
       });
     },
     reset(policy, subject, o) {
       return new Promise<void>((resolve, reject) => {
         const deadline = new Date(Date.now() + (o?.timeoutMs ?? timeoutMs));
-        raw.reset({ policy, subject }, metadata(o?.context), { deadline }, (err) => (err ? reject(err) : resolve()));
+        void sc.ready(deadline.getTime()).then(() =>
+          raw.reset({ policy, subject }, metadata(o?.context), { deadline }, (err) => {
+            if (err) {
+              reject(err);
+              return;
+            }
+            sc.succeeded();
+            resolve();
+          }),
+        );
       });
     },
     close() {

@@ -47,6 +47,8 @@ test('pointed at a closed port: every RPC answers UNAVAILABLE fast, health NOT_S
     log: testLogger(),
     token: TEST_TOKEN,
     databaseUrl: `mysql://root@127.0.0.1:${dead}/etuservices`,
+    // No waiting for a database that will never answer before listening (WARM_UP_MS).
+    warmUpMs: 0,
     healthIntervalMs: 200,
     graceMs: 200,
   });
