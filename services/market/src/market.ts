@@ -5,6 +5,7 @@ import { ListingStatus as DbStatus, Prisma, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
 import { marketGate, type MarketGate } from './database';
+import { countSql, pageSql, parseSearch } from './search';
 import {
   categoryFromDb,
   parseCategoryFilter,
@@ -141,6 +142,33 @@ export class Market {
     const row = await this.query((db) => db.listing.findUnique({ where: { id: listingId }, include: WITH_USERS }));
     if (!row) throw new NotFound(MSG.notFound);
     return toProto(row);
+  }
+
+  /**
+   * SearchListings: the parameters are checked first (search.ts), then the page's ids and the
+   * total count are read in parallel, then the page's rows with their users' public ids. A
+   * listing sold between the two reads is still returned (as sold): the page is a snapshot.
+   */
+  async searchListings(req: market.SearchListingsRequest): Promise<market.SearchListingsResponse> {
+    const p = parseSearch(req);
+    const [idRows, countRows] = await Promise.all([
+      this.query((db) => db.$queryRaw<{ id: number }[]>(pageSql(p))),
+      this.query((db) => db.$queryRaw<{ n: bigint | number }[]>(countSql(p))),
+    ]);
+    const ids = idRows.map((r) => Number(r.id));
+    const rows = ids.length
+      ? await this.query((db) => db.listing.findMany({ where: { id: { in: ids } }, include: WITH_USERS }))
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return {
+      listings: ids.flatMap((id) => {
+        const r = byId.get(id);
+        return r ? [toProto(r)] : [];
+      }),
+      totalCount: Number(countRows[0]?.n ?? 0),
+      page: p.page,
+      pageSize: p.pageSize,
+    };
   }
 
   /**

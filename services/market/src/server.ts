@@ -43,6 +43,7 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
     },
     findSale: async (req) => m.findSale(req),
     listListings: async (req) => m.listListings(req),
+    searchListings: async (req) => m.searchListings(req),
     getListing: async (req) => ({ listing: await m.getListing(req.id) }),
     purchase: async (req) => {
       try {
