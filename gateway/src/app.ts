@@ -21,6 +21,7 @@ import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
 import { SessionStoreProbe, sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
+import { articlesRouter } from './routes/articles';
 import { authRouter } from './routes/auth';
 import { healthRouter } from './routes/health';
 import { homeRouter } from './routes/home';
@@ -100,7 +101,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const health = healthRouter(w, new StoreCheck(deps.clients.stores, deps.sessionRedis, deps.log));
   app.use(health.routes());
   // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
-  const routers = [homeRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];
+  const routers = [homeRouter(w), articlesRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];
   app.use(routeFirst([health, ...routers]));
 
   app.use(
@@ -110,7 +111,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       absoluteMs: config.SESSION_ABSOLUTE_MS,
       secure: config.COOKIE_SECURE,
       // Still answered, as for a visitor and with a notice, while the session store is down.
-      publicPages: ['/', '/login', '/inscription'],
+      publicPages: ['/', '/articles', '/login', '/inscription'],
       onStoreDown: () => metrics.sessionStoreError(),
       probe: sessionStore,
     }),

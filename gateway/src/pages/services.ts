@@ -27,7 +27,7 @@ export interface VenteForm {
 const emptyForm = (): VenteForm => ({ titre: '', categorie: 'livre', prix: '', description: '', cle: randomUUID() });
 
 /** "Prénom N." of each seller, best effort (the page shows no name when auth cannot answer). */
-async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
+export async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(ids)];
   const names = new Map<string, string>();
   if (unique.length === 0) return names;
