@@ -1,5 +1,6 @@
 // Demo listings for a local run (`make seed`): what students actually resell, spread over the
-// demo STUDENT accounts and created through the domain code, so they follow every rule.
+// demo STUDENT accounts and created through the domain code, so they follow every rule. Three
+// dozen, so that a newcomer has something to search (accents, several categories and prices).
 import { existsSync, readFileSync } from 'node:fs';
 import { FailedPrecondition, type DemoAccount } from '@etu/common';
 import type { PrismaClient } from '@etu/db';
@@ -82,6 +83,150 @@ export const DEMO_LISTINGS: readonly DemoListing[] = [
     category: OTHER,
     priceCents: 700,
     description: 'Portée un semestre, lavée. 100 % coton.',
+  },
+  {
+    title: 'Darwin – L’Origine des espèces (GF Flammarion)',
+    category: BOOK,
+    priceCents: 600,
+    description: 'Au programme de biologie de l’évolution en L1. Quelques pages soulignées.',
+  },
+  {
+    title: 'Biologie de l’évolution – Manuel L2',
+    category: BOOK,
+    priceCents: 2200,
+    description: 'Très bon état. Remise à la BU des sciences.',
+  },
+  {
+    title: 'Microéconomie – Exercices corrigés (Pearson)',
+    category: BOOK,
+    priceCents: 1500,
+    description: 'Tous les exercices, rien d’écrit dedans.',
+  },
+  {
+    title: 'Économie générale L1 – fiches de révision',
+    category: BOOK,
+    priceCents: 300,
+    description: 'Fiches bristol recopiées au propre, 60 fiches.',
+  },
+  {
+    title: 'Chimie organique – Clayden, 2e édition',
+    category: BOOK,
+    priceCents: 5500,
+    description: 'Le gros livre rouge, en français. Couverture un peu usée.',
+  },
+  {
+    title: 'Physique L1 – Mécanique et thermodynamique',
+    category: BOOK,
+    priceCents: 1400,
+    description: 'Exercices corrigés à la fin de chaque chapitre.',
+  },
+  {
+    title: 'Probabilités et statistiques pour l’ingénieur',
+    category: BOOK,
+    priceCents: 1900,
+    description: '',
+  },
+  {
+    title: 'Annales du TOEIC – 4 tests blancs',
+    category: BOOK,
+    priceCents: 800,
+    description: 'Avec le CD audio. Les réponses ont été effacées.',
+  },
+  {
+    title: 'Bescherelle – L’orthographe pour tous',
+    category: BOOK,
+    priceCents: 450,
+    description: 'Comme neuf.',
+  },
+  {
+    title: 'Code civil 2025 (Dalloz)',
+    category: BOOK,
+    priceCents: 2500,
+    description: 'Édition 2025, quelques onglets collés.',
+  },
+  {
+    title: 'Histoire de la France contemporaine – tome 3',
+    category: BOOK,
+    priceCents: 900,
+    description: 'Bon état, pages légèrement jaunies.',
+  },
+  {
+    title: 'Python pour les nuls',
+    category: BOOK,
+    priceCents: 700,
+    description: 'Parfait pour débuter en informatique.',
+  },
+  {
+    title: 'Les Choristes (DVD)',
+    category: DVD,
+    priceCents: 400,
+    description: 'Boîtier d’origine.',
+  },
+  {
+    title: 'OSS 117 : Le Caire, nid d’espions (DVD)',
+    category: DVD,
+    priceCents: 500,
+    description: 'Culte. Disque sans rayure.',
+  },
+  {
+    title: 'Astérix et Obélix : Mission Cléopâtre (DVD)',
+    category: DVD,
+    priceCents: 450,
+    description: '',
+  },
+  {
+    title: 'Le Dîner de cons (DVD)',
+    category: DVD,
+    priceCents: 350,
+    description: 'Version restaurée.',
+  },
+  {
+    title: 'Coffret Harry Potter – les 8 films (DVD)',
+    category: DVD,
+    priceCents: 2500,
+    description: 'Complet, un boîtier fendu.',
+  },
+  {
+    title: 'Lampe de bureau LED orientable',
+    category: OTHER,
+    priceCents: 1200,
+    description: 'Trois intensités, port USB. Très peu servie.',
+  },
+  {
+    title: 'Clé USB 64 Go',
+    category: OTHER,
+    priceCents: 600,
+    description: 'Jamais servi, encore sous blister.',
+  },
+  {
+    title: 'Bouilloire électrique 1 L',
+    category: OTHER,
+    priceCents: 800,
+    description: 'Idéale en résidence universitaire. Détartrée.',
+  },
+  {
+    title: 'Vélo de ville – taille M',
+    category: OTHER,
+    priceCents: 9000,
+    description: 'Révisé en septembre, avec antivol et éclairage.',
+  },
+  {
+    title: 'Casque audio Bluetooth',
+    category: OTHER,
+    priceCents: 2000,
+    description: 'Bon état, boîte d’origine et câble.',
+  },
+  {
+    title: 'Calculatrice TI-83 Premium CE',
+    category: OTHER,
+    priceCents: 4500,
+    description: 'Mode examen, avec housse.',
+  },
+  {
+    title: 'Chaise de bureau réglable',
+    category: OTHER,
+    priceCents: 2500,
+    description: 'À récupérer sur place, quartier de la fac.',
   },
 ];
 

@@ -1,4 +1,4 @@
-// `make seed`, after the auth seed: a dozen demo listings from the demo students.
+// `make seed`, after the auth seed: three dozen demo listings from the demo students.
 //   node services/market/dist/seed.js        (DATABASE_URL from the environment)
 import { join } from 'node:path';
 import { loadOrExit, parseConfig, REPO_ROOT, vars } from '@etu/common';
