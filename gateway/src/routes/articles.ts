@@ -26,7 +26,6 @@ export function articlesRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const [page, decision] = await Promise.all([itemPage(w, ctx, ctx.params.id ?? ''), w.quota.show(ctx, POLICY.service, user.id)]);
-    ctx.state.session.ensure();
     const data = { ...page, quota: quotaLine(decision) };
     w.views.respond(ctx, 200, 'acheter.njk', data, () => ({
       article: listingJson(page.raw),
