@@ -3,26 +3,23 @@
 // an account, opens the item, logs in, clicks « Acheter », reads the confirmation and confirms:
 // the one counted Achat. Each page at 1280 and 390 px (no horizontal scrolling on the phone);
 // screenshots in e2e/artifacts/ (git-ignored): marche-*.png and marche-*-telephone.png.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createPrismaClient } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
+import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
 
 const ARTIFACTS = join(__dirname, 'artifacts');
 const PASSWORD = 'une phrase de passe solide';
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let sys: RunningSystem;
-let context: BrowserContext;
+let browser: OpenBrowser;
 let page: Page;
-let profile: string;
 let evolutionId = '';
 
 async function text(selector = 'main'): Promise<string> {
@@ -61,21 +58,12 @@ beforeAll(async () => {
   } finally {
     await prisma.$disconnect();
   }
-  profile = mkdtempSync(join(tmpdir(), 'etu-e2e-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: LAPTOP,
-    locale: 'fr-FR',
-    timezoneId: 'Europe/Paris',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await openChromium();
+  page = browser.page;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await sys?.stop();
 });
 

@@ -2,26 +2,23 @@
 // as its own process from its built dist/main.js. Two students sign up; one sells, the other
 // buys and then exhausts the quota and reads the French 429 page; the admin reads the
 // statistics. Screenshots of each page (laptop and phone) go to e2e/artifacts/ (git-ignored).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createPrismaClient, Role } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
+import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
 
 const ARTIFACTS = join(__dirname, 'artifacts');
 const PASSWORD = 'une phrase de passe solide';
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let sys: RunningSystem;
-let context: BrowserContext;
+let browser: OpenBrowser;
 let page: Page;
-let profile: string;
 
 const ALICE = { prenom: 'Alice', nom: 'Vendeuse', email: 'alice.vendeuse@etu.example' };
 const BRUNO = { prenom: 'Bruno', nom: 'Acheteur', email: 'bruno.acheteur@etu.example' };
@@ -85,29 +82,12 @@ beforeAll(async () => {
   } finally {
     await prisma.$disconnect();
   }
-  profile = mkdtempSync(join(tmpdir(), 'etu-e2e-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: LAPTOP,
-    locale: 'fr-FR',
-    timezoneId: 'Europe/Paris',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await openChromium();
+  page = browser.page;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await sys?.stop();
 });
 
