@@ -36,21 +36,82 @@ const conf = db.parseDatabaseUrl(url);
 // Titles and descriptions as students write them (accents, capitals, short words), combined at
 // random so that words have realistic frequencies: common ones (« livre », « état ») in most
 // rows, rare ones (« évolution », « kassovitz ») in few.
-const SUBJECTS = ['Analyse', 'Algèbre linéaire', 'Probabilités', 'Droit constitutionnel', 'Économie', 'Chimie organique', 'Physique quantique',
-  'Biologie cellulaire', 'Histoire moderne', 'Philosophie', 'Sociologie', 'Informatique', 'Statistiques', 'Mécanique', 'Thermodynamique',
-  'Génétique', 'Littérature comparée', 'Anglais B2', 'Espagnol', 'Marketing', 'Comptabilité', 'Gestion', 'Psychologie', 'Géographie'];
+const SUBJECTS = [
+  'Analyse',
+  'Algèbre linéaire',
+  'Probabilités',
+  'Droit constitutionnel',
+  'Économie',
+  'Chimie organique',
+  'Physique quantique',
+  'Biologie cellulaire',
+  'Histoire moderne',
+  'Philosophie',
+  'Sociologie',
+  'Informatique',
+  'Statistiques',
+  'Mécanique',
+  'Thermodynamique',
+  'Génétique',
+  'Littérature comparée',
+  'Anglais B2',
+  'Espagnol',
+  'Marketing',
+  'Comptabilité',
+  'Gestion',
+  'Psychologie',
+  'Géographie',
+];
 const KINDS = ['Manuel', 'Cours', 'Exercices corrigés', 'Annales', 'Fiches', 'Précis', 'Polycopié', 'Livre', 'Mémento', 'Guide'];
 const LEVELS = ['L1', 'L2', 'L3', 'M1', 'M2', 'BTS', 'prépa', 'DUT'];
-const FILMS = ['Amélie', 'Intouchables', 'La Haine', 'Le Seigneur des anneaux', 'Astérix', 'Les Choristes', 'Taxi', 'OSS 117', 'Le Dîner de cons'];
-const OBJECTS = ['Calculatrice Casio Graph 35+E', 'Lampe de bureau LED', 'Blouse de TP', 'Chaise de bureau', 'Cafetière', 'Vélo de ville',
-  'Clé USB 64 Go', 'Casque audio', 'Sac à dos', 'Bouilloire', 'Micro-ondes', 'Étagère', 'Tapis de yoga', 'Écran 24 pouces'];
-const STATES = ['Très bon état', 'Bon état', 'Comme neuf', 'Quelques annotations au crayon', 'Couverture abîmée', 'Jamais servi', 'État correct'];
-const PLACES = ['Remise en main propre sur le campus', 'À récupérer à la BU', 'Envoi possible', 'Disponible le soir', 'Résidence universitaire'];
+const FILMS = [
+  'Amélie',
+  'Intouchables',
+  'La Haine',
+  'Le Seigneur des anneaux',
+  'Astérix',
+  'Les Choristes',
+  'Taxi',
+  'OSS 117',
+  'Le Dîner de cons',
+];
+const OBJECTS = [
+  'Calculatrice Casio Graph 35+E',
+  'Lampe de bureau LED',
+  'Blouse de TP',
+  'Chaise de bureau',
+  'Cafetière',
+  'Vélo de ville',
+  'Clé USB 64 Go',
+  'Casque audio',
+  'Sac à dos',
+  'Bouilloire',
+  'Micro-ondes',
+  'Étagère',
+  'Tapis de yoga',
+  'Écran 24 pouces',
+];
+const STATES = [
+  'Très bon état',
+  'Bon état',
+  'Comme neuf',
+  'Quelques annotations au crayon',
+  'Couverture abîmée',
+  'Jamais servi',
+  'État correct',
+];
+const PLACES = [
+  'Remise en main propre sur le campus',
+  'À récupérer à la BU',
+  'Envoi possible',
+  'Disponible le soir',
+  'Résidence universitaire',
+];
 const RARE = ['Évolution des espèces', 'Kassovitz', 'édition collector', 'Saint-Exupéry', 'Cormen'];
 
 function rng(seed) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 const rand = rng(19);
 const pick = (a) => a[Math.floor(rand() * a.length)];
@@ -73,7 +134,17 @@ function listingRow(i, sellers, now) {
   const price = 100 + Math.floor(rand() * rand() * 20_000);
   const created = new Date(now - Math.floor(rand() * 365 * 86_400_000));
   const sold = rand() < 0.1;
-  return [sellers[i % sellers.length], title, category, price, description, sold ? 'vendu' : 'disponible', sold ? sellers[(i + 1) % sellers.length] : null, created, sold ? created : null];
+  return [
+    sellers[i % sellers.length],
+    title,
+    category,
+    price,
+    description,
+    sold ? 'vendu' : 'disponible',
+    sold ? sellers[(i + 1) % sellers.length] : null,
+    created,
+    sold ? created : null,
+  ];
 }
 
 async function seed() {
@@ -85,9 +156,21 @@ async function seed() {
   }
   await db.ensureDatabase(url);
   await db.applyMigrations(url);
-  const conn = await mariadb.createConnection({ host: conf.host, port: conf.port, user: conf.user, password: conf.password, database: DB_NAME });
+  const conn = await mariadb.createConnection({
+    host: conf.host,
+    port: conf.port,
+    user: conf.user,
+    password: conf.password,
+    database: DB_NAME,
+  });
   try {
-    const users = Array.from({ length: 200 }, (_, i) => [`Nom${i}`, `Prénom${i}`, `bench${i}@etu.example`, 'x', `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`]);
+    const users = Array.from({ length: 200 }, (_, i) => [
+      `Nom${i}`,
+      `Prénom${i}`,
+      `bench${i}@etu.example`,
+      'x',
+      `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    ]);
     await conn.batch('INSERT INTO utilisateurs (nom, prenom, email, mot_de_passe, public_id) VALUES (?, ?, ?, ?, ?)', users);
     const sellers = (await conn.query('SELECT id FROM utilisateurs')).map((u) => u.id);
     const now = Date.now();
@@ -154,19 +237,32 @@ async function measure(client, label, conn) {
       ms.push(performance.now() - t);
     }
     out.push({ name, total: first.totalCount, ...stats(ms), plan: await plans(conn, req) });
-    console.log(`${label.padEnd(16)} ${name.padEnd(52)} total ${String(first.totalCount).padStart(6)}  median ${stats(ms).median.toFixed(1)} ms  p95 ${stats(ms).p95.toFixed(1)} ms`);
+    console.log(
+      `${label.padEnd(16)} ${name.padEnd(52)} total ${String(first.totalCount).padStart(6)}  median ${stats(ms).median.toFixed(1)} ms  p95 ${stats(ms).p95.toFixed(1)} ms`,
+    );
   }
   return out;
 }
 
-const BTREE = ['articles_statut_created_at_id_idx', 'articles_statut_prix_centimes_id_idx', 'articles_statut_categorie_created_at_id_idx', 'articles_statut_categorie_prix_centimes_id_idx'];
+const BTREE = [
+  'articles_statut_created_at_id_idx',
+  'articles_statut_prix_centimes_id_idx',
+  'articles_statut_categorie_created_at_id_idx',
+  'articles_statut_categorie_prix_centimes_id_idx',
+];
 
 async function main() {
   await seed();
   const log = pino({ level: 'warn' });
   const server = await startMarketServer({ addr: '127.0.0.1:0', log, token: TOKEN, databaseUrl: url });
   const client = createServiceClient(market.MarketServiceClient, `127.0.0.1:${server.port}`, { token: TOKEN, timeoutMs: 30_000 });
-  const conn = await mariadb.createConnection({ host: conf.host, port: conf.port, user: conf.user, password: conf.password, database: DB_NAME });
+  const conn = await mariadb.createConnection({
+    host: conf.host,
+    port: conf.port,
+    user: conf.user,
+    password: conf.password,
+    database: DB_NAME,
+  });
   try {
     const withIdx = await measure(client, 'with indexes', conn);
     for (const i of BTREE) await conn.query(`DROP INDEX \`${i}\` ON articles`);
@@ -185,9 +281,14 @@ async function main() {
       '',
       '| search | matches | median (ms) | p95 (ms) | before: median (ms) | before: p95 (ms) |',
       '|---|---:|---:|---:|---:|---:|',
-      ...withIdx.map((r, i) => `| ${r.name} | ${r.total} | ${r.median.toFixed(1)} | ${r.p95.toFixed(1)} | ${without[i].median.toFixed(1)} | ${without[i].p95.toFixed(1)} |`),
+      ...withIdx.map(
+        (r, i) =>
+          `| ${r.name} | ${r.total} | ${r.median.toFixed(1)} | ${r.p95.toFixed(1)} | ${without[i].median.toFixed(1)} | ${without[i].p95.toFixed(1)} |`,
+      ),
       '',
-      `Load average while measuring: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min).`,
+      `Load average while measuring: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(', ')} (1, 5, 15 min).`,
       '',
       '## Plans (EXPLAIN), with the indexes, then before',
       '',

@@ -49,7 +49,14 @@ beforeAll(async () => {
     ids[key] = res.listing!.id;
   }
   for (let i = 0; i < 14; i++) {
-    await gw.clients.market.createListing({ sellerId, title: `Polycopié ${i}`, category: BOOK, priceCents: 100 + i, description: '', idempotencyKey: '' });
+    await gw.clients.market.createListing({
+      sellerId,
+      title: `Polycopié ${i}`,
+      category: BOOK,
+      priceCents: 100 + i,
+      description: '',
+      idempotencyKey: '',
+    });
   }
 });
 

@@ -138,7 +138,14 @@ test('stats messages keep every field', () => {
 
 test('each service definition exposes the RPCs of the contract', () => {
   expect(Object.keys(auth.AuthServiceService).sort()).toEqual(['authenticate', 'getUsers', 'register']);
-  expect(Object.keys(market.MarketServiceService).sort()).toEqual(['createListing', 'findSale', 'getListing', 'listListings', 'purchase', 'searchListings']);
+  expect(Object.keys(market.MarketServiceService).sort()).toEqual([
+    'createListing',
+    'findSale',
+    'getListing',
+    'listListings',
+    'purchase',
+    'searchListings',
+  ]);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);
   expect(Object.keys(stats.StatsServiceService).sort()).toEqual(['getDashboard', 'recordLogin', 'recordServiceCall', 'registerUser']);
   expect(auth.AuthServiceService.register.path).toBe('/etuservices.auth.v1.AuthService/Register');

@@ -7,7 +7,7 @@ import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatEuros, parseEuros } from '../lib/format';
 import { queryParam } from '../lib/forms';
-import { callOpts, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
+import { callOpts, describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
 import { HttpProblem } from '../lib/problem';
 import { sellerNames } from './services';
@@ -45,14 +45,14 @@ function readForm(ctx: Ctx): SearchForm {
 /** "prix_min=…&q=…": the form's non-empty fields, for the pager's links. */
 function formQuery(form: SearchForm): string {
   const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(form)) if (v !== '') p.set(k, v);
+  for (const k of Object.keys(form) as (keyof SearchForm)[]) if (form[k] !== '') p.set(k, form[k]);
   return p.toString();
 }
 
 /** The page number of `?page=`: empty → 1; anything but 1..500 → null. */
 function parsePage(raw: string): number | null {
   if (raw === '') return 1;
-  if (!/^[1-9][0-9]{0,2}$/.test(raw)) return null;
+  if (!/^[1-9]\d{0,2}$/.test(raw)) return null;
   const n = Number(raw);
   return n <= PAGE_MAX ? n : null;
 }
@@ -86,7 +86,11 @@ export async function searchPage(w: Wiring, ctx: Ctx) {
     if (grpcCode(err) === Status.INVALID_ARGUMENT) throw refuse('recherche_invalide', userMessage(err, 'Cette recherche est invalide.'));
     throw grpcProblem(ctx.state.log, 'market', err);
   }
-  const names = await sellerNames(w, ctx, res.listings.map((l) => l.sellerId));
+  const names = await sellerNames(
+    w,
+    ctx,
+    res.listings.map((l) => l.sellerId),
+  );
   const pages = Math.min(PAGE_MAX, Math.ceil(res.totalCount / res.pageSize));
   const qs = formQuery(form);
   const link = (n: number) => `/articles?${qs ? `${qs}&` : ''}page=${n}`;
@@ -118,22 +122,37 @@ export function searchJson(page: SearchPage) {
 export async function latestItems(w: Wiring, ctx: Ctx) {
   try {
     const res = await w.clients.market.searchListings(
-      { query: '', category: 0, minPriceCents: 0, maxPriceCents: 0, sort: market.SearchSort.SEARCH_SORT_NEWEST, page: 1, pageSize: LATEST_ON_HOME },
+      {
+        query: '',
+        category: market.Category.CATEGORY_UNSPECIFIED,
+        minPriceCents: 0,
+        maxPriceCents: 0,
+        sort: market.SearchSort.SEARCH_SORT_NEWEST,
+        page: 1,
+        pageSize: LATEST_ON_HOME,
+      },
       callOpts(ctx),
     );
-    const names = await sellerNames(w, ctx, res.listings.map((l) => l.sellerId));
+    const names = await sellerNames(
+      w,
+      ctx,
+      res.listings.map((l) => l.sellerId),
+    );
     return { items: res.listings.map((l) => listingView(l, names)), total: res.totalCount };
   } catch (err) {
-    ctx.state.log.warn({ err: String((err as Error).message ?? err) }, 'latest items unavailable');
+    ctx.state.log.warn({ err: describeGrpcError(err) }, 'latest items unavailable');
     return undefined;
   }
 }
 
-const notFound = () => new HttpProblem(404, 'article_introuvable', "Cet article n'existe pas ou plus. Il a peut-être été retiré.", { title: 'Article introuvable' });
+const notFound = () =>
+  new HttpProblem(404, 'article_introuvable', "Cet article n'existe pas ou plus. Il a peut-être été retiré.", {
+    title: 'Article introuvable',
+  });
 
 /** One listing by the id in the path; unknown or malformed → the French 404 page. */
 export async function itemPage(w: Wiring, ctx: Ctx, id: string) {
-  if (!/^[1-9][0-9]{0,9}$/.test(id)) throw notFound();
+  if (!/^[1-9]\d{0,9}$/.test(id)) throw notFound();
   let listing: market.Listing | undefined;
   try {
     listing = (await w.clients.market.getListing({ id }, callOpts(ctx))).listing;
@@ -147,7 +166,13 @@ export async function itemPage(w: Wiring, ctx: Ctx, id: string) {
   const names = await sellerNames(w, ctx, [listing.sellerId]);
   const user = ctx.state.session.user;
   const item = listingView(listing, names);
-  return { item, own: user?.id === listing.sellerId, boughtByMe: !!user && listing.buyerId === user.id, raw: listing, priceText: formatEuros(listing.priceCents) };
+  return {
+    item,
+    own: user?.id === listing.sellerId,
+    boughtByMe: !!user && listing.buyerId === user.id,
+    raw: listing,
+    priceText: formatEuros(listing.priceCents),
+  };
 }
 
 export type ItemPage = Awaited<ReturnType<typeof itemPage>>;

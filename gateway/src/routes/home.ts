@@ -15,8 +15,12 @@ export function homeRouter(w: Wiring): Router<GatewayState> {
       nom: 'EtuServices',
       regle: { appels: 10, fenetreMinutes: 10 },
       utilisateur: user ? userJson(user) : null,
-      liens: user ? { services: '/services', articles: '/articles' } : { connexion: '/login', inscription: '/inscription', articles: '/articles' },
-      derniersArticles: latest ? latest.items.map((i) => ({ id: i.id, titre: i.title, prixCentimes: i.priceCents, lien: `/articles/${i.id}` })) : null,
+      liens: user
+        ? { services: '/services', articles: '/articles' }
+        : { connexion: '/login', inscription: '/inscription', articles: '/articles' },
+      derniersArticles: latest
+        ? latest.items.map((i) => ({ id: i.id, titre: i.title, prixCentimes: i.priceCents, lien: `/articles/${i.id}` }))
+        : null,
     }));
   });
   return router;

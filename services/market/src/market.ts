@@ -155,10 +155,8 @@ export class Market {
       this.query((db) => db.$queryRaw<{ id: number }[]>(pageSql(p))),
       this.query((db) => db.$queryRaw<{ n: bigint | number }[]>(countSql(p))),
     ]);
-    const ids = idRows.map((r) => Number(r.id));
-    const rows = ids.length
-      ? await this.query((db) => db.listing.findMany({ where: { id: { in: ids } }, include: WITH_USERS }))
-      : [];
+    const ids = idRows.map((r) => r.id);
+    const rows = ids.length ? await this.query((db) => db.listing.findMany({ where: { id: { in: ids } }, include: WITH_USERS })) : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
     return {
       listings: ids.flatMap((id) => {

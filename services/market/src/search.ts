@@ -23,7 +23,9 @@ export const SEARCH_PAGE_MAX = 500;
 const FT_MIN_WORD = 3;
 /** INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD (MariaDB 10.11, MySQL 8): never in the index. */
 const FT_STOPWORDS = new Set(
-  'a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www'.split(' '),
+  'a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www'.split(
+    ' ',
+  ),
 );
 
 export type SearchOrder = 'newest' | 'price_asc' | 'price_desc';
@@ -51,7 +53,11 @@ function parsePriceBound(field: string, cents: number, what: string): number | u
 
 /** The words of a query: runs of letters and digits (anything else separates), in lower case. */
 export function queryWords(query: string): string[] {
-  const words = query.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const words =
+    query
+      .normalize('NFC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   return [...new Set(words)];
 }
 

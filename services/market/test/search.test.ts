@@ -14,7 +14,16 @@ const ids: Record<string, string> = {};
 const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
 
 function search(over: Partial<market.SearchListingsRequest> = {}) {
-  return h.client.call.searchListings({ query: '', category: 0, minPriceCents: 0, maxPriceCents: 0, sort: 0, page: 0, pageSize: 0, ...over });
+  return h.client.call.searchListings({
+    query: '',
+    category: 0,
+    minPriceCents: 0,
+    maxPriceCents: 0,
+    sort: 0,
+    page: 0,
+    pageSize: 0,
+    ...over,
+  });
 }
 
 const titles = (r: market.SearchListingsResponse) => r.listings.map((l) => l.title);

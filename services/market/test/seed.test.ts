@@ -33,7 +33,8 @@ afterAll(async () => {
 
 test('the demo listings follow every rule, books and DVDs among them', () => {
   expect(DEMO_LISTINGS.length).toBeGreaterThanOrEqual(36);
-  for (const l of DEMO_LISTINGS) expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '' })).not.toThrow();
+  for (const l of DEMO_LISTINGS)
+    expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '' })).not.toThrow();
   expect(new Set(DEMO_LISTINGS.map((l) => l.category)).size).toBe(3);
 });
 
@@ -42,7 +43,8 @@ test('deals the listings to the students only, and adds nothing the second time'
   const first = await seedDemoListings(m, db, accounts);
   expect(first).toEqual({ created: DEMO_LISTINGS.length, skipped: [], unknown: [] });
   const counts: Record<string, number> = {};
-  for (const l of await db.listing.findMany({ include: { seller: true } })) counts[l.seller.publicId] = (counts[l.seller.publicId] ?? 0) + 1;
+  for (const l of await db.listing.findMany({ include: { seller: true } }))
+    counts[l.seller.publicId] = (counts[l.seller.publicId] ?? 0) + 1;
   const each = DEMO_LISTINGS.length / 3;
   expect(counts).toEqual({ [accounts[1]!.id]: each, [accounts[2]!.id]: each, [accounts[3]!.id]: each });
 
