@@ -105,14 +105,14 @@ test('a visitor searches, opens an item, logs in, and buys it after a confirmati
   await page.click('main >> text=Acheter');
   await page.waitForURL(`${sys.url}/articles/${evolutionId}/acheter`);
   expect(await text()).toContain("Confirmer l'achat");
-  expect(await text('#quota')).toBe('Il vous reste 10 appels sur 10.');
+  expect(await text('#quota')).toBe('Il vous reste 10 actions sur 10.');
   await shots('confirmation');
 
   // Confirming is the one counted Achat call.
   await page.click('button:has-text("Confirmer l\'achat")');
   await page.waitForURL(/\/services$/);
   expect(await text()).toContain('Vous avez acheté « Evolution des espèces – Charles Darwin » pour 9,00');
-  expect(await text('#quota')).toMatch(/^Il vous reste 9 appels sur 10/);
+  expect(await text('#quota')).toMatch(/^Il vous reste 9 actions sur 10/);
   await page.goto(`${sys.url}/articles/${evolutionId}`);
   expect(await text()).toContain('Vous avez acheté cet article.');
   await shots('article-achete');

@@ -100,12 +100,12 @@ test('sign up, sell, buy, exhaust the quota, read the statistics', async () => {
   // Alice signs up, logs in, sells three items.
   await signUp(ALICE, 'inscription');
   await logIn(ALICE.email, 'login');
-  expect(await text('#quota')).toBe('Il vous reste 10 appels sur 10.');
+  expect(await text('#quota')).toBe('Il vous reste 10 actions sur 10.');
   expect(await sell('Le Petit Prince', '8,50', 'livre', 'Édition Folio, très bon état')).toBe(303);
   expect(await text()).toContain('Votre article « Le Petit Prince » est en vente pour 8,50');
   expect(await sell('Amélie (DVD)', '5', 'dvd', 'Version collector')).toBe(303);
   expect(await sell('Lampe de bureau LED', '12.90', 'autre')).toBe(303);
-  expect(await text('#quota')).toMatch(/^Il vous reste 7 appels sur 10 — .* dans (9|10) min/);
+  expect(await text('#quota')).toMatch(/^Il vous reste 7 actions sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\.$/);
   expect(await text('#mes-titre + .table-scroll')).toContain('Le Petit Prince');
   await logOut();
 
@@ -122,7 +122,7 @@ test('sign up, sell, buy, exhaust the quota, read the statistics', async () => {
   await page.waitForLoadState();
   expect(await text()).toContain('Vous avez acheté « Le Petit Prince » pour 8,50');
   expect(await page.locator('li.listing', { hasText: 'Le Petit Prince' }).count()).toBe(0);
-  expect(await text('#quota')).toMatch(/^Il vous reste 9 appels sur 10/);
+  expect(await text('#quota')).toMatch(/^Il vous reste 9 actions sur 10/);
   await shot('services');
   await page.setViewportSize(PHONE);
   await shot('services-telephone');
@@ -130,7 +130,10 @@ test('sign up, sell, buy, exhaust the quota, read the statistics', async () => {
 
   // Bruno uses the 9 calls left, then the 11th call gets the French 429 page with its wait.
   for (let i = 1; i <= 9; i++) expect(await sell(`Polycopié de maths n° ${i}`, '2', 'livre')).toBe(303);
-  expect(await text('#quota')).toMatch(/^Il ne vous reste aucun appel sur 10 — le prochain se libère dans (9 min|10 min)/);
+  expect(await text('#quota')).toMatch(/^Il ne vous reste aucune action sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\.$/);
+  expect(await text('#vente-titre + .quota-empty-notice')).toMatch(
+    /^Vous avez utilisé vos 10 actions : ce formulaire pourra être envoyé à partir de \d{1,2} h \d{2}\.$/,
+  );
   expect(await sell('Un de trop', '1', 'autre')).toBe(429);
   const tooMany = await text();
   expect(tooMany).toContain('429');

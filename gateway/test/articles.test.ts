@@ -147,7 +147,7 @@ describe('search', () => {
     }
     expect((await c.get(`/articles/${ids.haine}/acheter`)).status).toBe(200);
     const page = await c.get('/services');
-    expect(textOf(page.text)).toContain('Il vous reste 10 appels sur 10.');
+    expect(textOf(page.text)).toContain('Il vous reste 10 actions sur 10.');
   });
 });
 
@@ -188,7 +188,7 @@ describe('item page and purchase confirmation', () => {
     expect(text).toContain("Confirmer l'achat");
     expect(text).toContain('12,00 €');
     expect(text).toContain('Camille L.');
-    expect(text).toContain('Il vous reste 10 appels sur 10.');
+    expect(text).toContain('Il vous reste 10 actions sur 10.');
     expect(confirm.text).toContain('action="/services/achat"');
     expect(confirm.text).toContain(`name="article_id" value="${ids.lampe}"`);
     // Without the CSRF token, the confirmation is refused.
@@ -197,7 +197,7 @@ describe('item page and purchase confirmation', () => {
     expect(bought.status).toBe(303);
     const services = await c.get('/services');
     expect(textOf(services.text)).toContain('Vous avez acheté « Lampe de bureau <b>LED</b> » pour 12,00');
-    expect(textOf(services.text)).toMatch(/Il vous reste 9 appels sur 10/);
+    expect(textOf(services.text)).toMatch(/Il vous reste 9 actions sur 10/);
     const l = (await gw.clients.market.getListing({ id: ids.lampe! })).listing!;
     expect(l.status).toBe(market.ListingStatus.LISTING_STATUS_SOLD);
     expect(l.buyerId).toBe(id);

@@ -128,7 +128,7 @@ describe('login and sessions', () => {
     const page = await c.get('/services');
     expect(page.status).toBe(200);
     expect(textOf(page.text)).toContain('Bonjour Rotation');
-    expect(textOf(page.text)).toContain('Il vous reste 10 appels sur 10.');
+    expect(textOf(page.text)).toContain('Il vous reste 10 actions sur 10.');
   });
 
   test('logout ends the session server-side: replaying the old cookie is logged out', async () => {
@@ -245,7 +245,7 @@ describe('Vente and Achat', () => {
     const page = await seller.c.get('/services');
     const text = textOf(page.text);
     expect(text).toContain('Votre article « Dune — Frank Herbert » est en vente');
-    expect(text).toMatch(/Il vous reste 9 appels sur 10 — le prochain se libère dans (9 min( \d+ s)?|10 min)/);
+    expect(text).toMatch(/Il vous reste 9 actions sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\./);
     expect(text).toContain('Mes articles');
     expect(text).toMatch(/Dune — Frank Herbert Livre 7,90\s€ Disponible/);
     const buyer = await loggedIn();
@@ -261,12 +261,12 @@ describe('Vente and Achat', () => {
     expect(textOf(badPrice.text)).toContain('Indiquez un prix en euros');
     const badCat = await sell(s.c, 'Livre', '12', 'vinyle');
     expect(badCat.status).toBe(400);
-    expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 10 appels sur 10.');
+    expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 10 actions sur 10.');
     const tooLong = await sell(s.c, 'x'.repeat(200), '12');
     expect(tooLong.status).toBe(400);
     expect(textOf(tooLong.text)).toContain('Titre : le titre ne doit pas dépasser 120 caractères');
     expect(tooLong.headers.ratelimit).toMatch(/r=9;/);
-    expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 9 appels sur 10');
+    expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 9 actions sur 10');
     expect(await listingsOf(s.id)).toHaveLength(0);
   });
 
@@ -285,7 +285,11 @@ describe('Vente and Achat', () => {
     expect(text).toMatch(/Le prochain se libère dans (9|10) min( \d+ s)?/);
     expect(await listingsOf(s.id)).toHaveLength(10);
     const page = textOf((await s.c.get('/services')).text);
-    expect(page).toMatch(/Il ne vous reste aucun appel sur 10 — le prochain se libère dans/);
+    expect(page).toMatch(/Il ne vous reste aucune action sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\./);
+    // The forms say so before they are filled in: the sale form and the list of items to buy.
+    expect(page.match(/Vous avez utilisé vos 10 actions : ce formulaire pourra être envoyé à partir de \d{1,2} h \d{2}\./g)).toHaveLength(
+      2,
+    );
   });
 
   test('50 concurrent Vente posts by one user → exactly 10 listings', async () => {

@@ -26,20 +26,26 @@ describe('durations and the quota sentence', () => {
     expect(retryAfterSeconds(1_001)).toBe(2);
   });
 
-  test('the sentence of the services page', () => {
-    expect(quotaSentence({ limit: 10, remaining: 7, nextFreeMs: 252_000, fullMs: 500_000 })).toBe(
-      'Il vous reste 7 appels sur 10 — le prochain se libère dans 4 min 12 s',
+  test('the sentence of the quota, in plain French with the clock time (rounded up to the minute)', () => {
+    // 13:30:00 UTC = 14 h 30 in Paris (UTC+1 in November).
+    const now = Date.UTC(2026, 10, 27, 13, 30, 0);
+    const say = (q: Parameters<typeof quotaSentence>[0]) => quotaSentence(q, now, 'Europe/Paris');
+    expect(say({ limit: 10, remaining: 7, nextFreeMs: 252_000, fullMs: 500_000 })).toBe(
+      'Il vous reste 7 actions sur 10 ; la prochaine redevient disponible à 14 h 35.',
     );
-    expect(quotaSentence({ limit: 10, remaining: 1, nextFreeMs: 5_000, fullMs: 9_000 })).toBe(
-      'Il vous reste 1 appel sur 10 — le prochain se libère dans 5 s',
+    expect(say({ limit: 10, remaining: 1, nextFreeMs: 60_000, fullMs: 90_000 })).toBe(
+      'Il vous reste 1 action sur 10 ; la prochaine redevient disponible à 14 h 31.',
     );
-    expect(quotaSentence({ limit: 10, remaining: 0, nextFreeMs: 61_000, fullMs: 500_000 })).toBe(
-      'Il ne vous reste aucun appel sur 10 — le prochain se libère dans 1 min 1 s',
+    expect(say({ limit: 10, remaining: 0, nextFreeMs: 61_000, fullMs: 500_000 })).toBe(
+      'Il ne vous reste aucune action sur 10 ; la prochaine redevient disponible à 14 h 32.',
     );
-    expect(quotaSentence({ limit: 10, remaining: 10, nextFreeMs: undefined, fullMs: 0 })).toBe('Il vous reste 10 appels sur 10.');
-    expect(quotaSentence({ limit: 10, remaining: 4, nextFreeMs: undefined, fullMs: 90_000 })).toBe(
-      'Il vous reste 4 appels sur 10 — quota complet à nouveau dans 1 min 30 s',
+    expect(say({ limit: 10, remaining: 10, nextFreeMs: undefined, fullMs: 0 })).toBe('Il vous reste 10 actions sur 10.');
+    expect(say({ limit: 10, remaining: 4, nextFreeMs: undefined, fullMs: 90_000 })).toBe(
+      'Il vous reste 4 actions sur 10 ; toutes redeviennent disponibles à 14 h 32.',
     );
+    expect(
+      quotaSentence({ limit: 10, remaining: 9, nextFreeMs: 600_000, fullMs: 600_000 }, Date.UTC(2026, 10, 27, 22, 55, 30), 'Europe/Paris'),
+    ).toBe('Il vous reste 9 actions sur 10 ; la prochaine redevient disponible à 0 h 06.');
   });
 });
 

@@ -27,15 +27,31 @@ export interface QuotaView {
 }
 
 /**
- * The quota sentence of the services page, e.g. "Il vous reste 7 appels sur 10 — le prochain se
- * libère dans 4 min 12 s".
+ * The quota sentence, in plain French with the clock time (issue 19, item 6): "Il vous reste 7
+ * actions sur 10 ; la prochaine redevient disponible à 14 h 32." An action is one sale or one
+ * purchase. The time is rounded up to the minute, so it is never earlier than the truth.
  */
-export function quotaSentence(q: QuotaView): string {
-  const calls = (n: number) => `${n} appel${n > 1 ? 's' : ''}`;
-  if (q.remaining >= q.limit) return `Il vous reste ${calls(q.limit)} sur ${q.limit}.`;
-  const head = q.remaining <= 0 ? `Il ne vous reste aucun appel sur ${q.limit}` : `Il vous reste ${calls(q.remaining)} sur ${q.limit}`;
-  if (q.nextFreeMs !== undefined && q.nextFreeMs > 0) return `${head} — le prochain se libère dans ${formatDuration(q.nextFreeMs)}`;
-  return `${head} — quota complet à nouveau dans ${formatDuration(q.fullMs)}`;
+export function quotaSentence(q: QuotaView, now: number, timeZone: string): string {
+  const actions = (n: number) => `${n} action${n > 1 ? 's' : ''}`;
+  if (q.remaining >= q.limit) return `Il vous reste ${actions(q.limit)} sur ${q.limit}.`;
+  const head = q.remaining <= 0 ? `Il ne vous reste aucune action sur ${q.limit}` : `Il vous reste ${actions(q.remaining)} sur ${q.limit}`;
+  if (q.nextFreeMs !== undefined && q.nextFreeMs > 0)
+    return `${head} ; la prochaine redevient disponible à ${formatClock(now + q.nextFreeMs, timeZone)}.`;
+  return `${head} ; toutes redeviennent disponibles à ${formatClock(now + q.fullMs, timeZone)}.`;
+}
+
+const clockFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** "14 h 32": a moment's clock time in `timeZone`, rounded up to the next minute. */
+export function formatClock(epochMs: number, timeZone: string): string {
+  let f = clockFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('fr-FR', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    clockFormatters.set(timeZone, f);
+  }
+  const parts = f.formatToParts(new Date(Math.ceil(epochMs / 60_000) * 60_000));
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
+  return `${Number(part('hour'))} h ${part('minute')}`;
 }
 
 /** Longest price text read ("1000000,00 euros" is 16): anything longer is refused before any regex. */

@@ -1,7 +1,7 @@
 // The limiter's policies the gateway uses, and how a decision is shown: RateLimit headers and
 // the quota line of the services page. Pure functions.
 import type { limiter } from '@etu/proto';
-import { quotaSentence, retryAfterSeconds } from './format';
+import { formatClock, quotaSentence, retryAfterSeconds } from './format';
 
 /** Every policy the gateway asks the limiter about (they must exist in the limiter's LIMIT_POLICIES). */
 export const POLICY = {
@@ -39,12 +39,14 @@ export type QuotaLine =
       windowMs: number;
       nextFreeMs: number | undefined;
       fullMs: number;
+      /** Clock time ("14 h 32") when the next action is free again; undefined when none is used. */
+      nextAt: string | undefined;
       sentence: string;
     }
   | { available: false; sentence: string };
 
 /** The quota line of the services page from a Peek; no decision (limiter down) → "indisponible". */
-export function quotaLine(d: limiter.Decision | undefined): QuotaLine {
+export function quotaLine(d: limiter.Decision | undefined, timeZone: string, now = Date.now()): QuotaLine {
   if (!d) return { available: false, sentence: 'Votre quota est momentanément indisponible.' };
   const nextFreeMs = d.remaining <= 0 ? d.retryAfterMs : d.nextReleaseMs > 0 ? d.nextReleaseMs : undefined;
   return {
@@ -54,6 +56,7 @@ export function quotaLine(d: limiter.Decision | undefined): QuotaLine {
     windowMs: d.windowMs,
     nextFreeMs,
     fullMs: d.resetAfterMs,
-    sentence: quotaSentence({ limit: d.limit, remaining: d.remaining, nextFreeMs, fullMs: d.resetAfterMs }),
+    nextAt: d.remaining >= d.limit ? undefined : formatClock(now + (nextFreeMs ?? d.resetAfterMs), timeZone),
+    sentence: quotaSentence({ limit: d.limit, remaining: d.remaining, nextFreeMs, fullMs: d.resetAfterMs }, now, timeZone),
   };
 }

@@ -86,7 +86,7 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
     theirs.listings.map((l) => l.sellerId),
   );
   return {
-    quota: quotaLine(decision),
+    quota: quotaLine(decision, w.config.DISPLAY_TIME_ZONE),
     categories: CATEGORIES,
     categorie: categoryFromWord(categorie) ? categorie : '',
     others: theirs.listings.map((l) => listingView(l, names)),

@@ -26,7 +26,7 @@ export function articlesRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const [page, decision] = await Promise.all([itemPage(w, ctx, ctx.params.id ?? ''), w.quota.show(ctx, POLICY.service, user.id)]);
-    const data = { ...page, quota: quotaLine(decision) };
+    const data = { ...page, quota: quotaLine(decision, w.config.DISPLAY_TIME_ZONE) };
     w.views.respond(ctx, 200, 'acheter.njk', data, () => ({
       article: listingJson(page.raw),
       achetable: !page.own && !page.item.sold,
