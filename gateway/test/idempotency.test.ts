@@ -43,7 +43,7 @@ async function formKey(c: WebClient): Promise<string> {
 
 async function callsLeft(c: WebClient): Promise<number> {
   const text = textOf((await c.get('/services')).text);
-  const m = /Il vous reste (\d+) appels? sur 10/.exec(text);
+  const m = /Il vous reste (\d+) actions? sur 10/.exec(text);
   return m ? Number(m[1]) : 0;
 }
 
