@@ -111,7 +111,8 @@ export function createApp(deps: AppDeps): GatewayApp {
       absoluteMs: config.SESSION_ABSOLUTE_MS,
       secure: config.COOKIE_SECURE,
       // Still answered, as for a visitor and with a notice, while the session store is down.
-      publicPages: ['/', '/articles', '/login', '/inscription'],
+      // An item page is public too; its confirmation step (/articles/:id/acheter) needs a session.
+      publicPages: ['/', '/articles', /^\/articles\/[^/]+$/, '/login', '/inscription'],
       onStoreDown: () => metrics.sessionStoreError(),
       probe: sessionStore,
     }),

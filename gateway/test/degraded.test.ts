@@ -242,6 +242,13 @@ describe('session store down', () => {
       expect(textOf(page.text)).not.toContain('Bonjour');
       expect(page.headers['set-cookie']).toBeUndefined();
       expect((await student.get('/services')).status).toBe(503);
+      // Browsing stays a visitor's: the search and an item page (here an unknown one: the
+      // French 404, not a 503); the purchase confirmation needs the session.
+      expect((await student.get('/articles')).status).toBe(200);
+      const item = await student.get('/articles/999999999');
+      expect(item.status).toBe(404);
+      expect(item.headers['set-cookie']).toBeUndefined();
+      expect((await student.get('/articles/999999999/acheter')).status).toBe(503);
       expect((await sell(student, 'Pendant la panne des sessions')).status).toBe(503);
       expect(await down.metrics.value('etu_session_store_errors_total', {})).toBeGreaterThanOrEqual(6);
     } finally {

@@ -34,8 +34,9 @@ export interface SessionOptions {
   absoluteMs: number;
   /** Whether cookies are Secure (and `__Host-` prefixed): always, never, or when ctx.secure. */
   secure: 'auto' | 'true' | 'false';
-  /** Paths whose GET answers as for a visitor while the store is down (instead of 503). */
-  publicPages?: readonly string[];
+  /** Paths (exact, or a pattern for pages with an id) whose GET answers as for a visitor while
+   * the store is down (instead of 503). */
+  publicPages?: readonly (string | RegExp)[];
   /** Called once for each request answered without the store (public pages). */
   onStoreDown?: () => void;
   /** Told the outcome of every store command, so that visitors' pages know without asking. */
@@ -130,7 +131,9 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
     const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: true, overwrite: true };
 
-    const isPublic = (ctx.method === 'GET' || ctx.method === 'HEAD') && (opts.publicPages ?? []).includes(ctx.path);
+    const isPublic =
+      (ctx.method === 'GET' || ctx.method === 'HEAD') &&
+      (opts.publicPages ?? []).some((p) => (typeof p === 'string' ? p === ctx.path : p.test(ctx.path)));
     const flashName = secure ? SECURE_FLASH_COOKIE : FLASH_COOKIE;
     const flash = readFlash(ctx.cookies.get(flashName, { signed: true }));
     let session = new Session(undefined, flash);
