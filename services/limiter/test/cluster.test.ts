@@ -3,10 +3,6 @@
 // exact quotas under concurrency from several processes, batches split by slot and answered in
 // order, a slot migrated under load without an error or an over-admission, and a killed master's
 // replica taking over (the time to answer again and the decisions lost are measured and printed).
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { createRedis, createServiceClient, keySlot, Metrics, waitReady, type RedisClient, type ServiceClient } from '@etu/common';
 import { startRedisCluster, TEST_TOKEN, testLogger, type RedisClusterHandle } from '@etu/testkit';
@@ -15,6 +11,7 @@ import { startLimiterServer, type LimiterServer } from '../src/server';
 import { decodeLog, keyFor, SlidingWindowStore } from '../src/sliding-window';
 import { envoyKey } from '../src/envoy';
 import { startEnvoyHarness } from './envoy-harness';
+import { startBurstClient, stopBurstClients } from './burst-clients';
 import { sleep, waitServing } from './helpers';
 
 let cluster: RedisClusterHandle;
@@ -95,37 +92,12 @@ test('our hash slot of a key is the one Redis computes (CLUSTER KEYSLOT)', async
 
 // --- 1,000 concurrent Consume from 4 processes ---------------------------------------------
 
-interface Child {
-  proc: ChildProcessByStdio<Writable, Readable, null>;
-  next(): Promise<string>;
-}
-
-function startChild(target: string): Child {
-  const proc = spawn(process.execPath, [join(__dirname, 'fixtures', 'consume-burst.js')], {
-    env: { ...process.env, LIMITER_ADDR: target, INTERNAL_TOKEN: TEST_TOKEN },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => {
-    const w = waiters.shift();
-    if (w) w(l);
-    else lines.push(l);
-  });
-  const exited = new Promise<string>((_, reject) => proc.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
-  exited.catch(() => {});
-  return {
-    proc,
-    next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]),
-  };
-}
-
 test('1,000 concurrent Consume from 4 processes, subjects on all three masters â†’ exactly 10 per subject', async () => {
   const bySlotOwner = await subjectsOnEveryMaster('service', 2, `burst-${process.pid}`);
   expect(bySlotOwner.size).toBe(3);
   // 5 subjects (two masters get two, one gets one) x 4 processes x 50 calls = 1,000 calls in flight together.
   const subjects = [...bySlotOwner.values()].flat().slice(0, 5);
-  const children = Array.from({ length: 4 }, () => startChild(addr));
+  const children = Array.from({ length: 4 }, () => startBurstClient('consume-burst.js', addr));
   try {
     expect(await Promise.all(children.map((c) => c.next()))).toEqual(['ready', 'ready', 'ready', 'ready']);
     for (const c of children) for (const s of subjects) c.proc.stdin.write(`go service ${s} 50\n`);
@@ -147,8 +119,7 @@ test('1,000 concurrent Consume from 4 processes, subjects on all three masters â
       expect(await stored('service', s)).toBe(10);
     }
   } finally {
-    for (const c of children) c.proc.stdin.end();
-    await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
+    await stopBurstClients(children);
   }
 });
 

@@ -1,54 +1,24 @@
 // Exactness under real concurrency: 1,000 Consume calls for ONE subject, fired at once over
 // gRPC by 4 separate client processes (250 each, all in flight together), admit exactly
 // `limit`. Five trials, each on a fresh subject; then once more with a limit of 100.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { TEST_TOKEN } from '@etu/testkit';
 import { startHarness, type Harness } from './helpers';
+import { startBurstClient, stopBurstClients, type BurstClient } from './burst-clients';
 
 const PROCESSES = 4;
 const CALLS = 1000;
 
-interface Child {
-  proc: ChildProcessByStdio<Writable, Readable, null>;
-  next(): Promise<string>;
-}
-
 let h: Harness;
-let children: Child[] = [];
-
-function startChild(addr: string): Child {
-  const proc = spawn(process.execPath, [join(__dirname, 'fixtures', 'consume-burst.js')], {
-    env: { ...process.env, LIMITER_ADDR: addr, INTERNAL_TOKEN: TEST_TOKEN },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => {
-    const w = waiters.shift();
-    if (w) w(l);
-    else lines.push(l);
-  });
-  const exited = new Promise<string>((_, reject) => proc.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
-  exited.catch(() => {});
-  return {
-    proc,
-    next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]),
-  };
-}
+let children: BurstClient[] = [];
 
 beforeAll(async () => {
   h = await startHarness('service=10/10m,wide=100/10m');
-  children = Array.from({ length: PROCESSES }, () => startChild(h.addr));
+  children = Array.from({ length: PROCESSES }, () => startBurstClient('consume-burst.js', h.addr));
   const ready = await Promise.all(children.map((c) => c.next()));
   expect(ready).toEqual(Array(PROCESSES).fill('ready'));
 });
 
 afterAll(async () => {
-  for (const c of children) c.proc.stdin.end();
-  await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
+  await stopBurstClients(children);
   await h.close();
 });
 

@@ -2,14 +2,10 @@
 // (a tenant allowed 50 and a user allowed 10 in 10 minutes), fired at once over gRPC by 4
 // separate client processes (250 each). Exactly 10 are admitted, and the tenant's counter holds
 // exactly those 10: the 990 refused requests counted nothing anywhere.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { TEST_TOKEN } from '@etu/testkit';
 import { envoyKey } from '../src/envoy';
 import { decodeLog } from '../src/sliding-window';
 import { startEnvoyHarness, type EnvoyHarness } from './envoy-harness';
+import { startBurstClient, stopBurstClients, type BurstClient } from './burst-clients';
 
 const PROCESSES = 4;
 const CALLS = 1000;
@@ -22,43 +18,17 @@ descriptors:
     rate_limit: {window: 10m, requests_per_unit: 10}
 `;
 
-interface Child {
-  proc: ChildProcessByStdio<Writable, Readable, null>;
-  next(): Promise<string>;
-}
-
 let h: EnvoyHarness;
-let children: Child[] = [];
-
-function startChild(addr: string): Child {
-  const proc = spawn(process.execPath, [join(__dirname, 'fixtures', 'envoy-burst.js')], {
-    env: { ...process.env, LIMITER_ADDR: addr, INTERNAL_TOKEN: TEST_TOKEN },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => {
-    const w = waiters.shift();
-    if (w) w(l);
-    else lines.push(l);
-  });
-  const exited = new Promise<string>((_, reject) => proc.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
-  exited.catch(() => {});
-  return {
-    proc,
-    next: () => Promise.race([lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((r) => waiters.push(r)), exited]),
-  };
-}
+let children: BurstClient[] = [];
 
 beforeAll(async () => {
   h = await startEnvoyHarness({ 'burst.yaml': RULES });
-  children = Array.from({ length: PROCESSES }, () => startChild(h.addr));
+  children = Array.from({ length: PROCESSES }, () => startBurstClient('envoy-burst.js', h.addr));
   expect(await Promise.all(children.map((c) => c.next()))).toEqual(Array(PROCESSES).fill('ready'));
 });
 
 afterAll(async () => {
-  for (const c of children) c.proc.stdin.end();
-  await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
+  await stopBurstClients(children);
   await h.close();
 });
 
