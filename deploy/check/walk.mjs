@@ -173,23 +173,25 @@ async function until(what, attempt, ok, deadlineMs) {
   }
 }
 
-async function afterRestart() {
-  const b = await loggedIn(state.seller, 'the seller');
-  // The restarted container may come back with a new address: the gateway's gRPC channel finds
-  // it when it resolves the name again. How long users see 503 meanwhile is printed.
-  const {
-    r: page,
-    attempts,
-    waitedMs,
-  } = await until(
+/** The services page, retried until it answers 200 (at most a minute); how long it took is printed. */
+async function servicesPageAnswers(b) {
+  const { r, attempts, waitedMs } = await until(
     'the services page answers',
     () => b.get('/services'),
-    (r) => r.status === 200,
+    (x) => x.status === 200,
     60_000,
   );
   console.log(
     `  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`,
   );
+  return r;
+}
+
+async function afterRestart() {
+  const b = await loggedIn(state.seller, 'the seller');
+  // The restarted container may come back with a new address: the gateway's gRPC channel finds
+  // it when it resolves the name again. How long users see 503 meanwhile is printed.
+  const page = await servicesPageAnswers(b);
   check(
     page.json.mesArticles.some((a) => a.id === state.soldListing),
     "the seller's page lists the sold article",
@@ -242,19 +244,7 @@ async function proxy() {
 
 async function replicas() {
   const b = await loggedIn(state.seller, 'the seller, one replica of each service stopped');
-  const {
-    r: page,
-    attempts,
-    waitedMs,
-  } = await until(
-    'the services page answers',
-    () => b.get('/services'),
-    (r) => r.status === 200,
-    60_000,
-  );
-  console.log(
-    `  ..  the services page answered 200 ${attempts > 1 ? `after ${attempts - 1} refused attempts, ${waitedMs} ms` : 'at once'}`,
-  );
+  const page = await servicesPageAnswers(b);
   check(page.json.mesArticles.length >= 2, "the seller's listings are shown");
   const v = await vente(b, 'Vendu avec une réplique arrêtée');
   check(v.status === 303, 'Vente → 303 (auth, limiter, market and stats answered from the other replicas)', v.json);
