@@ -71,8 +71,22 @@ export interface RunningParts {
   stop(): Promise<void>;
 }
 
-/** Every part as its own process on free ports, over the given stores; resolves once all are ready. */
+/**
+ * Every part as its own process on free ports, over the given stores; resolves once all are ready.
+ * A port found free can be taken by another test process before the part binds it: a start that
+ * failed that way is made again on new ports (at most 3 times); any other failure is thrown.
+ */
 export async function startParts(stores: Stores, extraEnv: Record<string, string> = {}): Promise<RunningParts> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPartsOnce(stores, extraEnv);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|No address added/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startPartsOnce(stores: Stores, extraEnv: Record<string, string>): Promise<RunningParts> {
   const parts: Part[] = listParts().map((p) => ({ name: p.name, main: p.run[0]!, output: [] }));
   for (const p of parts) {
     if (!existsSync(join(ROOT, p.main))) throw new Error(`${p.main} is missing: run \`npx tsc --build\` (make test does) first`);
