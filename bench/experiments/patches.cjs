@@ -54,12 +54,17 @@ if (patches.has('limiter-unary') && process.argv[1]?.endsWith(join('gateway', 'd
 
 if (patches.has('stats-off') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
   // the upper bound of what batching or deferring the statistics could save: the gateway's
-  // RecordServiceCall/RecordLogin answer at once without a call (nothing is recorded)
+  // RecordServiceCall(s)/RecordLogin answer at once without a call (nothing is recorded)
   const clients = require(join(ROOT, 'gateway/dist/clients.js'));
   const original = clients.createClients;
   clients.createClients = (cfg) => {
     const c = original(cfg);
-    const stats = { ...c.stats, recordServiceCall: async () => ({ duplicate: false }), recordLogin: async () => ({ duplicate: false }) };
+    const stats = {
+      ...c.stats,
+      recordServiceCall: async () => ({ duplicate: false }),
+      recordServiceCalls: async () => ({ duplicates: 0 }),
+      recordLogin: async () => ({ duplicate: false }),
+    };
     return { ...c, stats };
   };
 }

@@ -182,6 +182,21 @@ export function evaluateTargets(figs, nproc) {
       });
     }
   }
+  const mono = figs['site.monolith'];
+  if (site && mono) {
+    const share = med(site, 'perSecond') / med(mono, 'perSecond');
+    const sum = (f, ks) => ks.reduce((a, k) => a + (med(f, `${k}CpuUsPerRequest`) ?? 0), 0);
+    const siteKeys = ['gateway', 'auth', 'market', 'limiter', 'stats', 'redis', 'mariadb'];
+    out.push({
+      id: 'site-monolith',
+      name: 'Site: Vente/Achat through the microservices vs the reference monolith of the same run (bench/workers/monolith.mjs)',
+      target: '≥ 60%',
+      measured: `${(share * 100).toFixed(1)}% (${n0(med(site, 'perSecond'))} of ${n0(med(mono, 'perSecond'))} req/s; p99 ${med(site, 'p99Ms')?.toFixed(1)} vs ${med(mono, 'p99Ms')?.toFixed(1)} ms)${bare ? `; the monolith is ${((med(mono, 'perSecond') / med(bare, 'perSecond')) * 100).toFixed(1)}% of bare Koa` : ''}`,
+      met: share >= 0.6,
+      gap: share < 0.6 ? `missed by ${((0.6 - share) * 100).toFixed(1)} points` : '',
+      bound: `CPU per request: microservices ${n0(sum(site, siteKeys))} µs (${siteKeys.map((k) => `${k} ${n0(med(site, `${k}CpuUsPerRequest`))}`).join(', ')}); monolith ${n0(sum(mono, ['gateway', 'redis', 'mariadb']))} µs (its process ${n0(med(mono, 'gatewayCpuUsPerRequest'))}, Redis ${n0(med(mono, 'redisCpuUsPerRequest'))}, MariaDB ${n0(med(mono, 'mariadbCpuUsPerRequest'))})`,
+    });
+  }
   const b = figs['site.vente-achat-b'];
   if (site && b) {
     const parts = ['gateway', 'market', 'mariadb', 'limiter', 'stats'];

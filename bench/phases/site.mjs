@@ -16,7 +16,7 @@ import { startGrpcPart, startHttpPart } from '../lib/parts.mjs';
 import { mainOf, PARTS, require } from '../lib/project.mjs';
 import { BENCH_DIR, ROOT, cpuOfPid, runWorker } from '../lib/util.mjs';
 
-const DB_NAME = 'etu_bench';
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'etu_bench';
 const skip = (m) => Object.assign(new Error(m), { skip: true });
 
 function mariadbPid() {
@@ -147,7 +147,20 @@ export default {
         );
       }
       parts.koa = await startHttpPart(ctx, 'koa-bare', join(BENCH_DIR, 'workers/koa-bare.mjs'), {});
-      ctx.progress(`gateway ${parts.gateway.url}, bare Koa ${parts.koa.url}, auth/market/limiter/stats up`);
+      // the reference monolith (issue 16): one Koa process, same semantics, same stores
+      parts.monolith = await startHttpPart(
+        ctx,
+        'monolith',
+        join(BENCH_DIR, 'workers/monolith.mjs'),
+        {
+          DATABASE_URL: dbUrl,
+          SESSION_REDIS_URL: redis.url(2),
+          LIMITER_REDIS_URL: redis.url(0),
+          STATS_REDIS_URL: redis.url(1),
+        },
+        prof('monolith'),
+      );
+      ctx.progress(`gateway ${parts.gateway.url}, bare Koa ${parts.koa.url}, monolith ${parts.monolith.url}, auth/market/limiter/stats up`);
 
       const nUsers = Number(process.env.BENCH_SITE_USERS ?? (ctx.quick ? 300 : 2000));
       const usersFile = join(BENCH_DIR, 'tmp', 'site-users.json');
@@ -187,6 +200,14 @@ export default {
           server: 'gateway',
         },
         {
+          id: 'monolith',
+          label: 'reference monolith (bench/workers/monolith.mjs): the same Vente/Achat in one Koa process',
+          mode: 'vente-achat',
+          url: parts.monolith.url,
+          connections: CONNS,
+          server: 'monolith',
+        },
+        {
           id: 'login',
           label: 'login: GET /login + POST /login (argon2id)',
           mode: 'login',
@@ -210,7 +231,8 @@ export default {
       const mdb = mariadbPid();
       const watched = (v) => ({
         gateway: parts[v.server].pid,
-        ...(v.server !== 'koa'
+        ...(v.server === 'monolith' ? { mariadb: mdb } : {}),
+        ...(v.server !== 'koa' && v.server !== 'monolith'
           ? {
               auth: parts.auth.pid,
               market: parts[v.market ?? 'market'].pid,

@@ -57,10 +57,24 @@ out({
 
 t = Date.now();
 await pool(cfg.users, cfg.loginConcurrency ?? 16, async (i) => {
+  // on a loaded machine argon2id can outlast the gateway's deadline (503): try again, twice
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await logIn(i);
+    } catch (e) {
+      if (attempt >= 5 || !/HTTP 503/.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+});
+
+async function logIn(i) {
   const u = users[i];
   const r1 = await fetch(`${cfg.url}/login`, { headers: { accept: 'application/json' } });
   const c1 = cookies(r1);
   const { csrfToken } = await r1.json();
+  // no token: the gateway found its session store slow (a loaded machine) — try again
+  if (!csrfToken) throw new Error(`login of ${u.email}: HTTP 503 (login form without a token)`);
   const r2 = await fetch(`${cfg.url}/login`, {
     method: 'POST',
     redirect: 'manual',
@@ -74,7 +88,7 @@ await pool(cfg.users, cfg.loginConcurrency ?? 16, async (i) => {
   u.csrf = j.csrfToken;
   if (j.user?.id) u.id = String(j.user.id);
   if ((i + 1) % 500 === 0) out({ progress: `logged in ${i + 1}/${cfg.users}` });
-});
+}
 const loginSeconds = (Date.now() - t) / 1000;
 out({ progress: `logged in ${cfg.users} users in ${loginSeconds.toFixed(1)} s` });
 writeFileSync(cfg.out, JSON.stringify(users));

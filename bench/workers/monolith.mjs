@@ -1,0 +1,302 @@
+// Phase 4's reference monolith (issue 16, item 1): what a team would build instead of the
+// microservices — ONE Koa process doing exactly the site's Vente and Achat, with the project's
+// own pieces in-process instead of behind gRPC:
+//
+// - the session read from Redis (`sess:<id>`, the signed `etu_sid` cookie, SESSION_KEYS through
+//   Koa's keygrip, the absolute timeout) and renewed with PEXPIRE, as gateway/src/middleware/
+//   session.ts does; the same body parser, helmet headers and Cache-Control as the gateway;
+// - the CSRF check of the session's synchronizer token (sha256 + timingSafeEqual, middleware/csrf.ts);
+// - the gateway's validation of the form (category word, price in euros, hidden characters) and
+//   the market's (services/market/dist/rules.js parseNewListing / parseId / parseUserId);
+// - the limiter's own Lua script through ioredis: @etu/limiter's SlidingWindowStore (the class
+//   the limiter service runs, the script file it loads), one decision per request;
+// - the SQL with the `mariadb` driver directly, a pool of 10 (the market's): Vente = the
+//   seller's row id, INSERT; Achat = the listing read first (a retry of a purchase already made
+//   is answered, uncounted, as the gateway's GetListing check does), then the buyer's row id, the
+//   conditional UPDATE (available and not the buyer's own: of two buyers one wins) and the row
+//   read back, as Market.purchase does;
+// - the statistics recorded by the stats service's own script (StatsStore.recordCall: one EVALSHA,
+//   deduplicated by a fresh event id), awaited before answering, as the gateway does.
+//
+// Same answers: 303 with { ok, location, article, rejoue } to a JSON client, 429 with Retry-After
+// and the RateLimit headers when the quota is spent, 400/404/409 for the market's refusals.
+// Environment: PORT, HOST, SESSION_KEYS, SESSION_REDIS_URL, LIMITER_REDIS_URL, STATS_REDIS_URL,
+// DATABASE_URL, MONOLITH_POOL (default 10).
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { require } from '../lib/project.mjs';
+import { ROOT } from '../lib/util.mjs';
+
+const Koa = require('koa');
+const { bodyParser } = require('@koa/bodyparser');
+const helmet = require('koa-helmet');
+const mariadb = require('mariadb');
+const { createRedis, FailedPrecondition, NotFound, invisibleCharacter, invisibleReason } = require(
+  join(ROOT, 'services/common/dist/index.js'),
+);
+const { SlidingWindowStore, connectLimiterRedis, parsePolicies, DEFAULT_POLICIES } = require(join(ROOT, 'services/limiter/dist/index.js'));
+const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
+const rules = require(join(ROOT, 'services/market/dist/rules.js'));
+const { toProto, MSG } = require(join(ROOT, 'services/market/dist/market.js'));
+const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
+const { categoryFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
+const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
+const { retryAfterSeconds, formatDuration } = require(join(ROOT, 'gateway/dist/lib/format.js'));
+
+const env = process.env;
+const KEYS = (env.SESSION_KEYS ?? '')
+  .split(',')
+  .map((k) => k.trim())
+  .filter(Boolean);
+const IDLE_MS = 30 * 60_000;
+const ABSOLUTE_MS = 12 * 3_600_000;
+const ID_FORMAT = /^[\w-]{43}$/;
+const POLICY = parsePolicies(DEFAULT_POLICIES).get('service');
+
+// each client as its part makes it (gateway/src/main.ts, limiter and stats servers)
+const sessions = createRedis(env.SESSION_REDIS_URL, { commandTimeoutMs: 500, connectTimeoutMs: 1000 });
+const limiterRedis = connectLimiterRedis(env.LIMITER_REDIS_URL);
+const statsRedis = createRedis(env.STATS_REDIS_URL, { commandTimeoutMs: 500, neverResend: true });
+const store = new SlidingWindowStore(limiterRedis);
+const stats = new StatsStore(statsRedis);
+const u = new URL(env.DATABASE_URL);
+const pool = mariadb.createPool({
+  host: u.hostname,
+  port: Number(u.port || 3306),
+  user: decodeURIComponent(u.username || 'root'),
+  password: decodeURIComponent(u.password),
+  database: u.pathname.slice(1),
+  connectionLimit: Number(env.MONOLITH_POOL ?? 10),
+});
+
+class Problem extends Error {
+  constructor(status, code, message, headers = {}) {
+    super(message);
+    Object.assign(this, { status, code, headers });
+  }
+}
+
+function tokensMatch(expected, got) {
+  if (typeof expected !== 'string' || !expected || typeof got !== 'string' || !got) return false;
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(got).digest();
+  return timingSafeEqual(a, b);
+}
+
+function field(ctx, name) {
+  const v = ctx.request.body?.[name];
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : '';
+}
+
+function seeOther(ctx, listing, replayed) {
+  ctx.status = 303;
+  ctx.redirect('/services');
+  ctx.body = { ok: true, location: '/services', article: listing ? listingJson(listing) : undefined, rejoue: replayed };
+}
+
+const LISTING_SQL =
+  'SELECT a.id, a.titre, a.categorie, a.prix_centimes, a.description, a.statut, a.vendeur_id, a.acheteur_id, a.created_at, a.vendu_at, ' +
+  's.public_id AS seller_public_id, b.public_id AS buyer_public_id FROM articles a JOIN utilisateurs s ON s.id = a.vendeur_id ' +
+  'LEFT JOIN utilisateurs b ON b.id = a.acheteur_id WHERE a.id = ?';
+
+/** A row of LISTING_SQL as the market's Prisma row, so the answer goes through the market's own toProto. */
+const asRow = (r) => ({
+  id: r.id,
+  sellerId: r.vendeur_id,
+  buyerId: r.acheteur_id,
+  title: r.titre,
+  category: r.categorie,
+  priceCents: r.prix_centimes,
+  description: r.description,
+  status: r.statut,
+  createdAt: r.created_at,
+  soldAt: r.vendu_at,
+  seller: { publicId: r.seller_public_id },
+  buyer: r.buyer_public_id ? { publicId: r.buyer_public_id } : null,
+});
+
+async function userRowId(publicId) {
+  const rows = await pool.query('SELECT id FROM utilisateurs WHERE public_id = ?', [publicId]);
+  return rows[0]?.id;
+}
+
+/** The market's refusal (a typed @etu/common error) as the gateway shows it. */
+function marketRefusal(err) {
+  switch (err?.constructor?.name) {
+    case 'InvalidArgument':
+      return new Problem(400, 'champ_invalide', err.message);
+    case 'FailedPrecondition':
+      return new Problem(409, 'impossible', err.message);
+    case 'NotFound':
+      return new Problem(404, 'article_introuvable', "Cet article n'existe pas.");
+    default:
+      return err;
+  }
+}
+
+/** One counted service call: the quota first (429 + DENIED), then `call`, then ALLOWED recorded. */
+async function serviceCall(ctx, user, service, call) {
+  const d = await store.decide({ policy: POLICY, subject: user.id, cost: 1 });
+  const headers = rateLimitHeaders({ ...d, policy: POLICY.name, limit: POLICY.limit, windowMs: POLICY.windowMs });
+  const record = (outcome) =>
+    stats.recordCall(randomUUID(), user.id, service, outcome).catch(() => undefined /* best effort, as the gateway */);
+  if (!d.allowed) {
+    await record('denied');
+    throw new Problem(
+      429,
+      'quota_atteint',
+      `Vous avez utilisé vos ${POLICY.limit} appels autorisés sur ${formatDuration(POLICY.windowMs)}. Le prochain se libère dans ${formatDuration(d.retryAfterMs)}.`,
+      { 'Retry-After': String(retryAfterSeconds(d.retryAfterMs)), ...headers },
+    );
+  }
+  ctx.set(headers);
+  try {
+    return await call();
+  } catch (err) {
+    throw marketRefusal(err);
+  } finally {
+    await record('allowed');
+  }
+}
+
+async function vente(ctx, user) {
+  const titre = field(ctx, 'titre');
+  const description = field(ctx, 'description');
+  const category = categoryFromWord(field(ctx, 'categorie').trim().toLowerCase());
+  const priceCents = parseEuros(field(ctx, 'prix').trim());
+  const hidden = [
+    [titre, 'Titre', 'le titre'],
+    [description, 'Description', 'la description'],
+  ].find(([v]) => invisibleCharacter(v) !== undefined);
+  if (category === undefined) throw new Problem(400, 'categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.');
+  if (priceCents === null) throw new Problem(400, 'prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.');
+  if (hidden) throw new Problem(400, 'champ_invalide', `${hidden[1]} : ${invisibleReason(hidden[2], invisibleCharacter(hidden[0]))}`);
+  const listing = await serviceCall(ctx, user, 'VENTE', async () => {
+    const n = rules.parseNewListing({ sellerId: user.id, title: titre, category, priceCents, description, idempotencyKey: '' });
+    const sellerId = await userRowId(n.sellerId);
+    if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
+    const createdAt = new Date();
+    const r = await pool.query(
+      'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, statut, created_at, cle_idempotence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [sellerId, n.title, n.category, n.priceCents, n.description, 'disponible', createdAt, n.idempotencyKey],
+    );
+    return toProto({
+      id: Number(r.insertId),
+      sellerId,
+      buyerId: null,
+      title: n.title,
+      category: n.category,
+      priceCents: n.priceCents,
+      description: n.description,
+      status: 'disponible',
+      createdAt,
+      soldAt: null,
+      seller: { publicId: n.sellerId },
+      buyer: null,
+    });
+  });
+  seeOther(ctx, listing, false);
+}
+
+async function achat(ctx, user) {
+  const articleId = field(ctx, 'article_id').trim();
+  if (articleId.length > 64 || !/^[\w-]{1,64}$/.test(articleId)) {
+    throw new Problem(400, 'article_invalide', 'Article inconnu : choisissez un article dans la liste.');
+  }
+  // a retried Achat already done: answered again, uncounted (the gateway's GetListing check)
+  const id = /^\d{1,10}$/.test(articleId) ? Number(articleId) : null;
+  if (id !== null) {
+    const [first] = await pool.query(LISTING_SQL, [id]);
+    if (first && first.statut === 'vendu' && first.buyer_public_id === user.id) return seeOther(ctx, toProto(asRow(first)), true);
+  }
+  const listing = await serviceCall(ctx, user, 'ACHAT', async () => {
+    const listingId = rules.parseId('listing_id', articleId, "l'identifiant de l'article");
+    const buyer = rules.parseUserId('buyer_id', user.id, "l'identifiant de l'acheteur");
+    const buyerId = await userRowId(buyer);
+    if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
+    const res = await pool.query(
+      "UPDATE articles SET statut = 'vendu', acheteur_id = ?, vendu_at = ? WHERE id = ? AND statut = 'disponible' AND vendeur_id <> ?",
+      [buyerId, new Date(), listingId, buyerId],
+    );
+    const [row] = await pool.query(LISTING_SQL, [listingId]);
+    if (!row) throw new NotFound(MSG.notFound);
+    if (Number(res.affectedRows) === 1) return toProto(asRow(row));
+    if (row.statut === 'vendu' && row.acheteur_id === buyerId) return toProto(asRow(row));
+    if (row.vendeur_id === buyerId) throw new FailedPrecondition(MSG.ownListing);
+    throw new FailedPrecondition(MSG.alreadySold);
+  });
+  seeOther(ctx, listing, false);
+}
+
+const app = new Koa({ keys: KEYS });
+app.silent = true;
+app.use(async (ctx, next) => {
+  try {
+    await next();
+  } catch (err) {
+    const p = err instanceof Problem ? err : new Problem(500, 'erreur_interne', 'Une erreur est survenue.');
+    if (!(err instanceof Problem)) process.stderr.write(`${err?.stack ?? err}\n`);
+    ctx.status = p.status;
+    ctx.set(p.headers);
+    ctx.body = { ok: false, error: p.code, message: p.message };
+  }
+});
+app.use(
+  helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], formAction: ["'self'"], frameAncestors: ["'none'"] },
+    },
+    crossOriginEmbedderPolicy: false,
+    referrerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+  }),
+);
+app.use(async (ctx, next) => {
+  await next();
+  if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+});
+app.use(async (ctx, next) => {
+  if (ctx.path === '/healthz') {
+    ctx.body = { status: 'ok' };
+    return;
+  }
+  const route = ctx.method === 'POST' && (ctx.path === '/services/vente' ? vente : ctx.path === '/services/achat' ? achat : null);
+  if (!route) throw new Problem(404, 'introuvable', 'Page introuvable.');
+  // the session: signed cookie, GET, absolute timeout; renewed (PEXPIRE) once answered
+  const id = ctx.cookies.get('etu_sid', { signed: true });
+  let data;
+  if (id && ID_FORMAT.test(id)) {
+    try {
+      data = JSON.parse((await sessions.get(`sess:${id}`)) ?? 'null');
+    } catch {
+      data = null;
+    }
+  }
+  if (!data?.user || data.createdAt + ABSOLUTE_MS <= Date.now()) {
+    ctx.status = 303;
+    ctx.redirect('/login');
+    ctx.body = { ok: false, location: '/login', error: 'non_connecte' };
+    return;
+  }
+  await next(); // the body parser
+  if (!tokensMatch(data.csrf, ctx.request.body?._csrf ?? ctx.get('x-csrf-token'))) {
+    throw new Problem(403, 'csrf', 'Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et réessayez.');
+  }
+  try {
+    await route(ctx, data.user);
+  } finally {
+    await sessions.pexpire(`sess:${id}`, Math.max(1, Math.min(IDLE_MS, data.createdAt + ABSOLUTE_MS - Date.now())));
+  }
+});
+app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: 16 * 1024, jsonLimit: 16 * 1024, encoding: 'utf-8' }));
+
+const server = createServer(app.callback());
+server.keepAliveTimeout = 5_000;
+server.listen(Number(env.PORT), env.HOST ?? '127.0.0.1');
+process.once('SIGTERM', () =>
+  server.close(() => {
+    void Promise.allSettled([pool.end(), sessions.quit(), limiterRedis.quit(), statsRedis.quit()]).then(() => process.exit(0));
+  }),
+);
