@@ -140,7 +140,16 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     const bought = await bastien.c.post('/services/achat', { article_id: String(forSale.id) });
     expect(bought.status).toBe(303);
     const userIds = (await prisma.user.findMany({ orderBy: { id: 'asc' } })).map((u) => u.publicId);
-    const before = await observe(prisma, parts, userIds);
+    // The gateway sends its Vente/Achat statistics in batches just after answering: wait (with a
+    // deadline) until the five calls are recorded, so the backup holds what `before` saw.
+    let before = await observe(prisma, parts, userIds);
+    for (const until = Date.now() + 10_000; ;) {
+      const totals = before.dashboard.serviceTotals.map((t) => t.count);
+      if (totals.join() === '4,1') break;
+      if (Date.now() > until) throw new Error(`statistics not recorded: ${totals.join()}`);
+      await new Promise((r) => setTimeout(r, 50));
+      before = await observe(prisma, parts, userIds);
+    }
     expect(before.listings.filter((l) => l.status === 'vendu')).toHaveLength(1);
     expect(before.quotas).toEqual([7, 9, 9]); // 3 ventes, 1 achat, 1 vente out of 10
 

@@ -9,6 +9,7 @@ import helmet from 'koa-helmet';
 import type { GatewayState } from './context';
 import type { AppDeps, Wiring } from './deps';
 import { DenialTally } from './flows/denials';
+import { StatsBatch } from './flows/stats-batch';
 import { secureCookies } from './lib/device-cookie';
 import { Metrics } from './lib/metrics';
 import { StoreCheck } from './lib/stores';
@@ -36,7 +37,7 @@ export interface GatewayApp extends Koa<GatewayState> {
   metrics: Metrics;
   /** Peeks every limiter policy the gateway uses (main.ts calls it at start; /readyz on each probe). */
   checkPolicies(): Promise<PolicyCheck>;
-  /** Sends what waits for the statistics (summed refusals); main.ts calls it at shutdown. */
+  /** Sends what waits for the statistics (summed refusals, queued records); main.ts calls it at shutdown. */
   flushPending(): Promise<void>;
 }
 
@@ -53,8 +54,22 @@ export function createApp(deps: AppDeps): GatewayApp {
     flushMs: config.STATS_DENIAL_FLUSH_MS,
     timeoutMs: config.STATS_TIMEOUT_MS,
   });
+  const statsBatch =
+    config.STATS_BATCH === 'off'
+      ? undefined
+      : new StatsBatch({ stats: deps.clients.stats, metrics, log: deps.log, timeoutMs: config.STATS_TIMEOUT_MS });
   const sessionStore = new SessionStoreProbe(deps.sessionRedis);
-  const w: Wiring = { config, clients: deps.clients, sessionRedis: deps.sessionRedis, sessionStore, metrics, views, quota, denials };
+  const w: Wiring = {
+    config,
+    clients: deps.clients,
+    sessionRedis: deps.sessionRedis,
+    sessionStore,
+    metrics,
+    views,
+    quota,
+    denials,
+    statsBatch,
+  };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
     proxy: config.TRUST_PROXY > 0,
@@ -63,7 +78,9 @@ export function createApp(deps: AppDeps): GatewayApp {
   }) as GatewayApp;
   app.metrics = metrics;
   app.checkPolicies = () => quota.checkPolicies();
-  app.flushPending = () => denials.flush();
+  app.flushPending = async () => {
+    await Promise.all([denials.flush(), statsBatch?.flush()]);
+  };
   // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
   app.silent = true;
 

@@ -51,6 +51,11 @@ export const configShape = {
   REFUSAL_CACHE_SIZE: z.coerce.number({ error: 'expected a number of entries' }).int().min(0).max(1_000_000).default(10_000),
   /** Longest a refusal answered from that cache waits before it is sent to the statistics, summed. */
   STATS_DENIAL_FLUSH_MS: vars.millis(5000),
+  /**
+   * Vente/Achat statistics queued and sent in batches off the response path (flows/stats-batch.ts,
+   * `on`), or one RecordServiceCall awaited before answering (`off`, the bench's A/B).
+   */
+  STATS_BATCH: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   /** Largest accepted form or JSON body. */
   BODY_LIMIT_BYTES: z.coerce
     .number({ error: 'expected a number of bytes' })

@@ -7,6 +7,7 @@ import type { Metrics } from './lib/metrics';
 import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
 import type { DenialTally } from './flows/denials';
+import type { StatsBatch } from './flows/stats-batch';
 import type { Quota } from './quota';
 
 /** The configuration the app reads (loadConfig's output satisfies it). */
@@ -22,6 +23,7 @@ export type AppConfig = Pick<
   | 'STATS_TIMEOUT_MS'
   | 'REFUSAL_CACHE_SIZE'
   | 'STATS_DENIAL_FLUSH_MS'
+  | 'STATS_BATCH'
   | 'BODY_LIMIT_BYTES'
   | 'DISPLAY_TIME_ZONE'
   | 'INTERNAL_TOKEN'
@@ -48,4 +50,6 @@ export interface Wiring {
   quota: Quota;
   /** Refusals answered from the refusal cache, on their way to the statistics. */
   denials: DenialTally;
+  /** Vente/Achat records on their way to the statistics; undefined with STATS_BATCH=off. */
+  statsBatch: StatsBatch | undefined;
 }

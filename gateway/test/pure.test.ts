@@ -11,6 +11,7 @@ import { rateLimitHeaders } from '../src/lib/limits';
 import { roleName } from '../src/lib/users';
 import { RefusalCache } from '../src/lib/refusal-cache';
 import { DenialTally } from '../src/flows/denials';
+import { StatsBatch } from '../src/flows/stats-batch';
 import { Metrics } from '../src/lib/metrics';
 import { testLogger } from '@etu/testkit';
 
@@ -342,5 +343,74 @@ describe('refusals summed for the statistics', () => {
     await tally.flush();
     expect(await metrics.value('etu_stats_records_lost_total', { event: 'service_call' })).toBe(7);
     expect(await metrics.value('etu_stats_denials_aggregated_total')).toBe(15);
+  });
+});
+
+describe('service-call records in batches (flows/stats-batch.ts)', () => {
+  const ALLOWED = stats.Outcome.OUTCOME_ALLOWED;
+  const DENIED = stats.Outcome.OUTCOME_DENIED;
+  const rec = (eventId: string, outcome = ALLOWED): stats.RecordServiceCallRequest => ({
+    eventId,
+    userId: 'u1',
+    service: stats.ServiceKind.SERVICE_KIND_VENTE,
+    outcome,
+  });
+
+  test('the records of one turn go in one RPC; a failed batch is sent again once for its allowed records, same event ids', async () => {
+    const rpcs: string[][] = [];
+    let failures = 0;
+    const metrics = new Metrics({ defaultMetrics: false });
+    const batch = new StatsBatch({
+      stats: {
+        recordServiceCalls: (req: stats.RecordServiceCallsRequest) => {
+          rpcs.push(req.calls.map((c) => c.eventId));
+          if (failures-- > 0) return Promise.reject(Object.assign(new Error('down'), { code: 14, details: 'down' }));
+          return Promise.resolve({ duplicates: 0 });
+        },
+      },
+      metrics,
+      log: testLogger(),
+      timeoutMs: 500,
+    });
+    for (const id of ['a', 'b', 'c']) batch.add(rec(id));
+    expect(batch.waiting).toBe(3);
+    await batch.flush();
+    expect(rpcs).toEqual([['a', 'b', 'c']]);
+
+    failures = 2; // the first send and its retry both fail: the allowed record is lost then
+    batch.add(rec('d'));
+    batch.add(rec('e', DENIED));
+    await batch.flush();
+    expect(rpcs.slice(1)).toEqual([['d', 'e'], ['d']]);
+    expect(await metrics.value('etu_stats_records_lost_total', { event: 'service_call' })).toBe(2);
+
+    failures = 1; // one failure: the retry carries the allowed record with its own event id
+    batch.add(rec('f'));
+    await batch.flush();
+    expect(rpcs.slice(3)).toEqual([['f'], ['f']]);
+    expect(await metrics.value('etu_stats_records_lost_total', { event: 'service_call' })).toBe(2);
+  });
+
+  test('bounded: a record that finds the queue full is counted lost, never kept', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    let sent = 0;
+    const batch = new StatsBatch({
+      stats: {
+        recordServiceCalls: (req: stats.RecordServiceCallsRequest) => {
+          sent += req.calls.length;
+          return Promise.resolve({ duplicates: 0 });
+        },
+      },
+      metrics,
+      log: testLogger(),
+      timeoutMs: 500,
+      maxQueue: 5,
+      maxBatch: 2,
+    });
+    for (let i = 0; i < 8; i++) batch.add(rec(`r${i}`));
+    expect(batch.waiting).toBe(5);
+    await batch.flush();
+    expect(sent).toBe(5);
+    expect(await metrics.value('etu_stats_records_lost_total', { event: 'service_call' })).toBe(3);
   });
 });

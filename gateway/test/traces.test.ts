@@ -54,7 +54,7 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
 
   // Each service's server span is the child of the gateway's client span for that call.
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
-  for (const method of ['etuservices.market.v1.MarketService/CreateListing', 'etuservices.stats.v1.StatsService/RecordServiceCall']) {
+  for (const method of ['etuservices.market.v1.MarketService/CreateListing', 'etuservices.stats.v1.StatsService/RecordServiceCalls']) {
     const server = spans.find((s) => s.name === method && s.kind === SpanKind.SERVER)!;
     const client = byId.get(server.parentSpanContext!.spanId)!;
     expect([method, client.name, client.kind]).toEqual([method, method, 2]);

@@ -147,7 +147,13 @@ test('each service definition exposes the RPCs of the contract', () => {
     'searchListings',
   ]);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);
-  expect(Object.keys(stats.StatsServiceService).sort()).toEqual(['getDashboard', 'recordLogin', 'recordServiceCall', 'registerUser']);
+  expect(Object.keys(stats.StatsServiceService).sort()).toEqual([
+    'getDashboard',
+    'recordLogin',
+    'recordServiceCall',
+    'recordServiceCalls',
+    'registerUser',
+  ]);
   expect(auth.AuthServiceService.register.path).toBe('/etuservices.auth.v1.AuthService/Register');
   expect(limiter.LimiterServiceService.consume.path).toBe('/etuservices.limiter.v1.LimiterService/Consume');
 });

@@ -8,6 +8,7 @@
 // A call that may repeat one already done (a retried Achat, a Vente form sent twice) first asks
 // the market, with `replay`, whether it is done: then its answer is the first one's, with no
 // quota call and no statistic, since the user made one call.
+import { randomUUID } from 'node:crypto';
 import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
@@ -69,10 +70,15 @@ export async function serviceCall<T>(
     }
   }
 
-  const recordOutcome = (outcome: stats.Outcome) =>
-    record(w, ctx, 'RecordServiceCall', (eventId, timeoutMs) =>
-      w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs, ...callOpts(ctx) }),
-    );
+  // Queued for the next batch (flows/stats-batch.ts), or with STATS_BATCH=off sent now and awaited.
+  const batch = w.statsBatch;
+  const recordOutcome = async (outcome: stats.Outcome) => {
+    if (batch) batch.add({ eventId: randomUUID(), userId: user.id, service: kind, outcome }, callOpts(ctx).context);
+    else
+      await record(w, ctx, 'RecordServiceCall', (eventId, timeoutMs) =>
+        w.clients.stats.recordServiceCall({ eventId, userId: user.id, service: kind, outcome }, { timeoutMs, ...callOpts(ctx) }),
+      );
+  };
 
   // `service` is never Reset, so its denials may be remembered (quota.ts, lib/refusal-cache.ts).
   const d = await w.quota.consume(ctx, POLICY.service, user.id, { remember: true });

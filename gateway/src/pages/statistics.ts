@@ -24,8 +24,9 @@ export async function statisticsPage(w: Wiring, ctx: Ctx, me: SessionUser) {
     log.info({ userId: me.id }, 'statistics refused: not an admin');
     throw new HttpProblem(403, 'reserve_admin', "Cette page est réservée à l'équipe EtuServices.", { title: 'Accès réservé' });
   }
-  // Refusals this gateway summed but has not sent yet are sent first, so the page counts them.
-  await w.denials.flush();
+  // Refusals this gateway summed and records it queued but has not sent yet are sent first, so
+  // the page counts them.
+  await Promise.all([w.denials.flush(), w.statsBatch?.flush()]);
   const dash = await callService(log, 'stats', () => clients.stats.getDashboard({}, callOpts(ctx)));
   const ids = [
     ...dash.lastLogins.map((l) => l.userId),

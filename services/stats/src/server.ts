@@ -71,6 +71,20 @@ function outcomeName(v: stats.Outcome): OutcomeName {
   throw new InvalidArgument('outcome', 'must be OUTCOME_ALLOWED or OUTCOME_DENIED');
 }
 
+/** Most items in one RecordServiceCalls. */
+const MAX_BATCH = 1000;
+
+/** One RecordServiceCall's fields, checked. */
+function checkCall(req: stats.RecordServiceCallRequest) {
+  const eventId = checkId('event_id', req.eventId);
+  const userId = checkId('user_id', req.userId);
+  const service = serviceName(req.service);
+  const outcome = outcomeName(req.outcome);
+  const at = checkTime('at', req.at);
+  const count = checkCount(req.count, outcome);
+  return { eventId, userId, service, outcome, at, count, kind: `${service === 'VENTE' ? 'vente' : 'achat'}_${outcome}` };
+}
+
 const perService = (c: Record<ServiceName, number>): stats.ServiceCount[] => [
   { service: ServiceKind.SERVICE_KIND_VENTE, count: c.VENTE },
   { service: ServiceKind.SERVICE_KIND_ACHAT, count: c.ACHAT },
@@ -134,14 +148,34 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       return { duplicate: counted('login', await observed('login', st.recordLogin(eventId, userId, at))) };
     },
     recordServiceCall: async (req) => {
-      const eventId = checkId('event_id', req.eventId);
-      const userId = checkId('user_id', req.userId);
-      const service = serviceName(req.service);
-      const outcome = outcomeName(req.outcome);
-      const at = checkTime('at', req.at);
-      const count = checkCount(req.count, outcome);
-      const kind = `${service === 'VENTE' ? 'vente' : 'achat'}_${outcome}`;
-      return { duplicate: counted(kind, await observed(kind, st.recordCall(eventId, userId, service, outcome, at, count))) };
+      const c = checkCall(req);
+      return {
+        duplicate: counted(c.kind, await observed(c.kind, st.recordCall(c.eventId, c.userId, c.service, c.outcome, c.at, c.count))),
+      };
+    },
+    // Every item checked before any is recorded; then one script call per item, all sent at once
+    // (one write to Redis, answered together). A failed item fails the RPC after the others settled.
+    recordServiceCalls: async (req) => {
+      if (req.calls.length > MAX_BATCH) throw new InvalidArgument('calls', `must hold at most ${MAX_BATCH} items`);
+      const calls = req.calls.map((c, i) => {
+        try {
+          return checkCall(c);
+        } catch (err) {
+          if (err instanceof InvalidArgument)
+            throw new InvalidArgument(`calls[${i}].${err.field}`, err.message.slice(err.field.length + 2));
+          throw err;
+        }
+      });
+      const settled = await Promise.allSettled(
+        calls.map((c) => observed(c.kind, st.recordCall(c.eventId, c.userId, c.service, c.outcome, c.at, c.count))),
+      );
+      let dups = 0;
+      settled.forEach((r, i) => {
+        if (r.status === 'fulfilled' && counted(calls[i]!.kind, r.value)) dups++;
+      });
+      const failure = settled.find((r) => r.status === 'rejected');
+      if (failure) throw failure.reason;
+      return { duplicates: dups };
     },
     registerUser: async (req) => {
       const userId = checkId('user_id', req.userId);
