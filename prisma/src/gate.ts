@@ -7,8 +7,8 @@ import { isDatabaseUnavailable } from './client';
 import type { WarnLogger } from './driver-guard';
 
 /**
- * A query unanswered this long makes the gate ask whether the database answers at all (if it
- * answers that question, or anything else meanwhile, it is only slow, and the caller's deadline rules).
+ * A query unanswered this long, while nothing else answered either, makes the gate ask whether the
+ * database answers at all (if it does, it is only slow, and the caller's deadline rules).
  */
 export const QUERY_TIMEOUT_MS = 600;
 /** How long that question (`SELECT 1`) may take before the database is taken as unreachable. */
@@ -61,27 +61,30 @@ export class DatabaseGate {
   /**
    * Runs a query. Refused at once while the database is known to be down. A failure that means
    * "unreachable" closes the gate; other errors pass unchanged. A query unanswered after
-   * QUERY_TIMEOUT_MS makes the gate run `SELECT 1`: no answer to it (nor to anything else) within
-   * CHECK_TIMEOUT_MS closes the gate and the query fails as unavailable (under a
-   * second in all); an answer means the database is only slow, and the query goes on (the
-   * caller's deadline, and the pool's and socket's timeouts, bound it).
+   * QUERY_TIMEOUT_MS, while nothing else answered either, makes the gate run `SELECT 1`: no
+   * answer within CHECK_TIMEOUT_MS closes the gate and the query fails as unavailable (under a
+   * second in all; one window more when an answer read late kept it waiting); an answer means the
+   * database is only slow, and the query goes on (the caller's deadline, and the pool's and
+   * socket's timeouts, bound it).
    */
   async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.down) throw this.opts.unavailable();
     const started = performance.now();
     const p = this.watch(query());
     try {
-      const first = await raceTimer(p, this.queryTimeoutMs);
-      if (first !== TIMED_OUT) return first;
-      // Before the database first answered, a slow query is the client starting (loading its
-      // query compiler, opening the pool): the health probe, timed, finds a silent database then.
-      // An answer that arrived while this query waited proves nothing by itself: it may have
-      // left the database before it went silent and been read late by a busy event loop. Only an
-      // answer during the check itself (the database busy, not silent) keeps the gate open.
-      if (this.lastAnswer !== -Infinity) {
-        const checkStarted = performance.now();
+      // Each window of QUERY_TIMEOUT_MS without its answer: if nothing else answered in that
+      // window either, ask; otherwise the database is busy, and the next window decides. (An
+      // answer read during a window may have left the database before it went silent, read late
+      // by a busy event loop: it keeps the query waiting one more window, never for good.)
+      for (let window = started; ; window = performance.now()) {
+        const r = await raceTimer(p, this.queryTimeoutMs);
+        if (r !== TIMED_OUT) return r;
+        // Before the database first answered, a slow query is the client starting (loading its
+        // query compiler, opening the pool): the health probe, timed, finds a silent database then.
+        if (this.lastAnswer === -Infinity) break;
+        if (this.answeredSince(window)) continue;
         const verdict = await Promise.race([p.then(() => true), this.answers()]);
-        if (!verdict && !this.answeredSince(checkStarted)) {
+        if (!verdict && !this.answeredSince(window)) {
           const err = new DatabaseTimeout(`no answer from the database within ${this.queryTimeoutMs + this.checkTimeoutMs} ms`);
           this.close(err);
           throw this.opts.unavailable();

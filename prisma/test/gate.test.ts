@@ -44,7 +44,7 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-test('silent right after another query answered: unavailable within a second and a half, not left waiting', async () => {
+test('silent right after another query answered: unavailable within one more window, not left waiting', async () => {
   const gate = new DatabaseGate(db, { unavailable: () => new Unavailable('indisponible') });
   await gate.run(() => db.$queryRaw`SELECT 1`);
   // An older query answers while the victim waits; then the database answers nothing more.
@@ -55,7 +55,8 @@ test('silent right after another query answered: unavailable within a second and
   await older;
   relay.holdReplies(true);
   expect(await outcome(victim, 5000)).toBe('Unavailable');
-  expect(Date.now() - started).toBeLessThan(1500);
+  // Two windows of QUERY_TIMEOUT_MS (the first had the older answer) and the check: 1.5 s, and margin.
+  expect(Date.now() - started).toBeLessThan(2500);
   expect(gate.isDown).toBe(true);
   await expect(gate.run(() => db.$queryRaw`SELECT 1`)).rejects.toThrow(Unavailable);
   // Answering again: the health probe opens the gate.
