@@ -15,6 +15,8 @@
 // key (name and DUMP payload in base64, remaining TTL in ms or -1). A DUMP payload is tied to the
 // RDB version: restore into the same or a newer Redis.
 import { createReadStream, createWriteStream } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import Redis from 'ioredis';
@@ -55,34 +57,65 @@ interface KeyLine {
 }
 type Line = HeaderLine | StoreLine | KeyLine;
 
-/** A connected client, after up to 5 attempts a second apart: a backup or restore is a batch job,
- * and a store's address can fail to answer for a moment (seen right after a compose `up`, while
- * the engine's network settles). Each attempt is a fresh client with no reconnect of its own. */
-async function connect(url: string, attempts = 5): Promise<Redis> {
+/**
+ * A connected client. A backup or restore is a batch job, and a store's address can fail to
+ * answer for a while (seen right after a compose `up`, while the engine's network settles: a
+ * name can then resolve to several addresses, an old container's among them). So every address
+ * the name resolves to is tried, again every second for up to `waitMs`; each try is a fresh
+ * client with no reconnect of its own. The final error names the host and the addresses tried.
+ */
+export async function connectStore(
+  url: string,
+  opts: { waitMs?: number; resolve?: (host: string) => Promise<string[]> } = {},
+): Promise<Redis> {
+  const { waitMs = 60_000, resolve = resolveAll } = opts;
   // A Redis Cluster is backed up by its own means (per-node RDB snapshots, the managed
   // service's backups): its keys are spread over several masters (docs/operations.md).
   if (/^rediss?\+cluster:/.test(url))
     throw new Error(
       'a Redis Cluster is not backed up by this tool: use the cluster\'s own snapshots (docs/operations.md, "Running on Redis Cluster")',
     );
-  for (let attempt = 1; ; attempt++) {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
-      commandTimeout: 60_000,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => undefined); // the rejected connect() below reports it
-    try {
-      await redis.connect();
-      return redis;
-    } catch (err) {
-      redis.disconnect();
-      if (attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const until = Date.now() + waitMs;
+  const failures = new Map<string, string>();
+  for (;;) {
+    const addresses = isIP(host) ? [host] : await resolve(host).catch(() => [host]);
+    for (const address of addresses) {
+      // The URL with the address for the name (its scheme made plain: TLS, when asked, is given
+      // below with the name the certificate carries).
+      const target = new URL(url);
+      target.hostname = isIP(address) === 6 ? `[${address}]` : address;
+      const tls = target.protocol === 'rediss:';
+      target.protocol = 'redis:';
+      const redis = new Redis(target.toString(), {
+        ...(tls ? { tls: { servername: host } } : {}),
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 3000,
+        commandTimeout: 60_000,
+        retryStrategy: () => null,
+      });
+      // The socket's own error (ECONNREFUSED, ETIMEDOUT...) says more than the rejected connect()'s.
+      let socketError: string | undefined;
+      redis.on('error', (e: Error) => (socketError ??= e.message));
+      try {
+        await redis.connect();
+        return redis;
+      } catch (err) {
+        redis.disconnect();
+        failures.set(address, socketError ?? (err instanceof Error ? err.message : String(err)));
+      }
     }
+    if (Date.now() >= until) {
+      const tried = [...failures].map(([a, m]) => `${a}: ${m}`).join('; ');
+      throw new Error(`Redis at ${host} did not answer within ${Math.round(waitMs / 1000)} s (${tried})`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address);
 }
 
 /** Reads every key of one database in one transaction: [name, payload, pttl] for each. */
@@ -129,7 +162,7 @@ export async function exportStores(stores: StoreSpec[], out: Writable): Promise<
   const summaries: StoreSummary[] = [];
   let headerDone = false;
   for (const s of stores) {
-    const redis = await connect(s.url);
+    const redis = await connectStore(s.url);
     try {
       if (!headerDone) {
         const info = await redis.info('server');
@@ -165,7 +198,7 @@ export async function importStores(stores: StoreSpec[], input: Readable, opts: I
   const clear = new Set(opts.clear ?? []);
   try {
     for (const s of stores) {
-      const r = await connect(s.url);
+      const r = await connectStore(s.url);
       clients.set(s.name, r);
     }
     let header = false;
