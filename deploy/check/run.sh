@@ -338,6 +338,14 @@ backup_restore() {
   local vars=(BACKUP_TARGET=compose "BACKUP_DIR=$STATE/backups" "COMPOSE=${COMPOSE[*]} -f $COMPOSE_FILE_PATH --env-file $STATE/env"
     "COMPOSE_SECRETS_DIR=$STATE/secrets" "COMPOSE_ENV_FILE=$STATE/env")
   walk before-backup
+  # What the backup tool will meet: the stores' names as resolved inside the network (after a
+  # down + up podman's DNS has been seen to answer an old container's address too; the tool tries
+  # each address).
+  local h
+  for h in redis-limiter redis-stats redis-sessions; do
+    # shellcheck disable=SC2016
+    printf '  %-15s -> %s\n' "$h" "$(dct 30 exec -T stats node -e 'require("dns").lookup(process.argv[1], { all: true }, (e, a) => console.log(e ? e.code : a.map((x) => x.address).join(" ")))' "$h" 2>&1 | tail -1)"
+  done
   env "${vars[@]}" bash scripts/backup.sh
   local archive
   archive=$(ls -1 "$STATE"/backups/etuservices-backup-*.tar.gz 2>/dev/null | tail -1)
