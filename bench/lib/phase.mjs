@@ -23,3 +23,15 @@ export function summarizeRuns(results) {
   for (const k of keys) out[k] = summarize(results.map((r) => r[k]));
   return out;
 }
+
+/**
+ * The environment variables of BENCH_AB (its `NAME=value` items; the other items are patches,
+ * bench/experiments/patches.cjs, which only the site phase applies), or null when it names none.
+ */
+export function abEnv(ab) {
+  const items = (ab ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.includes('='));
+  return items.length ? Object.fromEntries(items.map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)])) : null;
+}

@@ -197,6 +197,25 @@ export function evaluateTargets(figs, nproc) {
       bound: `CPU per request: microservices ${n0(sum(site, siteKeys))} µs (${siteKeys.map((k) => `${k} ${n0(med(site, `${k}CpuUsPerRequest`))}`).join(', ')}); monolith ${n0(sum(mono, ['gateway', 'redis', 'mariadb']))} µs (its process ${n0(med(mono, 'gatewayCpuUsPerRequest'))}, Redis ${n0(med(mono, 'redisCpuUsPerRequest'))}, MariaDB ${n0(med(mono, 'mariadbCpuUsPerRequest'))})`,
     });
   }
+  for (const inflight of [64, 256]) {
+    const a = figs[`grpc.coalescing-${inflight}`];
+    const gb = figs[`grpc.coalescing-${inflight}-b`];
+    if (!a || !gb) continue;
+    const c = med(figs['ceiling.evalsha-p16'], 'perSecond');
+    const share = (f) => (c ? ` = ${((med(f, 'perSecond') / c) * 100).toFixed(1)}% of the ceiling` : '');
+    const cpu = ['clientCpuUsPerDecision', 'limiterCpuUsPerDecision', 'redisCpuUsPerDecision']
+      .map((k) => `${k.replace('CpuUsPerDecision', '')} ${med(a, k)?.toFixed(1)} → ${med(gb, k)?.toFixed(1)} µs`)
+      .join(', ');
+    out.push({
+      id: `grpc-ab-${inflight}`,
+      name: `A/B, limiter through gRPC at ${inflight} in flight: ${gb.label.replace(/:.*/, '')} vs the code as committed (round-robin, same run)`,
+      target: 'experiment',
+      measured: `${n0(med(a, 'perSecond'))}${share(a)} → ${n0(med(gb, 'perSecond'))}${share(gb)} decisions/s (${((med(gb, 'perSecond') / med(a, 'perSecond') - 1) * 100).toFixed(0)}%), p99 ${med(a, 'p99Ms')?.toFixed(2)} → ${med(gb, 'p99Ms')?.toFixed(2)} ms, mean batch ${med(a, 'meanBatch')?.toFixed(1)} → ${med(gb, 'meanBatch')?.toFixed(1)}; CPU per decision ${cpu}`,
+      met: null,
+      gap: '',
+      bound: '',
+    });
+  }
   const b = figs['site.vente-achat-b'];
   if (site && b) {
     const parts = ['gateway', 'market', 'mariadb', 'limiter', 'stats'];

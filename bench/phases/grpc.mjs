@@ -4,7 +4,7 @@
 // as one ConsumeBatch), and through plain unary Consume calls for comparison. Envoy's API
 // (ShouldRateLimit, one unary call per request as Envoy makes it; 1 and 2 descriptors, every
 // descriptor a 10-per-10-minutes limit like the service policy) on the same limiter process.
-import { rounds, summarizeRuns } from '../lib/phase.mjs';
+import { abEnv, rounds, summarizeRuns } from '../lib/phase.mjs';
 import { startGrpcPart } from '../lib/parts.mjs';
 import { limiterClientFactory } from '../lib/project.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,22 @@ export default {
             clientOptions: { maxBatch: mb },
           });
         }
+      }
+    }
+    // BENCH_AB=NAME=value,...: a second limiter ("B") started with those variables, and the
+    // coalescing client of its variants made with them too (LIMITER_BATCH_WINDOW: the client's
+    // window, as the gateway reads it), measured round-robin with A (the committed defaults)
+    const envB = abEnv(process.env.BENCH_AB);
+    if (coalescing && envB) {
+      for (const inflight of [64, 256]) {
+        variants.push({
+          id: `coalescing-${inflight}-b`,
+          label: `B (${process.env.BENCH_AB}): coalescing client, ${inflight} in flight`,
+          target: 'grpc-coalescing',
+          inflight,
+          b: true,
+          clientOptions: envB.LIMITER_BATCH_WINDOW ? { window: Number(envB.LIMITER_BATCH_WINDOW) } : undefined,
+        });
       }
     }
     variants.push({ id: 'unary-64', label: 'plain unary Consume, 64 in flight', target: 'grpc-unary', inflight: 64 });
@@ -83,6 +99,16 @@ export default {
       { LIMITER_REDIS_URL: redis.url(0), LIMITER_ENVOY_CONFIG_DIR: envoyDir },
       ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-${Date.now()}.cpuprofile`] : [],
     );
+    const limiterB = variants.some((v) => v.b)
+      ? await startGrpcPart(
+          ctx,
+          'limiter',
+          { LIMITER_REDIS_URL: redis.url(0), ...envB },
+          ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=limiter-b-${Date.now()}.cpuprofile`] : [],
+          null,
+          'limiter-b',
+        )
+      : null;
     const stub = variants.some((v) => v.stub)
       ? await startGrpcPart(ctx, 'limiter', {}, [], join(BENCH_DIR, 'workers/grpc-stub-server.mjs'), 'limiter-stub')
       : null;
@@ -98,7 +124,7 @@ export default {
             target: v.target,
             descriptors: v.descriptors,
             clientOptions: v.clientOptions,
-            addr: v.stub ? stub.addr : limiter.addr,
+            addr: (v.stub ? stub : v.b ? limiterB : limiter).addr,
             token: ctx.token,
             inflight: v.inflight,
             warmupMs: ctx.warmupMs,
@@ -109,7 +135,7 @@ export default {
           {
             nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=load-${v.id}-${r}.cpuprofile`] : [],
             onEvent: (e) => {
-              const pid = v.stub ? stub.pid : limiter.pid;
+              const pid = (v.stub ? stub : v.b ? limiterB : limiter).pid;
               if (e === 'start') Object.assign(s0, { server: cpuOfPid(pid), redis: cpuOfPid(redis.pid) });
               if (e === 'end') Object.assign(d, { server: cpuOfPid(pid) - s0.server, redis: cpuOfPid(redis.pid) - s0.redis });
             },
@@ -136,6 +162,7 @@ export default {
       };
     } finally {
       await limiter.stop();
+      await limiterB?.stop();
       await stub?.stop();
     }
   },

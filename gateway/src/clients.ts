@@ -32,6 +32,8 @@ export interface ClientsConfig {
   STATS_ADDR: string;
   INTERNAL_TOKEN: string;
   GRPC_TIMEOUT_MS: number;
+  /** Limiter batches in flight at once (the limiter client's default when absent). */
+  LIMITER_BATCH_WINDOW?: number;
 }
 
 /** `metrics`: where the grpc_client_* families go (the gateway's part metrics); not counted when absent. */
@@ -40,7 +42,7 @@ export function createClients(cfg: ClientsConfig, metrics?: Metrics): Clients {
   const a = createServiceClient(auth.AuthServiceClient, cfg.AUTH_ADDR, opts);
   const m = createServiceClient(market.MarketServiceClient, cfg.MARKET_ADDR, opts);
   const s = createServiceClient(stats.StatsServiceClient, cfg.STATS_ADDR, opts);
-  const l = createLimiterClient(cfg.LIMITER_ADDR, opts);
+  const l = createLimiterClient(cfg.LIMITER_ADDR, { ...opts, window: cfg.LIMITER_BATCH_WINDOW });
   const stores = {
     auth: createServiceClient(store.StoreServiceClient, cfg.AUTH_ADDR, opts),
     limiter: createServiceClient(store.StoreServiceClient, cfg.LIMITER_ADDR, opts),

@@ -1,5 +1,6 @@
 // Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
 // value stops the process with a message naming the variable; secrets are never echoed.
+import { DEFAULT_BATCH_WINDOW } from '@etu/limiter';
 import { localAddress, localStore, ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
 
 export const configShape = {
@@ -23,6 +24,16 @@ export const configShape = {
   SESSION_KEYS: z.string().optional(),
   /** What to do when the limiter cannot answer: refuse (503, default) or admit. */
   LIMITER_FAIL_MODE: z.enum(['closed', 'open'], { error: 'expected closed or open' }).default('closed'),
+  /**
+   * ConsumeBatch RPCs the gateway keeps in flight to the limiter at once (1-64): above 1, the
+   * batches overlap, so the gateway, the limiter and Redis work at the same time (docs/operations.md).
+   */
+  LIMITER_BATCH_WINDOW: z.coerce
+    .number({ error: 'expected a whole number from 1 to 64' })
+    .int('expected a whole number from 1 to 64')
+    .min(1, 'expected a whole number from 1 to 64')
+    .max(64, 'expected a whole number from 1 to 64')
+    .default(DEFAULT_BATCH_WINDOW),
   /**
    * Whether X-Forwarded-For / X-Forwarded-Proto come from a proxy we trust: false (default:
    * the socket's address), true (one proxy in front), or the number of proxies in front.

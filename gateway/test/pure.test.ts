@@ -149,6 +149,7 @@ describe('config', () => {
     expect(c.AUTH_ADDR).toBe('127.0.0.1:50051');
     expect(c.LIMITER_ADDR).toBe('127.0.0.1:50053');
     expect(c.LIMITER_FAIL_MODE).toBe('closed');
+    expect(c.LIMITER_BATCH_WINDOW).toBe(1);
     expect(c.TRUST_PROXY).toBe(0);
     expect(c.SESSION_KEYS).toEqual(['a'.repeat(20), 'b'.repeat(20)]);
     expect(c.SESSION_IDLE_MS).toBe(30 * 60_000);
@@ -158,6 +159,15 @@ describe('config', () => {
   test('TRUST_PROXY: true is one proxy, a number is that many', () => {
     expect(loadConfig({ ...secrets, TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(1);
     expect(loadConfig({ ...secrets, TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+  });
+
+  test('LIMITER_BATCH_WINDOW: a whole number from 1 to 64', () => {
+    expect(loadConfig({ ...secrets, LIMITER_BATCH_WINDOW: '4' }).LIMITER_BATCH_WINDOW).toBe(4);
+    for (const v of ['0', '65', '2.5', 'many']) {
+      expect(() => loadConfig({ ...secrets, LIMITER_BATCH_WINDOW: v })).toThrow(
+        /LIMITER_BATCH_WINDOW.*expected a whole number from 1 to 64/,
+      );
+    }
   });
 
   test('a bad value names its variable, and never echoes secrets', () => {

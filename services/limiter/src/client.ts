@@ -18,6 +18,12 @@ export interface LimiterClientOptions {
   timeoutMs?: number;
   /** Most Consume calls per ConsumeBatch RPC (default 256, at most 1000); more go in several RPCs. */
   maxBatch?: number;
+  /**
+   * Batches in flight at once (default DEFAULT_BATCH_WINDOW, at most 64): calls made while the window is full wait
+   * for a batch to come back and leave together. Above 1, the waiting calls are spread over the
+   * free slots, so that the client, the limiter and Redis work on different batches at once.
+   */
+  window?: number;
   /** Extra channel options (and `interceptors`) for the underlying grpc-js client. */
   channelOptions?: Partial<grpc.ClientOptions>;
   /** Where the grpc_client_* families go (createServiceClient). */
@@ -30,6 +36,9 @@ export interface LimiterCallOptions {
   /** The request this call serves: its id and traceparent go in the metadata. */
   context?: RequestContext;
 }
+
+/** Batches in flight at once when the caller does not say (bench/README.md, "Findings"). */
+export const DEFAULT_BATCH_WINDOW = 1;
 
 /** Request ids named in a batch's metadata at most; the rest are counted ("+N"). */
 const MAX_BATCH_IDS = 32;
@@ -64,6 +73,8 @@ interface Pending {
   /** Absolute deadline, ms since the epoch. */
   deadline: number;
   done: boolean;
+  /** Handed to gRPC: from then on the limiter may have counted it. */
+  sent: boolean;
   context: RequestContext | undefined;
   timer?: NodeJS.Timeout;
   resolve(d: Decision): void;
@@ -82,6 +93,7 @@ function settle(p: Pending, err: grpc.ServiceError | null, d?: Decision): void {
 export function createLimiterClient(addr: string, opts: LimiterClientOptions): LimiterClient {
   const timeoutMs = opts.timeoutMs ?? 1000;
   const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 256, 1000));
+  const window = Math.max(1, Math.min(opts.window ?? DEFAULT_BATCH_WINDOW, 64));
   const sc = createServiceClient(limiter.LimiterServiceClient, addr, {
     token: opts.token,
     timeoutMs,
@@ -93,6 +105,8 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
+  /** Batches sent (or waiting for the connection) and not answered yet. */
+  let inFlight = 0;
 
   const metadata = (context?: RequestContext) => {
     const md = new grpc.Metadata();
@@ -121,45 +135,33 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
   /**
    * Waits (sc.ready) while the limiter restarts, then sends. Nothing leaves before that, so the
    * wait can never count a Consume twice; a call whose deadline passes meanwhile fails with
-   * DEADLINE_EXCEEDED and is never sent.
+   * DEADLINE_EXCEEDED (its timer, set when it was made) and is never sent. `release` frees the
+   * batch's place in the window once its RPC has ended (or nothing was left to send).
    */
-  const send = (batch: Pending[]) => {
-    const now = Date.now();
-    for (const p of batch) {
-      p.timer = setTimeout(
-        () => settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before the call was sent')),
-        Math.max(0, p.deadline - now),
-      );
-    }
-    void sc.ready(Math.max(...batch.map((p) => p.deadline))).then(() => transmit(batch));
+  const send = (batch: Pending[], release: () => void) => {
+    void sc.ready(Math.max(...batch.map((p) => p.deadline))).then(() => transmit(batch, release));
   };
 
-  const transmit = (batch: Pending[]) => {
-    const now = Date.now();
-    const live = batch.filter((p) => {
-      if (p.done) return false;
-      clearTimeout(p.timer);
-      if (p.deadline > now) return true;
-      settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before the call was sent'));
-      return false;
-    });
-    if (live.length === 0) return;
-    // The RPC lives as long as its longest call; shorter calls get their own timer.
-    const rpcDeadline = Math.max(...live.map((p) => p.deadline));
-    for (const p of live) {
-      if (p.deadline < rpcDeadline) {
-        p.timer = setTimeout(() => settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded')), p.deadline - now);
-      }
+  const transmit = (batch: Pending[], release: () => void) => {
+    const live = batch.filter((p) => !p.done);
+    if (live.length === 0) {
+      release();
+      return;
     }
+    for (const p of live) p.sent = true;
+    // The RPC lives as long as its longest call; shorter calls end on their own timer.
+    const rpcDeadline = new Date(Math.max(...live.map((p) => p.deadline)));
     if (live.length === 1) {
       const p = live[0]!;
-      raw.consume(p.req, metadata(p.context), { deadline: new Date(rpcDeadline) }, (err, res: limiter.ConsumeResponse | undefined) => {
+      raw.consume(p.req, metadata(p.context), { deadline: rpcDeadline }, (err, res: limiter.ConsumeResponse | undefined) => {
+        release();
         if (!err) sc.succeeded();
         settle(p, err, res?.decision);
       });
       return;
     }
-    raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: new Date(rpcDeadline) }, (err, res) => {
+    raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: rpcDeadline }, (err, res) => {
+      release();
       if (err) {
         for (const p of live) settle(p, err);
         return;
@@ -178,11 +180,26 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     });
   };
 
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+
+  const release = () => {
+    inFlight--;
+    if (queue.length > 0) schedule();
+  };
+
+  /** Sends what waits, in as many batches as the window has free places (each ≤ maxBatch). */
   const flush = () => {
     scheduled = false;
-    const q = queue;
-    queue = [];
-    for (let i = 0; i < q.length; i += maxBatch) send(q.slice(i, i + maxBatch));
+    queue = queue.filter((p) => !p.done);
+    while (queue.length > 0 && inFlight < window) {
+      const size = Math.min(maxBatch, Math.ceil(queue.length / (window - inFlight)));
+      inFlight++;
+      send(queue.splice(0, size), release);
+    }
   };
 
   return {
@@ -193,12 +210,19 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
           return;
         }
         const req: limiter.ConsumeRequest = cost === undefined ? { policy, subject } : { policy, subject, cost };
-        queue.push({ req, deadline: Date.now() + (o?.timeoutMs ?? timeoutMs), done: false, context: o?.context, resolve, reject });
-        if (queue.length >= maxBatch) flush();
-        else if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        const ms = o?.timeoutMs ?? timeoutMs;
+        const p: Pending = { req, deadline: Date.now() + ms, done: false, sent: false, context: o?.context, resolve, reject };
+        p.timer = setTimeout(
+          () =>
+            settle(
+              p,
+              statusError(grpc.status.DEADLINE_EXCEEDED, p.sent ? 'deadline exceeded' : 'deadline exceeded before the call was sent'),
+            ),
+          ms,
+        );
+        queue.push(p);
+        if (queue.length >= maxBatch * Math.max(1, window - inFlight)) flush();
+        else schedule();
       });
     },
     peek(policy, subject, o) {

@@ -1,6 +1,7 @@
 export { connectLimiterRedis, startLimiterServer, SERVICE_NAME, type LimiterServer, type LimiterServerOptions } from './server';
 export {
   createLimiterClient,
+  DEFAULT_BATCH_WINDOW,
   statusError,
   type Decision,
   type LimiterClient,

@@ -3,7 +3,7 @@
 // own deadline; nothing is retried. Against the real limiter, and against a stand-in server
 // whose answers the test holds back (for deadlines).
 import * as grpc from '@grpc/grpc-js';
-import { createGrpcServer, createServiceClient, wrapService, type AsyncService, type GrpcServer } from '@etu/common';
+import { createGrpcServer, createServiceClient, Unavailable, wrapService, type AsyncService, type GrpcServer } from '@etu/common';
 import { TEST_TOKEN, testLogger } from '@etu/testkit';
 import { limiter } from '@etu/proto';
 import { createLimiterClient, type LimiterClient } from '../src/client';
@@ -23,7 +23,7 @@ function rpcCounter() {
 describe('against the limiter', () => {
   let h: Harness;
   const opened: LimiterClient[] = [];
-  const client = (opts: { maxBatch?: number } = {}) => {
+  const client = (opts: { maxBatch?: number; window?: number } = {}) => {
     const counter = rpcCounter();
     const c = createLimiterClient(h.addr, {
       token: TEST_TOKEN,
@@ -76,6 +76,18 @@ describe('against the limiter', () => {
     const ds = await Promise.all(Array.from({ length: 50 }, () => c.consume('service', 'split')));
     expect(counts).toEqual({ ConsumeBatch: 4 }); // 16 + 16 + 16 + 2
     expect(ds.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
+  test('a window of 4: batches overlap, each call gets its own decision, the limit holds across them', async () => {
+    const { c, counts } = client({ window: 4, maxBatch: 64 });
+    // 200 calls on one subject and 200 on subjects of their own with costs 1..9, interleaved
+    const shared = Array.from({ length: 200 }, () => c.consume('service', 'windowed'));
+    const own = Array.from({ length: 200 }, (_, i) => c.consume('service', `own-${i}`, 1 + (i % 9)));
+    const [ds, mine] = await Promise.all([Promise.all(shared), Promise.all(own)]);
+    expect(counts.ConsumeBatch).toBeGreaterThanOrEqual(4);
+    expect(ds.filter((d) => d.allowed)).toHaveLength(10);
+    expect(await h.storedTimes('service', 'windowed')).toHaveLength(10);
+    expect(mine.map((d) => d.remaining)).toEqual(Array.from({ length: 200 }, (_, i) => 10 - (1 + (i % 9))));
   });
 
   test('errors are per call, with the code and details a unary Consume gives', async () => {
@@ -169,6 +181,8 @@ describe('deadlines (against a stand-in that answers when told)', () => {
       },
       consumeBatch: async (req) => {
         seen.set('ConsumeBatch', (seen.get('ConsumeBatch') ?? 0) + 1);
+        // a batch naming the subject "fails" fails whole at once, as when Redis is unreachable
+        if (req.requests.some((r) => r.subject === 'fails')) throw new Unavailable('store unreachable');
         await hold();
         return { items: req.requests.map((r) => ({ decision: decision(r.policy, r.subject) })) };
       },
@@ -219,6 +233,44 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     release();
     await sleep(50);
     expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 1, Consume: 1 });
+  });
+
+  test('with a window of 2, two batches overlap; the one that fails rejects only its own calls, at once', async () => {
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 2 });
+    opened.push(c);
+    // four calls in one turn, two places in the window: [a, fails] and [bb, ccc] leave together
+    const calls = ['a', 'fails', 'bb', 'ccc'].map((s) =>
+      c.consume('p', s).then(
+        (d) => d.remaining,
+        (e: unknown) => (e as grpc.ServiceError).code,
+      ),
+    );
+    const failed = await Promise.all(calls.slice(0, 2));
+    expect(failed).toEqual([grpc.status.UNAVAILABLE, grpc.status.UNAVAILABLE]);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 2 }); // the other batch is still held
+    // a call made meanwhile takes the place the failed batch left
+    const later = c.consume('p', 'dddd').then((d) => d.remaining);
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 2, Consume: 1 });
+    release();
+    expect(await Promise.all([...calls.slice(2), later])).toEqual([2, 3, 4]);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 2, Consume: 1 });
+  });
+
+  test('with a window of 1, calls made while a batch is out wait for it, then leave as one batch', async () => {
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 1 });
+    opened.push(c);
+    const first = c.consume('p', 'a');
+    await sleep(50);
+    const next = ['bb', 'ccc'].map((s) => c.consume('p', s).then((d) => d.remaining));
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ Consume: 1 });
+    release();
+    expect(await first).toMatchObject({ remaining: 1 });
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ Consume: 1, ConsumeBatch: 1 });
+    release();
+    expect(await Promise.all(next)).toEqual([2, 3]);
   });
 
   test('peek carries its own deadline', async () => {
