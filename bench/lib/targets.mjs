@@ -197,6 +197,9 @@ export function evaluateTargets(figs, nproc) {
       bound: `CPU per request: microservices ${n0(sum(site, siteKeys))} µs (${siteKeys.map((k) => `${k} ${n0(med(site, `${k}CpuUsPerRequest`))}`).join(', ')}); monolith ${n0(sum(mono, ['gateway', 'redis', 'mariadb']))} µs (its process ${n0(med(mono, 'gatewayCpuUsPerRequest'))}, Redis ${n0(med(mono, 'redisCpuUsPerRequest'))}, MariaDB ${n0(med(mono, 'mariadbCpuUsPerRequest'))})`,
     });
   }
+  // a stream is one RPC for all its batches: decisions per RPC then says nothing of the batches
+  const batchOf = (f) =>
+    med(f, 'meanBatch') == null || med(f, 'meanBatch') > f.inflight ? 'n/a (one stream)' : med(f, 'meanBatch').toFixed(1);
   for (const inflight of [64, 256]) {
     const a = figs[`grpc.coalescing-${inflight}`];
     const gb = figs[`grpc.coalescing-${inflight}-b`];
@@ -210,7 +213,7 @@ export function evaluateTargets(figs, nproc) {
       id: `grpc-ab-${inflight}`,
       name: `A/B, limiter through gRPC at ${inflight} in flight: ${gb.label.replace(/:.*/, '')} vs the code as committed (round-robin, same run)`,
       target: 'experiment',
-      measured: `${n0(med(a, 'perSecond'))}${share(a)} → ${n0(med(gb, 'perSecond'))}${share(gb)} decisions/s (${((med(gb, 'perSecond') / med(a, 'perSecond') - 1) * 100).toFixed(0)}%), p99 ${med(a, 'p99Ms')?.toFixed(2)} → ${med(gb, 'p99Ms')?.toFixed(2)} ms, mean batch ${med(a, 'meanBatch')?.toFixed(1)} → ${med(gb, 'meanBatch')?.toFixed(1)}; CPU per decision ${cpu}`,
+      measured: `${n0(med(a, 'perSecond'))}${share(a)} → ${n0(med(gb, 'perSecond'))}${share(gb)} decisions/s (${((med(gb, 'perSecond') / med(a, 'perSecond') - 1) * 100).toFixed(0)}%), p99 ${med(a, 'p99Ms')?.toFixed(2)} → ${med(gb, 'p99Ms')?.toFixed(2)} ms, mean batch ${batchOf(a)} → ${batchOf(gb)}; CPU per decision ${cpu}`,
       met: null,
       gap: '',
       bound: '',

@@ -53,7 +53,10 @@ export default {
           target: 'grpc-coalescing',
           inflight,
           b: true,
-          clientOptions: envB.LIMITER_BATCH_WINDOW ? { window: Number(envB.LIMITER_BATCH_WINDOW) } : undefined,
+          clientOptions: {
+            ...(envB.LIMITER_BATCH_WINDOW ? { window: Number(envB.LIMITER_BATCH_WINDOW) } : {}),
+            ...(envB.LIMITER_BATCH_STREAM ? { stream: ['true', '1', 'yes'].includes(envB.LIMITER_BATCH_STREAM) } : {}),
+          },
         });
       }
     }

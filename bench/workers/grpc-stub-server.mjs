@@ -23,6 +23,16 @@ srv.server.addService(
     { token: process.env.INTERNAL_TOKEN, log, service: 'limiter-stub' },
   ),
 );
+// the client's stream transport (LimiterStreamService), when the contract has it: each batch
+// answered as it comes, like the limiter's ConsumeStreams without the token check per stream
+if (limiter.LimiterStreamServiceService) {
+  srv.server.addService(limiter.LimiterStreamServiceService, {
+    consumeStream: (call) => {
+      call.on('data', (req) => call.write({ id: req.id, items: req.requests.map(() => ({ decision: decision() })) }));
+      call.on('end', () => call.end());
+    },
+  });
+}
 await srv.listen(process.env.LIMITER_ADDR);
 srv.setServing(true);
 process.once('SIGTERM', () => srv.shutdown(1000).then(() => process.exit(0)));

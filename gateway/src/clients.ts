@@ -34,6 +34,8 @@ export interface ClientsConfig {
   GRPC_TIMEOUT_MS: number;
   /** Limiter batches in flight at once (the limiter client's default when absent). */
   LIMITER_BATCH_WINDOW?: number;
+  /** Limiter batches over one stream (the limiter client's default when absent). */
+  LIMITER_BATCH_STREAM?: boolean;
 }
 
 /** `metrics`: where the grpc_client_* families go (the gateway's part metrics); not counted when absent. */
@@ -42,7 +44,7 @@ export function createClients(cfg: ClientsConfig, metrics?: Metrics): Clients {
   const a = createServiceClient(auth.AuthServiceClient, cfg.AUTH_ADDR, opts);
   const m = createServiceClient(market.MarketServiceClient, cfg.MARKET_ADDR, opts);
   const s = createServiceClient(stats.StatsServiceClient, cfg.STATS_ADDR, opts);
-  const l = createLimiterClient(cfg.LIMITER_ADDR, { ...opts, window: cfg.LIMITER_BATCH_WINDOW });
+  const l = createLimiterClient(cfg.LIMITER_ADDR, { ...opts, window: cfg.LIMITER_BATCH_WINDOW, stream: cfg.LIMITER_BATCH_STREAM });
   const stores = {
     auth: createServiceClient(store.StoreServiceClient, cfg.AUTH_ADDR, opts),
     limiter: createServiceClient(store.StoreServiceClient, cfg.LIMITER_ADDR, opts),

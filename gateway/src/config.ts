@@ -1,6 +1,6 @@
 // Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
 // value stops the process with a message naming the variable; secrets are never echoed.
-import { DEFAULT_BATCH_WINDOW } from '@etu/limiter';
+import { DEFAULT_BATCH_STREAM, DEFAULT_BATCH_WINDOW } from '@etu/limiter';
 import { localAddress, localStore, ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
 
 export const configShape = {
@@ -34,6 +34,11 @@ export const configShape = {
     .min(1, 'expected a whole number from 1 to 64')
     .max(64, 'expected a whole number from 1 to 64')
     .default(DEFAULT_BATCH_WINDOW),
+  /**
+   * The limiter batches travel over one long-lived ConsumeStream (true) or as one ConsumeBatch
+   * RPC each (false): docs/operations.md.
+   */
+  LIMITER_BATCH_STREAM: vars.bool(DEFAULT_BATCH_STREAM),
   /**
    * Whether X-Forwarded-For / X-Forwarded-Proto come from a proxy we trust: false (default:
    * the socket's address), true (one proxy in front), or the number of proxies in front.

@@ -150,6 +150,7 @@ describe('config', () => {
     expect(c.LIMITER_ADDR).toBe('127.0.0.1:50053');
     expect(c.LIMITER_FAIL_MODE).toBe('closed');
     expect(c.LIMITER_BATCH_WINDOW).toBe(1);
+    expect(c.LIMITER_BATCH_STREAM).toBe(false);
     expect(c.TRUST_PROXY).toBe(0);
     expect(c.SESSION_KEYS).toEqual(['a'.repeat(20), 'b'.repeat(20)]);
     expect(c.SESSION_IDLE_MS).toBe(30 * 60_000);

@@ -43,6 +43,11 @@ export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
   beforeHealth?: (srv: GrpcServer) => Promise<void>;
   /** Further services on the same server and token (e.g. StoreService, store-marker.ts). */
   also?: ExtraService[];
+  /**
+   * Services with streaming calls, added as they are: wrapService wraps unary calls only, so
+   * these check the token themselves (hasValidToken) and map their own errors.
+   */
+  streaming?: Array<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
 }
 
 /** A further gRPC service served beside the main one. */
@@ -82,6 +87,7 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
         metrics,
       }),
     );
+  for (const x of opts.streaming ?? []) srv.server.addService(x.definition, x.implementation);
   // A restarted process listens once its store answers (up to WARM_UP_MS): callers waiting for
   // it (client.ts) then find a process that serves at once, not one still opening its pool.
   await warmUp(opts.probe, opts.warmUpMs ?? WARM_UP_MS);

@@ -24,6 +24,12 @@ export interface LimiterClientOptions {
    * free slots, so that the client, the limiter and Redis work on different batches at once.
    */
   window?: number;
+  /**
+   * Send the batches over one long-lived ConsumeStream per client (LimiterStreamService) instead of
+   * one ConsumeBatch RPC each (default DEFAULT_BATCH_STREAM): a batch then costs a message, not a call, on both
+   * sides. Same semantics per call; a stream that breaks fails the batches it had not answered.
+   */
+  stream?: boolean;
   /** Extra channel options (and `interceptors`) for the underlying grpc-js client. */
   channelOptions?: Partial<grpc.ClientOptions>;
   /** Where the grpc_client_* families go (createServiceClient). */
@@ -39,6 +45,9 @@ export interface LimiterCallOptions {
 
 /** Batches in flight at once when the caller does not say (bench/README.md, "Findings"). */
 export const DEFAULT_BATCH_WINDOW = 1;
+
+/** Batches over one ConsumeStream when the caller does not say (bench/README.md, "Findings"). */
+export const DEFAULT_BATCH_STREAM = false;
 
 /** Request ids named in a batch's metadata at most; the rest are counted ("+N"). */
 const MAX_BATCH_IDS = 32;
@@ -101,12 +110,26 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     metrics: opts.metrics,
   });
   const raw = sc.raw;
+  // the stream client shares the unary client's channel: one connection, one reconnect wait
+  const streamRaw =
+    (opts.stream ?? DEFAULT_BATCH_STREAM)
+      ? new limiter.LimiterStreamServiceClient(addr, grpc.credentials.createInsecure(), {
+          ...opts.channelOptions,
+          channelOverride: raw.getChannel(),
+        })
+      : undefined;
   const auth = bearer(opts.token);
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
   /** Batches sent (or waiting for the connection) and not answered yet. */
   let inFlight = 0;
+  /** The open ConsumeStream (stream: true): its batches waiting for an answer, by id. */
+  type Answer = (err: grpc.ServiceError | null, items?: limiter.ConsumeBatchItem[]) => void;
+  let current:
+    | { call: grpc.ClientDuplexStream<limiter.ConsumeStreamRequest, limiter.ConsumeStreamResponse>; waiting: Map<number, Answer> }
+    | undefined;
+  let lastId = 0;
 
   const metadata = (context?: RequestContext) => {
     const md = new grpc.Metadata();
@@ -149,6 +172,10 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
       return;
     }
     for (const p of live) p.sent = true;
+    if (streamRaw) {
+      transmitStream(streamRaw, live, Math.max(...live.map((p) => p.deadline)), release);
+      return;
+    }
     // The RPC lives as long as its longest call; shorter calls end on their own timer.
     const rpcDeadline = new Date(Math.max(...live.map((p) => p.deadline)));
     if (live.length === 1) {
@@ -162,22 +189,71 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     }
     raw.consumeBatch({ requests: live.map((p) => p.req) }, batchMetadata(live), { deadline: rpcDeadline }, (err, res) => {
       release();
-      if (err) {
-        for (const p of live) settle(p, err);
-        return;
-      }
-      sc.succeeded();
-      if (res.items.length !== live.length) {
-        const e = statusError(grpc.status.INTERNAL, `limiter answered ${res.items.length} items for ${live.length}`);
-        for (const p of live) settle(p, e);
-        return;
-      }
-      live.forEach((p, i) => {
-        const item = res.items[i]!;
-        if (item.error) settle(p, statusError(wireStatus(item.error.code), item.error.message));
-        else settle(p, null, item.decision);
-      });
+      answer(live, err, err ? undefined : res.items);
     });
+  };
+
+  /** Each call of a batch gets its item of the answer, by position, or the batch's error. */
+  const answer = (live: Pending[], err: grpc.ServiceError | null, items: limiter.ConsumeBatchItem[] | undefined) => {
+    if (err || !items) {
+      for (const p of live) settle(p, err ?? statusError(grpc.status.INTERNAL, 'limiter answered without items'));
+      return;
+    }
+    sc.succeeded();
+    if (items.length !== live.length) {
+      const e = statusError(grpc.status.INTERNAL, `limiter answered ${items.length} items for ${live.length}`);
+      for (const p of live) settle(p, e);
+      return;
+    }
+    live.forEach((p, i) => {
+      const item = items[i]!;
+      if (item.error) settle(p, statusError(wireStatus(item.error.code), item.error.message));
+      else settle(p, null, item.decision);
+    });
+  };
+
+  /** The open stream, or a new one; a stream that fails or ends fails what it had not answered. */
+  const openStream = (s: limiter.LimiterStreamServiceClient) => {
+    if (current) return current;
+    const call = s.consumeStream(metadata());
+    const st = { call, waiting: new Map<number, Answer>() };
+    const fail = (err: grpc.ServiceError) => {
+      if (current === st) current = undefined;
+      const w = [...st.waiting.values()];
+      st.waiting.clear();
+      for (const f of w) f(err);
+    };
+    call.on('data', (res: limiter.ConsumeStreamResponse) => {
+      const f = st.waiting.get(res.id);
+      if (!f) return; // its deadline passed: its calls were already told
+      st.waiting.delete(res.id);
+      f(null, res.items);
+    });
+    call.on('error', (err: grpc.ServiceError) => fail(err));
+    call.on('end', () => {
+      fail(statusError(grpc.status.UNAVAILABLE, 'the limiter closed the stream before answering'));
+      call.end();
+    });
+    current = st;
+    return st;
+  };
+
+  /** One batch as one ConsumeStream message; its place in the window frees with the answer or its deadline. */
+  const transmitStream = (s: limiter.LimiterStreamServiceClient, live: Pending[], rpcDeadline: number, release: () => void) => {
+    const st = openStream(s);
+    lastId = (lastId + 1) % 0x1_0000_0000;
+    const id = lastId;
+    const timer = setTimeout(() => {
+      if (!st.waiting.delete(id)) return;
+      release();
+      for (const p of live) settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+    }, rpcDeadline - Date.now());
+    st.waiting.set(id, (err, items) => {
+      clearTimeout(timer);
+      release();
+      answer(live, err, items);
+    });
+    st.call.write({ id, requests: live.map((p) => p.req) });
   };
 
   const schedule = () => {
@@ -261,6 +337,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
       const q = queue;
       queue = [];
       for (const p of q) settle(p, statusError(grpc.status.CANCELLED, 'limiter client closed'));
+      current?.call.end();
       sc.close();
     },
   };

@@ -2,6 +2,7 @@ export { connectLimiterRedis, startLimiterServer, SERVICE_NAME, type LimiterServ
 export {
   createLimiterClient,
   DEFAULT_BATCH_WINDOW,
+  DEFAULT_BATCH_STREAM,
   statusError,
   type Decision,
   type LimiterClient,

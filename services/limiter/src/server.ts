@@ -18,10 +18,11 @@ import {
 import { envoyRls, limiter, limiterEnvoyAdmin } from '@etu/proto';
 import { EnvoyRateLimiter } from './envoy';
 import { EnvoyConfigSource } from './envoy-watch';
-import { Limiter, itemError } from './limiter';
+import { Limiter } from './limiter';
 import { LimiterMetrics } from './metrics';
 import { DEFAULT_POLICIES, formatPolicies, parsePolicies } from './policies';
 import { SlidingWindowStore } from './sliding-window';
+import { batchItems, ConsumeStreams } from './stream';
 
 export const SERVICE_NAME = 'etuservices.limiter.v1.LimiterService';
 
@@ -159,26 +160,15 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       metrics.decision(decision);
       return { decision };
     },
-    consumeBatch: async (req, ctx) => {
-      const results = await lim.consumeMany(req.requests);
-      return {
-        items: results.map((r) => {
-          if (!(r instanceof Error)) {
-            metrics.decision(r);
-            return { decision: r };
-          }
-          const e = itemError(r);
-          if (e.code === 13) ctx.log.error({ err: r }, 'unexpected error in a batch item');
-          return { error: e };
-        }),
-      };
-    },
+    consumeBatch: async (req, ctx) => ({ items: batchItems(await lim.consumeMany(req.requests), metrics, ctx.log) }),
     peek: async (req) => ({ decision: await lim.peek(req) }),
     reset: async (req) => {
       await lim.reset(req);
       return {};
     },
   };
+
+  const streams = new ConsumeStreams(lim, metrics, opts.token, log);
 
   // Health follows Redis: connection events flip it at once, the periodic PING catches the rest.
   let srv: GrpcServer | undefined;
@@ -195,6 +185,7 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     definition: limiter.LimiterServiceService,
     handlers,
     // An empty database means every quota starts again (for at most one window).
+    streaming: [{ definition: limiter.LimiterStreamServiceService, implementation: streams.service() }],
     also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log }), ...also],
     probe: () => store.ping(),
     beforeHealth: (s) => {
@@ -219,5 +210,10 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       { port: trusted.port },
       'envoy rate limit API also served WITHOUT the internal token on a listener of its own (LIMITER_ENVOY_TRUSTED_ADDR): keep it on a network only the proxy reaches',
     );
-  return { ...service, envoyConfig, envoyTrustedPort: trusted?.port };
+  // The streams end first (their received batches answered), or the grace period would wait for them.
+  const close = () => {
+    streams.close();
+    return service.close();
+  };
+  return { ...service, close, envoyConfig, envoyTrustedPort: trusted?.port };
 }

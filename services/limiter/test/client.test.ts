@@ -23,11 +23,13 @@ function rpcCounter() {
 describe('against the limiter', () => {
   let h: Harness;
   const opened: LimiterClient[] = [];
-  const client = (opts: { maxBatch?: number; window?: number } = {}) => {
+  const client = (opts: { maxBatch?: number; window?: number; stream?: boolean } = {}) => {
     const counter = rpcCounter();
     const c = createLimiterClient(h.addr, {
       token: TEST_TOKEN,
       timeoutMs: 5000,
+      window: 1,
+      stream: false,
       ...opts,
       channelOptions: { interceptors: [counter.interceptor] },
     });
@@ -78,16 +80,45 @@ describe('against the limiter', () => {
     expect(ds.filter((d) => d.allowed)).toHaveLength(10);
   });
 
-  test('a window of 4: batches overlap, each call gets its own decision, the limit holds across them', async () => {
-    const { c, counts } = client({ window: 4, maxBatch: 64 });
-    // 200 calls on one subject and 200 on subjects of their own with costs 1..9, interleaved
-    const shared = Array.from({ length: 200 }, () => c.consume('service', 'windowed'));
-    const own = Array.from({ length: 200 }, (_, i) => c.consume('service', `own-${i}`, 1 + (i % 9)));
+  test.each([
+    ['ConsumeBatch RPCs', false],
+    ['a ConsumeStream', true],
+  ])('a window of 4 over %s: batches overlap, each call gets its own decision, the limit holds across them', async (_, stream) => {
+    const { c, counts } = client({ window: 4, maxBatch: 64, stream });
+    // 200 calls on one subject and 200 on subjects of their own with costs 1..9
+    const subject = `windowed-${String(stream)}`;
+    const shared = Array.from({ length: 200 }, () => c.consume('service', subject));
+    const own = Array.from({ length: 200 }, (_, i) => c.consume('service', `own-${String(stream)}-${i}`, 1 + (i % 9)));
     const [ds, mine] = await Promise.all([Promise.all(shared), Promise.all(own)]);
-    expect(counts.ConsumeBatch).toBeGreaterThanOrEqual(4);
+    if (stream) expect(counts).toEqual({ ConsumeStream: 1 });
+    else expect(counts.ConsumeBatch).toBeGreaterThanOrEqual(4);
     expect(ds.filter((d) => d.allowed)).toHaveLength(10);
-    expect(await h.storedTimes('service', 'windowed')).toHaveLength(10);
+    expect(await h.storedTimes('service', subject)).toHaveLength(10);
     expect(mine.map((d) => d.remaining)).toEqual(Array.from({ length: 200 }, (_, i) => 10 - (1 + (i % 9))));
+  });
+
+  test('over a ConsumeStream, errors are per call as over ConsumeBatch; later batches reuse the stream', async () => {
+    const { c, counts } = client({ stream: true });
+    const { c: batched } = client();
+    const four = (lc: LimiterClient, subject: string) =>
+      Promise.all(
+        [lc.consume('tiny', subject), lc.consume('nope', 'x'), lc.consume('service', ''), lc.consume('tiny', 'x', 3)].map((x) =>
+          x.then(
+            (d) => ({ remaining: d.remaining }),
+            (e: unknown) => ({ code: (e as grpc.ServiceError).code, details: (e as grpc.ServiceError).details }),
+          ),
+        ),
+      );
+    const viaBatch = await four(batched, 'errs-batch');
+    expect(viaBatch.map((r) => ('code' in r ? r.code : 0))).toEqual([
+      0,
+      grpc.status.NOT_FOUND,
+      grpc.status.INVALID_ARGUMENT,
+      grpc.status.INVALID_ARGUMENT,
+    ]);
+    expect(await four(c, 'errs-stream')).toEqual(viaBatch);
+    expect(await four(c, 'errs-stream-2')).toEqual(viaBatch);
+    expect(counts).toEqual({ ConsumeStream: 1 });
   });
 
   test('errors are per call, with the code and details a unary Consume gives', async () => {
@@ -133,11 +164,12 @@ describe('against the limiter', () => {
     expect(counts).toEqual({ ConsumeBatch: 1, Peek: 3, Reset: 1 });
   });
 
-  test('a wrong token: every call of the batch is UNAUTHENTICATED', async () => {
-    const c = createLimiterClient(h.addr, { token: 'not-the-token-0123456789' });
+  test.each([false, true])('a wrong token: every call of the batch is UNAUTHENTICATED (stream: %s)', async (stream) => {
+    const c = createLimiterClient(h.addr, { token: 'not-the-token-0123456789', stream });
     opened.push(c);
     const errs = await Promise.all([rejection(c.consume('service', 'a')), rejection(c.consume('service', 'b'))]);
     expect(errs.map((e) => e.code)).toEqual([grpc.status.UNAUTHENTICATED, grpc.status.UNAUTHENTICATED]);
+    expect(await h.storedTimes('service', 'a')).toHaveLength(0);
   });
 
   test('a closed client refuses new calls', async () => {
@@ -194,6 +226,24 @@ describe('deadlines (against a stand-in that answers when told)', () => {
       reset: () => Promise.resolve({}),
     };
     srv.server.addService(limiter.LimiterServiceService, wrapService(impl, { token: TEST_TOKEN, log, service: 'stand-in' }));
+    const streamImpl: limiter.LimiterStreamServiceServer = {
+      consumeStream: (call) => {
+        seen.set('ConsumeStream', (seen.get('ConsumeStream') ?? 0) + 1);
+        call.on('data', (req: limiter.ConsumeStreamRequest) => {
+          seen.set('streamed batches', (seen.get('streamed batches') ?? 0) + 1);
+          if (req.requests.some((r) => r.subject === 'fails')) {
+            call.write({
+              id: req.id,
+              items: req.requests.map(() => ({ error: { code: grpc.status.UNAVAILABLE, message: 'store unreachable' } })),
+            });
+            return;
+          }
+          void hold().then(() => call.write({ id: req.id, items: req.requests.map((r) => ({ decision: decision(r.policy, r.subject) })) }));
+        });
+        call.on('end', () => call.end());
+      },
+    };
+    srv.server.addService(limiter.LimiterStreamServiceService, streamImpl);
     addr = `127.0.0.1:${await srv.listen('127.0.0.1:0')}`;
   });
   afterAll(async () => {
@@ -206,7 +256,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
   });
 
   test('a short deadline in a batch rejects on time; the others still get their decisions; nothing is sent twice', async () => {
-    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000 });
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 1, stream: false });
     opened.push(c);
     const started = Date.now();
     const short = rejection(c.consume('p', 'short', 1, { timeoutMs: 150 })).then((e) => ({ e, ms: Date.now() - started }));
@@ -223,7 +273,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
   });
 
   test('when the whole batch outlives its deadlines, every call rejects DEADLINE_EXCEEDED and the batch is not retried', async () => {
-    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 150 });
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 150, window: 1, stream: false });
     opened.push(c);
     const errs = await Promise.all([rejection(c.consume('p', 'a')), rejection(c.consume('p', 'b')), rejection(c.consume('p', 'c', 2))]);
     expect(errs.map((e) => e.code)).toEqual(Array(3).fill(grpc.status.DEADLINE_EXCEEDED));
@@ -236,7 +286,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
   });
 
   test('with a window of 2, two batches overlap; the one that fails rejects only its own calls, at once', async () => {
-    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 2 });
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 2, stream: false });
     opened.push(c);
     // four calls in one turn, two places in the window: [a, fails] and [bb, ccc] leave together
     const calls = ['a', 'fails', 'bb', 'ccc'].map((s) =>
@@ -257,8 +307,42 @@ describe('deadlines (against a stand-in that answers when told)', () => {
     expect(Object.fromEntries(seen)).toEqual({ ConsumeBatch: 2, Consume: 1 });
   });
 
+  test('over a stream with a window of 2: batches overlap; the one that fails rejects only its own calls, at once', async () => {
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 2, stream: true });
+    opened.push(c);
+    const calls = ['a', 'fails', 'bb', 'ccc'].map((s) =>
+      c.consume('p', s).then(
+        (d) => d.remaining,
+        (e: unknown) => (e as grpc.ServiceError).code,
+      ),
+    );
+    expect(await Promise.all(calls.slice(0, 2))).toEqual([grpc.status.UNAVAILABLE, grpc.status.UNAVAILABLE]);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeStream: 1, 'streamed batches': 2 });
+    const later = c.consume('p', 'dddd').then((d) => d.remaining);
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeStream: 1, 'streamed batches': 3 });
+    release();
+    expect(await Promise.all([...calls.slice(2), later])).toEqual([2, 3, 4]);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeStream: 1, 'streamed batches': 3 });
+  });
+
+  test('over a stream, a batch not answered in time rejects DEADLINE_EXCEEDED, is not sent again, and frees its place', async () => {
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 150, window: 1, stream: true });
+    opened.push(c);
+    const errs = await Promise.all([rejection(c.consume('p', 'a')), rejection(c.consume('p', 'b'))]);
+    expect(errs.map((e) => e.code)).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED]);
+    // the window's one place is free again: the next call leaves at once
+    const next = c.consume('p', 'ccc', 1, { timeoutMs: 3000 }).then((d) => d.remaining);
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeStream: 1, 'streamed batches': 2 });
+    release(); // the late answer to the first batch is dropped; the second is next's
+    expect(await next).toBe(3);
+    await sleep(50);
+    expect(Object.fromEntries(seen)).toEqual({ ConsumeStream: 1, 'streamed batches': 2 });
+  });
+
   test('with a window of 1, calls made while a batch is out wait for it, then leave as one batch', async () => {
-    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 1 });
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 1, stream: false });
     opened.push(c);
     const first = c.consume('p', 'a');
     await sleep(50);
@@ -274,7 +358,7 @@ describe('deadlines (against a stand-in that answers when told)', () => {
   });
 
   test('peek carries its own deadline', async () => {
-    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000 });
+    const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs: 3000, window: 1, stream: false });
     opened.push(c);
     const started = Date.now();
     expect((await rejection(c.peek('p', 's', { timeoutMs: 100 }))).code).toBe(grpc.status.DEADLINE_EXCEEDED);
