@@ -64,7 +64,8 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv) {
 async function signUp(c: WebClient, prenom: string, email: string) {
   await c.get('/inscription');
   const res = await c.post('/inscription', { nom: 'Exercice', prenom, email, password: PASSWORD });
-  expect(res.status).toBe(303);
+  expect([res.status, res.headers.location]).toEqual([303, '/services']); // logged in directly
+  await c.get('/services'); // the CSRF token of the new session
 }
 
 async function logIn(c: WebClient, email: string) {

@@ -75,9 +75,8 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
     form: { prenom: 'Olga', nom: 'Observée', email: 'olga.observee@etu.example', password: PASSWORD },
   });
   if (signup.status !== 303) throw new Error(`sign-up answered ${signup.status}:\n${sys.logs()}`);
-  await v.send('/login');
-  const login = await v.send('/login', { form: { email: 'olga.observee@etu.example', password: PASSWORD } });
-  expect(login.status).toBe(303);
+  // Logged in directly by the sign-up.
+  expect(signup.headers.get('location')).toBe('/services');
   await v.send('/services');
 
   // The trusted proxy in front (TRUST_PROXY=true) names the request.

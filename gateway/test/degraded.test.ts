@@ -53,7 +53,7 @@ test('an admin reads the four answers, totals and denials with names', async () 
   const alice = await signUp(gw, 'Alice', 'Martin');
   const bob = await signUp(gw, 'Bob', 'Bernard');
   const chloe = await signUp(gw, 'Chloé', 'Dubois');
-  await signUp(gw, 'Dan', 'Petit'); // never logs in, never calls
+  await signUp(gw, 'Dan', 'Petit'); // only his sign-up's login (each sign-up logs in), never calls
   const adminEmail = 'ada@etu.example';
   await sys.createUser({ firstName: 'Ada', lastName: 'Lovelace', email: adminEmail, password: PASSWORD, admin: true });
 
@@ -75,11 +75,18 @@ test('an admin reads the four answers, totals and denials with names', async () 
   const json = await admin.get('/statistiques', 'application/json');
   expect(json.status).toBe(200);
   const d = json.body;
-  expect(d.derniersConnectes.map((u: { nom: string }) => u.nom)).toEqual(['Ada Lovelace', 'Chloé Dubois', 'Bob Bernard', 'Alice Martin']);
+  // Each sign-up is a login too (docs/architecture.md, "Sign-up logs in").
+  expect(d.derniersConnectes.map((u: { nom: string }) => u.nom)).toEqual([
+    'Ada Lovelace',
+    'Chloé Dubois',
+    'Bob Bernard',
+    'Alice Martin',
+    'Dan Petit',
+  ]);
   expect(d.topConnexions).toEqual([
-    expect.objectContaining({ nom: 'Alice Martin', connexions: 3 }),
-    expect.objectContaining({ nom: 'Bob Bernard', connexions: 2 }),
-    expect.objectContaining({ connexions: 1 }),
+    expect.objectContaining({ nom: 'Alice Martin', connexions: 4 }),
+    expect.objectContaining({ nom: 'Bob Bernard', connexions: 3 }),
+    expect.objectContaining({ nom: 'Chloé Dubois', connexions: 2 }),
   ]);
   const least = d.moinsUtilisateurs.map((u: { nom: string; appels: number }) => [u.nom, u.appels]);
   expect(least.slice(0, 3).map((x: [string, number]) => x[1])).toEqual([0, 0, 0]);
@@ -94,7 +101,7 @@ test('an admin reads the four answers, totals and denials with names', async () 
     ['Alice Martin', 10],
   ]);
   expect(d.serviceLePlusUtilise).toEqual({ service: 'Vente', appels: 10 });
-  expect(d.totaux).toMatchObject({ vente: 10, achat: 2, venteRefus: 1, achatRefus: 0, logins: 7, users: 5 });
+  expect(d.totaux).toMatchObject({ vente: 10, achat: 2, venteRefus: 1, achatRefus: 0, logins: 11, users: 5 });
   expect(d.refusesParUtilisateur).toEqual([expect.objectContaining({ nom: 'Alice Martin', refus: 1 })]);
   expect(d.derniereHeure).toHaveLength(60);
   const lastMinutes = d.derniereHeure.slice(-2);
@@ -104,8 +111,8 @@ test('an admin reads the four answers, totals and denials with names', async () 
   const page = await admin.get('/statistiques');
   expect(page.status).toBe(200);
   const text = textOf(page.text);
-  expect(text).toMatch(/Les 10 derniers connectés Ada Lovelace .* Chloé Dubois .* Bob Bernard .* Alice Martin/);
-  expect(text).toMatch(/Top 3 des connexions Alice Martin 3 connexions Bob Bernard 2 connexions/);
+  expect(text).toMatch(/Les 10 dernières personnes connectées Ada Lovelace .* Chloé Dubois .* Bob Bernard .* Alice Martin/);
+  expect(text).toMatch(/Top 3 des connexions Alice Martin 4 connexions Bob Bernard 3 connexions Chloé Dubois 2 connexions/);
   expect(text).toMatch(/Service le plus utilisé Vente — 10 appels/);
   expect(text).toContain('Dan Petit');
   expect(page.text).toMatch(/<svg viewBox="0 0 720 260" role="img"/);

@@ -54,17 +54,25 @@ afterAll(async () => {
 });
 
 describe('sign-up', () => {
-  test('creates the account, registers it with stats, and sends to /login with a message', async () => {
+  test('creates the account and logs in directly: one of the 10 logins, recorded in the statistics', async () => {
     const c = client();
     await c.get('/inscription');
     const res = await c.post('/inscription', { nom: 'Durand', prenom: 'Inès', email: 'Ines.Durand@Etu.example', password: PASSWORD });
     expect(res.status).toBe(303);
-    expect(res.headers.location).toBe('/login');
-    const login = await c.get('/login');
-    expect(textOf(login.text)).toContain('Bienvenue Inès');
-    const again = await c.login('ines.durand@etu.example', PASSWORD);
+    expect(res.headers.location).toBe('/services');
+    const page = await c.get('/services');
+    expect(page.status).toBe(200);
+    expect(textOf(page.text)).toContain('Bienvenue Inès ! Votre compte est créé et vous êtes connecté·e.');
+    const id = (await gw.clients.auth.authenticate({ email: 'ines.durand@etu.example', password: PASSWORD })).user!.id;
+    const logins = await gw.clients.limiter.peek('login', id);
+    expect(logins.remaining).toBe(9);
+    const dashboard = await gw.clients.stats.getDashboard({});
+    expect(dashboard.lastLogins.map((l) => l.userId)).toContain(id);
+    // Another browser logs in as usual.
+    const again = await client().login('ines.durand@etu.example', PASSWORD);
     expect(again.status).toBe(303);
     expect(again.headers.location).toBe('/services');
+    expect((await gw.clients.limiter.peek('login', id)).remaining).toBe(8);
   });
 
   test('a taken email (any case) → 409 with a message that reveals no more than needed', async () => {
@@ -87,9 +95,23 @@ describe('sign-up', () => {
     const short = await c.post('/inscription', { nom: 'A', prenom: 'B', email: 'court@etu.example', password: 'court' });
     expect(short.status).toBe(400);
     expect(textOf(short.text)).toContain('Mot de passe : 8 caractères au minimum');
+    // Beside its field, which points at it (and keeps its hint).
+    expect(short.text).toMatch(/<input id="password"[^>]* aria-invalid="true" aria-describedby="password-erreur pw-hint">/);
+    expect(short.text).toContain('<p class="field-error" id="password-erreur">Mot de passe : 8 caractères au minimum');
     const missing = await c.post('/inscription', { nom: '', prenom: 'B', email: 'x@etu.example', password: PASSWORD });
     expect(missing.status).toBe(400);
     expect(textOf(missing.text)).toContain('Tous les champs sont obligatoires');
+    expect(missing.text).toContain('<p class="field-error" id="nom-erreur">Indiquez votre nom.</p>');
+    expect(missing.text).not.toContain('id="prenom-erreur"');
+    const json = await c.post(
+      '/inscription',
+      { nom: '', prenom: '', email: 'x@etu.example', password: PASSWORD },
+      { accept: 'application/json' },
+    );
+    expect(json.body).toMatchObject({
+      error: 'champs_manquants',
+      champs: { nom: 'Indiquez votre nom.', prenom: 'Indiquez votre prénom.' },
+    });
   });
 });
 
@@ -164,7 +186,11 @@ describe('login and sessions', () => {
     expect(retry).toBeGreaterThan(500);
     expect(retry).toBeLessThanOrEqual(600);
     expect(textOf(res.text)).toContain('Trop de connexions');
-    expect(textOf(res.text)).toMatch(/Réessayez dans \d+ min/);
+    expect(textOf(res.text)).toContain('Vous vous êtes connecté·e 10 fois en 10 min');
+    expect(textOf(res.text)).toMatch(/Vous pourrez réessayer à partir de \d{1,2} h \d{2}\./);
+    // The login form again, the address kept, no raw status code.
+    expect(res.text).toContain(`value="${u.email}"`);
+    expect(textOf(res.text)).not.toContain('429');
     expect((await fresh.get('/services')).status).toBe(303);
     expect(await gw.metrics.value('etu_logins_total', { outcome: 'quota_refused' })).toBeGreaterThan(0);
   });
@@ -281,8 +307,13 @@ describe('Vente and Achat', () => {
     expect(res.headers['ratelimit-policy']).toBe('"service";q=10;w=600');
     expect(res.headers.ratelimit).toBe(`"service";r=0;t=${retry}`);
     const text = textOf(res.text);
-    expect(text).toContain('Quota atteint');
-    expect(text).toMatch(/Le prochain se libère dans (9|10) min( \d+ s)?/);
+    expect(text).toContain("Plus d'action disponible pour le moment");
+    expect(text).toContain('Vous avez utilisé vos 10 actions (ventes et achats) autorisées sur 10 min');
+    // When to come back, once, as a clock time; no raw status code; the form as it was filled in.
+    expect(text.match(/\d{1,2} h \d{2}/g)).toHaveLength(1);
+    expect(text).toMatch(/Vous pourrez réessayer à partir de \d{1,2} h \d{2}\./);
+    expect(text).not.toContain('429');
+    expect(res.text).toContain('value="Objet 11"');
     expect(await listingsOf(s.id)).toHaveLength(10);
     const page = textOf((await s.c.get('/services')).text);
     expect(page).toMatch(/Il ne vous reste aucune action sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\./);

@@ -3,7 +3,9 @@ import { ConfigError } from '@etu/common';
 import { auth, stats } from '@etu/proto';
 import { buildChart, niceMax } from '../src/lib/chart';
 import { loadConfig } from '../src/config';
-import { formatDuration, formatEuros, parseEuros, quotaSentence, retryAfterSeconds } from '../src/lib/format';
+import { formatClock, formatDuration, formatEuros, parseEuros, quotaSentence, retryAfterSeconds } from '../src/lib/format';
+import { fieldOfMessage } from '../src/lib/forms';
+import { tooMany } from '../src/lib/problem';
 import { tokensMatch } from '../src/middleware/csrf';
 import { newSessionId, Session } from '../src/lib/session';
 import { FORM_TOKEN_TTL_MS, formToken, formTokenMatches, newFormCookie } from '../src/lib/form-token';
@@ -128,6 +130,19 @@ describe('chart', () => {
     expect(c.xTicks.map((t) => t.label)).toEqual(['13:09', '13:19', '13:29', '13:39', '13:49', '13:59']);
   });
 
+  test('the counts on the left fit whole at the phone font: « 100 » is never cut to « 00 »', () => {
+    for (const busiest of [7, 60, 100, 1500]) {
+      const c = buildChart(
+        buckets.map((b, i) => ({ ...b, venteAllowed: i === 59 ? busiest : 0 })),
+        'UTC',
+      );
+      const widest = Math.max(...c.yTicks.map((t) => t.label.length));
+      // Each label ends 8 units left of the plot; at 24 units a digit is at most 15 wide.
+      expect(c.plot.x - 8 - widest * 15).toBeGreaterThanOrEqual(0);
+      expect(c.plot.x + c.plot.w).toBeLessThanOrEqual(c.width);
+    }
+  });
+
   test('an empty hour draws an axis from 0 to 1', () => {
     const c = buildChart(
       buckets.map((b) => ({ ...b, venteAllowed: 0, achatAllowed: 0, venteDenied: 0 })),
@@ -135,6 +150,29 @@ describe('chart', () => {
     );
     expect(c.max).toBe(1);
     expect(c.bars.every((b) => b.segments.length === 0)).toBe(true);
+  });
+});
+
+describe('form errors and refusals', () => {
+  test("a service's message names its field by its label", () => {
+    const labels = { Titre: 'titre', 'Mot de passe': 'password' };
+    expect(fieldOfMessage('Titre : le titre ne doit pas dépasser 120 caractères.', labels)).toEqual({
+      titre: 'Titre : le titre ne doit pas dépasser 120 caractères.',
+    });
+    expect(fieldOfMessage('Mot de passe : 8 caractères au minimum.', labels)).toEqual({
+      password: 'Mot de passe : 8 caractères au minimum.',
+    });
+    expect(fieldOfMessage('Cet article est déjà vendu.', labels)).toEqual({});
+    expect(fieldOfMessage('Prix : trop cher.', labels)).toEqual({});
+  });
+
+  test('a 429 says when to come back as a moment, besides Retry-After', () => {
+    const p = tooMany(125_500, 'quota_atteint', 'Titre', 'Message', {}, Date.parse('2026-11-27T13:30:10Z'));
+    expect(p.status).toBe(429);
+    expect(p.opts.headers).toMatchObject({ 'Retry-After': '126' });
+    expect(p.opts.details).toMatchObject({ retryAfterSeconds: 126, reessayerA: '2026-11-27T13:32:15.500Z' });
+    // shown rounded up to the minute, in the display time zone
+    expect(formatClock(Date.parse(p.opts.details!.reessayerA as string), 'Europe/Paris')).toBe('14 h 33');
   });
 });
 

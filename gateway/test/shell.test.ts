@@ -53,7 +53,8 @@ test('accueil renders in French with a strict CSP and no inline script', async (
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/text\/html/);
   expect(res.text).toContain('<html lang="fr">');
-  expect(textOf(res.text)).toContain('10 appels par fenêtre de 10 minutes');
+  expect(textOf(res.text)).toContain('10 ventes ou achats sur 10 minutes');
+  expect(textOf(res.text)).not.toMatch(/appels?\b/);
   expect(res.text).not.toMatch(/<script/i);
   expect(res.text).not.toMatch(/ style=/);
   const csp = res.headers['content-security-policy'];

@@ -51,7 +51,8 @@ export async function logIn(
         waitMs,
         'trop_de_tentatives',
         'Trop de tentatives de connexion',
-        `Trop de tentatives de connexion échouées. Réessayez dans ${formatDuration(waitMs)}.`,
+        'Trop de tentatives de connexion échouées : pour protéger les comptes, la connexion est suspendue un moment.',
+        { view: form() },
       );
     }
     // Counted before the password check, so that concurrent guesses cannot overshoot the budget.
@@ -63,7 +64,8 @@ export async function logIn(
         perAccount.retryAfterMs,
         'compte_protege',
         'Trop de tentatives sur ce compte',
-        `Trop de tentatives de connexion sur ce compte depuis des appareils inconnus : pour le protéger, la connexion depuis un nouvel appareil est suspendue. Réessayez dans ${formatDuration(perAccount.retryAfterMs)}. Depuis un appareil où vous vous êtes déjà connecté, vous pouvez vous connecter normalement.`,
+        'Trop de tentatives de connexion sur ce compte depuis des appareils inconnus : pour le protéger, la connexion depuis un nouvel appareil est suspendue. Depuis un appareil où vous vous êtes déjà connecté·e, vous pouvez vous connecter normalement.',
+        { view: form() },
       );
     }
   }
@@ -92,8 +94,24 @@ export async function logIn(
     throw grpcProblem(ctx.state.log, 'auth', err);
   }
 
-  // 3. The login quota of this user.
-  const d = await quota.consume(ctx, POLICY.login, user.id);
+  // 3. and 4. The login quota of this user, then the session.
+  const who = await openSession(w, ctx, user, email, form);
+  quota.resetLater(ctx, POLICY.failure, pair);
+  // The password is proven: the failures of unknown browsers before it no longer matter.
+  if (!trusted) quota.resetLater(ctx, POLICY.failureAccount, account);
+  return who;
+}
+
+/**
+ * Opens a session for `user`, whose password was just proven (the login form, or the sign-up
+ * form: its automatic login is a login like any other, docs/architecture.md "Sign-up"): one
+ * `login` of the user's quota (denied → 429 "Trop de connexions", no session), a new session
+ * (new id, new CSRF token) written before answering, this browser trusted for `email` (as typed,
+ * lower-cased: the device cookie's key), stats.RecordLogin.
+ */
+export async function openSession(w: Wiring, ctx: Ctx, user: auth.User, email: string, form: () => View): Promise<SessionUser> {
+  const { SESSION_KEYS: keys, COOKIE_SECURE: cookieMode } = w.config;
+  const d = await w.quota.consume(ctx, POLICY.login, user.id);
   if (d && !d.allowed) {
     w.metrics.login('quota_refused');
     ctx.state.log.info({ userId: user.id }, 'login refused: login quota');
@@ -101,17 +119,13 @@ export async function logIn(
       d.retryAfterMs,
       'trop_de_connexions',
       'Trop de connexions',
-      `Vous vous êtes connecté ${d.limit} fois en ${formatDuration(d.windowMs)}. Vous pourrez vous reconnecter dans ${formatDuration(d.retryAfterMs)}.`,
+      `Vous vous êtes connecté·e ${d.limit} fois en ${formatDuration(d.windowMs)} : c'est le maximum.`,
+      { view: form() },
     );
   }
-
-  // 4. A new session (new id, new CSRF token), written before answering.
   const who = sessionUser(user);
   ctx.state.session.regenerate(who);
   await ctx.state.session.save();
-  quota.resetLater(ctx, POLICY.failure, pair);
-  // The password is proven: the failures of unknown browsers before it no longer matter.
-  if (!trusted) quota.resetLater(ctx, POLICY.failureAccount, account);
   trustDevice(ctx, keys, cookieMode, email);
   await record(w, ctx, 'RecordLogin', (eventId, timeoutMs) =>
     w.clients.stats.recordLogin({ eventId, userId: user.id }, { timeoutMs, ...callOpts(ctx) }),

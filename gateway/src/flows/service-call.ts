@@ -13,6 +13,7 @@ import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { formatDuration } from '../lib/format';
+import { fieldOfMessage } from '../lib/forms';
 import { callOpts, describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { POLICY, rateLimitHeaders } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
@@ -34,12 +35,31 @@ function marketRefusal(err: unknown): { status: number; code: string; message: s
   }
 }
 
-/** A market refusal or failure, as the user sees it (a refusal is shown on `page`). */
-async function marketProblem(ctx: Ctx, err: unknown, page: () => Promise<View | undefined>): Promise<unknown> {
+/**
+ * A market refusal or failure, as the user sees it (a refusal is shown on `page`, beside the
+ * field its message names: `labels` maps the form's labels to its fields).
+ */
+async function marketProblem(
+  ctx: Ctx,
+  err: unknown,
+  page: () => Promise<View | undefined>,
+  labels: Readonly<Record<string, string>>,
+): Promise<unknown> {
   const refusal = marketRefusal(err);
   if (!refusal) return grpcProblem(ctx.state.log, 'market', err);
   ctx.state.log.info({ err: describeGrpcError(err) }, 'market refused the call');
-  return new HttpProblem(refusal.status, refusal.code, refusal.message, { title: 'Action impossible', view: await page() });
+  return new HttpProblem(refusal.status, refusal.code, refusal.message, {
+    title: 'Action impossible',
+    view: await page(),
+    fields: fieldOfMessage(refusal.message, labels),
+  });
+}
+
+export interface ServiceCallOptions {
+  /** The form's labels and their fields: a refusal whose message starts with one is shown beside it. */
+  labels?: Readonly<Record<string, string>>;
+  /** The page a quota refusal (429) is shown on, holding what the user typed (else the plain error page). */
+  keepForm?: () => Promise<View | undefined>;
 }
 
 /**
@@ -56,13 +76,15 @@ export async function serviceCall<T>(
   call: () => Promise<T>,
   page: () => Promise<View | undefined>,
   replay?: () => Promise<T | undefined>,
+  opts: ServiceCallOptions = {},
 ): Promise<T> {
+  const { labels = {}, keepForm } = opts;
   if (replay) {
     let done: T | undefined;
     try {
       done = await replay();
     } catch (err) {
-      throw await marketProblem(ctx, err, page);
+      throw await marketProblem(ctx, err, page, labels);
     }
     if (done !== undefined) {
       ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call already done: answered again, not counted');
@@ -92,12 +114,14 @@ export async function serviceCall<T>(
         { userId: user.id, service: stats.ServiceKind[kind], cached: d.fromCache === true },
         'service call refused: quota',
       );
+      // The refused form comes back as the user filled it in, with when to send it again.
+      const view = keepForm ? await keepForm() : undefined;
       throw tooMany(
         d.retryAfterMs,
         'quota_atteint',
-        'Quota atteint',
-        `Vous avez utilisé vos ${d.limit} appels autorisés sur ${formatDuration(d.windowMs)}. Le prochain se libère dans ${formatDuration(d.retryAfterMs)}.`,
-        { headers },
+        "Plus d'action disponible pour le moment",
+        `Vous avez utilisé vos ${d.limit} actions (ventes et achats) autorisées sur ${formatDuration(d.windowMs)} : rien n'a été envoyé.${view ? ' Ce que vous avez saisi est gardé ci-dessous.' : ''}`,
+        { headers, view },
       );
     }
     for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
@@ -108,7 +132,7 @@ export async function serviceCall<T>(
     result = await call();
   } catch (err) {
     await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
-    throw await marketProblem(ctx, err, page);
+    throw await marketProblem(ctx, err, page, labels);
   }
   await recordOutcome(stats.Outcome.OUTCOME_ALLOWED);
   return result;

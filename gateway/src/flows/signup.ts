@@ -6,12 +6,15 @@
 import type { auth } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
-import { formatDuration } from '../lib/format';
+import { fieldOfMessage } from '../lib/forms';
 import { callOpts, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { POLICY } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
 import type { View } from '../lib/views';
 import { record } from './record';
+
+/** The sign-up form's labels, as auth's messages start (lib/grpc.ts), and their fields. */
+export const SIGNUP_LABELS = { Nom: 'nom', Prénom: 'prenom', 'Adresse email': 'email', 'Mot de passe': 'password' } as const;
 
 export interface SignUpInput {
   lastName: string;
@@ -31,7 +34,8 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
       perIp.retryAfterMs,
       'trop_de_tentatives',
       'Trop de tentatives',
-      `Trop de tentatives depuis votre connexion. Réessayez dans ${formatDuration(perIp.retryAfterMs)}.`,
+      'Trop de tentatives depuis votre connexion : les inscriptions en sont suspendues un moment.',
+      { view: form() },
     );
   }
   // Every sign-up that reaches auth costs a password hash: counted per address before it does.
@@ -42,7 +46,8 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
       signups.retryAfterMs,
       'trop_d_inscriptions',
       "Trop d'inscriptions",
-      `Trop d'inscriptions depuis votre connexion. Réessayez dans ${formatDuration(signups.retryAfterMs)}.`,
+      "Trop d'inscriptions depuis votre connexion : les inscriptions en sont suspendues un moment.",
+      { view: form() },
     );
   }
   let user: auth.User;
@@ -64,11 +69,17 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
         {
           title: 'Inscription',
           view: form(),
+          fields: { email: 'Impossible de créer un compte avec cette adresse email.' },
         },
       );
     }
     if (code === Status.INVALID_ARGUMENT) {
-      throw new HttpProblem(400, 'champ_invalide', userMessage(err, 'Un des champs est invalide.'), { title: 'Inscription', view: form() });
+      const message = userMessage(err, 'Un des champs est invalide.');
+      throw new HttpProblem(400, 'champ_invalide', message, {
+        title: 'Inscription',
+        view: form(),
+        fields: fieldOfMessage(message, SIGNUP_LABELS),
+      });
     }
     throw grpcProblem(ctx.state.log, 'auth', err);
   }

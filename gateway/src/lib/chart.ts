@@ -36,16 +36,23 @@ export function niceMax(n: number): number {
   return 10 * pow;
 }
 
+/** Width of one digit of the axis at its largest font (24 units on a phone), and the gap after. */
+const AXIS_DIGIT_WIDTH = 15;
+const AXIS_GAP = 14;
+
 export function buildChart(buckets: stats.MinuteBucket[], timeZone: string): ChartModel {
   const width = 720;
   const height = 260;
-  // Room on the left for the counts, on the right and below for the minute labels.
-  const plot = { x: 40, y: 12, w: width - 40 - 28, h: height - 12 - 30 };
+  const totals = buckets.map((b) => b.venteAllowed + b.achatAllowed + b.venteDenied + b.achatDenied);
+  const max = niceMax(Math.max(0, ...totals));
+  // Room on the left for the counts, on the right and below for the minute labels. The counts'
+  // room grows with their digits at the phone's 24-unit font (style.css): « 100 » fits whole.
+  const left = Math.max(40, AXIS_GAP + String(max).length * AXIS_DIGIT_WIDTH);
+  const top = 20; // the highest count's label (24 units tall on a phone) stays inside the picture
+  const plot = { x: left, y: top, w: width - left - 28, h: height - top - 30 };
   const n = Math.max(buckets.length, 1);
   const slot = plot.w / n;
   const barW = Math.max(1, slot * 0.75);
-  const totals = buckets.map((b) => b.venteAllowed + b.achatAllowed + b.venteDenied + b.achatDenied);
-  const max = niceMax(Math.max(0, ...totals));
   const scale = plot.h / max;
   const round = (v: number) => Math.round(v * 100) / 100;
   const total = { vente: 0, achat: 0, refus: 0 };

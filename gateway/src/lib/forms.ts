@@ -48,3 +48,14 @@ export function hiddenCharacterMistake(fields: readonly (readonly [string, strin
   }
   return undefined;
 }
+
+/**
+ * The form field a service's message is about: its messages start with the field's label
+ * ("Titre : le titre ne doit pas dépasser…"); `labels` maps labels to field names. The message,
+ * as `{ field: message }`, or `{}` when it names no field of the form.
+ */
+export function fieldOfMessage(message: string, labels: Readonly<Record<string, string>>): Record<string, string> {
+  const colon = message.indexOf(' : ');
+  const name = colon > 0 ? labels[message.slice(0, colon)] : undefined;
+  return name ? { [name]: message } : {};
+}

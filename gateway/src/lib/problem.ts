@@ -11,6 +11,11 @@ export interface ProblemOptions {
   details?: Record<string, unknown>;
   /** Renders this view instead of the error page (e.g. the form again, with the message). */
   view?: { name: string; data: Record<string, unknown> };
+  /**
+   * The form fields in error and what is wrong with each, shown beside the field (the view's
+   * inputs name them `aria-describedby="<field>-erreur"`); the message stays as the summary.
+   */
+  fields?: Record<string, string>;
 }
 
 export class HttpProblem extends Error {
@@ -57,19 +62,24 @@ export function unavailable(dependency: string): HttpProblem {
   return new HttpProblem(503, t.code, t.message, { title: t.title, details: { dependency } });
 }
 
-/** A 429: Retry-After in whole seconds, the wait in words, and the page to show. */
+/**
+ * A 429: Retry-After in whole seconds, and when to come back. `message` says what happened but
+ * not when: the page says the clock time once (`reessayerA`, shown as « 14 h 32 »). `view`: the
+ * page to show it on (the form again, as the user filled it in).
+ */
 export function tooMany(
   waitMs: number,
   code: string,
   title: string,
   message: string,
   opts: { view?: ProblemOptions['view']; headers?: Record<string, string> } = {},
+  now = Date.now(),
 ): HttpProblem {
   const seconds = retryAfterSeconds(waitMs);
   return new HttpProblem(429, code, message, {
     title,
     headers: { 'Retry-After': String(seconds), ...opts.headers },
-    details: { retryAfterSeconds: seconds, attente: formatDuration(waitMs) },
+    details: { retryAfterSeconds: seconds, attente: formatDuration(waitMs), reessayerA: new Date(now + waitMs).toISOString() },
     view: opts.view,
   });
 }

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { Ctx } from '../context';
-import { formatDateTime, formatDuration, formatEuros } from './format';
+import { formatClock, formatDateTime, formatDuration, formatEuros, formatTime } from './format';
 import type { Flash, SessionUser } from './session';
 
 export const GATEWAY_ROOT = join(__dirname, '..', '..');
@@ -27,7 +27,10 @@ export class Views {
     this.env = new nunjucks.Environment(loader, { autoescape: true, throwOnUndefined: false, trimBlocks: true, lstripBlocks: true });
     this.env.addFilter('euros', (cents: unknown) => formatEuros(Number(cents)));
     this.env.addFilter('dateTime', (d: Date | undefined) => formatDateTime(d, config.DISPLAY_TIME_ZONE));
+    this.env.addFilter('time', (d: Date | undefined) => (d ? formatTime(d, config.DISPLAY_TIME_ZONE) : '—'));
     this.env.addFilter('duration', (ms: unknown) => formatDuration(Number(ms)));
+    // "14 h 32" of an ISO time (a 429's `reessayerA`), rounded up to the minute.
+    this.env.addFilter('clock', (iso: unknown) => formatClock(Date.parse(String(iso)), config.DISPLAY_TIME_ZONE));
   }
 
   /** Variables every page gets (the logged-in user, the CSRF token, a flash message...). */

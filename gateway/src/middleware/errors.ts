@@ -54,14 +54,19 @@ function render(views: Views, ctx: Ctx, p: HttpProblem): void {
   ctx.status = p.status;
   for (const [k, v] of Object.entries(p.opts.headers ?? {})) ctx.set(k, v);
   if (wantsJson(ctx)) {
-    ctx.body = { error: p.code, message: p.message, requestId: ctx.state.requestId, ...p.opts.details };
+    const fields = p.opts.fields && Object.keys(p.opts.fields).length > 0 ? { champs: p.opts.fields } : {};
+    ctx.body = { error: p.code, message: p.message, requestId: ctx.state.requestId, ...p.opts.details, ...fields };
     return;
   }
   const title = p.opts.title ?? statusText(p.status).title;
   try {
     if (p.opts.view) {
       ctx.type = 'html';
-      ctx.body = views.render(ctx, p.opts.view.name, { ...p.opts.view.data, error: { status: p.status, title, message: p.message } });
+      const retryAt = p.opts.details?.reessayerA;
+      ctx.body = views.render(ctx, p.opts.view.name, {
+        ...p.opts.view.data,
+        error: { status: p.status, title, message: p.message, retryAt, fields: p.opts.fields ?? {} },
+      });
       return;
     }
     ctx.type = 'html';

@@ -3,9 +3,9 @@ import { Router } from '@koa/router';
 import { codePoints, PASSWORD_MAX, PASSWORD_MIN, passwordResemblesIdentity } from '@etu/common';
 import type { Ctx, GatewayState } from '../context';
 import type { Wiring } from '../deps';
-import { logIn } from '../flows/login';
-import { signUp } from '../flows/signup';
-import { clientIp, field, hiddenCharacterMistake } from '../lib/forms';
+import { logIn, openSession } from '../flows/login';
+import { SIGNUP_LABELS, signUp } from '../flows/signup';
+import { clientIp, field, fieldOfMessage, hiddenCharacterMistake } from '../lib/forms';
 import { HttpProblem } from '../lib/problem';
 import { secureCookies } from '../lib/device-cookie';
 import { visitorFormToken } from '../lib/form-token';
@@ -50,9 +50,14 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     const email = field(ctx, 'email').trim().toLowerCase();
     const password = field(ctx, 'password');
     if (!email || !password || email.length > MAX_EMAIL) {
+      const fields: Record<string, string> = {};
+      if (!email) fields.email = 'Indiquez votre adresse email.';
+      else if (email.length > MAX_EMAIL) fields.email = `${MAX_EMAIL} caractères au maximum.`;
+      if (!password) fields.password = 'Indiquez votre mot de passe.';
       throw new HttpProblem(400, 'champs_manquants', 'Indiquez votre adresse email et votre mot de passe.', {
         title: 'Connexion',
         view: loginPage(ctx, { email }),
+        fields,
       });
     }
     const user = await logIn(w, ctx, { email, password, ip: clientIp(ctx) }, () => loginPage(ctx, { email }));
@@ -73,18 +78,43 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     const form = { nom: field(ctx, 'nom').trim(), prenom: field(ctx, 'prenom').trim(), email: field(ctx, 'email').trim() };
     const password = field(ctx, 'password');
     if (!form.nom || !form.prenom || !form.email || !password) {
+      const missing: [string, boolean, string][] = [
+        ['prenom', !form.prenom, 'Indiquez votre prénom.'],
+        ['nom', !form.nom, 'Indiquez votre nom.'],
+        ['email', !form.email, 'Indiquez votre adresse email.'],
+        ['password', !password, 'Choisissez un mot de passe.'],
+      ];
       throw new HttpProblem(400, 'champs_manquants', 'Tous les champs sont obligatoires.', {
         title: 'Inscription',
         view: signupPage(ctx, { form }),
+        fields: Object.fromEntries(missing.filter(([, empty]) => empty).map(([name, , message]) => [name, message])),
       });
     }
     // auth decides; the gateway mirrors two of its rules to answer without a round trip.
     const mistake = formMistake(form, password);
-    if (mistake) throw new HttpProblem(400, 'champ_invalide', mistake, { title: 'Inscription', view: signupPage(ctx, { form }) });
+    if (mistake) {
+      throw new HttpProblem(400, 'champ_invalide', mistake, {
+        title: 'Inscription',
+        view: signupPage(ctx, { form }),
+        fields: fieldOfMessage(mistake, SIGNUP_LABELS),
+      });
+    }
     const input = { lastName: form.nom, firstName: form.prenom, email: form.email, password, ip: clientIp(ctx) };
     const user = await signUp(w, ctx, input, () => signupPage(ctx, { form }));
-    flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé : connectez-vous.` });
-    seeOther(ctx, '/login', { user: userJson(sessionUser(user)) });
+    // Logged in directly: the sign-up's login is one of the user's 10 logins and is recorded in
+    // the statistics like any other (docs/architecture.md, "Sign-up logs in"). Should it fail
+    // (the limiter or the session store down), the account exists: the user logs in later.
+    let who;
+    try {
+      who = await openSession(w, ctx, user, form.email.toLowerCase(), () => loginPage(ctx, { email: form.email }));
+    } catch (err) {
+      ctx.state.log.warn({ userId: user.id, err: err instanceof Error ? err.name : 'error' }, 'sign-up: automatic login failed');
+      flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé : connectez-vous.` });
+      seeOther(ctx, '/login', { user: userJson(sessionUser(user)), connecte: false });
+      return;
+    }
+    flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé et vous êtes connecté·e.` });
+    seeOther(ctx, '/services', { user: userJson(who), connecte: true, csrfToken: ctx.state.session.csrf });
   });
 
   router.post('/logout', async (ctx) => {
@@ -92,7 +122,7 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     ctx.state.session.destroy();
     await ctx.state.session.save();
     if (had) ctx.state.log.info({ userId: had.id }, 'logout');
-    flash(ctx, { kind: 'info', text: 'Vous êtes déconnecté.' });
+    flash(ctx, { kind: 'info', text: 'Vous êtes déconnecté·e.' });
     seeOther(ctx, '/');
   });
 

@@ -7,12 +7,15 @@ import type { GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
-import { field, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
+import { field, fieldOfMessage, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
 import { categoryFromWord, listingJson } from '../lib/market-view';
 import { callOpts, isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
 import { servicesJson, servicesPage, servicesPageView, type VenteForm } from '../pages/services';
+
+/** The sale form's labels, as the market's messages start, and their fields. */
+export const VENTE_LABELS = { Titre: 'titre', Description: 'description', Prix: 'prix', Catégorie: 'categorie' } as const;
 
 export function servicesRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
@@ -43,14 +46,15 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       [form.description, 'Description', 'la description'],
     ]);
     if (category === undefined || priceCents === null || hidden) {
-      const [code, message] =
+      const [code, message, name] =
         category === undefined
-          ? ['categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.']
+          ? ['categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.', 'categorie']
           : priceCents === null
-            ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.']
-            : ['champ_invalide', hidden!];
+            ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.', 'prix']
+            : ['champ_invalide', hidden!, undefined];
+      const fields = name ? { [name]: message } : fieldOfMessage(message, VENTE_LABELS);
       const view = await servicesPageView(w, ctx, user, form);
-      throw new HttpProblem(400, code, message, { title: 'Vente', view });
+      throw new HttpProblem(400, code, message, { title: 'Vente', view, fields });
     }
     // The form (or the Idempotency-Key header) names this sale: sent again, it is answered with
     // the listing it created, uncounted.
@@ -71,6 +75,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
             return found.listing ? { listing: found.listing, replayed: true } : undefined;
           }
         : undefined,
+      { labels: VENTE_LABELS, keepForm: () => servicesPageView(w, ctx, user, form) },
     );
     ctx.state.log.info(
       { userId: user.id, listingId: listing?.id, replayed },
