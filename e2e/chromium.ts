@@ -14,7 +14,8 @@ export interface OpenBrowser {
   close(): Promise<void>;
 }
 
-export async function openChromium(): Promise<OpenBrowser> {
+/** `bypassCSP`: let the test add script tags (axe-core) despite the site's strict CSP. */
+export async function openChromium(opts: { bypassCSP?: boolean } = {}): Promise<OpenBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'etu-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -22,6 +23,7 @@ export async function openChromium(): Promise<OpenBrowser> {
     viewport: LAPTOP,
     locale: 'fr-FR',
     timezoneId: 'Europe/Paris',
+    bypassCSP: opts.bypassCSP ?? false,
     args: [
       '--no-sandbox',
       '--disable-gpu',
