@@ -118,7 +118,7 @@ test('an admin reads the four answers, totals and denials with names', async () 
   expect(page.text).toMatch(/<svg viewBox="0 0 720 260" role="img"/);
   expect((page.text.match(/class="bar bar-vente"/g) ?? []).length).toBeGreaterThan(0);
   expect(page.text).toMatch(/id="total-ventes">10</);
-  expect(page.text).toMatch(/id="total-connexions">7</);
+  expect(page.text).toMatch(/id="total-connexions">11</);
 });
 
 describe('limiter down', () => {
