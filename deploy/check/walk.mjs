@@ -87,7 +87,8 @@ async function signup(who) {
   };
   const { r, attempts, waitedMs } = await until(`sign-up of ${who}`, attempt, (x) => x.status !== 503, 30_000);
   if (attempts > 1) console.log(`  ..  sign-up answered 503 first (${first503}); retried for ${waitedMs} ms`);
-  check(r.status === 303 && r.json.location === '/login', `sign-up of ${who} → 303 /login`, r.status === 303 ? undefined : r.json);
+  // A sign-up logs in directly (docs/architecture.md, "Sign-up logs in").
+  check(r.status === 303 && r.json.location === '/services', `sign-up of ${who} → 303 /services`, r.status === 303 ? undefined : r.json);
   return { email, password, id: r.json.user?.id };
 }
 
