@@ -75,9 +75,13 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
     form: { prenom: 'Olga', nom: 'Observée', email: 'olga.observee@etu.example', password: PASSWORD },
   });
   if (signup.status !== 303) throw new Error(`sign-up answered ${signup.status}:\n${sys.logs()}`);
-  // Logged in directly by the sign-up.
+  // Logged in directly by the sign-up; then once more from another browser (auth's Authenticate).
   expect(signup.headers.get('location')).toBe('/services');
   await v.send('/services');
+  const other = new Visitor();
+  await other.send('/login');
+  const login = await other.send('/login', { form: { email: 'olga.observee@etu.example', password: PASSWORD } });
+  expect(login.status).toBe(303);
 
   // The trusted proxy in front (TRUST_PROXY=true) names the request.
   const requestId = `e2e-vente-${Date.now()}`;
@@ -115,7 +119,7 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   expect(g).toMatch(/^http_server_requests_total\{route="\/services\/vente",method="POST",status_class="3xx"\} 1$/m);
   expect(g).toMatch(/^http_server_request_duration_seconds_count\{route="\/services\/vente",method="POST",status_class="3xx"\} 1$/m);
   expect(g).toMatch(/^etu_quota_decisions_total\{policy="service",outcome="allowed"\} 1$/m);
-  expect(g).toMatch(/^etu_logins_total\{outcome="success"\} 1$/m);
+  expect(g).toMatch(/^etu_logins_total\{outcome="success"\} 2$/m); // the sign-up's and the form's
   expect(g).toMatch(
     /^grpc_client_handled_total\{grpc_type="unary",grpc_service="etuservices.market.v1.MarketService",grpc_method="CreateListing",grpc_code="OK"\} 1$/m,
   );
