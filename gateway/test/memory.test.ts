@@ -161,7 +161,7 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
   });
   expect(answers.every((a) => a.status === 429)).toBe(true);
   // Same answer as the limiter's: the page in French, Retry-After never later than the first one's.
-  expect(textOf(answers[0]!.text)).toContain('Quota atteint');
+  expect(textOf(answers[0]!.text)).toContain("Plus d'action disponible pour le moment");
   for (const a of answers) {
     expect(a.retry).toBeGreaterThan(0);
     expect(a.retry).toBeLessThanOrEqual(firstRetry);

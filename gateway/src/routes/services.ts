@@ -8,7 +8,7 @@ import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
 import { field, fieldOfMessage, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
-import { categoryFromWord, listingJson } from '../lib/market-view';
+import { CATEGORIES, categoryFromWord, listingJson } from '../lib/market-view';
 import { callOpts, isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
@@ -75,7 +75,8 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
             return found.listing ? { listing: found.listing, replayed: true } : undefined;
           }
         : undefined,
-      { labels: VENTE_LABELS, keepForm: () => servicesPageView(w, ctx, user, form) },
+      // A quota refusal shows the sale form alone, as filled in: no market call for a refusal.
+      { labels: VENTE_LABELS, keepForm: () => Promise.resolve({ name: 'vente-refusee.njk', data: { form, categories: CATEGORIES } }) },
     );
     ctx.state.log.info(
       { userId: user.id, listingId: listing?.id, replayed },
