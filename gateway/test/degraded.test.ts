@@ -161,11 +161,11 @@ test('stats down: sign-up, login, Vente and Achat still succeed; each loss is lo
   const [item] = await myListings(seller);
   const buyer = await logIn(down, await signUp(down, 'Acheteur', 'Sans Stats'));
   expect((await buyer.post('/services/achat', { article_id: item!.id })).status).toBe(303);
-  // 2 sign-ups, 2 logins, 1 sale, 1 purchase (the last two leave in batches after the answer:
-  // flushed here, each sent twice, then counted lost)
+  // 2 sign-ups and their 2 logins, 2 logins, 1 sale, 1 purchase (the last two leave in batches
+  // after the answer: flushed here, each sent twice, then counted lost)
   await down.app.flushPending();
-  expect(await down.metrics.value('etu_stats_records_lost_total', {})).toBe(6);
-  expect(down.logLines.filter((l) => l.includes('stats recording lost'))).toHaveLength(6);
+  expect(await down.metrics.value('etu_stats_records_lost_total', {})).toBe(8);
+  expect(down.logLines.filter((l) => l.includes('stats recording lost'))).toHaveLength(8);
   // Stats are best effort: the gateway stays ready, the degradation is listed for operators
   // (here a caller on loopback)...
   const addr = down.server.address() as AddressInfo;
