@@ -1,4 +1,5 @@
 import { PrismaMariaDb, type PrismaMariadbOptions } from '@prisma/adapter-mariadb';
+import { createPool, type Pool } from 'mariadb';
 import { PrismaClient } from './generated/prisma/client';
 import { parseDatabaseUrl } from './url';
 
@@ -34,25 +35,34 @@ export interface PrismaClientOptions {
  * `queryTimeout` is a server-side limit that a silent server never applies.
  */
 export function createPrismaClient(url: string, opts: PrismaClientOptions = {}): PrismaClient {
-  const s = parseDatabaseUrl(url);
-  const adapter = new PrismaMariaDb(
-    {
-      host: s.host,
-      port: s.port,
-      user: s.user,
-      password: s.password,
-      database: s.database,
-      connectionLimit: opts.connectionLimit ?? 10,
-      connectTimeout: opts.connectTimeoutMs ?? 1000,
-      acquireTimeout: opts.acquireTimeoutMs ?? 1000,
-      socketTimeout: opts.socketTimeoutMs ?? 30_000,
-      // Keep DATETIME values in UTC on both sides.
-      timezone: 'Z',
-      ...opts.driver?.pool,
-    },
-    opts.driver?.adapter,
-  );
+  const adapter = new PrismaMariaDb({ ...poolConfig(url, opts), ...opts.driver?.pool }, opts.driver?.adapter);
   return new PrismaClient({ adapter });
+}
+
+function poolConfig(url: string, opts: PrismaClientOptions) {
+  const s = parseDatabaseUrl(url);
+  return {
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database: s.database,
+    connectionLimit: opts.connectionLimit ?? 10,
+    connectTimeout: opts.connectTimeoutMs ?? 1000,
+    acquireTimeout: opts.acquireTimeoutMs ?? 1000,
+    socketTimeout: opts.socketTimeoutMs ?? 30_000,
+    // Keep DATETIME values in UTC on both sides.
+    timezone: 'Z',
+  };
+}
+
+/**
+ * A pool of the mariadb driver itself, with the same settings (fail fast, UTC), for the few hot
+ * statements a service runs without Prisma (the market's INSERT and conditional UPDATE: issue 16).
+ * Errors are the driver's own; isDatabaseUnavailable reads them too.
+ */
+export function createDriverPool(url: string, opts: Omit<PrismaClientOptions, 'driver'> = {}): Pool {
+  return createPool(poolConfig(url, opts));
 }
 
 /**

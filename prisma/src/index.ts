@@ -1,7 +1,8 @@
 export { PrismaClient, Prisma } from './generated/prisma/client';
 export type { User, Listing } from './generated/prisma/client';
 export { Role, Category, ListingStatus } from './generated/prisma/enums';
-export { createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
+export type { Pool as DriverPool } from 'mariadb';
+export { createDriverPool, createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
 export { applyMigrations, ensureDatabase, readMigrations, MigrationError, MIGRATIONS_DIR } from './migrate';
 export { parseDatabaseUrl, withDatabase, type DbSettings } from './url';
 export { DatabaseGate, DatabaseTimeout, QUERY_TIMEOUT_MS, CHECK_TIMEOUT_MS, type DatabaseGateOptions } from './gate';

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { localAddress, baseServiceShape, parseConfig, vars, type Env } from '@etu/common';
 
 /** The market's environment: the common variables, its address and its database. */
@@ -6,6 +7,8 @@ export const configShape = {
   MARKET_ADDR: vars.addr(localAddress('market')),
   METRICS_PORT: vars.metricsPort('market'),
   DATABASE_URL: vars.databaseUrl(),
+  /** The two hot statements (Vente INSERT, Achat UPDATE) on the mariadb driver, or through Prisma (hot-sql.ts). */
+  MARKET_SQL: z.enum(['driver', 'prisma'], { error: 'expected driver or prisma' }).default('driver'),
 };
 
 export function loadConfig(env: Env = process.env) {

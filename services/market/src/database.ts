@@ -7,8 +7,8 @@ import { createPrismaClient, DatabaseGate, type PrismaClient, type WarnLogger } 
 
 export const DB_DOWN_MESSAGE = 'Service momentanément indisponible (base de données injoignable), réessayez dans un instant.';
 
-export function createMarketPrisma(url: string): PrismaClient {
-  return createPrismaClient(url, { connectionLimit: 10 });
+export function createMarketPrisma(url: string, connectionLimit = 10): PrismaClient {
+  return createPrismaClient(url, { connectionLimit });
 }
 
 /** The market's gate over `db`; every query is a client span "SQL market" when traces are on. */

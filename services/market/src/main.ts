@@ -20,6 +20,7 @@ runService(
       log,
       token: cfg.token,
       databaseUrl: cfg.DATABASE_URL,
+      sql: cfg.MARKET_SQL,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       metrics,
     }),

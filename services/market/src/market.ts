@@ -5,6 +5,7 @@ import { ListingStatus as DbStatus, Prisma, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
 import { marketGate, type MarketGate } from './database';
+import { isDuplicateKey, type HotSql } from './hot-sql';
 import { countSql, pageSql, parseSearch } from './search';
 import {
   categoryFromDb,
@@ -13,6 +14,7 @@ import {
   parseIdempotencyKey,
   parseNewListing,
   parsePageSize,
+  type NewListing,
   parseStatusFilter,
   parseUserId,
   statusFromDb,
@@ -63,6 +65,8 @@ export interface MarketOptions {
   log?: Logger;
   /** The gate every query runs through (shared with health); a private one by default. */
   gate?: MarketGate;
+  /** The INSERT and the conditional UPDATE on the driver (hot-sql.ts); through Prisma without it. */
+  hot?: HotSql;
 }
 
 export class Market {
@@ -101,6 +105,7 @@ export class Market {
    */
   async createListing(req: market.CreateListingRequest): Promise<market.CreateListingResponse> {
     const { sellerId: sellerPublicId, ...fields } = parseNewListing(req);
+    if (this.opts.hot) return this.createListingHot(this.opts.hot, sellerPublicId, fields);
     const sellerId = await this.userRowId(sellerPublicId);
     if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
     const data = { ...fields, sellerId };
@@ -122,6 +127,36 @@ export class Market {
     }
     this.log?.info({ listingId: row.id, sellerId: sellerPublicId }, 'listing created');
     return { listing: toProto(row), replayed: false };
+  }
+
+  /** createListing in one driver statement: the seller's row id is read by the INSERT itself. */
+  private async createListingHot(
+    hot: HotSql,
+    sellerPublicId: string,
+    fields: Omit<NewListing, 'sellerId'>,
+  ): Promise<market.CreateListingResponse> {
+    const createdAt = new Date();
+    let id: number | undefined;
+    try {
+      id = await this.query(() => hot.insertListing(sellerPublicId, fields, createdAt));
+    } catch (err) {
+      if (isDuplicateKey(err) && fields.idempotencyKey !== null) {
+        const sellerId = await this.userRowId(sellerPublicId);
+        const key = fields.idempotencyKey;
+        const first =
+          sellerId === undefined
+            ? null
+            : await this.query((db) =>
+                db.listing.findUnique({ where: { sellerId_idempotencyKey: { sellerId, idempotencyKey: key } }, include: WITH_USERS }),
+              );
+        if (first) return { listing: toProto(first), replayed: true };
+      }
+      throw err;
+    }
+    if (id === undefined) throw new FailedPrecondition(MSG.unknownSeller);
+    const row = { id, ...fields, status: DbStatus.disponible, createdAt, soldAt: null, seller: { publicId: sellerPublicId }, buyer: null };
+    this.log?.info({ listingId: id, sellerId: sellerPublicId }, 'listing created');
+    return { listing: toProto(row as unknown as Row), replayed: false };
   }
 
   /** The listing `seller_id` created with `idempotency_key`, or none. */
@@ -231,6 +266,7 @@ export class Market {
   async purchase(req: market.PurchaseRequest): Promise<market.PurchaseResponse> {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const buyer = parseUserId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
+    if (this.opts.hot) return this.purchaseHot(this.opts.hot, id, buyer);
     const buyerId = await this.userRowId(buyer);
     if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
     let count: number;
@@ -256,6 +292,26 @@ export class Market {
     if (row.sellerId === buyerId) throw new FailedPrecondition(MSG.ownListing);
     if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
     // Not reachable: the row is available, not the buyer's, yet the update matched nothing.
+    throw new Error(`purchase of listing ${id} matched no row although it is available`);
+  }
+
+  /**
+   * purchase with the conditional UPDATE as one driver statement that reads the buyer's row id
+   * itself; the same decisions after it, from the row read back (an UPDATE that matched nothing
+   * because no user has that id is told apart there, so an unknown buyer is still refused first).
+   */
+  private async purchaseHot(hot: HotSql, id: number, buyer: string): Promise<market.PurchaseResponse> {
+    const count = await this.query(() => hot.buy(id, buyer, new Date()));
+    const row = await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
+    if (count === 1 && row) {
+      this.log?.info({ listingId: id, buyerId: buyer, sellerId: row.seller.publicId }, 'listing sold');
+      return { listing: toProto(row), replayed: false };
+    }
+    if (row?.status === DbStatus.vendu && row.buyer?.publicId === buyer) return { listing: toProto(row), replayed: true };
+    if ((await this.userRowId(buyer)) === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
+    if (!row) throw new NotFound(MSG.notFound);
+    if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
+    if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
     throw new Error(`purchase of listing ${id} matched no row although it is available`);
   }
 }

@@ -11,13 +11,17 @@ import {
   type ServiceBaseOptions,
 } from '@etu/common';
 import { market } from '@etu/proto';
+import { createDriverPool } from '@etu/db';
 import { createMarketPrisma, marketGate } from './database';
+import { driverHotSql } from './hot-sql';
 import { Market } from './market';
 
 export const SERVICE_NAME = 'etuservices.market.v1.MarketService';
 
 export interface MarketServerOptions extends ServiceBaseOptions {
   databaseUrl: string;
+  /** The Vente INSERT and the Achat UPDATE on the mariadb driver (default) or through Prisma (MARKET_SQL). */
+  sql?: 'driver' | 'prisma';
 }
 
 export type MarketServer = RunningService;
@@ -59,9 +63,12 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
 }
 
 export async function startMarketServer(opts: MarketServerOptions): Promise<MarketServer> {
-  const db = createMarketPrisma(opts.databaseUrl);
+  // The same 10 connections in all: with the driver, 5 for its two statements and 5 for Prisma.
+  const driver = opts.sql !== 'prisma';
+  const db = createMarketPrisma(opts.databaseUrl, driver ? 5 : 10);
   const gate = marketGate(db, opts.log);
-  const domain = new Market(db, { log: opts.log, gate });
+  const hot = driver ? driverHotSql(createDriverPool(opts.databaseUrl, { connectionLimit: 5 })) : undefined;
+  const domain = new Market(db, { log: opts.log, gate, hot });
   return serveGrpc({
     ...opts,
     name: 'market',
@@ -69,6 +76,8 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
     definition: market.MarketServiceService,
     handlers: marketHandlers(domain, opts.metrics),
     probe: () => gate.probe(),
-    release: () => db.$disconnect(),
+    release: async () => {
+      await Promise.all([db.$disconnect(), hot?.close()]);
+    },
   });
 }

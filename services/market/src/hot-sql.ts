@@ -1,0 +1,55 @@
+// The market's two hot statements without the ORM (issue 16): a Vente's INSERT and an Achat's
+// conditional UPDATE, each ONE statement on the mariadb driver (prepared once per connection,
+// then only executed), folding in the user's row id by public id — where Prisma ran a user
+// lookup, then BEGIN, INSERT, SELECT, COMMIT for a create, and a user lookup, then the UPDATE,
+// for a purchase. Prisma keeps the schema, the migrations and every other query.
+// MARKET_SQL=prisma runs them through Prisma as before (the bench's A/B).
+import type { DriverPool } from '@etu/db';
+
+export interface NewRow {
+  title: string;
+  category: string;
+  priceCents: number;
+  description: string;
+  idempotencyKey: string | null;
+}
+
+/** MariaDB's duplicate key error (the (seller, idempotency key) unique index). */
+export function isDuplicateKey(err: unknown): boolean {
+  return (err as { errno?: unknown } | null)?.errno === 1062;
+}
+
+export interface HotSql {
+  /** The new listing's id, or undefined when no user has `sellerPublicId`. */
+  insertListing(sellerPublicId: string, row: NewRow, createdAt: Date): Promise<number | undefined>;
+  /** 1 when the listing was available, not the buyer's, and the buyer exists: now sold to them; else 0. */
+  buy(listingId: number, buyerPublicId: string, soldAt: Date): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface OkPacket {
+  affectedRows: number;
+  insertId: number | bigint;
+}
+
+export function driverHotSql(pool: DriverPool): HotSql {
+  return {
+    async insertListing(seller, r, createdAt) {
+      const res = await pool.execute<OkPacket>(
+        'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, statut, created_at, cle_idempotence) ' +
+          "SELECT u.id, ?, ?, ?, ?, 'disponible', ?, ? FROM utilisateurs u WHERE u.public_id = ?",
+        [r.title, r.category, r.priceCents, r.description, createdAt, r.idempotencyKey, seller],
+      );
+      return res.affectedRows === 1 ? Number(res.insertId) : undefined;
+    },
+    async buy(listingId, buyer, soldAt) {
+      const res = await pool.execute<OkPacket>(
+        "UPDATE articles a JOIN utilisateurs u ON u.public_id = ? SET a.statut = 'vendu', a.acheteur_id = u.id, a.vendu_at = ? " +
+          "WHERE a.id = ? AND a.statut = 'disponible' AND a.vendeur_id <> u.id",
+        [buyer, soldAt, listingId],
+      );
+      return res.affectedRows;
+    },
+    close: () => pool.end(),
+  };
+}
