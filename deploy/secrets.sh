@@ -28,6 +28,12 @@ new session_keys openssl rand -base64 32
 new mariadb_password openssl rand -hex 32
 new mariadb_root_password openssl rand -hex 32
 new database_url sh -c "printf 'mysql://%s:%s@mariadb:3306/%s' '${MARIADB_USER:-etu}' \"\$(cat '$dir/mariadb_password')\" '${MARIADB_DATABASE:-etuservices}'"
+# The SMTP server (smtps://user:password@host:465), written by you; left empty, the gateway writes
+# its mails into its outbox folder instead (docs/operations.md, "E-mails").
+if [ ! -e "$dir/smtp_url" ]; then
+  : >"$dir/smtp_url"
+  echo "wrote $dir/smtp_url (empty: no SMTP; put the SMTP server's URL in it)"
+fi
 if [ ! -s "$dir/tls.crt" ] || [ ! -s "$dir/tls.key" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days "${TLS_DAYS:-30}" -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$dir/tls.key" -out "$dir/tls.crt" 2>/dev/null

@@ -44,3 +44,16 @@ export async function openChromium(opts: { bypassCSP?: boolean } = {}): Promise<
     },
   };
 }
+
+/**
+ * Screenshots of the current page at both widths, `<dir>/<name>.png` (1280 px) and
+ * `<name>-telephone.png` (390 px); at the phone width the page must not scroll sideways.
+ */
+export async function shotsAtBothWidths(page: Page, dir: string, name: string): Promise<void> {
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+  expect({ page: name, overflow }).toEqual({ page: name, overflow: 0 });
+  await page.screenshot({ path: join(dir, `${name}-telephone.png`), fullPage: true });
+  await page.setViewportSize(LAPTOP);
+}

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { createPrismaClient } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
+import { openChromium, shotsAtBothWidths, type OpenBrowser } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
@@ -26,14 +26,9 @@ async function text(selector = 'main'): Promise<string> {
   return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
 }
 
-/** Screenshots of the current page at both widths; the phone width must not scroll sideways. */
+/** Screenshots of the current page at both widths (e2e/chromium.ts). */
 async function shots(name: string) {
-  await page.screenshot({ path: join(ARTIFACTS, `marche-${name}.png`), fullPage: true });
-  await page.setViewportSize(PHONE);
-  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-  expect({ page: name, overflow }).toEqual({ page: name, overflow: 0 });
-  await page.screenshot({ path: join(ARTIFACTS, `marche-${name}-telephone.png`), fullPage: true });
-  await page.setViewportSize(LAPTOP);
+  await shotsAtBothWidths(page, ARTIFACTS, `marche-${name}`);
 }
 
 beforeAll(async () => {

@@ -2,7 +2,9 @@
 // `tsc --build`, which `make test` runs before jest) spawned as its own process with its
 // configuration in the environment, on free ports, with a database and Redis dbs of its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHealth, listParts } from '@etu/common';
 import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
@@ -26,6 +28,8 @@ export interface RunningSystem {
   output: (part: string) => string;
   /** Each part's /metrics URL (its own METRICS_PORT, a free port). */
   metricsUrls: Record<string, string>;
+  /** The environment every part was started with (MAIL_OUTBOX_DIR: where the gateway's mails are). */
+  env: Record<string, string>;
   /** RunningParts.restart. */
   restart: RunningParts['restart'];
   stop(): Promise<void>;
@@ -110,6 +114,8 @@ async function startPartsOnce(stores: Stores, extraEnv: Record<string, string>):
       SESSION_REDIS_URL: stores.sessionRedisUrl,
       ...addrs,
       HOST: '127.0.0.1',
+      // The gateway's mails (a sale, a reset link) as .eml files, away from the checkout's outbox/.
+      MAIL_OUTBOX_DIR: join(tmpdir(), `etu-e2e-outbox-${process.pid}-${randomBytes(4).toString('hex')}`),
       ...extraEnv,
     };
     // METRICS_PORT is one variable read by every part: each gets its own free port.
@@ -157,7 +163,10 @@ async function startPartsOnce(stores: Stores, extraEnv: Record<string, string>):
         await waitFor(`${name} after its restart`, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts, 60_000, 20);
         return { exitCode, awayMs: exitedAt - stopped, servingMs: Date.now() - exitedAt };
       },
-      stop: () => stopParts(parts),
+      stop: async () => {
+        await stopParts(parts);
+        rmSync(env.MAIL_OUTBOX_DIR!, { recursive: true, force: true });
+      },
     };
   } catch (err) {
     await stopParts(parts);
@@ -180,6 +189,7 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       logs: running.logs,
       output: running.output,
       metricsUrls: running.metricsUrls,
+      env: running.env,
       restart: (part) => running.restart(part),
       async stop() {
         await running.stop();

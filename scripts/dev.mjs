@@ -137,6 +137,12 @@ if (await waitHealthy()) {
     console.log(
       `   ${p.name.padEnd(width)}  ${p.metricsPort === 'off' ? 'off (METRICS_PORT=off)' : `http://127.0.0.1:${p.metricsPort}/metrics`}`,
     );
+  // The gateway writes its mails (a seller told of a sale, a password reset link) here unless SMTP_URL is set.
+  console.log(
+    env.SMTP_URL || env.SMTP_URL_FILE
+      ? ' E-mails: sent through SMTP_URL.'
+      : ` E-mails (purchases, « Mot de passe oublié »): written as .eml files into ${env.MAIL_OUTBOX_DIR ?? join(root, 'outbox')}`,
+  );
   console.log(' Ctrl-C stops everything.');
   console.log('==============================================================\n');
 }

@@ -11,6 +11,7 @@ import type { AppDeps, Wiring } from './deps';
 import { DenialTally } from './flows/denials';
 import { StatsBatch } from './flows/stats-batch';
 import { secureCookies } from './lib/device-cookie';
+import { createSender, MailQueue } from './lib/mailer';
 import { Metrics } from './lib/metrics';
 import { StoreCheck } from './lib/stores';
 import { GATEWAY_ROOT, Views } from './lib/views';
@@ -39,6 +40,8 @@ export interface GatewayApp extends Koa<GatewayState> {
   checkPolicies(): Promise<PolicyCheck>;
   /** Sends what waits for the statistics (summed refusals, queued records); main.ts calls it at shutdown. */
   flushPending(): Promise<void>;
+  /** The e-mails waiting to be sent (`idle()` resolves once none is left). */
+  mail: MailQueue;
 }
 
 export function createApp(deps: AppDeps): GatewayApp {
@@ -59,6 +62,12 @@ export function createApp(deps: AppDeps): GatewayApp {
       ? undefined
       : new StatsBatch({ stats: deps.clients.stats, metrics, log: deps.log, timeoutMs: config.STATS_TIMEOUT_MS });
   const sessionStore = new SessionStoreProbe(deps.sessionRedis);
+  const mail = new MailQueue({
+    send: deps.sendMail ?? createSender(config),
+    log: deps.log,
+    max: config.MAIL_QUEUE_SIZE,
+    onOutcome: (kind, outcome) => metrics.mail(kind, outcome),
+  });
   const w: Wiring = {
     config,
     clients: deps.clients,
@@ -69,6 +78,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     quota,
     denials,
     statsBatch,
+    mail,
   };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
@@ -81,6 +91,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.flushPending = async () => {
     await Promise.all([denials.flush(), statsBatch?.flush()]);
   };
+  app.mail = mail;
   // Errors are logged once, with the request id, by errorMiddleware; Koa's own printer stays quiet.
   app.silent = true;
 

@@ -1,7 +1,23 @@
 // Gateway configuration: parsed once at start (zod through @etu/common's parseConfig). A bad
 // value stops the process with a message naming the variable; secrets are never echoed.
+import { join } from 'node:path';
 import { DEFAULT_BATCH_STREAM, DEFAULT_BATCH_WINDOW } from '@etu/limiter';
-import { localAddress, localStore, ConfigError, parseConfig, requireSecret, vars, z, type Env } from '@etu/common';
+import { localAddress, localStore, ConfigError, parseConfig, REPO_ROOT, requireSecret, vars, z, type Env } from '@etu/common';
+
+/** An optional URL variable that `ok` accepts once parsed. */
+function optionalUrl(ok: (u: URL) => boolean, message: string) {
+  return z
+    .string()
+    .optional()
+    .refine((v) => {
+      if (v === undefined) return true;
+      try {
+        return ok(new URL(v));
+      } catch {
+        return false;
+      }
+    }, message);
+}
 
 export const configShape = {
   NODE_ENV: vars.nodeEnv(),
@@ -92,13 +108,40 @@ export const configShape = {
       }
     }, 'expected an IANA time zone such as Europe/Paris'),
   SHUTDOWN_GRACE_MS: vars.millis(10_000),
+  /**
+   * The site's address as its users reach it (scheme, host, port, no path), for the links in
+   * e-mails. Never taken from the request's Host header, which a client chooses (a reset link
+   * pointing at another site would hand it the token). Default: http://HOST:PORT.
+   */
+  PUBLIC_ORIGIN: optionalUrl(
+    (u) => ['http:', 'https:'].includes(u.protocol) && (u.pathname === '/' || u.pathname === '') && !u.search && !u.username,
+    'expected the site origin, e.g. https://etuservices.example',
+  ),
+  /**
+   * SMTP server of the e-mails, e.g. smtps://user:password@smtp.example:465 (a secret: give it as
+   * SMTP_URL_FILE in production). Unset: mails are written into MAIL_OUTBOX_DIR instead.
+   */
+  SMTP_URL: optionalUrl((u) => ['smtp:', 'smtps:'].includes(u.protocol), 'expected smtp://host:port or smtps://user:password@host:465'),
+  /** Sender of the e-mails. */
+  MAIL_FROM: z
+    .string()
+    .default('EtuServices <ne-pas-repondre@etuservices.example>')
+    .refine((v) => v.length <= 200 && !/[\r\n]/.test(v), 'expected one address, e.g. EtuServices <ne-pas-repondre@example.org>'),
+  /** Folder the mails are written to when SMTP_URL is unset (local runs, tests): one .eml file each. */
+  MAIL_OUTBOX_DIR: z.string().min(1).default(join(REPO_ROOT, 'outbox')),
+  /** Mails that may wait to be sent; one more is dropped (logged). */
+  MAIL_QUEUE_SIZE: z.coerce.number({ error: 'expected a number of mails' }).int().min(1).max(100_000).default(1000),
+  /** Bound on each step of an SMTP exchange (connect, greeting, any socket silence). */
+  MAIL_TIMEOUT_MS: vars.millis(10_000),
 };
 
 type Parsed = z.output<z.ZodObject<typeof configShape>>;
 
-export interface GatewayConfig extends Omit<Parsed, 'INTERNAL_TOKEN' | 'SESSION_KEYS'> {
+export interface GatewayConfig extends Omit<Parsed, 'INTERNAL_TOKEN' | 'SESSION_KEYS' | 'PUBLIC_ORIGIN'> {
   INTERNAL_TOKEN: string;
   SESSION_KEYS: string[];
+  /** Without a trailing slash. */
+  PUBLIC_ORIGIN: string;
 }
 
 /** Parses and validates the gateway's environment; throws a ConfigError naming each bad variable. */
@@ -109,5 +152,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     .map((k) => k.trim())
     .filter(Boolean);
   if (keys.some((k) => k.length < 16)) throw new ConfigError(['SESSION_KEYS: every key must be at least 16 characters']);
-  return { ...c, INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV), SESSION_KEYS: keys };
+  const publicUrl = (c.PUBLIC_ORIGIN ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${c.PORT}`).replace(/\/$/, '');
+  return {
+    ...c,
+    INTERNAL_TOKEN: requireSecret('INTERNAL_TOKEN', c.INTERNAL_TOKEN, c.NODE_ENV),
+    SESSION_KEYS: keys,
+    PUBLIC_ORIGIN: publicUrl,
+  };
 }

@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config';
 import type { Metrics } from './lib/metrics';
 import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
+import type { MailQueue, SendMail } from './lib/mailer';
 import type { DenialTally } from './flows/denials';
 import type { StatsBatch } from './flows/stats-batch';
 import type { Quota } from './quota';
@@ -27,6 +28,12 @@ export type AppConfig = Pick<
   | 'BODY_LIMIT_BYTES'
   | 'DISPLAY_TIME_ZONE'
   | 'INTERNAL_TOKEN'
+  | 'PUBLIC_ORIGIN'
+  | 'SMTP_URL'
+  | 'MAIL_FROM'
+  | 'MAIL_OUTBOX_DIR'
+  | 'MAIL_QUEUE_SIZE'
+  | 'MAIL_TIMEOUT_MS'
 >;
 
 export interface AppDeps {
@@ -36,6 +43,8 @@ export interface AppDeps {
   sessionRedis: RedisClient;
   log: Logger;
   metrics?: Metrics;
+  /** How mails are sent (tests: a failing or slow sender); default SMTP_URL or the outbox. */
+  sendMail?: SendMail;
 }
 
 /** What flows, pages and routers use. The limiter is reached through `quota` only. */
@@ -48,6 +57,8 @@ export interface Wiring {
   metrics: Metrics;
   views: Views;
   quota: Quota;
+  /** E-mails, sent after the answer (lib/mailer.ts). */
+  mail: MailQueue;
   /** Refusals answered from the refusal cache, on their way to the statistics. */
   denials: DenialTally;
   /** Vente/Achat records on their way to the statistics; undefined with STATS_BATCH=off. */

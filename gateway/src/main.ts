@@ -5,6 +5,7 @@ import { createLogger, createRedis, initTracing, loadOrExit, serveMetrics, shutd
 import { createApp } from './app';
 import { createClients } from './clients';
 import { loadConfig } from './config';
+import { mailDestination } from './lib/mailer';
 import { Metrics } from './lib/metrics';
 
 const config = loadOrExit('gateway', () => loadConfig(process.env));
@@ -88,6 +89,7 @@ async function onListening(): Promise<void> {
       metrics: metricsListener ? `http://${config.HOST}:${metricsListener.port}/metrics` : 'off',
       traces: traced ? 'on' : 'off',
       failMode: config.LIMITER_FAIL_MODE,
+      mail: mailDestination(config),
     },
     'gateway listening',
   );
@@ -108,6 +110,8 @@ function stop(signal: string) {
     clearTimeout(force);
     // Summed refusals still waiting for the statistics (best effort, STATS_TIMEOUT_MS).
     await app.flushPending();
+    // The mails still queued (a purchase's, a reset link), within what is left of the grace period.
+    await Promise.race([app.mail.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
     clients.close();
     sessionRedis.disconnect();
     void Promise.all([metricsListener?.close(), shutdownTracing()]).finally(() => {

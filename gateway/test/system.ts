@@ -1,7 +1,10 @@
 // The test harness: the four real services started in-process on port 0 with a database and
 // Redis dbs of this test file's own, and gateways (createApp) served on port 0 in front of
 // them. Each gateway may get its own configuration or clients (e.g. a dead limiter address).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRedis, waitReady, type RedisClient } from '@etu/common';
 import { createPrismaClient, Role } from '@etu/db';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
@@ -33,6 +36,10 @@ export interface System {
   statsRedisUrl: string;
   limiterRedisUrl: string;
   addrs: ClientsConfig;
+  /** This system's mail outbox (MAIL_OUTBOX_DIR of its gateways unless told otherwise). */
+  outbox: string;
+  /** The mails in the outbox, oldest first, as text (once every gateway's queue is idle). */
+  mails(): Promise<string[]>;
   /** A gateway in front of the services; `env` is gateway configuration, `addrs` overrides addresses. */
   gateway(env?: Record<string, string>, addrs?: Partial<ClientsConfig>, sessionRedis?: RedisClient): Promise<Gateway>;
   /** Creates an account directly (an admin when asked), as the seed does. */
@@ -73,6 +80,7 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
   const sessionRedis = createRedis(sessionRedisUrl, { name: 'gateway-sessions', commandTimeoutMs: 2000, connectTimeoutMs: 2000 });
   await waitReady(sessionRedis, 10_000);
   const gateways: Gateway[] = [];
+  const outbox = mkdtempSync(join(tmpdir(), 'etu-outbox-'));
   const prisma = createPrismaClient(db.url);
   const accounts = new Accounts(prisma, log);
 
@@ -83,8 +91,22 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
     statsRedisUrl,
     limiterRedisUrl,
     addrs,
+    outbox,
+    async mails() {
+      await Promise.all(gateways.map((g) => g.app.mail.idle()));
+      return readdirSync(outbox)
+        .filter((f) => f.endsWith('.eml'))
+        .sort()
+        .map((f) => readFileSync(join(outbox, f), 'utf8'));
+    },
     async gateway(env = {}, over = {}, ownSessionRedis) {
-      const config = loadConfig({ INTERNAL_TOKEN: TEST_TOKEN, SESSION_KEYS: SESSION_KEY, TRUST_PROXY: '1', ...env });
+      const config = loadConfig({
+        INTERNAL_TOKEN: TEST_TOKEN,
+        SESSION_KEYS: SESSION_KEY,
+        TRUST_PROXY: '1',
+        MAIL_OUTBOX_DIR: outbox,
+        ...env,
+      });
       const metrics = new Metrics({ defaultMetrics: false });
       const clients = createClients({ ...addrs, ...over }, metrics.part);
       const logLines: string[] = [];
@@ -107,12 +129,14 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
       for (const g of gateways) {
         await new Promise((r) => g.server.close(r));
         await g.app.flushPending();
+        await g.app.mail.idle();
         g.clients.close();
       }
       await Promise.all([auth.close(), market.close(), limiter.close(), stats.close()]);
       await prisma.$disconnect();
       sessionRedis.disconnect();
       await Promise.all([db.drop(), redis.release()]);
+      rmSync(outbox, { recursive: true, force: true });
     },
   };
 }

@@ -30,6 +30,7 @@ export class Metrics {
   private readonly unknownUsers: Child;
   private readonly refusalHits: CounterFamily<'policy'>;
   private readonly denialsAggregated: Child;
+  private readonly mails: CounterFamily<'kind' | 'outcome'>;
 
   /** `enabled: false` = METRICS_PORT=off: every family is a no-op. */
   constructor(opts: { enabled?: boolean; defaultMetrics?: boolean } = {}) {
@@ -86,6 +87,12 @@ export class Metrics {
         'Refusals answered from the refusal cache, sent to the statistics summed per user, service and minute.',
       )
       .child({});
+    this.mails = m.counter(
+      'etu_mails_total',
+      'E-mails by kind (achat: a seller told of a sale; mot_de_passe: a reset link) and outcome (sent, failed, dropped: queue full, skipped: nothing to send).',
+      ['kind', 'outcome'],
+    );
+    for (const kind of ['achat', 'mot_de_passe']) for (const outcome of ['sent', 'failed', 'dropped']) this.mails.inc({ kind, outcome }, 0);
     for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const)
       this.logins.inc({ outcome }, 0);
     for (const event of ['login', 'service_call', 'user'] as const) this.statsLost.inc({ event }, 0);
@@ -143,6 +150,10 @@ export class Metrics {
 
   denialAggregated(): void {
     this.denialsAggregated.inc();
+  }
+
+  mail(kind: string, outcome: string): void {
+    this.mails.inc({ kind, outcome });
   }
 
   csrfRefused(): void {

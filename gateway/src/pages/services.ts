@@ -1,15 +1,16 @@
 // What the services page shows: the user's quota line, the listings of others (by category, a
 // page at a time), the user's own listings, and the sale form.
 import { randomUUID } from 'node:crypto';
-import { market } from '@etu/proto';
+import { market, type auth } from '@etu/proto';
 import type { Ctx } from '../context';
 import type { Wiring } from '../deps';
 import { queryParam } from '../lib/forms';
-import { callOpts, callService, describeGrpcError, grpcCode, Status } from '../lib/grpc';
+import { callOpts, callService, grpcCode, Status } from '../lib/grpc';
 import { POLICY, quotaLine } from '../lib/limits';
 import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
 import type { SessionUser } from '../lib/session';
 import type { View } from '../lib/views';
+import { contactOf, knownUsers } from './purchases';
 
 const PAGE_SIZE = 12;
 const MY_LISTINGS = 50;
@@ -28,16 +29,11 @@ const emptyForm = (): VenteForm => ({ titre: '', categorie: 'livre', prix: '', d
 
 /** "Prénom N." of each seller, best effort (the page shows no name when auth cannot answer). */
 export async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
-  const unique = [...new Set(ids)];
-  const names = new Map<string, string>();
-  if (unique.length === 0) return names;
-  try {
-    const res = await w.clients.auth.getUsers({ ids: unique }, callOpts(ctx));
-    for (const u of res.users) names.set(u.id, `${u.firstName} ${u.lastName.slice(0, 1)}.`);
-  } catch (err) {
-    ctx.state.log.warn({ err: describeGrpcError(err) }, 'seller names unavailable');
-  }
-  return names;
+  return shortNames(await knownUsers(w, ctx, ids));
+}
+
+function shortNames(users: Map<string, auth.User> | undefined): Map<string, string> {
+  return new Map([...(users ?? new Map<string, auth.User>()).values()].map((u) => [u.id, `${u.firstName} ${u.lastName.slice(0, 1)}.`]));
 }
 
 /** Everything the services page shows. Market unavailable → 503. */
@@ -80,11 +76,10 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
       ),
     ),
   ]);
-  const names = await sellerNames(
-    w,
-    ctx,
-    theirs.listings.map((l) => l.sellerId),
-  );
+  // One lookup: the sellers of the items to buy, and the buyers of the user's sold items
+  // (« vendu à … »: the seller sees the buyer's contact, to arrange the handover).
+  const users = await knownUsers(w, ctx, [...theirs.listings.map((l) => l.sellerId), ...mine.listings.map((l) => l.buyerId)]);
+  const names = shortNames(users);
   return {
     quota: quotaLine(decision, w.config.DISPLAY_TIME_ZONE),
     categories: CATEGORIES,
@@ -92,7 +87,7 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
     others: theirs.listings.map((l) => listingView(l, names)),
     nextPage: theirs.nextPageToken,
     firstPage: pageToken !== '',
-    mine: mine.listings.map((l) => listingView(l, names)),
+    mine: mine.listings.map((l) => ({ ...listingView(l, names), buyer: l.buyerId ? contactOf(users, l.buyerId) : undefined })),
     form,
     raw: { others: theirs, mine },
   };
@@ -119,7 +114,10 @@ export function servicesJson(ctx: Ctx, user: SessionUser, page: ServicesPage) {
       : null,
     articles: page.raw.others.listings.map(listingJson),
     pageSuivante: page.nextPage || null,
-    mesArticles: page.raw.mine.listings.map(listingJson),
+    mesArticles: page.raw.mine.listings.map((l, i) => {
+      const buyer = page.mine[i]?.buyer;
+      return { ...listingJson(l), acheteur: buyer ? { nom: buyer.name, email: buyer.email || null, supprime: buyer.deleted } : undefined };
+    }),
     csrfToken: ctx.state.session.csrf,
   };
 }

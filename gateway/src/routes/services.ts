@@ -12,6 +12,7 @@ import { CATEGORIES, categoryFromWord, listingJson } from '../lib/market-view';
 import { callOpts, isUnavailable } from '../lib/grpc';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
+import { purchasesJson, purchasesPage, saleMail } from '../pages/purchases';
 import { servicesJson, servicesPage, servicesPageView, type VenteForm } from '../pages/services';
 
 /** The sale form's labels, as the market's messages start, and their fields. */
@@ -26,6 +27,13 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     if (!user) return;
     const page = await servicesPage(w, ctx, user);
     w.views.respond(ctx, 200, 'services.njk', page, () => servicesJson(ctx, user, page));
+  });
+
+  router.get('/achats', async (ctx) => {
+    const user = requireUser(ctx);
+    if (!user) return;
+    const page = await purchasesPage(w, ctx, user);
+    w.views.respond(ctx, 200, 'achats.njk', page, () => purchasesJson(page));
   });
 
   router.post('/services/vente', async (ctx) => {
@@ -118,9 +126,13 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       { userId: user.id, listingId: articleId, replayed },
       replayed ? 'listing already bought by this user' : 'listing bought',
     );
+    // The seller is told by e-mail after this answer; a mail that cannot go never touches the purchase.
+    if (listing && !replayed) w.mail.enqueue('achat', () => saleMail(w, listing));
     flash(ctx, {
       kind: 'succes',
-      text: listing ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}.` : 'Achat effectué.',
+      text: listing
+        ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}. Les coordonnées du vendeur sont dans « Mes achats ».`
+        : 'Achat effectué.',
     });
     seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
   });

@@ -217,6 +217,7 @@ export class Market {
     const excluded = f?.excludeSellerId
       ? parseUserId('filter.exclude_seller_id', f.excludeSellerId, "l'identifiant du vendeur")
       : undefined;
+    const buyer = f?.buyerId ? parseUserId('filter.buyer_id', f.buyerId, "l'identifiant de l'acheteur") : undefined;
     const pageSize = parsePageSize(req.pageSize);
     const cursor = req.pageToken ? decodeCursor(req.pageToken) : undefined;
 
@@ -228,6 +229,12 @@ export class Market {
       const sellerId = await this.userRowId(seller);
       if (sellerId === undefined) return { listings: [], nextPageToken: '' };
       and.push({ sellerId });
+    }
+    if (buyer !== undefined) {
+      // The rows a user bought, deleted or not: an erased account's purchases are nobody's page.
+      const buyerId = await this.userRowId(buyer);
+      if (buyerId === undefined) return { listings: [], nextPageToken: '' };
+      and.push({ buyerId });
     }
     if (excluded !== undefined) {
       const excludeSellerId = await this.userRowId(excluded);

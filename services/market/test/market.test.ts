@@ -205,6 +205,12 @@ describe('ListListings filters', () => {
     expect(await names({ sellerId: ids.s2, excludeSellerId: ids.s2 })).toEqual([]);
   });
 
+  test('by buyer (« Mes achats »): what each user bought, whoever sold it', async () => {
+    expect(await names({ buyerId: ids.s3 })).toEqual(['s1-dvd']);
+    expect(await names({ buyerId: ids.s1 })).toEqual(['s2-book']);
+    expect(await names({ buyerId: ids.s2 })).toEqual([]);
+  });
+
   test('by status', async () => {
     expect(await names({ status: SOLD })).toEqual(['s2-book', 's1-dvd']);
     expect(await names({ status: AVAILABLE })).toEqual(['s3-book', 's3-dvd', 's2-other', 's1-book']);

@@ -1,0 +1,135 @@
+// The gateway's e-mails (issue 19, items 4 and 5): a seller told that their item was bought, a
+// password reset link. docs/architecture.md ("E-mails") says why the gateway sends them.
+//
+// - Transport: SMTP when SMTP_URL is set (smtp:// or smtps://, credentials in the URL, which may
+//   come from a file through SMTP_URL_FILE), otherwise the outbox: each message is written as one
+//   `.eml` file (RFC 5322, what a mail client opens) into MAIL_OUTBOX_DIR, 0600 in a 0700 folder.
+// - Never on the request's path: `MailQueue.enqueue` only stores a job and returns; the job runs
+//   after the answer (setImmediate), one at a time, and at most MAIL_QUEUE_SIZE wait. A full
+//   queue drops the new job (logged, counted); a slow or dead SMTP server delays only the queue
+//   (MAIL_TIMEOUT_MS bounds each connection step). A purchase or a reset request never waits for
+//   a mail and never fails because of one.
+// - Logs name the kind of mail and the error's code, never an address, a token or the SMTP URL.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Logger } from '@etu/common';
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface MailConfig {
+  SMTP_URL?: string | undefined;
+  MAIL_FROM: string;
+  MAIL_OUTBOX_DIR: string;
+  MAIL_QUEUE_SIZE: number;
+  MAIL_TIMEOUT_MS: number;
+}
+
+/** The kinds of mail, for logs and metrics (bounded label values). */
+export type MailKind = 'achat' | 'mot_de_passe';
+
+/** Sends one message. */
+export type SendMail = (mail: Mail) => Promise<void>;
+
+/** Where mails go, in words for the logs and `make run` (never the SMTP URL: it may hold a password). */
+export function mailDestination(cfg: MailConfig): string {
+  return cfg.SMTP_URL ? 'SMTP' : `outbox ${cfg.MAIL_OUTBOX_DIR}`;
+}
+
+/** A sender over SMTP (SMTP_URL) or into the outbox folder. */
+export function createSender(cfg: MailConfig): SendMail {
+  if (cfg.SMTP_URL) {
+    const t = cfg.MAIL_TIMEOUT_MS;
+    const transport = nodemailer.createTransport({ url: cfg.SMTP_URL, connectionTimeout: t, greetingTimeout: t, socketTimeout: t });
+    return async (mail) => {
+      await transport.sendMail({ from: cfg.MAIL_FROM, ...mail });
+    };
+  }
+  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  let made = false;
+  return async (mail) => {
+    const info = await composer.sendMail({ from: cfg.MAIL_FROM, ...mail });
+    if (!made) {
+      mkdirSync(cfg.MAIL_OUTBOX_DIR, { recursive: true, mode: 0o700 });
+      made = true;
+    }
+    // Sortable by time; the random part keeps two mails of one millisecond apart.
+    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`;
+    writeFileSync(join(cfg.MAIL_OUTBOX_DIR, name), info.message as Buffer, { mode: 0o600, flag: 'wx' });
+  };
+}
+
+/** The error's code (ECONNREFUSED, EAUTH, ETIMEDOUT, EENVELOPE...): never its message, which can quote an address. */
+export function mailErrorCode(err: unknown): string {
+  const e = err as { code?: unknown; responseCode?: unknown; name?: unknown };
+  const code = typeof e.code === 'string' && /^[\w-]{1,40}$/.test(e.code) ? e.code : typeof e.name === 'string' ? e.name : 'error';
+  return typeof e.responseCode === 'number' ? `${code} ${e.responseCode}` : code;
+}
+
+interface Job {
+  kind: MailKind;
+  /** Builds the message (it may ask auth for an address); `undefined` = nothing to send. */
+  build: () => Promise<Mail | undefined>;
+}
+
+export interface MailQueueOptions {
+  send: SendMail;
+  log: Logger;
+  /** Jobs that may wait; one more is dropped. */
+  max: number;
+  onOutcome?: (kind: MailKind, outcome: 'sent' | 'failed' | 'dropped' | 'skipped') => void;
+}
+
+/** A bounded queue of mails sent one at a time, after the answers that asked for them. */
+export class MailQueue {
+  private readonly jobs: Job[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly opts: MailQueueOptions) {}
+
+  /** Number of jobs waiting or running. */
+  get pending(): number {
+    return this.jobs.length + (this.running ? 1 : 0);
+  }
+
+  /** Queues a mail; false (logged) when the queue is full. Returns at once. */
+  enqueue(kind: MailKind, build: () => Promise<Mail | undefined>): boolean {
+    if (this.jobs.length >= this.opts.max) {
+      this.opts.log.warn({ kind, max: this.opts.max }, 'mail dropped: queue full');
+      this.opts.onOutcome?.(kind, 'dropped');
+      return false;
+    }
+    this.jobs.push({ kind, build });
+    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    return true;
+  }
+
+  /** Resolves once every queued mail was sent or given up (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
+      try {
+        const mail = await job.build();
+        if (!mail) {
+          this.opts.onOutcome?.(job.kind, 'skipped');
+          continue;
+        }
+        await this.opts.send(mail);
+        this.opts.log.info({ kind: job.kind }, 'mail sent');
+        this.opts.onOutcome?.(job.kind, 'sent');
+      } catch (err) {
+        this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err) }, 'mail not sent');
+        this.opts.onOutcome?.(job.kind, 'failed');
+      }
+    }
+    this.running = undefined;
+  }
+}

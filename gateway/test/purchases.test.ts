@@ -1,0 +1,189 @@
+// After a purchase (issue 19, item 4), over HTTP in front of the four real services: « Mes achats »
+// shows the seller's full name and e-mail to the buyer, « Mes articles » shows « vendu à … » with
+// the buyer's contact to the seller, and nobody else sees either (a third student, a visitor, the
+// admin). The seller is told by e-mail (the outbox, read as a user would); a mail that cannot be
+// sent neither fails nor holds the purchase, and its failure is logged without the address.
+import { market } from '@etu/proto';
+import { MailQueue } from '../src/lib/mailer';
+import { testLogger } from '@etu/testkit';
+import { startSystem, type Gateway, type System } from './system';
+import { textOf, WebClient } from './browser';
+
+let sys: System;
+let gw: Gateway;
+let ipSeq = 0;
+let userSeq = 0;
+const PASSWORD = 'correct-horse-battery';
+
+const client = (g: Gateway = gw) => new WebClient(g.server, `10.23.0.${++ipSeq}`);
+
+async function person(firstName: string, lastName: string, admin = false) {
+  const n = ++userSeq;
+  const email = `etudiant.${n}@etu.example`;
+  const id = await sys.createUser({ firstName, lastName, email, password: PASSWORD, admin });
+  return { id, email, firstName, lastName };
+}
+
+async function loggedIn(firstName: string, lastName: string, opts: { admin?: boolean; g?: Gateway } = {}) {
+  const u = await person(firstName, lastName, opts.admin);
+  const c = client(opts.g);
+  expect((await c.login(u.email, PASSWORD)).status).toBe(303);
+  await c.get('/services');
+  return { ...u, c };
+}
+
+async function listing(sellerId: string, title: string, priceCents = 1500) {
+  const res = await gw.clients.market.createListing({
+    sellerId,
+    title,
+    category: market.Category.CATEGORY_BOOK,
+    priceCents,
+    description: 'Remise sur le campus.',
+    idempotencyKey: '',
+  });
+  return res.listing!.id;
+}
+
+beforeAll(async () => {
+  sys = await startSystem();
+  gw = await sys.gateway();
+});
+
+afterAll(async () => {
+  await sys?.close();
+});
+
+describe('after a purchase', () => {
+  test('buyer and seller each see the other’s name and e-mail; the seller is told by e-mail', async () => {
+    const seller = await loggedIn('Sidonie', 'Marchand');
+    const buyer = await loggedIn('Bastien', 'Acheteur');
+    const id = await listing(seller.id, 'Chimie organique – Clayden', 3200);
+    const before = (await sys.mails()).length;
+
+    await buyer.c.get(`/articles/${id}/acheter`);
+    const bought = await buyer.c.post('/services/achat', { article_id: id });
+    expect(bought.status).toBe(303);
+    expect(textOf((await buyer.c.get('/services')).text)).toContain('Les coordonnées du vendeur sont dans « Mes achats »');
+
+    const mine = await buyer.c.get('/achats');
+    expect(mine.status).toBe(200);
+    const text = textOf(mine.text);
+    expect(text).toContain('Mes achats');
+    expect(text).toContain('Chimie organique – Clayden');
+    expect(text).toContain('Vendu par Sidonie Marchand');
+    expect(mine.text).toContain(`href="mailto:${seller.email}"`);
+    expect(text).not.toContain(buyer.email);
+
+    const json = await buyer.c.get('/achats', 'application/json');
+    expect(json.body.achats).toEqual([
+      expect.objectContaining({
+        id,
+        titre: 'Chimie organique – Clayden',
+        vendeur: { nom: 'Sidonie Marchand', email: seller.email, supprime: false },
+      }),
+    ]);
+
+    const sellerPage = await seller.c.get('/services');
+    expect(textOf(sellerPage.text)).toContain('vendu à Bastien Acheteur');
+    expect(sellerPage.text).toContain(`href="mailto:${buyer.email}"`);
+    const sellerJson = await seller.c.get('/services', 'application/json');
+    expect(sellerJson.body.mesArticles[0].acheteur).toEqual({ nom: 'Bastien Acheteur', email: buyer.email, supprime: false });
+
+    // The item page tells the buyer where the contact is.
+    expect(textOf((await buyer.c.get(`/articles/${id}`)).text)).toContain('Les coordonnées du vendeur sont dans « Mes achats »');
+
+    const mails = (await sys.mails()).slice(before);
+    expect(mails).toHaveLength(1);
+    const mail = mails[0]!;
+    expect(mail).toMatch(new RegExp(`^To: ${seller.email.replace('.', '\\.')}$`, 'm'));
+    expect(mail).toMatch(/^Subject: /m);
+    // The body is quoted-printable or plain: decode soft breaks and =XX before reading it.
+    const body = decodeQp(mail);
+    expect(body).toMatch(/votre article « Chimie organique – Clayden » \(32,00\s€\) vient d’être acheté/);
+    expect(body).toContain('Bastien Acheteur');
+    expect(body).toContain(`Adresse e-mail : ${buyer.email}`);
+  });
+
+  test('a third student, a visitor and the admin see neither contact', async () => {
+    const seller = await loggedIn('Solène', 'Privée');
+    const buyer = await loggedIn('Boris', 'Discret');
+    const id = await listing(seller.id, 'Atlas de géographie');
+    await buyer.c.get('/services');
+    expect((await buyer.c.post('/services/achat', { article_id: id })).status).toBe(303);
+
+    const third = await loggedIn('Tiers', 'Curieux');
+    const admin = await loggedIn('Ada', 'Admin', { admin: true });
+    const visitor = client();
+    const secrets = [seller.email, buyer.email, 'Boris Discret', 'Solène Privée', 'Boris D.'];
+    const pages: [WebClient, string][] = [
+      [third.c, `/articles/${id}`],
+      [third.c, '/achats'],
+      [third.c, '/services'],
+      [admin.c, `/articles/${id}`],
+      [admin.c, '/achats'],
+      [admin.c, '/services'],
+      [visitor, `/articles/${id}`],
+      [visitor, '/articles'],
+      [visitor, '/'],
+    ];
+    for (const [c, path] of pages) {
+      for (const accept of ['text/html', 'application/json']) {
+        const res = await c.get(path, accept);
+        const body = accept === 'text/html' ? res.text : JSON.stringify(res.body);
+        for (const s of secrets)
+          expect({ path, accept, leaked: body.includes(s) ? s : undefined }).toEqual({ path, accept, leaked: undefined });
+      }
+    }
+    // « Mes achats » needs a login.
+    const anon = await visitor.get('/achats');
+    expect(anon.status).toBe(303);
+    expect(anon.headers.location).toBe('/login');
+  });
+
+  test('a mail that cannot be sent fails nothing, holds nothing, and is logged without the address', async () => {
+    // A gateway whose SMTP server cannot be reached (nothing listens on port 9 here).
+    const dead = await sys.gateway({ SMTP_URL: 'smtp://127.0.0.1:9', MAIL_TIMEOUT_MS: '2000' });
+    const seller = await loggedIn('Sacha', 'Vendeur', { g: dead });
+    const buyer = await loggedIn('Basile', 'Client', { g: dead });
+    const id = await listing(seller.id, 'Calculatrice graphique');
+    await buyer.c.get('/services');
+    const res = await buyer.c.post('/services/achat', { article_id: id });
+    expect(res.status).toBe(303);
+    await dead.app.mail.idle();
+    const failure = dead.logLines.find((l) => l.includes('mail not sent'));
+    expect(failure).toBeDefined();
+    expect(JSON.parse(failure!)).toMatchObject({ kind: 'achat', err: expect.stringMatching(/^E[A-Z]+/) });
+    for (const line of dead.logLines) {
+      expect(line).not.toContain(seller.email);
+      expect(line).not.toContain(buyer.email);
+    }
+    expect(await dead.metrics.value('etu_mails_total', { kind: 'achat', outcome: 'failed' })).toBe(1);
+    // The sale happened: it is in « Mes achats ».
+    expect(textOf((await buyer.c.get('/achats')).text)).toContain('Calculatrice graphique');
+  });
+});
+
+describe('the mail queue', () => {
+  test('bounded: a sender that never answers holds one job, the queue keeps `max`, the next is dropped', async () => {
+    const outcomes: string[] = [];
+    const q = new MailQueue({
+      send: () => new Promise(() => undefined),
+      log: testLogger(),
+      max: 2,
+      onOutcome: (_kind, outcome) => outcomes.push(outcome),
+    });
+    const mail = () => Promise.resolve({ to: 'x@example.org', subject: 's', text: 't' });
+    expect(q.enqueue('achat', mail)).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(q.enqueue('achat', mail)).toBe(true);
+    expect(q.enqueue('achat', mail)).toBe(true);
+    expect(q.enqueue('achat', mail)).toBe(false);
+    expect(outcomes).toEqual(['dropped']);
+    expect(q.pending).toBe(3);
+  });
+});
+
+function decodeQp(mail: string): string {
+  return mail.replace(/=\r?\n/g, '').replace(/(?:=[0-9A-F]{2})+/g, (m) => Buffer.from(m.replace(/=/g, ''), 'hex').toString('utf8'));
+}
