@@ -2,7 +2,9 @@
 // /usr/bin/chromium), every part its own process: a student buys an item and finds the seller's
 // name and e-mail in « Mes achats »; the seller finds « vendu à … » in « Mes articles » and the
 // mail in the outbox. Each page at 1280 and 390 px (no sideways scrolling on the phone);
-// screenshots in e2e/artifacts/ (git-ignored): achats-*.png.
+// « Mot de passe oublié » is followed through the link of the mail in the outbox, and an account is
+// deleted, after which the other party sees « compte supprimé ». Screenshots in e2e/artifacts/
+// (git-ignored): achats-*.png, mot-de-passe-*.png, suppression-*.png.
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -118,4 +120,65 @@ test('after a purchase, the buyer finds the seller’s contact in « Mes achats 
   const [mail] = await waitForMail(1);
   expect(mail).toMatch(/^To: camille@etu\.example$/m);
   await logOut();
+});
+
+test('« Mot de passe oublié »: the link in the mail sets a new password', async () => {
+  const before = outbox().length;
+  await page.goto(`${sys.url}/login`);
+  await page.click('text=Mot de passe oublié ?');
+  await page.waitForURL(/\/mot-de-passe-oublie$/);
+  await shots('mot-de-passe-demande');
+  await page.fill('#email', 'bruno@etu.example');
+  await page.click('main button:has-text("Recevoir le lien")');
+  await page.waitForURL(/\/mot-de-passe-oublie$/);
+  expect(await text()).toContain('Si un compte existe avec cette adresse, un e-mail vient de lui être envoyé');
+  await shots('mot-de-passe-envoye');
+
+  const mails = await waitForMail(before + 1);
+  const mail = mails[mails.length - 1]!;
+  expect(mail).toMatch(/^To: bruno@etu\.example$/m);
+  const body = mail.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const link = /http:\/\/\S+\/mot-de-passe\/nouveau\?jeton=[\w%-]+/.exec(body)?.[0];
+  expect(link?.startsWith(`${sys.url}/mot-de-passe/nouveau?jeton=`)).toBe(true);
+
+  await page.goto(link!);
+  expect(await text()).toContain('Choisissez un nouveau mot de passe');
+  await shots('mot-de-passe-nouveau');
+  await page.fill('#password', 'ma nouvelle phrase de passe');
+  await page.click('main button:has-text("Enregistrer le mot de passe")');
+  await page.waitForURL(/\/login$/);
+  expect(await text()).toContain('Votre mot de passe est changé');
+  await shots('mot-de-passe-change');
+
+  // The link works once.
+  await page.goto(link!);
+  expect(await text()).toContain('Ce lien n’est plus valable');
+  await shots('mot-de-passe-lien-expire');
+  await logIn('bruno@etu.example', 'ma nouvelle phrase de passe');
+  await logOut();
+});
+
+test('« Supprimer mon compte », then the other party sees « compte supprimé »; the legal page', async () => {
+  await logIn('camille@etu.example');
+  await page.click('nav >> text=Mon compte');
+  await page.waitForURL(/\/compte$/);
+  await shots('suppression-compte');
+  await page.fill('#password', PASSWORD);
+  await page.click('main button:has-text("Supprimer définitivement mon compte")');
+  await page.waitForURL(`${sys.url}/`);
+  expect(await text()).toContain('Votre compte est supprimé');
+  await shots('suppression-faite');
+
+  await logIn('bruno@etu.example', 'ma nouvelle phrase de passe');
+  await page.goto(`${sys.url}/achats`);
+  const mine = await text();
+  expect(mine).toContain('Atlas de géographie humaine');
+  expect(mine).toContain('Vendu par compte supprimé');
+  expect(mine).not.toContain('camille@etu.example');
+  await shots('suppression-achats');
+
+  await page.click('footer >> text=Mentions légales et données personnelles');
+  await page.waitForURL(/\/mentions-legales$/);
+  expect(await text()).toContain('Sauvegardes');
+  await shots('suppression-mentions-legales');
 });

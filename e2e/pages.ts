@@ -96,6 +96,15 @@ export const SITE_PAGES: SitePage[] = [
     open: visit('/articles/999999'),
     shows: "Cet article n'existe pas ou plus",
   },
+  { name: 'mot-de-passe-oublie', viewer: 'visiteur', status: 200, open: visit('/mot-de-passe-oublie'), shows: 'Recevoir le lien' },
+  {
+    name: 'mot-de-passe-lien-expire',
+    viewer: 'visiteur',
+    status: 410,
+    open: visit(`/mot-de-passe/nouveau?jeton=${'x'.repeat(43)}`),
+    shows: 'Ce lien n’est plus valable',
+  },
+  { name: 'mentions-legales', viewer: 'visiteur', status: 200, open: visit('/mentions-legales'), shows: 'Sessions et cookies' },
 
   // A student, logged in.
   { name: 'accueil-connecte', viewer: 'etudiant', status: 200, open: visit('/'), shows: 'Aller aux services' },
@@ -108,6 +117,8 @@ export const SITE_PAGES: SitePage[] = [
     open: visit((s) => `/articles/${s.boughtId}`),
     shows: 'Vous avez acheté cet article.',
   },
+  { name: 'achats', viewer: 'etudiant', status: 200, open: visit('/achats'), shows: 'Vendu par' },
+  { name: 'compte', viewer: 'etudiant', status: 200, open: visit('/compte'), shows: 'Supprimer mon compte' },
   {
     name: 'confirmation-achat',
     viewer: 'etudiant',

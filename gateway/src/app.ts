@@ -23,6 +23,7 @@ import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
 import { SessionStoreProbe, sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
+import { accountRouter } from './routes/account';
 import { articlesRouter } from './routes/articles';
 import { authRouter } from './routes/auth';
 import { healthRouter } from './routes/health';
@@ -129,7 +130,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const health = healthRouter(w, new StoreCheck(deps.clients.stores, deps.sessionRedis, deps.log));
   app.use(health.routes());
   // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
-  const routers = [homeRouter(w), articlesRouter(w), authRouter(w), servicesRouter(w), statsRouter(w)];
+  const routers = [homeRouter(w), articlesRouter(w), authRouter(w), accountRouter(w), servicesRouter(w), statsRouter(w)];
   app.use(routeFirst([health, ...routers]));
 
   app.use(
@@ -140,7 +141,7 @@ export function createApp(deps: AppDeps): GatewayApp {
       secure: config.COOKIE_SECURE,
       // Still answered, as for a visitor and with a notice, while the session store is down.
       // An item page is public too; its confirmation step (/articles/:id/acheter) needs a session.
-      publicPages: ['/', '/articles', /^\/articles\/[^/]+$/, '/login', '/inscription'],
+      publicPages: ['/', '/articles', /^\/articles\/[^/]+$/, '/login', '/inscription', '/mot-de-passe-oublie', '/mentions-legales'],
       onStoreDown: () => metrics.sessionStoreError(),
       probe: sessionStore,
     }),

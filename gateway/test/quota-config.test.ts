@@ -12,7 +12,7 @@ const PASSWORD = 'correct-horse-battery';
 beforeAll(async () => {
   sys = await startSystem({
     policies:
-      'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m',
+      'login=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m,password-reset-ip=10/1h,password-reset-account=3/1h',
   });
   gw = await sys.gateway({ LIMITER_FAIL_MODE: 'open' });
 });

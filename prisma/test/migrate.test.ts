@@ -141,7 +141,17 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     [db.name],
   );
   const byTable = (t: string) => cols.filter((c) => c.TABLE_NAME === t).map((c) => c.COLUMN_NAME);
-  expect(byTable('utilisateurs')).toEqual(['id', 'public_id', 'nom', 'prenom', 'email', 'mot_de_passe', 'role', 'created_at']);
+  expect(byTable('utilisateurs')).toEqual([
+    'id',
+    'public_id',
+    'nom',
+    'prenom',
+    'email',
+    'mot_de_passe',
+    'role',
+    'created_at',
+    'supprime_at',
+  ]);
   expect(byTable('articles')).toEqual([
     'id',
     'vendeur_id',

@@ -137,7 +137,15 @@ test('stats messages keep every field', () => {
 });
 
 test('each service definition exposes the RPCs of the contract', () => {
-  expect(Object.keys(auth.AuthServiceService).sort()).toEqual(['authenticate', 'getUsers', 'register']);
+  expect(Object.keys(auth.AuthServiceService).sort()).toEqual([
+    'authenticate',
+    'checkPasswordReset',
+    'deleteAccount',
+    'getUsers',
+    'register',
+    'resetPassword',
+    'startPasswordReset',
+  ]);
   expect(Object.keys(market.MarketServiceService).sort()).toEqual([
     'createListing',
     'findSale',
@@ -145,9 +153,11 @@ test('each service definition exposes the RPCs of the contract', () => {
     'listListings',
     'purchase',
     'searchListings',
+    'withdrawListings',
   ]);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);
   expect(Object.keys(stats.StatsServiceService).sort()).toEqual([
+    'forgetUser',
     'getDashboard',
     'recordLogin',
     'recordServiceCall',

@@ -86,6 +86,19 @@ export function formCookieName(secure: boolean): string {
   return secure ? SECURE_FORM_COOKIE : FORM_COOKIE;
 }
 
+/**
+ * The CSRF token a page's forms carry: the session's when logged in, else a visitor's form token
+ * (above); none while the session store is down (the form cannot be sent; the page says why).
+ */
+export function formCsrf(
+  ctx: CookieCtx & { state: { session: { storeDown: boolean; csrf: string | undefined } } },
+  keys: readonly string[],
+  secure: boolean,
+): string | undefined {
+  const session = ctx.state.session;
+  return session.storeDown ? undefined : (session.csrf ?? visitorFormToken(ctx, keys, secure));
+}
+
 /** The cookie value each request issued, so that every form of one page carries one token. */
 const issued = new WeakMap<object, string>();
 

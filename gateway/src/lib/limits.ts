@@ -14,6 +14,10 @@ export const POLICY = {
   failureDevice: 'login-failure-device',
   /** Sign-ups per client address. */
   signupIp: 'signup-ip',
+  /** « Mot de passe oublié » requests per client address (a 429 past it). */
+  resetIp: 'password-reset-ip',
+  /** « Mot de passe oublié » mails per address (subject: accountSubject; past it, silently no mail). */
+  resetAccount: 'password-reset-account',
   service: 'service',
 } as const;
 

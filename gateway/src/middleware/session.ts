@@ -85,6 +85,8 @@ export const SECURE_FLASH_COOKIE = '__Host-etu_flash';
 const FLASH_MAX_AGE_MS = 10 * 60_000;
 const FLASH_KINDS = new Set(['succes', 'info', 'erreur']);
 const KEY_PREFIX = 'sess:';
+/** set `sessu:<user id>` → the ids of that user's sessions, so that all can be ended at once. */
+const USER_KEY_PREFIX = 'sessu:';
 const ID_FORMAT = /^[\w-]{43}$/;
 
 /** Thrown when the session store cannot be reached (rendered as a 503). */
@@ -174,6 +176,13 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
           const ttl = ttlFor(p.data);
           if (p.isNew) {
             await redis.set(KEY_PREFIX + p.id, JSON.stringify(p.data), 'PX', ttl, 'NX');
+            if (p.data.user) {
+              // Indexed by user (password reset, account deleted: endUserSessions). Ids of
+              // sessions already gone stay until the set expires: deleting them is a no-op.
+              const index = USER_KEY_PREFIX + p.data.user.id;
+              await redis.sadd(index, p.id);
+              await redis.pexpire(index, opts.absoluteMs);
+            }
             ctx.cookies.set(name, p.id, cookieOpts);
           } else if (p.dirty) {
             await redis.set(KEY_PREFIX + p.id, JSON.stringify(p.data), 'PX', ttl, 'XX');
@@ -214,4 +223,17 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     // rather than answering as if the login had opened one.
     await commit();
   };
+}
+
+/**
+ * Ends every session of a user (their password was reset, their account deleted): each one's key
+ * is deleted, one DEL per key (on a Redis Cluster they live in different slots); a request of
+ * theirs already running can no longer write it back (SET XX). Returns how many ids were indexed.
+ */
+export async function endUserSessions(redis: RedisClient, userId: string): Promise<number> {
+  const index = USER_KEY_PREFIX + userId;
+  const ids = await redis.smembers(index);
+  await Promise.all(ids.filter((id) => ID_FORMAT.test(id)).map((id) => redis.del(KEY_PREFIX + id)));
+  await redis.del(index);
+  return ids.length;
 }

@@ -39,7 +39,9 @@ export async function statisticsPage(w: Wiring, ctx: Ctx, me: SessionUser) {
   const byId = new Map(users.users.map((u) => [u.id, u]));
   const who = (id: string) => {
     const u = byId.get(id);
-    return { id, name: u ? `${u.firstName} ${u.lastName}` : `Compte n° ${id} (introuvable)`, email: u?.email ?? '' };
+    if (u) return { id, name: `${u.firstName} ${u.lastName}`, email: u.email };
+    // An erased account's statistics carry an anonymous id (stats ForgetUser): nobody to name.
+    return { id, name: id.startsWith('supprime-') ? 'Compte supprimé' : `Compte n° ${id} (introuvable)`, email: '' };
   };
   const total = (list: stats.ServiceCount[], kind: stats.ServiceKind) => list.find((s) => s.service === kind)?.count ?? 0;
   const totals = {

@@ -8,7 +8,7 @@ import { SIGNUP_LABELS, signUp } from '../flows/signup';
 import { clientIp, field, fieldOfMessage, hiddenCharacterMistake } from '../lib/forms';
 import { HttpProblem } from '../lib/problem';
 import { secureCookies } from '../lib/device-cookie';
-import { visitorFormToken } from '../lib/form-token';
+import { formCsrf } from '../lib/form-token';
 import { sessionUser, userJson } from '../lib/users';
 import { flash, seeOther, type View } from '../lib/views';
 
@@ -18,10 +18,7 @@ export function authRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
   // A visitor's forms carry a stateless token (lib/form-token.ts): showing them stores nothing.
   // While the session store is down a form cannot be sent (no token: the page says why).
-  const csrf = (ctx: Ctx) =>
-    ctx.state.session.storeDown
-      ? undefined
-      : (ctx.state.session.csrf ?? visitorFormToken(ctx, w.config.SESSION_KEYS, secureCookies(ctx, w.config.COOKIE_SECURE)));
+  const csrf = (ctx: Ctx) => formCsrf(ctx, w.config.SESSION_KEYS, secureCookies(ctx, w.config.COOKIE_SECURE));
   /** A visitor's form would log in into a store that cannot take the session: say so before. */
   const checkStore = async (ctx: Ctx): Promise<void> => {
     const session = ctx.state.session;

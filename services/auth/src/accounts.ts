@@ -4,6 +4,8 @@
 import {
   AlreadyExists,
   codePoints,
+  FailedPrecondition,
+  NotFound,
   inSpan,
   InvalidArgument,
   ResourceExhausted,
@@ -11,6 +13,7 @@ import {
   Unavailable,
   type Logger,
 } from '@etu/common';
+import { createHash, randomBytes } from 'node:crypto';
 import { DatabaseGate, Prisma, Role, type PrismaClient } from '@etu/db';
 import { normalizePassword, PASSWORD_MAX, PasswordHasher, scrubHashes } from './passwords';
 import { checkEmail, checkName, checkNewPassword, EMAIL_MAX, normalizeEmail } from './rules';
@@ -47,8 +50,18 @@ const PUBLIC_FIELDS = { publicId: true, lastName: true, firstName: true, email: 
 /** A public id: a UUID in lower case, as the database stores it; anything else cannot name a user. */
 export const PUBLIC_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-type Row = { publicId: string; lastName: string; firstName: string; email: string; role: Role; createdAt: Date };
-const toAccount = ({ publicId, ...rest }: Row): Account => ({ id: publicId, ...rest });
+type Row = { publicId: string; lastName: string; firstName: string; email: string | null; role: Role; createdAt: Date };
+const toAccount = ({ publicId, email, ...rest }: Row): Account => ({ id: publicId, email: email ?? '', ...rest });
+/** Accounts that exist for everyone but the past sales: not erased. */
+const LIVE = { deletedAt: null } as const;
+
+/** How long a « Mot de passe oublié » token can be used. */
+export const RESET_TTL_MS = 30 * 60_000;
+export const RESET_INVALID = 'Ce lien de réinitialisation n’est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau.';
+export const ACCOUNT_GONE = 'Ce compte n’existe pas ou a déjà été supprimé.';
+/** A token as StartPasswordReset makes it: 32 random bytes, base64url. */
+const TOKEN_FORMAT = /^[\w-]{43}$/;
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export class Accounts {
   /** Every query goes through it (@etu/db's gate, shared with the market): refused at once while the database is down. */
@@ -137,14 +150,16 @@ export class Accounts {
     // Length capped before the regular expression (a UUID is 36 characters).
     const wanted = [...new Set(ids.filter((id) => id.length === 36 && PUBLIC_ID.test(id)))];
     if (wanted.length === 0) return [];
-    const rows = await this.db('getUsers', () => this.prisma.user.findMany({ where: { publicId: { in: wanted } }, select: PUBLIC_FIELDS }));
+    const rows = await this.db('getUsers', () =>
+      this.prisma.user.findMany({ where: { publicId: { in: wanted }, ...LIVE }, select: PUBLIC_FIELDS }),
+    );
     return rows.map(toAccount);
   }
 
   /** The account with this email (normalised), if any. */
   async findByEmail(rawEmail: string): Promise<Account | null> {
     const email = normalizeEmail(rawEmail);
-    const row = await this.db('findByEmail', () => this.prisma.user.findUnique({ where: { email }, select: PUBLIC_FIELDS }));
+    const row = await this.db('findByEmail', () => this.prisma.user.findFirst({ where: { email, ...LIVE }, select: PUBLIC_FIELDS }));
     return row && toAccount(row);
   }
 
@@ -154,7 +169,12 @@ export class Accounts {
    */
   async publicIdsPage(after: number, take: number): Promise<{ ids: string[]; last: number | undefined }> {
     const rows = await this.db('publicIdsPage', () =>
-      this.prisma.user.findMany({ where: { id: { gt: after } }, orderBy: { id: 'asc' }, take, select: { id: true, publicId: true } }),
+      this.prisma.user.findMany({
+        where: { id: { gt: after }, ...LIVE },
+        orderBy: { id: 'asc' },
+        take,
+        select: { id: true, publicId: true },
+      }),
     );
     return { ids: rows.map((r) => r.publicId), last: rows.at(-1)?.id };
   }
@@ -166,6 +186,114 @@ export class Accounts {
     );
     if (!instance) throw new Error('etu_instance is empty: the database was not migrated with this version (make migrate)');
     return { id: instance.id, createdAt: instance.createdAt, users };
+  }
+
+  /**
+   * « Mot de passe oublié »: a new single-use token for the account with this email, valid
+   * RESET_TTL_MS; the account's earlier unused tokens, and every used or expired token, are
+   * deleted. Only the token's SHA-256 is stored. `undefined` when no live account has the email.
+   */
+  async startPasswordReset(rawEmail: string, log: Logger = this.log): Promise<{ token: string; account: Account } | undefined> {
+    const email = normalizeEmail(rawEmail);
+    if (email.length === 0 || email.length > EMAIL_MAX) return undefined;
+    const row = await this.db('startPasswordReset', () =>
+      this.prisma.user.findFirst({ where: { email, ...LIVE }, select: { ...PUBLIC_FIELDS, id: true } }),
+    );
+    if (!row) return undefined;
+    const { id: rowId, ...fields } = row;
+    const token = randomBytes(32).toString('base64url');
+    const now = new Date();
+    await this.db('startPasswordReset', () =>
+      this.prisma.$transaction([
+        this.prisma.passwordReset.deleteMany({
+          where: { OR: [{ userId: rowId }, { expiresAt: { lt: now } }, { usedAt: { not: null } }] },
+        }),
+        this.prisma.passwordReset.create({
+          data: { userId: rowId, tokenHash: tokenHash(token), createdAt: now, expiresAt: new Date(now.getTime() + RESET_TTL_MS) },
+        }),
+      ]),
+    );
+    const account = toAccount(fields);
+    log.info({ userId: account.id }, 'password reset token issued');
+    return { token, account };
+  }
+
+  /** Whether `token` can still set a password (unknown, used, expired or of an erased account: no). */
+  async checkPasswordReset(token: string): Promise<boolean> {
+    return (await this.liveReset(token)) !== undefined;
+  }
+
+  /**
+   * Sets a new password with a reset token (sign-up rules, FAILED_PRECONDITION when the token
+   * cannot be used); the token is used up in the same transaction as the new hash, so of two
+   * concurrent uses one wins. The account's other tokens are deleted.
+   */
+  async resetPassword(token: string, newPassword: string, log: Logger = this.log): Promise<Account> {
+    const reset = await this.liveReset(token);
+    if (!reset) throw new FailedPrecondition(RESET_INVALID);
+    const { user } = reset;
+    const password = checkNewPassword(newPassword, { email: user.email ?? '', firstName: user.firstName, lastName: user.lastName });
+    const passwordHash = await this.hasher.hash(password);
+    const used = await this.db('resetPassword', () =>
+      this.prisma.$transaction(async (tx) => {
+        const now = new Date();
+        const { count } = await tx.passwordReset.updateMany({
+          where: { id: reset.id, usedAt: null, expiresAt: { gt: now } },
+          data: { usedAt: now },
+        });
+        if (count !== 1) return false;
+        await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+        await tx.passwordReset.deleteMany({ where: { userId: user.id, id: { not: reset.id } } });
+        return true;
+      }),
+    );
+    if (!used) throw new FailedPrecondition(RESET_INVALID);
+    const account = toAccount({
+      publicId: user.publicId,
+      lastName: user.lastName,
+      firstName: user.firstName,
+      email: user.email,
+      role: user.role,
+      createdAt: user.createdAt,
+    });
+    log.info({ userId: account.id }, 'password reset');
+    return account;
+  }
+
+  /**
+   * Erases an account (RGPD): names, email and password hash emptied, `supprime_at` set, reset
+   * tokens deleted. The row stays: past sales keep it as « compte supprimé ». NOT_FOUND when
+   * unknown or already erased.
+   */
+  async deleteAccount(id: string, log: Logger = this.log): Promise<void> {
+    if (id.length !== 36 || !PUBLIC_ID.test(id)) throw new NotFound(ACCOUNT_GONE);
+    const erased = await this.db('deleteAccount', () =>
+      this.prisma.$transaction(async (tx) => {
+        const row = await tx.user.findFirst({ where: { publicId: id, ...LIVE }, select: { id: true } });
+        if (!row) return false;
+        await tx.passwordReset.deleteMany({ where: { userId: row.id } });
+        await tx.user.update({
+          where: { id: row.id },
+          data: { email: null, firstName: '', lastName: '', passwordHash: '', deletedAt: new Date() },
+        });
+        return true;
+      }),
+    );
+    if (!erased) throw new NotFound(ACCOUNT_GONE);
+    log.info({ userId: id }, 'account erased');
+  }
+
+  /** The reset row of `token` while it can be used, with its live account. */
+  private async liveReset(token: string) {
+    if (token.length !== 43 || !TOKEN_FORMAT.test(token)) return undefined;
+    const row = await this.db('checkPasswordReset', () =>
+      this.prisma.passwordReset.findUnique({
+        where: { tokenHash: tokenHash(token) },
+        select: { id: true, usedAt: true, expiresAt: true, user: { select: { ...PUBLIC_FIELDS, id: true, deletedAt: true } } },
+      }),
+    );
+    if (!row || row.usedAt !== null || row.expiresAt.getTime() <= Date.now() || row.user.deletedAt !== null) return undefined;
+    return row;
   }
 
   /** Sets a new password (seed of a local run only: demo accounts whose password was lost). */

@@ -84,6 +84,16 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
       }
     },
     getUsers: async (req) => ({ users: (await accounts.getUsers(req.ids)).map(toProtoUser) }),
+    startPasswordReset: async (req, ctx) => {
+      const started = await accounts.startPasswordReset(req.email, ctx.log);
+      return started ? { token: started.token, user: toProtoUser(started.account) } : { token: '' };
+    },
+    checkPasswordReset: async (req) => ({ valid: await accounts.checkPasswordReset(req.token) }),
+    resetPassword: async (req, ctx) => ({ user: toProtoUser(await accounts.resetPassword(req.token, req.password, ctx.log)) }),
+    deleteAccount: async (req, ctx) => {
+      await accounts.deleteAccount(req.id, ctx.log);
+      return {};
+    },
   };
 
   // MariaDB's identity and size, for the gateway's store checks (docs/operations.md).

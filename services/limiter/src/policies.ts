@@ -14,7 +14,7 @@ export interface Policy {
 // guesses a day at most for an attacker with any number of addresses), failures per trusted
 // device, and sign-ups per address (60: a lecture hall behind one campus NAT signing up at once).
 export const DEFAULT_POLICIES =
-  'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m';
+  'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m,password-reset-ip=10/1h,password-reset-account=3/1h';
 
 /**
  * Upper bound of a policy's limit: the script keeps the last `limit` event times of a subject

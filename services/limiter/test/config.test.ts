@@ -6,7 +6,7 @@ import { DEFAULT_POLICIES, parsePolicies, PolicySyntaxError } from '../src/polic
 
 test("the default policies are the brief's, then the account protection ones", () => {
   expect(DEFAULT_POLICIES).toBe(
-    'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m',
+    'login=10/10m,service=10/10m,login-failure=10/10m,login-failure-ip=50/10m,login-failure-account=20/10m,login-failure-device=10/10m,signup-ip=60/10m,password-reset-ip=10/1h,password-reset-account=3/1h',
   );
   expect([...parsePolicies(DEFAULT_POLICIES).values()]).toEqual([
     { name: 'login', limit: 10, windowMs: 600_000 },
@@ -16,6 +16,8 @@ test("the default policies are the brief's, then the account protection ones", (
     { name: 'login-failure-account', limit: 20, windowMs: 600_000 },
     { name: 'login-failure-device', limit: 10, windowMs: 600_000 },
     { name: 'signup-ip', limit: 60, windowMs: 600_000 },
+    { name: 'password-reset-ip', limit: 10, windowMs: 3_600_000 },
+    { name: 'password-reset-account', limit: 3, windowMs: 3_600_000 },
   ]);
 });
 

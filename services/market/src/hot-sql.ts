@@ -37,14 +37,14 @@ export function driverHotSql(pool: DriverPool): HotSql {
     async insertListing(seller, r, createdAt) {
       const res = await pool.execute<OkPacket>(
         'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, statut, created_at, cle_idempotence) ' +
-          "SELECT u.id, ?, ?, ?, ?, 'disponible', ?, ? FROM utilisateurs u WHERE u.public_id = ?",
+          "SELECT u.id, ?, ?, ?, ?, 'disponible', ?, ? FROM utilisateurs u WHERE u.public_id = ? AND u.supprime_at IS NULL",
         [r.title, r.category, r.priceCents, r.description, createdAt, r.idempotencyKey, seller],
       );
       return res.affectedRows === 1 ? Number(res.insertId) : undefined;
     },
     async buy(listingId, buyer, soldAt) {
       const res = await pool.execute<OkPacket>(
-        "UPDATE articles a JOIN utilisateurs u ON u.public_id = ? SET a.statut = 'vendu', a.acheteur_id = u.id, a.vendu_at = ? " +
+        "UPDATE articles a JOIN utilisateurs u ON u.public_id = ? AND u.supprime_at IS NULL SET a.statut = 'vendu', a.acheteur_id = u.id, a.vendu_at = ? " +
           "WHERE a.id = ? AND a.statut = 'disponible' AND a.vendeur_id <> u.id",
         [buyer, soldAt, listingId],
       );

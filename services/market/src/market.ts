@@ -91,10 +91,25 @@ export class Market {
     return this.opts.log;
   }
 
-  /** The row id of the user with this public id, if there is one. */
-  private async userRowId(publicId: string): Promise<number | undefined> {
-    const u = await this.query((db) => db.user.findUnique({ where: { publicId }, select: { id: true } }));
+  /** The row id of the user with this public id, if there is one (`live`: and not erased). */
+  private async userRowId(publicId: string, live = false): Promise<number | undefined> {
+    const u = await this.query((db) =>
+      db.user.findFirst({ where: { publicId, ...(live ? { deletedAt: null } : {}) }, select: { id: true } }),
+    );
     return u?.id;
+  }
+
+  /**
+   * Withdraws every available listing of `seller_id` (their account is being erased): deleted, in
+   * one statement, so that a purchase racing it either bought the item first or finds it gone.
+   */
+  async withdrawListings(req: market.WithdrawListingsRequest): Promise<market.WithdrawListingsResponse> {
+    const seller = parseUserId('seller_id', req.sellerId, "l'identifiant du vendeur");
+    const sellerId = await this.userRowId(seller);
+    if (sellerId === undefined) return { withdrawn: 0 };
+    const { count } = await this.query((db) => db.listing.deleteMany({ where: { sellerId, status: DbStatus.disponible } }));
+    this.log?.info({ sellerId: seller, withdrawn: count }, 'listings withdrawn');
+    return { withdrawn: count };
   }
 
   /**
@@ -106,7 +121,7 @@ export class Market {
   async createListing(req: market.CreateListingRequest): Promise<market.CreateListingResponse> {
     const { sellerId: sellerPublicId, ...fields } = parseNewListing(req);
     if (this.opts.hot) return this.createListingHot(this.opts.hot, sellerPublicId, fields);
-    const sellerId = await this.userRowId(sellerPublicId);
+    const sellerId = await this.userRowId(sellerPublicId, true);
     if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
     const data = { ...fields, sellerId };
     let row: Row;
@@ -274,7 +289,7 @@ export class Market {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const buyer = parseUserId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
     if (this.opts.hot) return this.purchaseHot(this.opts.hot, id, buyer);
-    const buyerId = await this.userRowId(buyer);
+    const buyerId = await this.userRowId(buyer, true);
     if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
     let count: number;
     try {
@@ -315,7 +330,7 @@ export class Market {
       return { listing: toProto(row), replayed: false };
     }
     if (row?.status === DbStatus.vendu && row.buyer?.publicId === buyer) return { listing: toProto(row), replayed: true };
-    if ((await this.userRowId(buyer)) === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
+    if ((await this.userRowId(buyer, true)) === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
     if (!row) throw new NotFound(MSG.notFound);
     if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
     if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);

@@ -49,6 +49,7 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
     listListings: async (req) => m.listListings(req),
     searchListings: async (req) => m.searchListings(req),
     getListing: async (req) => ({ listing: await m.getListing(req.id) }),
+    withdrawListings: async (req) => m.withdrawListings(req),
     purchase: async (req) => {
       try {
         const res = await m.purchase(req);

@@ -94,3 +94,28 @@ return {
   redis.call('ZCARD', KEYS[4]),
 }
 `;
+
+/**
+ * ForgetUser: the user's id becomes an anonymous one in every ranking and in its per-user hash,
+ * scores and counts unchanged, in one step.
+ * KEYS: 1 stats:logins, 2 stats:last_login, 3 stats:calls:user, 4 stats:denied:user,
+ *       5 stats:user:<id>, 6 stats:user:<anonymous id>
+ * ARGV: 1 user id, 2 anonymous id
+ * Returns 1 when the user was known, else 0.
+ */
+export const FORGET_USER = `
+local known = 0
+for i = 1, 4 do
+  local score = redis.call('ZSCORE', KEYS[i], ARGV[1])
+  if score then
+    redis.call('ZADD', KEYS[i], score, ARGV[2])
+    redis.call('ZREM', KEYS[i], ARGV[1])
+    known = 1
+  end
+end
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  redis.call('RENAME', KEYS[5], KEYS[6])
+  known = 1
+end
+return known
+`;

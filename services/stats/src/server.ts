@@ -188,6 +188,10 @@ export async function startStatsServer(opts: StatsServerOptions): Promise<StatsS
       );
       return {};
     },
+    forgetUser: async (req) => {
+      const userId = checkId('user_id', req.userId);
+      return { anonymousId: (await observed('forget', st.forgetUser(userId))) ?? '' };
+    },
     getDashboard: async () => {
       const d = await st.dashboard();
       // Most used: the service with the most allowed calls; on a tie the first declared (VENTE).

@@ -23,13 +23,15 @@ import {
   type OutcomeName,
   type ServiceName,
 } from './keys';
-import { DASHBOARD, RECORD_CALL, RECORD_LOGIN } from './scripts';
+import { randomBytes } from 'node:crypto';
+import { DASHBOARD, FORGET_USER, RECORD_CALL, RECORD_LOGIN } from './scripts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     statsRecordLogin(...args: (string | number)[]): Result<number, Context>;
     statsRecordCall(...args: (string | number)[]): Result<number, Context>;
     statsDashboard(numKeys: number, ...keys: string[]): Result<unknown[], Context>;
+    statsForgetUser(...args: string[]): Result<number, Context>;
   }
 }
 
@@ -79,6 +81,7 @@ export class StatsStore {
     redis.defineCommand('statsRecordLogin', { numberOfKeys: 5, lua: RECORD_LOGIN });
     redis.defineCommand('statsRecordCall', { numberOfKeys: 6, lua: RECORD_CALL });
     redis.defineCommand('statsDashboard', { lua: DASHBOARD });
+    redis.defineCommand('statsForgetUser', { numberOfKeys: 6, lua: FORGET_USER });
   }
 
   /** A time in the future (a caller's clock ahead of ours) counts as now. */
@@ -136,6 +139,27 @@ export class StatsStore {
   async registerUser(userId: string): Promise<void> {
     return fromRedis(async () => {
       await this.redis.zadd(CALLS_USER, 'NX', 0, userId);
+    });
+  }
+
+  /**
+   * An erased account: `userId` becomes a new anonymous id (`supprime-<16 hex>`) in every ranking
+   * and per-user hash, in one script. Returns it, or `undefined` when the user was unknown.
+   */
+  async forgetUser(userId: string): Promise<string | undefined> {
+    const anonymous = `supprime-${randomBytes(8).toString('hex')}`;
+    return fromRedis(async () => {
+      const known = await this.redis.statsForgetUser(
+        LOGINS,
+        LAST_LOGIN,
+        CALLS_USER,
+        DENIED_USER,
+        userKey(userId),
+        userKey(anonymous),
+        userId,
+        anonymous,
+      );
+      return known === 1 ? anonymous : undefined;
     });
   }
 
