@@ -35,6 +35,12 @@ interface Probeable {
 }
 
 const TIMED_OUT = Symbol('timed out');
+/**
+ * The timer fired this much later than asked: this process was not running (a CPU-starved
+ * machine, a long synchronous task), so the wait proves nothing about the database.
+ */
+export const STARVED_MS = 200;
+const STARVED = Symbol('starved');
 
 export class DatabaseGate {
   private down = false;
@@ -78,6 +84,7 @@ export class DatabaseGate {
       // by a busy event loop: it keeps the query waiting one more window, never for good.)
       for (let window = started; ; window = performance.now()) {
         const r = await raceTimer(p, this.queryTimeoutMs);
+        if (r === STARVED) continue;
         if (r !== TIMED_OUT) return r;
         // Before the database first answered, a slow query is the client starting (loading its
         // query compiler, opening the pool): the health probe, timed, finds a silent database then.
@@ -109,6 +116,11 @@ export class DatabaseGate {
     const started = performance.now();
     try {
       const r = await raceTimer(this.watch(this.db.$queryRaw`SELECT 1`), this.queryTimeoutMs + this.checkTimeoutMs);
+      // Starved: no verdict, the gate stays as it is (closed: this probe fails; open: it passes).
+      if (r === STARVED) {
+        if (this.down) throw new DatabaseTimeout('no verdict on SELECT 1: this process was starved of CPU');
+        return;
+      }
       if (r === TIMED_OUT && !this.answeredSince(started))
         throw new DatabaseTimeout(`no answer to SELECT 1 within ${this.queryTimeoutMs + this.checkTimeoutMs} ms`);
     } catch (err) {
@@ -138,7 +150,7 @@ export class DatabaseGate {
   private answers(): Promise<boolean> {
     this.checking ??= raceTimer(this.watch(this.db.$queryRaw`SELECT 1`), this.checkTimeoutMs)
       .then(
-        (r) => r !== TIMED_OUT,
+        (r) => r !== TIMED_OUT, // an answer, or no verdict (starved): not silent
         () => false,
       )
       .finally(() => (this.checking = undefined));
@@ -155,13 +167,15 @@ export class DatabaseGate {
 }
 
 /**
- * `p`, or TIMED_OUT after `ms`. The verdict waits for the I/O already received: on a busy event
- * loop the timer and the answer can be due together, and the answer must win.
+ * `p`, or TIMED_OUT after `ms` (STARVED when the timer fired more than STARVED_MS late). The
+ * verdict waits for the I/O already received: on a busy event loop the timer and the answer can
+ * be due together, and the answer must win.
  */
-function raceTimer<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+function raceTimer<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT | typeof STARVED> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => setImmediate(() => resolve(TIMED_OUT)), ms);
+  const asked = performance.now();
+  const timeout = new Promise<typeof TIMED_OUT | typeof STARVED>((resolve) => {
+    timer = setTimeout(() => setImmediate(() => resolve(performance.now() - asked > ms + STARVED_MS ? STARVED : TIMED_OUT)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
