@@ -43,6 +43,13 @@ export interface ServiceClient<C> {
    * safe even for a call that must never be sent twice.
    */
   ready(deadline: number): Promise<void>;
+  /**
+   * A new Metadata for a call (on `raw` too). During a restart (the connection worked within
+   * RECONNECT_GRACE_MS) it asks grpc-js to wait for a connection when the call is dispatched
+   * (waitForReady), so a connection that drops between `ready()` and the send delays the call
+   * instead of failing it: a pick that finds no connection sends nothing, so waiting is safe.
+   */
+  metadata(): grpc.Metadata;
   /** Tells the client a call succeeded (the connection works): `raw` callers report it here. */
   succeeded(): void;
   close(): void;
@@ -112,13 +119,14 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
       });
     });
   };
+  const metadata = () => new grpc.Metadata(lastUp > 0 && Date.now() - lastUp <= RECONNECT_GRACE_MS ? { waitForReady: true } : undefined);
   const call: Record<string, (req: unknown, o?: CallOpts) => Promise<unknown>> = {};
   for (const name of Object.keys(Ctor.service)) {
     const method = (raw as unknown as Record<string, UnaryMethod<unknown, unknown>>)[name];
     if (typeof method !== 'function') continue;
     call[name] = (req, o) =>
       new Promise((resolve, reject) => {
-        const md = new grpc.Metadata();
+        const md = metadata();
         md.set('authorization', auth);
         setContextMetadata(md, o?.context);
         if (o?.metadata) for (const [k, v] of Object.entries(o.metadata)) md.set(k, v);
@@ -135,7 +143,7 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
         );
       });
   }
-  return { call: call as PromiseClient<C>, raw, ready, succeeded, close: () => raw.close() };
+  return { call: call as PromiseClient<C>, raw, ready, metadata, succeeded, close: () => raw.close() };
 }
 
 /** Asks a server's grpc.health.v1 for a service's status ('' = the whole server). */

@@ -132,7 +132,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
   let lastId = 0;
 
   const metadata = (context?: RequestContext) => {
-    const md = new grpc.Metadata();
+    const md = sc.metadata();
     md.set('authorization', auth);
     setContextMetadata(md, context);
     return md;
