@@ -10,6 +10,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   moduleNameMapper: {
     '^@etu/common$': '<rootDir>/services/common/src/index.ts',
+    '^@etu/common/photos$': '<rootDir>/services/common/src/photos.ts',
     '^@etu/db$': '<rootDir>/prisma/src/index.ts',
     '^@etu/testkit$': '<rootDir>/testkit/src/index.ts',
     '^@etu/proto$': '<rootDir>/proto/src/index.ts',

@@ -137,6 +137,7 @@ try {
     await post('/services/vente', {
       titre: `Objet de ${a.firstName}`,
       categorie: 'autre',
+      etat: 'bon',
       prix: '3',
       description: '',
       _csrf: page.csrfToken,

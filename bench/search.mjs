@@ -191,7 +191,7 @@ async function seed() {
   }
 }
 
-const q = (over) => ({ query: '', category: 0, minPriceCents: 0, maxPriceCents: 0, sort: 0, page: 1, pageSize: 12, ...over });
+const q = (over) => ({ query: '', category: 0, condition: 0, minPriceCents: 0, maxPriceCents: 0, sort: 0, page: 1, pageSize: 12, ...over });
 const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD } = market.Category;
 const { SEARCH_SORT_PRICE_ASC: PRICE_ASC, SEARCH_SORT_PRICE_DESC: PRICE_DESC } = market.SearchSort;
 

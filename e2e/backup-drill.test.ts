@@ -129,12 +129,13 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     const res = await anais.c.post('/services/vente', {
       titre,
       categorie: titre === 'Clé USB 32 Go' ? 'autre' : 'livre',
+      etat: 'bon',
       prix: '7,50',
       description: 'Très bon état',
     });
     expect(res.status).toBe(303);
   }
-  await celine.c.post('/services/vente', { titre: 'Amélie (DVD)', categorie: 'dvd', prix: '4', description: '' });
+  await celine.c.post('/services/vente', { titre: 'Amélie (DVD)', categorie: 'dvd', etat: 'bon', prix: '4', description: '' });
   const prisma = createPrismaClient(db.url, { connectionLimit: 2 });
   try {
     const forSale = await prisma.listing.findFirstOrThrow({ where: { title: 'Les Misérables' } });

@@ -86,7 +86,7 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   // The trusted proxy in front (TRUST_PROXY=true) names the request.
   const requestId = `e2e-vente-${Date.now()}`;
   const vente = await v.send('/services/vente', {
-    form: { titre: 'Manuel observé', categorie: 'livre', prix: '12,50', description: '' },
+    form: { titre: 'Manuel observé', categorie: 'livre', etat: 'bon', prix: '12,50', description: '' },
     headers: { 'X-Request-Id': requestId },
   });
   expect(vente.status).toBe(303);

@@ -50,7 +50,7 @@ export async function submit(page: Page, form: string, button: string, fill: Rec
   return resp.status();
 }
 
-const SALE = { '#titre': 'Polycopié de statistiques', '#prix': '3,50', '#description': 'Annoté au crayon.' };
+const SALE = { '#titre': 'Polycopié de statistiques', '#etat': 'bon', '#prix': '3,50', '#description': 'Annoté au crayon.' };
 
 export const SITE_PAGES: SitePage[] = [
   // A visitor: browsing is free and needs no account.

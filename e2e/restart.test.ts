@@ -75,7 +75,9 @@ async function load(students: { browser: Browser; email: string }[], until: Prom
       if (kind === 'services') status = (await s.browser.send('/services')).status;
       else if (kind === 'home') status = (await s.browser.send('/')).status;
       else if (kind === 'vente')
-        status = (await s.browser.json('/services/vente', { titre: `Livre ${i}`, categorie: 'livre', prix: '3', description: '' })).status;
+        status = (
+          await s.browser.json('/services/vente', { titre: `Livre ${i}`, categorie: 'livre', etat: 'bon', prix: '3', description: '' })
+        ).status;
       else status = await new Browser().logIn(s.email);
     } catch (err) {
       tally.failed.push(`${kind}: ${(err as Error).message}`);

@@ -64,6 +64,7 @@ async function logOut() {
 async function sell(titre: string, prix: string, categorie: 'livre' | 'dvd' | 'autre', description = ''): Promise<number> {
   await page.fill('#titre', titre);
   await page.selectOption('#categorie', categorie);
+  await page.selectOption('#etat', 'bon');
   await page.fill('#prix', prix);
   await page.fill('#description', description);
   const [resp] = await Promise.all([

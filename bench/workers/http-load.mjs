@@ -98,7 +98,7 @@ function requestsFor(mode) {
           if (measuring) kinds.achat++;
         } else {
           req.path = '/services/vente';
-          req.body = `titre=${enc(`Manuel d'algèbre ${next}`)}&categorie=livre&prix=12.50&description=${enc('Bon état, quelques notes au crayon.')}&_csrf=${enc(u.csrf)}`;
+          req.body = `titre=${enc(`Manuel d'algèbre ${next}`)}&categorie=livre&etat=bon&prix=12.50&description=${enc('Bon état, quelques notes au crayon.')}&_csrf=${enc(u.csrf)}`;
           if (measuring) kinds.vente++;
         }
         return req;

@@ -150,7 +150,7 @@ async function day() {
         const v = await req('/services/vente', {
           method: 'POST',
           jar,
-          form: { _csrf: csrf, titre: `Livre ${k}`, categorie: 'livre', prix: '12,50', description: 'Bon état' },
+          form: { _csrf: csrf, titre: `Livre ${k}`, categorie: 'livre', etat: 'bon', prix: '12,50', description: 'Bon état' },
         });
         if (v.status === 303) sales++;
         await req('/services', { jar });

@@ -103,6 +103,7 @@ async function vente(b, title) {
   const r = await b.post('/services/vente', {
     titre: title,
     categorie: 'livre',
+    etat: 'bon',
     prix: '12,50',
     description: 'Mis en vente par make deploy-check',
   });

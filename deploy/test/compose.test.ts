@@ -48,8 +48,9 @@ const PARTS: Record<string, { shape: Shape; listen?: string }> = {
 /** One-shot jobs: every variable their programs read (migrate: prisma/src/cli.ts reads DATABASE_URL(_FILE)). */
 const JOBS: Record<string, { shapes: Shape[]; extra: string[] }> = {
   migrate: { shapes: [], extra: ['NODE_ENV', 'DATABASE_URL'] },
-  // auth seed, market seed (DATABASE_URL), services/auth register-users (DATABASE_URL, STATS_ADDR, INTERNAL_TOKEN)
-  seed: { shapes: [seedConfigShape, registerUsersShape], extra: ['DATABASE_URL'] },
+  // auth seed, market seed (DATABASE_URL; PHOTOS_DIR, where it draws the demo pictures),
+  // services/auth register-users (DATABASE_URL, STATS_ADDR, INTERNAL_TOKEN)
+  seed: { shapes: [seedConfigShape, registerUsersShape], extra: ['DATABASE_URL', 'PHOTOS_DIR'] },
 };
 /** `<SVC>_ADDR` → the part that listens there. */
 const ADDR_OWNER: Record<string, string> = { AUTH_ADDR: 'auth', MARKET_ADDR: 'market', LIMITER_ADDR: 'limiter', STATS_ADDR: 'stats' };

@@ -106,6 +106,13 @@ describe('deploy/Dockerfile', () => {
     for (const ws of workspaces) {
       for (const dep of Object.keys(lock.packages[ws]?.dependencies ?? {})) expect([ws, dep, removed.has(dep)]).toEqual([ws, dep, false]);
     }
+    // sharp's prebuilt binary and libvips come as optional @img/* packages: the image keeps them.
+    expect([...removed].filter((f) => f === 'sharp' || f.startsWith('@img/'))).toEqual([]);
+  });
+
+  test('the gateway’s photo folder exists in the image, owned by the user that runs it', () => {
+    const runtime = dockerfileStages(readFileSync(DOCKERFILE, 'utf8')).find((s) => s.name === 'runtime')!;
+    expect(runtime.lines.join('\n')).toMatch(/mkdir -p \/var\/lib\/etuservices\/photos && chown node:node \/var\/lib\/etuservices\/photos/);
   });
 });
 

@@ -24,6 +24,9 @@ import { observeMiddleware } from './middleware/observe';
 import { SessionStoreProbe, sessionMiddleware } from './middleware/session';
 import { staticMiddleware } from './middleware/static';
 import { accountRouter } from './routes/account';
+import { multipartMiddleware } from './middleware/multipart';
+import { photosMiddleware } from './middleware/photos';
+import { PhotoStore } from '@etu/common/photos';
 import { articlesRouter } from './routes/articles';
 import { authRouter } from './routes/auth';
 import { healthRouter } from './routes/health';
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     max: config.MAIL_QUEUE_SIZE,
     onOutcome: (kind, outcome) => metrics.mail(kind, outcome),
   });
+  const photos = new PhotoStore(config.PHOTOS_DIR);
   const w: Wiring = {
     config,
     clients: deps.clients,
@@ -80,6 +84,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     denials,
     statsBatch,
     mail,
+    photos,
   };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
@@ -127,6 +132,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
   });
   app.use(staticMiddleware(join(GATEWAY_ROOT, 'public')));
+  app.use(photosMiddleware(photos));
   const health = healthRouter(w, new StoreCheck(deps.clients.stores, deps.sessionRedis, deps.log));
   app.use(health.routes());
   // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
@@ -158,6 +164,9 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(sameOriginMiddleware(() => metrics.csrfRefused()));
+  // The sale form with its photos (multipart/form-data, which the parser above leaves alone),
+  // under fixed bounds, after the same-origin check and before the CSRF token's.
+  app.use(multipartMiddleware({ paths: ['/services/vente'], fieldBytes: config.BODY_LIMIT_BYTES }));
   app.use(
     csrfMiddleware<GatewayState>({
       keys: config.SESSION_KEYS,

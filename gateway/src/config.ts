@@ -2,6 +2,7 @@
 // value stops the process with a message naming the variable; secrets are never echoed.
 import { join } from 'node:path';
 import { DEFAULT_BATCH_STREAM, DEFAULT_BATCH_WINDOW } from '@etu/limiter';
+import { photosDirVar } from '@etu/common/photos';
 import { localAddress, localStore, ConfigError, parseConfig, REPO_ROOT, requireSecret, vars, z, type Env } from '@etu/common';
 
 /** An optional URL variable that `ok` accepts once parsed. */
@@ -133,6 +134,8 @@ export const configShape = {
   MAIL_QUEUE_SIZE: z.coerce.number({ error: 'expected a number of mails' }).int().min(1).max(100_000).default(1000),
   /** Bound on each step of an SMTP exchange (connect, greeting, any socket silence). */
   MAIL_TIMEOUT_MS: vars.millis(10_000),
+  /** Folder of the listings' photos (written by the sale form, served at /photos/), writable by the gateway. */
+  PHOTOS_DIR: photosDirVar(),
 };
 
 type Parsed = z.output<z.ZodObject<typeof configShape>>;

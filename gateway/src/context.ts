@@ -10,6 +10,22 @@ export interface GatewayState {
   trace: RequestContext;
   log: Logger;
   session: Session;
+  /** The files of a multipart form (middleware/multipart.ts); absent for other bodies. */
+  uploads?: Uploads;
+}
+
+/** A file of a multipart form (middleware/multipart.ts). */
+export interface UploadedFile {
+  field: string;
+  bytes: Buffer;
+  /** Longer than PHOTO_BYTES_MAX: the bytes kept are only the start. */
+  truncated: boolean;
+}
+
+export interface Uploads {
+  files: UploadedFile[];
+  /** More than PHOTOS_MAX files were sent (the extra ones were dropped unread). */
+  tooMany: boolean;
 }
 
 export type Ctx = ParameterizedContext<GatewayState>;

@@ -10,6 +10,7 @@ import type { MailQueue, SendMail } from './lib/mailer';
 import type { DenialTally } from './flows/denials';
 import type { StatsBatch } from './flows/stats-batch';
 import type { Quota } from './quota';
+import type { PhotoStore } from '@etu/common/photos';
 
 /** The configuration the app reads (loadConfig's output satisfies it). */
 export type AppConfig = Pick<
@@ -34,6 +35,7 @@ export type AppConfig = Pick<
   | 'MAIL_OUTBOX_DIR'
   | 'MAIL_QUEUE_SIZE'
   | 'MAIL_TIMEOUT_MS'
+  | 'PHOTOS_DIR'
 >;
 
 export interface AppDeps {
@@ -63,4 +65,6 @@ export interface Wiring {
   denials: DenialTally;
   /** Vente/Achat records on their way to the statistics; undefined with STATS_BATCH=off. */
   statsBatch: StatsBatch | undefined;
+  /** The listings' photo files (PHOTOS_DIR). */
+  photos: PhotoStore;
 }

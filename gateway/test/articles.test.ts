@@ -38,14 +38,24 @@ beforeAll(async () => {
   const seller = await student('Camille');
   sellerId = seller.id;
   const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
-  const items: [string, string, market.Category, number, string][] = [
-    ['evo', 'Evolution des espèces – Darwin', BOOK, 900, 'Poche, bon état.\nRemise sur le campus.'],
+  const { CONDITION_NEW: NEW, CONDITION_GOOD: GOOD } = market.Condition;
+  const items: [string, string, market.Category, number, string, market.Condition?][] = [
+    ['evo', 'Evolution des espèces – Darwin', BOOK, 900, 'Poche, bon état.\nRemise sur le campus.', NEW],
     ['theorie', 'La théorie de l’ÉVOLUTION', BOOK, 2500, 'Manuel de biologie L2.'],
     ['haine', 'La Haine (DVD)', DVD, 600, 'Version restaurée.'],
     ['lampe', 'Lampe de bureau <b>LED</b>', OTHER, 1200, 'Très peu servie.'],
   ];
-  for (const [key, title, category, priceCents, description] of items) {
-    const res = await gw.clients.market.createListing({ sellerId, title, category, priceCents, description, idempotencyKey: '' });
+  for (const [key, title, category, priceCents, description, condition = GOOD] of items) {
+    const res = await gw.clients.market.createListing({
+      sellerId,
+      title,
+      category,
+      condition,
+      priceCents,
+      description,
+      idempotencyKey: '',
+      photos: [],
+    });
     ids[key] = res.listing!.id;
   }
   for (let i = 0; i < 14; i++) {
@@ -53,9 +63,11 @@ beforeAll(async () => {
       sellerId,
       title: `Polycopié ${i}`,
       category: BOOK,
+      condition: GOOD,
       priceCents: 100 + i,
       description: '',
       idempotencyKey: '',
+      photos: [],
     });
   }
 });
@@ -104,7 +116,20 @@ describe('search', () => {
     expect(textOf(second.text)).not.toContain('Polycopié 0 ');
   });
 
+  test('the condition filter (« État ») keeps only that condition, shown on each result and kept in the form', async () => {
+    const res = await client().get('/articles?etat=neuf');
+    expect(res.status).toBe(200);
+    const text = textOf(res.text);
+    expect(text).toContain('Evolution des espèces – Darwin');
+    expect(text).toContain('Neuf');
+    expect(text).not.toContain('La théorie');
+    expect(res.text).toContain('<option value="neuf" selected>');
+    const json = await client().get('/articles?etat=bon&categorie=dvd', 'application/json');
+    expect(json.body.articles).toEqual([expect.objectContaining({ titre: 'La Haine (DVD)', etat: 'bon' })]);
+  });
+
   test.each([
+    ['etat=abime', 'État inconnu'],
     ['categorie=vinyle', 'Catégorie inconnue'],
     ['prix_min=abc', 'Prix minimum : indiquez un montant en euros'],
     ['prix_max=-3', 'Prix maximum : indiquez un montant en euros'],
@@ -162,6 +187,7 @@ describe('item page and purchase confirmation', () => {
     expect(text).not.toContain('Lefèvre');
     expect(text).toMatch(/Mis en vente le \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
     expect(text).toContain('Poche, bon état.');
+    expect(text).toContain('État Neuf');
     expect(text).toContain('Disponible');
     expect(text).toContain('Se connecter pour acheter');
   });

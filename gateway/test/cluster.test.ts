@@ -68,7 +68,7 @@ test('two gateways, two limiters, one cluster: one session through both, 50 conc
   expect(textOf((await c2.get('/services')).text)).toContain('Clara');
 
   const sell = (c: WebClient, i: number) =>
-    c.post('/services/vente', { titre: `Grappe ${i}`, categorie: 'livre', prix: '3', description: 'Bon état' });
+    c.post('/services/vente', { titre: `Grappe ${i}`, categorie: 'livre', etat: 'bon', prix: '3', description: 'Bon état' });
   const results = await Promise.all(Array.from({ length: 50 }, (_, i) => sell(i % 2 ? c2 : c1, i)));
   const statuses = results.map((r) => r.status);
   expect(statuses.filter((s) => s === 303)).toHaveLength(10);

@@ -37,7 +37,8 @@ async function myListings(c: WebClient) {
   return (await c.get('/services', 'application/json')).body.mesArticles as { id: string; titre: string; statut: string }[];
 }
 
-const sell = (c: WebClient, titre: string) => c.post('/services/vente', { titre, categorie: 'livre', prix: '5', description: '' });
+const sell = (c: WebClient, titre: string) =>
+  c.post('/services/vente', { titre, categorie: 'livre', etat: 'bon', prix: '5', description: '' });
 
 beforeAll(async () => {
   sys = await startSystem();
@@ -201,7 +202,7 @@ test('market down: the services page and a sale answer 503; the call the sale co
   const res = await sell(c, 'Pendant la panne du marché');
   expect(res.status).toBe(503);
   expect(res.headers.ratelimit).toMatch(/r=9;/);
-  const json = await c.post('/services/vente', { titre: 'x', categorie: 'livre', prix: '1' }, { accept: 'application/json' });
+  const json = await c.post('/services/vente', { titre: 'x', categorie: 'livre', etat: 'bon', prix: '1' }, { accept: 'application/json' });
   expect(json.body).toMatchObject({ error: 'indisponible', dependency: 'market' });
 });
 

@@ -109,7 +109,7 @@ describe('2. the price parser cannot freeze the site', () => {
     await c.login(u.email, PASSWORD);
     await c.get('/services');
     // 16,000 inner spaces, encoded as '+' so that the body stays under the 16 KB limit.
-    const body = `titre=Livre&categorie=livre&description=&_csrf=${encodeURIComponent(c.token!)}&prix=1${'+'.repeat(16_000)}x`;
+    const body = `titre=Livre&categorie=livre&etat=bon&description=&_csrf=${encodeURIComponent(c.token!)}&prix=1${'+'.repeat(16_000)}x`;
     const started = Date.now();
     const posts = Array.from({ length: 10 }, () => c.agent.post('/services/vente').set('X-Forwarded-For', c.ip!).type('form').send(body));
     // Meanwhile, another visitor's probe (the old parser blocked ~200 ms per post, more under load).
@@ -210,10 +210,22 @@ describe('6. listings', () => {
     const c = client();
     await c.login(u.email, PASSWORD);
     await c.get('/services');
-    const title = await c.post('/services/vente', { titre: 'Livre \u202Eoc.ecnarf', categorie: 'livre', prix: '5', description: '' });
+    const title = await c.post('/services/vente', {
+      titre: 'Livre \u202Eoc.ecnarf',
+      categorie: 'livre',
+      etat: 'bon',
+      prix: '5',
+      description: '',
+    });
     expect(title.status).toBe(400);
     expect(textOf(title.text)).toContain('caractère de contrôle de direction du texte (U+202E)');
-    const desc = await c.post('/services/vente', { titre: 'Livre', categorie: 'livre', prix: '5', description: 'Très bon\u200B état' });
+    const desc = await c.post('/services/vente', {
+      titre: 'Livre',
+      categorie: 'livre',
+      etat: 'bon',
+      prix: '5',
+      description: 'Très bon\u200B état',
+    });
     expect(desc.status).toBe(400);
     expect(textOf(desc.text)).toContain('caractère invisible (U+200B)');
     const listed = await gw.clients.market.listListings({

@@ -41,8 +41,8 @@ async function listingsOf(sellerId: string): Promise<market.Listing[]> {
   return res.listings;
 }
 
-const sell = (c: WebClient, titre = 'Analyse L1', prix = '12,50', categorie = 'livre', accept?: string) =>
-  c.post('/services/vente', { titre, categorie, prix, description: 'Bon état' }, { accept });
+const sell = (c: WebClient, titre = 'Analyse L1', prix = '12,50', categorie = 'livre', accept?: string, etat = 'bon') =>
+  c.post('/services/vente', { titre, categorie, etat, prix, description: 'Bon état' }, { accept });
 
 beforeAll(async () => {
   sys = await startSystem();
@@ -256,7 +256,7 @@ describe('login and sessions', () => {
     expect(page.body.quota).toMatchObject({ limite: 10, restants: 10 });
     const sold = await sell(c, 'Via API', '3.20', 'dvd', 'application/json');
     expect(sold.status).toBe(303);
-    expect(sold.body.article).toMatchObject({ titre: 'Via API', categorie: 'dvd', prixCentimes: 320, statut: 'disponible' });
+    expect(sold.body.article).toMatchObject({ titre: 'Via API', categorie: 'dvd', etat: 'bon', prixCentimes: 320, statut: 'disponible' });
   });
 });
 
@@ -273,7 +273,7 @@ describe('Vente and Achat', () => {
     expect(text).toContain('Votre article « Dune — Frank Herbert » est en vente');
     expect(text).toMatch(/Il vous reste 9 actions sur 10 ; la prochaine redevient disponible à \d{1,2} h \d{2}\./);
     expect(text).toContain('Mes articles');
-    expect(text).toMatch(/Dune — Frank Herbert Livre 7,90\s€ Disponible/);
+    expect(text).toMatch(/Dune — Frank Herbert Livre Bon état 7,90\s€ Disponible/);
     const buyer = await loggedIn();
     const theirs = textOf((await buyer.c.get('/services')).text);
     expect(theirs).toContain('Dune — Frank Herbert');
@@ -287,6 +287,11 @@ describe('Vente and Achat', () => {
     expect(textOf(badPrice.text)).toContain('Indiquez un prix en euros');
     const badCat = await sell(s.c, 'Livre', '12', 'vinyle');
     expect(badCat.status).toBe(400);
+    // No condition chosen: said beside the form, which keeps what was typed.
+    const noCondition = await sell(s.c, 'Manuel gardé', '12', 'livre', undefined, '');
+    expect(noCondition.status).toBe(400);
+    expect(textOf(noCondition.text)).toContain("Indiquez l'état de l'article : neuf, très bon état, bon état ou état correct.");
+    expect(noCondition.text).toContain('value="Manuel gardé"');
     expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 10 actions sur 10.');
     const tooLong = await sell(s.c, 'x'.repeat(200), '12');
     expect(tooLong.status).toBe(400);
@@ -342,7 +347,7 @@ describe('Vente and Achat', () => {
     expect(bought.headers.ratelimit).toMatch(/^"service";r=9;/);
     expect(textOf((await buyer.c.get('/services')).text)).toContain('Vous avez acheté « Le Seigneur des anneaux (DVD) »');
     const sellerPage = textOf((await seller.c.get('/services')).text);
-    expect(sellerPage).toMatch(/Le Seigneur des anneaux \(DVD\) DVD 15,00\s€ Vendu le/);
+    expect(sellerPage).toMatch(/Le Seigneur des anneaux \(DVD\) DVD Bon état 15,00\s€ Vendu le/);
     const late = await loggedIn();
     const again = await late.c.post('/services/achat', { article_id: listing!.id });
     expect(again.status).toBe(409);
@@ -413,9 +418,11 @@ describe('Vente and Achat', () => {
 
   test('POSTs without a session are refused (403 CSRF), with a session but logged out → 303 /login', async () => {
     const anon = client();
-    expect((await anon.post('/services/vente', { titre: 'x', categorie: 'livre', prix: '1' }, { csrf: null })).status).toBe(403);
+    expect((await anon.post('/services/vente', { titre: 'x', categorie: 'livre', etat: 'bon', prix: '1' }, { csrf: null })).status).toBe(
+      403,
+    );
     await anon.get('/login');
-    const res = await anon.post('/services/vente', { titre: 'x', categorie: 'livre', prix: '1' });
+    const res = await anon.post('/services/vente', { titre: 'x', categorie: 'livre', etat: 'bon', prix: '1' });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/login');
   });

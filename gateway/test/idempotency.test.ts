@@ -47,7 +47,14 @@ async function callsLeft(c: WebClient): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-const venteFields = (titre: string, cle: string) => ({ titre, categorie: 'livre', prix: '9,50', description: 'Bon état', cle });
+const venteFields = (titre: string, cle: string) => ({
+  titre,
+  categorie: 'livre',
+  etat: 'bon',
+  prix: '9,50',
+  description: 'Bon état',
+  cle,
+});
 
 beforeAll(async () => {
   sys = await startSystem();
@@ -98,7 +105,7 @@ describe('Vente with an idempotency key', () => {
         .set('X-Forwarded-For', s.c.ip!)
         .set('Idempotency-Key', key)
         .type('json')
-        .send({ titre: 'Chimie organique', categorie: 'livre', prix: '20', description: '', _csrf: s.c.token });
+        .send({ titre: 'Chimie organique', categorie: 'livre', etat: 'bon', prix: '20', description: '', _csrf: s.c.token });
     const a = await post('"8e03978e-40d5-43e8-bc93-6894a57f9324"');
     const b = await post('8e03978e-40d5-43e8-bc93-6894a57f9324'); // quoted or not: the same key
     expect([a.status, b.status]).toEqual([303, 303]);
@@ -123,7 +130,7 @@ describe('Vente with an idempotency key', () => {
       .set('X-Forwarded-For', s.c.ip!)
       .set('Idempotency-Key', '')
       .type('json')
-      .send({ titre: 'Livre', categorie: 'livre', prix: '2', description: '', _csrf: s.c.token });
+      .send({ titre: 'Livre', categorie: 'livre', etat: 'bon', prix: '2', description: '', _csrf: s.c.token });
     expect(emptyHeader.status).toBe(400);
     expect(await listingsOf(s.id)).toHaveLength(0);
     expect(await callsLeft(s.c)).toBe(10);

@@ -111,7 +111,13 @@ test("after a restore that reuses A's row id for B, A's old session never acts a
   expect(rowB.publicId).not.toBe(rowA.publicId); // ...but never A's identity
 
   // A's old cookie and CSRF token try to sell: refused, logged out, nothing created.
-  const sale = await aAfter.post('/services/vente', { titre: 'Vendu par qui ?', categorie: 'livre', prix: '5', description: '' });
+  const sale = await aAfter.post('/services/vente', {
+    titre: 'Vendu par qui ?',
+    categorie: 'livre',
+    etat: 'bon',
+    prix: '5',
+    description: '',
+  });
   expect([sale.status, sale.headers.location]).toEqual([303, '/login']);
   const login = await aAfter.get('/login');
   expect(textOf(login.text)).toContain('Votre session n’est plus valide (compte introuvable) : veuillez vous reconnecter.');
@@ -129,7 +135,7 @@ test("after a restore that reuses A's row id for B, A's old session never acts a
   expect(count(dash.topConnectors)).toBe(1); // B's own login only
 
   // B works normally.
-  const own = await b.post('/services/vente', { titre: 'Le mien', categorie: 'livre', prix: '5', description: '' });
+  const own = await b.post('/services/vente', { titre: 'Le mien', categorie: 'livre', etat: 'bon', prix: '5', description: '' });
   expect([own.status, own.headers.location]).toEqual([303, '/services']);
   const mine = await gw.clients.market.listListings({
     filter: { sellerId: rowB.publicId, excludeSellerId: '', category: 0, status: 0 },

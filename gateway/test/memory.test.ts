@@ -144,7 +144,7 @@ test('3,000 refused calls of one user add a constant number of keys; the statist
     const achat = i % 30 === 0;
     const form: Record<string, string> = achat
       ? { article_id: `${910_000_000 + i}` }
-      : { titre: `Objet ${i}`, categorie: 'livre', prix: '1', description: '' };
+      : { titre: `Objet ${i}`, categorie: 'livre', etat: 'bon', prix: '1', description: '' };
     const res = await fetch(`${baseUrl(gw)}/services/${achat ? 'achat' : 'vente'}`, {
       method: 'POST',
       redirect: 'manual',
@@ -222,7 +222,13 @@ test('a full statistics Redis: logins, Vente and Achat work; the losses are coun
   const g = await sys.gateway({}, { STATS_ADDR: `127.0.0.1:${stats.port}` });
   await r.fill();
   const seller = await loggedIn(g, 'Vendeur');
-  const sold = await seller.c.post('/services/vente', { titre: 'Statistiques pleines', categorie: 'livre', prix: '3', description: '' });
+  const sold = await seller.c.post('/services/vente', {
+    titre: 'Statistiques pleines',
+    categorie: 'livre',
+    etat: 'bon',
+    prix: '3',
+    description: '',
+  });
   expect(sold.status).toBe(303);
   expect(textOf((await seller.c.get('/services')).text)).toContain('Votre article « Statistiques pleines » est en vente');
   const [item] = (await seller.c.get('/services', 'application/json')).body.mesArticles as { id: string }[];
@@ -240,7 +246,13 @@ test('a full session Redis: logged-in users keep acting (the limiter too); only 
   const seller = await loggedIn(g, 'Connectée');
   const buyer = await loggedIn(g, 'Connecté');
   await r.fill();
-  const sold = await seller.c.post('/services/vente', { titre: 'Sessions pleines', categorie: 'livre', prix: '4', description: '' });
+  const sold = await seller.c.post('/services/vente', {
+    titre: 'Sessions pleines',
+    categorie: 'livre',
+    etat: 'bon',
+    prix: '4',
+    description: '',
+  });
   expect(sold.status).toBe(303);
   expect(sold.headers.ratelimit).toMatch(/^"service";r=9;/);
   const page = await seller.c.get('/services');

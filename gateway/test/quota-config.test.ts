@@ -33,11 +33,15 @@ test('LIMITER_FAIL_MODE=open and no `service` policy: a Vente or an Achat is ref
   expect((await c.login(email, PASSWORD)).status).toBe(303);
   await c.get('/services'); // the page's CSRF token
 
-  const page = await c.post('/services/vente', { titre: 'Jamais en vente', categorie: 'livre', prix: '5', description: '' });
+  const page = await c.post('/services/vente', { titre: 'Jamais en vente', categorie: 'livre', etat: 'bon', prix: '5', description: '' });
   expect(page.status).toBe(503);
   expect(textOf(page.text)).toContain('problème de configuration');
   for (let i = 0; i < 3; i++) {
-    const json = await c.post('/services/vente', { titre: `Essai ${i}`, categorie: 'livre', prix: '5' }, { accept: 'application/json' });
+    const json = await c.post(
+      '/services/vente',
+      { titre: `Essai ${i}`, categorie: 'livre', etat: 'bon', prix: '5' },
+      { accept: 'application/json' },
+    );
     expect(json.status).toBe(503);
     expect(json.body).toMatchObject({ error: 'indisponible', dependency: 'limiter' });
     expect(json.headers.ratelimit).toBeUndefined();

@@ -33,7 +33,7 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
   expect((await c.login(email, 'correct-horse-battery')).status).toBe(303);
   await c.get('/services');
   exporter.reset();
-  const res = await c.post('/services/vente', { titre: 'Livre tracé', categorie: 'livre', prix: '9', description: '' });
+  const res = await c.post('/services/vente', { titre: 'Livre tracé', categorie: 'livre', etat: 'bon', prix: '9', description: '' });
   expect(res.status).toBe(303);
   const requestId = res.headers['x-request-id'] as string;
 

@@ -1,6 +1,6 @@
 export { PrismaClient, Prisma } from './generated/prisma/client';
 export type { User, Listing } from './generated/prisma/client';
-export { Role, Category, ListingStatus } from './generated/prisma/enums';
+export { Role, Category, ListingCondition, ListingStatus } from './generated/prisma/enums';
 export type { Pool as DriverPool } from 'mariadb';
 export { createDriverPool, createPrismaClient, isDatabaseUnavailable, type PrismaClientOptions } from './client';
 export { applyMigrations, ensureDatabase, readMigrations, MigrationError, MIGRATIONS_DIR } from './migrate';

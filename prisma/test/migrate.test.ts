@@ -164,11 +164,14 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     'created_at',
     'vendu_at',
     'cle_idempotence',
+    'etat',
+    'photos',
   ]);
   const col = (t: string, c: string) => cols.find((x) => x.TABLE_NAME === t && x.COLUMN_NAME === c)!;
   expect(col('articles', 'statut').COLUMN_TYPE).toBe("enum('disponible','vendu')");
   expect(col('articles', 'acheteur_id').IS_NULLABLE).toBe('YES');
   expect(col('articles', 'vendu_at').IS_NULLABLE).toBe('YES');
+  expect(col('articles', 'etat').COLUMN_TYPE).toBe("enum('neuf','tres_bon_etat','bon_etat','etat_correct')");
   const unique = await query<{ INDEX_NAME: string; NON_UNIQUE: number | bigint }>(
     db.url,
     "SELECT INDEX_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'utilisateurs' AND COLUMN_NAME = 'email'",

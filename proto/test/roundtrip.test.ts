@@ -33,6 +33,8 @@ const listing: market.Listing = {
   buyerId: '43',
   createdAt: at,
   soldAt: new Date(at.getTime() + 60_000),
+  condition: market.Condition.CONDITION_VERY_GOOD,
+  photos: ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'],
 };
 const decision: limiter.Decision = {
   allowed: false,
@@ -64,6 +66,8 @@ test('market messages keep every field', () => {
     priceCents: 999,
     description: 'x',
     idempotencyKey: 'form-1',
+    condition: market.Condition.CONDITION_FAIR,
+    photos: ['0123456789abcdef0123456789abcdef'],
   });
   roundTrip(market.CreateListingResponse, { listing, replayed: true });
   roundTrip(market.FindSaleRequest, { sellerId: '42', idempotencyKey: 'form-1' });

@@ -7,6 +7,27 @@ export const CATEGORIES = [
   { value: 'autre', label: 'Autre', proto: market.Category.CATEGORY_OTHER },
 ] as const;
 
+export const CONDITIONS = [
+  { value: 'neuf', label: 'Neuf', proto: market.Condition.CONDITION_NEW },
+  { value: 'tres_bon', label: 'Très bon état', proto: market.Condition.CONDITION_VERY_GOOD },
+  { value: 'bon', label: 'Bon état', proto: market.Condition.CONDITION_GOOD },
+  { value: 'correct', label: 'État correct', proto: market.Condition.CONDITION_FAIR },
+] as const;
+
+export function conditionFromWord(word: string): market.Condition | undefined {
+  return CONDITIONS.find((c) => c.value === word)?.proto;
+}
+
+/** The form word of a condition; '' for none (a listing older than conditions). */
+export function conditionWord(c: market.Condition): string {
+  return CONDITIONS.find((x) => x.proto === c)?.value ?? '';
+}
+
+/** « Très bon état »…; '' for none. */
+export function conditionLabel(c: market.Condition): string {
+  return CONDITIONS.find((x) => x.proto === c)?.label ?? '';
+}
+
 export type CategoryWord = (typeof CATEGORIES)[number]['value'];
 
 export function categoryFromWord(word: string): market.Category | undefined {
@@ -26,6 +47,9 @@ export interface ListingView {
   title: string;
   category: string;
   categoryLabel: string;
+  /** '' when the listing predates conditions. */
+  condition: string;
+  conditionLabel: string;
   priceCents: number;
   description: string;
   sold: boolean;
@@ -33,6 +57,8 @@ export interface ListingView {
   sellerName: string;
   createdAt: Date | undefined;
   soldAt: Date | undefined;
+  /** Photo names: /photos/<name>-l.webp (large) and -t.webp (thumbnail). */
+  photos: string[];
 }
 
 export function listingView(l: market.Listing, names: Map<string, string>): ListingView {
@@ -41,6 +67,8 @@ export function listingView(l: market.Listing, names: Map<string, string>): List
     title: l.title,
     category: categoryWord(l.category),
     categoryLabel: categoryLabel(l.category),
+    condition: conditionWord(l.condition),
+    conditionLabel: conditionLabel(l.condition),
     priceCents: l.priceCents,
     description: l.description,
     sold: l.status === market.ListingStatus.LISTING_STATUS_SOLD,
@@ -48,6 +76,7 @@ export function listingView(l: market.Listing, names: Map<string, string>): List
     sellerName: names.get(l.sellerId) ?? '',
     createdAt: l.createdAt,
     soldAt: l.soldAt,
+    photos: l.photos,
   };
 }
 
@@ -57,6 +86,7 @@ export function listingJson(l: market.Listing) {
     id: l.id,
     titre: l.title,
     categorie: categoryWord(l.category),
+    etat: conditionWord(l.condition) || null,
     prixCentimes: l.priceCents,
     description: l.description,
     statut: l.status === market.ListingStatus.LISTING_STATUS_SOLD ? 'vendu' : 'disponible',
@@ -64,5 +94,6 @@ export function listingJson(l: market.Listing) {
     acheteurId: l.buyerId || undefined,
     creeLe: l.createdAt?.toISOString(),
     venduLe: l.soldAt?.toISOString(),
+    photos: l.photos.map((p) => ({ grande: `/photos/${p}-l.webp`, vignette: `/photos/${p}-t.webp` })),
   };
 }

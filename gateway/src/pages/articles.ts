@@ -8,7 +8,7 @@ import type { Wiring } from '../deps';
 import { formatEuros, parseEuros } from '../lib/format';
 import { queryParam } from '../lib/forms';
 import { callOpts, describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
-import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
+import { CATEGORIES, categoryFromWord, CONDITIONS, conditionFromWord, listingJson, listingView } from '../lib/market-view';
 import { HttpProblem } from '../lib/problem';
 import { sellerNames } from './services';
 
@@ -27,6 +27,7 @@ export const SORTS = [
 export interface SearchForm {
   q: string;
   categorie: string;
+  etat: string;
   prix_min: string;
   prix_max: string;
   tri: string;
@@ -36,6 +37,7 @@ function readForm(ctx: Ctx): SearchForm {
   return {
     q: queryParam(ctx, 'q').slice(0, 2 * QUERY_MAX),
     categorie: queryParam(ctx, 'categorie').trim().toLowerCase().slice(0, 32),
+    etat: queryParam(ctx, 'etat').trim().toLowerCase().slice(0, 32),
     prix_min: queryParam(ctx, 'prix_min').trim().slice(0, 32),
     prix_max: queryParam(ctx, 'prix_max').trim().slice(0, 32),
     tri: queryParam(ctx, 'tri').trim().slice(0, 32),
@@ -60,12 +62,25 @@ function parsePage(raw: string): number | null {
 /** The search page's data; a parameter the gateway cannot read → 400 on the search page itself. */
 export async function searchPage(w: Wiring, ctx: Ctx) {
   const form = readForm(ctx);
-  const base = { form, categories: CATEGORIES, sorts: SORTS, results: [], total: 0, page: 1, pages: 0, searched: false, query: '' };
+  const base = {
+    form,
+    categories: CATEGORIES,
+    conditions: CONDITIONS,
+    sorts: SORTS,
+    results: [],
+    total: 0,
+    page: 1,
+    pages: 0,
+    searched: false,
+    query: '',
+  };
   const refuse = (code: string, message: string) =>
     new HttpProblem(400, code, message, { title: 'Recherche', view: { name: 'articles.njk', data: base } });
 
   const category = form.categorie === '' ? market.Category.CATEGORY_UNSPECIFIED : categoryFromWord(form.categorie);
   if (category === undefined) throw refuse('categorie_invalide', 'Catégorie inconnue : choisissez livre, DVD ou autre.');
+  const condition = form.etat === '' ? market.Condition.CONDITION_UNSPECIFIED : conditionFromWord(form.etat);
+  if (condition === undefined) throw refuse('etat_invalide', 'État inconnu : choisissez neuf, très bon état, bon état ou état correct.');
   const min = form.prix_min === '' ? 0 : parseEuros(form.prix_min);
   if (min === null) throw refuse('prix_invalide', 'Prix minimum : indiquez un montant en euros, par exemple 5 ou 12,50.');
   const max = form.prix_max === '' ? 0 : parseEuros(form.prix_max);
@@ -78,7 +93,7 @@ export async function searchPage(w: Wiring, ctx: Ctx) {
   let res: market.SearchListingsResponse;
   try {
     res = await w.clients.market.searchListings(
-      { query: form.q, category, minPriceCents: min, maxPriceCents: max, sort, page, pageSize: SEARCH_PAGE_SIZE },
+      { query: form.q, category, condition, minPriceCents: min, maxPriceCents: max, sort, page, pageSize: SEARCH_PAGE_SIZE },
       callOpts(ctx),
     );
   } catch (err) {
@@ -102,7 +117,7 @@ export async function searchPage(w: Wiring, ctx: Ctx) {
     pages,
     prev: res.page > 1 ? link(res.page - 1) : '',
     next: res.page < pages ? link(res.page + 1) : '',
-    searched: form.q !== '' || form.categorie !== '' || form.prix_min !== '' || form.prix_max !== '',
+    searched: form.q !== '' || form.categorie !== '' || form.etat !== '' || form.prix_min !== '' || form.prix_max !== '',
     raw: res,
   };
 }
@@ -125,6 +140,7 @@ export async function latestItems(w: Wiring, ctx: Ctx) {
       {
         query: '',
         category: market.Category.CATEGORY_UNSPECIFIED,
+        condition: market.Condition.CONDITION_UNSPECIFIED,
         minPriceCents: 0,
         maxPriceCents: 0,
         sort: market.SearchSort.SEARCH_SORT_NEWEST,

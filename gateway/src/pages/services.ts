@@ -7,7 +7,7 @@ import type { Wiring } from '../deps';
 import { queryParam } from '../lib/forms';
 import { callOpts, callService, grpcCode, Status } from '../lib/grpc';
 import { POLICY, quotaLine } from '../lib/limits';
-import { CATEGORIES, categoryFromWord, listingJson, listingView } from '../lib/market-view';
+import { CATEGORIES, categoryFromWord, CONDITIONS, listingJson, listingView } from '../lib/market-view';
 import type { SessionUser } from '../lib/session';
 import type { View } from '../lib/views';
 import { contactOf, knownUsers } from './purchases';
@@ -18,6 +18,8 @@ const MY_LISTINGS = 50;
 export interface VenteForm {
   titre: string;
   categorie: string;
+  /** The condition's form word (neuf, tres_bon, bon, correct); '' until chosen. */
+  etat: string;
   prix: string;
   description: string;
   /** The form's idempotency key (hidden field `cle`): one per sale form shown. */
@@ -25,7 +27,7 @@ export interface VenteForm {
 }
 
 /** A blank sale form with a key of its own, so sending it twice makes one listing. */
-const emptyForm = (): VenteForm => ({ titre: '', categorie: 'livre', prix: '', description: '', cle: randomUUID() });
+const emptyForm = (): VenteForm => ({ titre: '', categorie: 'livre', etat: '', prix: '', description: '', cle: randomUUID() });
 
 /** "Prénom N." of each seller, best effort (the page shows no name when auth cannot answer). */
 export async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
@@ -83,6 +85,7 @@ export async function servicesPage(w: Wiring, ctx: Ctx, user: SessionUser, form:
   return {
     quota: quotaLine(decision, w.config.DISPLAY_TIME_ZONE),
     categories: CATEGORIES,
+    conditions: CONDITIONS,
     categorie: categoryFromWord(categorie) ? categorie : '',
     others: theirs.listings.map((l) => listingView(l, names)),
     nextPage: theirs.nextPageToken,

@@ -3,20 +3,52 @@
 // id), or one holding a character market refuses in every listing, is refused before counting.
 import { Router } from '@koa/router';
 import { market as mk, stats } from '@etu/proto';
-import type { GatewayState } from '../context';
+import type { GatewayState, Uploads } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
 import { field, fieldOfMessage, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
-import { CATEGORIES, categoryFromWord, listingJson } from '../lib/market-view';
-import { callOpts, isUnavailable } from '../lib/grpc';
+import { CATEGORIES, categoryFromWord, CONDITIONS, conditionFromWord, listingJson } from '../lib/market-view';
+import { callOpts, grpcCode, isUnavailable, Status } from '../lib/grpc';
+import { PhotoRefused, PHOTOS_MAX, processPhoto, type ProcessedPhoto } from '@etu/common/photos';
 import { HttpProblem } from '../lib/problem';
 import { flash, requireUser, seeOther } from '../lib/views';
 import { purchasesJson, purchasesPage, saleMail } from '../pages/purchases';
 import { servicesJson, servicesPage, servicesPageView, type VenteForm } from '../pages/services';
 
 /** The sale form's labels, as the market's messages start, and their fields. */
-export const VENTE_LABELS = { Titre: 'titre', Description: 'description', Prix: 'prix', Catégorie: 'categorie' } as const;
+export const VENTE_LABELS = { Titre: 'titre', Description: 'description', Prix: 'prix', Catégorie: 'categorie', État: 'etat' } as const;
+
+/** The form's files, checked and re-encoded (@etu/common/photos); PhotoRefused names the first bad one. */
+async function readPhotos(uploads: Uploads | undefined): Promise<ProcessedPhoto[]> {
+  if (!uploads) return [];
+  if (uploads.tooMany) throw new PhotoRefused(`Au plus ${PHOTOS_MAX} photos par article : choisissez-en ${PHOTOS_MAX} au maximum.`);
+  const out: ProcessedPhoto[] = [];
+  for (const [i, f] of uploads.files.entries()) {
+    const label = uploads.files.length > 1 ? `La photo n° ${i + 1}` : 'La photo';
+    if (f.truncated) throw new PhotoRefused(`${label} dépasse 5 Mo.`);
+    const p = await processPhoto(f.bytes, label);
+    // The same picture chosen twice is one photo.
+    if (!out.some((o) => o.name === p.name)) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Stores the photos' files, then runs `create` with their names. When the market refuses the
+ * sale, the files this call wrote are removed again (a shared file stays); when the outcome is
+ * unknown (the market unreachable, a deadline), they stay: the sale may have been made.
+ */
+async function withStoredPhotos<T>(w: Wiring, photos: ProcessedPhoto[], create: (names: string[]) => Promise<T>): Promise<T> {
+  const created = await w.photos.save(photos);
+  try {
+    return await create(photos.map((p) => p.name));
+  } catch (err) {
+    const refused: (number | undefined)[] = [Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.NOT_FOUND, Status.ALREADY_EXISTS];
+    if (refused.includes(grpcCode(err))) await w.photos.remove(created);
+    throw err;
+  }
+}
 
 export function servicesRouter(w: Wiring): Router<GatewayState> {
   const router = new Router<GatewayState>();
@@ -42,27 +74,41 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     const form: VenteForm = {
       titre: field(ctx, 'titre'),
       categorie: field(ctx, 'categorie').trim().toLowerCase(),
+      etat: field(ctx, 'etat').trim().toLowerCase().slice(0, 32),
       prix: field(ctx, 'prix').trim(),
       description: field(ctx, 'description'),
       cle: idempotencyKey(ctx, 'cle'),
     };
     const category = categoryFromWord(form.categorie);
+    const condition = conditionFromWord(form.etat);
     const priceCents = parseEuros(form.prix);
     // market refuses the same characters; the gateway says so before a call is counted.
     const hidden = hiddenCharacterMistake([
       [form.titre, 'Titre', 'le titre'],
       [form.description, 'Description', 'la description'],
     ]);
-    if (category === undefined || priceCents === null || hidden) {
+    if (category === undefined || condition === undefined || priceCents === null || hidden) {
       const [code, message, name] =
         category === undefined
           ? ['categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.', 'categorie']
-          : priceCents === null
-            ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.', 'prix']
-            : ['champ_invalide', hidden!, undefined];
+          : condition === undefined
+            ? ['etat_invalide', "Indiquez l'état de l'article : neuf, très bon état, bon état ou état correct.", 'etat']
+            : priceCents === null
+              ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.', 'prix']
+              : ['champ_invalide', hidden!, undefined];
       const fields = name ? { [name]: message } : fieldOfMessage(message, VENTE_LABELS);
       const view = await servicesPageView(w, ctx, user, form);
       throw new HttpProblem(400, code, message, { title: 'Vente', view, fields });
+    }
+    // The photos are checked and re-encoded before the quota is asked: a refused file costs no call.
+    let photos: ProcessedPhoto[];
+    try {
+      photos = await readPhotos(ctx.state.uploads);
+    } catch (err) {
+      if (!(err instanceof PhotoRefused)) throw err;
+      const view = await servicesPageView(w, ctx, user, form);
+      const fields = { photos: `${err.message} Choisissez à nouveau vos photos : le reste du formulaire est conservé.` };
+      throw new HttpProblem(400, 'photo_invalide', err.message, { title: 'Vente', view, fields });
     }
     // The form (or the Idempotency-Key header) names this sale: sent again, it is answered with
     // the listing it created, uncounted.
@@ -72,9 +118,20 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       user,
       stats.ServiceKind.SERVICE_KIND_VENTE,
       () =>
-        market.createListing(
-          { sellerId: user.id, title: form.titre, category, priceCents, description: form.description, idempotencyKey: form.cle },
-          callOpts(ctx),
+        withStoredPhotos(w, photos, (names) =>
+          market.createListing(
+            {
+              sellerId: user.id,
+              title: form.titre,
+              category,
+              condition,
+              priceCents,
+              description: form.description,
+              idempotencyKey: form.cle,
+              photos: names,
+            },
+            callOpts(ctx),
+          ),
         ),
       () => servicesPageView(w, ctx, user, form),
       form.cle
@@ -84,7 +141,10 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
           }
         : undefined,
       // A quota refusal shows the sale form alone, as filled in: no market call for a refusal.
-      { labels: VENTE_LABELS, keepForm: () => Promise.resolve({ name: 'vente-refusee.njk', data: { form, categories: CATEGORIES } }) },
+      {
+        labels: VENTE_LABELS,
+        keepForm: () => Promise.resolve({ name: 'vente-refusee.njk', data: { form, categories: CATEGORIES, conditions: CONDITIONS } }),
+      },
     );
     ctx.state.log.info(
       { userId: user.id, listingId: listing?.id, replayed },

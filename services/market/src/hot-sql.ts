@@ -12,6 +12,10 @@ export interface NewRow {
   priceCents: number;
   description: string;
   idempotencyKey: string | null;
+  /** `etat`: the ENUM value (neuf, tres_bon_etat, …). */
+  condition: string;
+  /** `photos`: the names joined by one space ('' = none). */
+  photos: string;
 }
 
 /** MariaDB's duplicate key error (the (seller, idempotency key) unique index). */
@@ -36,9 +40,9 @@ export function driverHotSql(pool: DriverPool): HotSql {
   return {
     async insertListing(seller, r, createdAt) {
       const res = await pool.execute<OkPacket>(
-        'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, statut, created_at, cle_idempotence) ' +
-          "SELECT u.id, ?, ?, ?, ?, 'disponible', ?, ? FROM utilisateurs u WHERE u.public_id = ? AND u.supprime_at IS NULL",
-        [r.title, r.category, r.priceCents, r.description, createdAt, r.idempotencyKey, seller],
+        'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, etat, photos, statut, created_at, cle_idempotence) ' +
+          "SELECT u.id, ?, ?, ?, ?, ?, ?, 'disponible', ?, ? FROM utilisateurs u WHERE u.public_id = ? AND u.supprime_at IS NULL",
+        [r.title, r.category, r.priceCents, r.description, r.condition, r.photos, createdAt, r.idempotencyKey, seller],
       );
       return res.affectedRows === 1 ? Number(res.insertId) : undefined;
     },

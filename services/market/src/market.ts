@@ -9,6 +9,7 @@ import { isDuplicateKey, type HotSql } from './hot-sql';
 import { countSql, pageSql, parseSearch } from './search';
 import {
   categoryFromDb,
+  conditionFromDb,
   parseCategoryFilter,
   parseId,
   parseIdempotencyKey,
@@ -17,6 +18,7 @@ import {
   type NewListing,
   parseStatusFilter,
   parseUserId,
+  photosFromDb,
   statusFromDb,
 } from './rules';
 
@@ -58,6 +60,8 @@ export function toProto(r: Row): market.Listing {
     buyerId: r.buyer?.publicId ?? '',
     createdAt: r.createdAt,
     soldAt: r.soldAt ?? undefined,
+    condition: conditionFromDb(r.condition),
+    photos: photosFromDb(r.photos),
   };
 }
 

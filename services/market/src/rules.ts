@@ -3,7 +3,7 @@
 // the gateway may show as is. Lengths count Unicode code points, as MariaDB's VARCHAR(120) in
 // utf8mb4 does, so "120 characters" means the same thing here and in the column.
 import { codePoints, invisibleCharacter, invisibleReason, InvalidArgument } from '@etu/common';
-import { Category as DbCategory, ListingStatus as DbStatus } from '@etu/db';
+import { Category as DbCategory, ListingCondition as DbCondition, ListingStatus as DbStatus } from '@etu/db';
 import { market } from '@etu/proto';
 
 export const TITLE_MAX = 120;
@@ -111,6 +111,31 @@ export function parseStatusFilter(s: market.ListingStatus): DbStatus | undefined
   return db;
 }
 
+const CONDITION_TO_DB: Partial<Record<number, DbCondition>> = {
+  [market.Condition.CONDITION_NEW]: DbCondition.neuf,
+  [market.Condition.CONDITION_VERY_GOOD]: DbCondition.tres_bon_etat,
+  [market.Condition.CONDITION_GOOD]: DbCondition.bon_etat,
+  [market.Condition.CONDITION_FAIR]: DbCondition.etat_correct,
+};
+const CONDITION_FROM_DB: Record<DbCondition, market.Condition> = {
+  neuf: market.Condition.CONDITION_NEW,
+  tres_bon_etat: market.Condition.CONDITION_VERY_GOOD,
+  bon_etat: market.Condition.CONDITION_GOOD,
+  etat_correct: market.Condition.CONDITION_FAIR,
+};
+
+/** NEW, VERY_GOOD, GOOD or FAIR; UNSPECIFIED (not given) and unknown numbers are refused. */
+export function parseCondition(c: market.Condition, field = 'condition'): DbCondition {
+  const db = CONDITION_TO_DB[c];
+  if (!db) throw new InvalidArgument(field, "indiquez l'état : neuf, très bon état, bon état ou état correct.");
+  return db;
+}
+
+/** A listing's condition; UNSPECIFIED for a listing older than conditions (NULL). */
+export function conditionFromDb(c: DbCondition | null): market.Condition {
+  return c === null ? market.Condition.CONDITION_UNSPECIFIED : CONDITION_FROM_DB[c];
+}
+
 export function categoryFromDb(c: DbCategory): market.Category {
   return CATEGORY_FROM_DB[c];
 }
@@ -157,6 +182,25 @@ export interface NewListing {
   priceCents: number;
   description: string;
   idempotencyKey: string | null;
+  condition: DbCondition;
+  /** Photo names joined by one space ('' = none), as the column holds them. */
+  photos: string;
+}
+
+export const PHOTOS_MAX = 3;
+const PHOTO_NAME = /^[0-9a-f]{32}$/;
+
+/** At most 3 distinct names of 32 lower-case hex digits; joined by one space for the column. */
+export function parsePhotos(names: readonly string[]): string {
+  if (names.length > PHOTOS_MAX) throw new InvalidArgument('photos', `un article a au plus ${PHOTOS_MAX} photos.`);
+  if (names.some((n) => !PHOTO_NAME.test(n))) throw new InvalidArgument('photos', 'nom de photo invalide.');
+  if (new Set(names).size !== names.length) throw new InvalidArgument('photos', 'la même photo est donnée deux fois.');
+  return names.join(' ');
+}
+
+/** The photo names of a row's column. */
+export function photosFromDb(column: string): string[] {
+  return column === '' ? [] : column.split(' ');
 }
 
 /** Checks every field of a CreateListing request, in proto field order; the first broken rule wins. */
@@ -168,5 +212,7 @@ export function parseNewListing(req: market.CreateListingRequest): NewListing {
     priceCents: parsePrice(req.priceCents),
     description: parseDescription(req.description),
     idempotencyKey: parseIdempotencyKey(req.idempotencyKey),
+    condition: parseCondition(req.condition),
+    photos: parsePhotos(req.photos),
   };
 }

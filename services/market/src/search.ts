@@ -8,9 +8,9 @@
 // « en »): such a word is matched with LIKE '%mot%' instead (same collation, so also case- and
 // accent-insensitive), which scans the rows the other conditions leave.
 import { codePoints, InvalidArgument } from '@etu/common';
-import { Category as DbCategory, ListingStatus as DbStatus, Prisma } from '@etu/db';
+import { Category as DbCategory, ListingCondition as DbCondition, ListingStatus as DbStatus, Prisma } from '@etu/db';
 import { market } from '@etu/proto';
-import { parseCategory, PRICE_MAX_CENTS } from './rules';
+import { parseCategory, parseCondition, PRICE_MAX_CENTS } from './rules';
 
 export const QUERY_MAX = 100;
 export const QUERY_WORDS_MAX = 8;
@@ -36,6 +36,7 @@ export interface SearchParams {
   /** Words matched with LIKE (too short for the index, or stopwords). */
   scannedWords: string[];
   category: DbCategory | undefined;
+  condition: DbCondition | undefined;
   minCents: number | undefined;
   maxCents: number | undefined;
   order: SearchOrder;
@@ -85,10 +86,12 @@ export function parseSearch(req: market.SearchListingsRequest): SearchParams {
   if (!Number.isInteger(req.pageSize) || req.pageSize < 0 || req.pageSize > SEARCH_PAGE_SIZE_MAX) {
     throw new InvalidArgument('page_size', `la taille de page doit être comprise entre 1 et ${SEARCH_PAGE_SIZE_MAX}.`);
   }
+  const condition = req.condition === market.Condition.CONDITION_UNSPECIFIED ? undefined : parseCondition(req.condition);
   return {
     indexedWords: indexed,
     scannedWords: words.filter((w) => !indexed.includes(w)),
     category,
+    condition,
     minCents,
     maxCents,
     order,
@@ -114,6 +117,7 @@ const ORDER_SQL: Record<SearchOrder, Prisma.Sql> = {
 function whereSql(p: SearchParams): Prisma.Sql {
   const conds: Prisma.Sql[] = [Prisma.sql`a.statut = ${DbStatus.disponible}`];
   if (p.category) conds.push(Prisma.sql`a.categorie = ${p.category}`);
+  if (p.condition) conds.push(Prisma.sql`a.etat = ${p.condition}`);
   if (p.minCents !== undefined) conds.push(Prisma.sql`a.prix_centimes >= ${p.minCents}`);
   if (p.maxCents !== undefined) conds.push(Prisma.sql`a.prix_centimes <= ${p.maxCents}`);
   if (p.indexedWords.length > 0) {

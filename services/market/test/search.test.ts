@@ -1,6 +1,6 @@
 // SearchListings against a real MariaDB (the migrated schema, FULLTEXT index included): words
 // in titles and descriptions whatever their case and accents, short words and stopwords, the
-// category and price filters, the three orders, numbered pages with the total, sold listings
+// category, condition and price filters, the three orders, numbered pages with the total, sold listings
 // left out, and every bad parameter refused as INVALID_ARGUMENT with a French reason.
 import { status } from '@grpc/grpc-js';
 import { market } from '@etu/proto';
@@ -12,11 +12,13 @@ let buyer: string;
 const ids: Record<string, string> = {};
 
 const { CATEGORY_BOOK: BOOK, CATEGORY_DVD: DVD, CATEGORY_OTHER: OTHER } = market.Category;
+const { CONDITION_NEW: NEW, CONDITION_GOOD: GOOD, CONDITION_FAIR: FAIR } = market.Condition;
 
 function search(over: Partial<market.SearchListingsRequest> = {}) {
   return h.client.call.searchListings({
     query: '',
     category: 0,
+    condition: 0,
     minPriceCents: 0,
     maxPriceCents: 0,
     sort: 0,
@@ -31,17 +33,17 @@ const titles = (r: market.SearchListingsResponse) => r.listings.map((l) => l.tit
 beforeAll(async () => {
   h = await startHarness();
   [seller, buyer] = (await h.users(2)) as [string, string];
-  const items: [string, string, market.Category, number, string][] = [
-    ['evo', 'Evolution des espèces – Darwin', BOOK, 900, 'Poche, bon état.'],
+  const items: [string, string, market.Category, number, string, market.Condition?][] = [
+    ['evo', 'Evolution des espèces – Darwin', BOOK, 900, 'Poche, bon état.', NEW],
     ['theorie', 'La théorie de l’ÉVOLUTION', BOOK, 2500, 'Manuel de biologie L2.'],
-    ['prince', 'Le Petit Prince', BOOK, 350, 'Saint-Exupéry, édition Folio.'],
+    ['prince', 'Le Petit Prince', BOOK, 350, 'Saint-Exupéry, édition Folio.', FAIR],
     ['haine', 'La Haine (DVD)', DVD, 600, 'Film de Kassovitz, version restaurée.'],
     ['casio', 'Calculatrice Casio Graph 35+E', OTHER, 4000, 'Mode examen, avec câble.'],
     ['lampe', 'Lampe de bureau', OTHER, 1200, 'Ampoule LED, très peu servie.'],
-    ['vendu', 'Évolution humaine (vendu)', BOOK, 800, 'Déjà parti.'],
+    ['vendu', 'Évolution humaine (vendu)', BOOK, 800, 'Déjà parti.', NEW],
   ];
-  for (const [key, title, category, priceCents, description] of items) {
-    const res = await h.client.call.createListing(listing(seller, { title, category, priceCents, description }));
+  for (const [key, title, category, priceCents, description, condition = GOOD] of items) {
+    const res = await h.client.call.createListing(listing(seller, { title, category, priceCents, description, condition }));
     ids[key] = res.listing!.id;
   }
   await h.client.call.purchase({ listingId: ids.vendu!, buyerId: buyer });
@@ -79,6 +81,18 @@ test('category and price range filter; bounds are inclusive', async () => {
   const r = await search({ minPriceCents: 600, maxPriceCents: 1200, sort: market.SearchSort.SEARCH_SORT_PRICE_ASC });
   expect(titles(r)).toEqual(['La Haine (DVD)', 'Evolution des espèces – Darwin', 'Lampe de bureau']);
   expect(titles(await search({ category: BOOK, maxPriceCents: 1000, query: 'évolution' }))).toEqual(['Evolution des espèces – Darwin']);
+});
+
+test('condition filter: only that condition, with the words and the category; an unknown one is refused', async () => {
+  expect(titles(await search({ condition: NEW }))).toEqual(['Evolution des espèces – Darwin']);
+  expect(titles(await search({ condition: FAIR, category: BOOK }))).toEqual(['Le Petit Prince']);
+  expect((await search({ condition: GOOD, query: 'évolution' })).totalCount).toBe(1);
+  expect((await search({ condition: GOOD })).listings.every((l) => l.condition === GOOD)).toBe(true);
+  const err = await grpcError(search({ condition: 9 as market.Condition }));
+  expect({ code: err.code, details: err.details }).toEqual({
+    code: status.INVALID_ARGUMENT,
+    details: expect.stringMatching(/^condition: /),
+  });
 });
 
 test('sorts: newest first by default, price ascending and descending', async () => {

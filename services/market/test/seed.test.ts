@@ -1,9 +1,11 @@
 // The demo seed: three dozen valid listings dealt to the STUDENT accounts, none to admins,
-// idempotent, tolerant of a stale accounts file.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// idempotent, tolerant of a stale accounts file; with a photo folder, a picture for each.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PhotoStore } from '@etu/common/photos';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
+import sharp from 'sharp';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
 import { DEMO_LISTINGS, readDemoAccounts, seedDemoListings, type DemoSeller } from '../src/demo';
 import { Market } from '../src/market';
@@ -34,8 +36,32 @@ afterAll(async () => {
 test('the demo listings follow every rule, books and DVDs among them', () => {
   expect(DEMO_LISTINGS.length).toBeGreaterThanOrEqual(36);
   for (const l of DEMO_LISTINGS)
-    expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '' })).not.toThrow();
+    expect(() => parseNewListing({ ...l, sellerId: '00000000-0000-4000-8000-000000000000', idempotencyKey: '', photos: [] })).not.toThrow();
   expect(new Set(DEMO_LISTINGS.map((l) => l.category)).size).toBe(3);
+  // Every condition appears, so the search's condition filter finds something for each.
+  expect(new Set(DEMO_LISTINGS.map((l) => l.condition)).size).toBe(4);
+});
+
+test('with a photo folder, each new listing gets a picture drawn for it, stored as an upload would be', async () => {
+  const tdb2 = await createTestDatabase();
+  const db2 = createPrismaClient(tdb2.url, { connectionLimit: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'etu-seed-photos-'));
+  try {
+    const seller = (await db2.user.create({ data: { lastName: 'Demo', firstName: 'P', email: 'p@etu.test', passwordHash: 'x' } })).publicId;
+    const r = await seedDemoListings(new Market(db2), db2, [{ id: seller, email: 'p@etu.test', role: 'STUDENT' }], new PhotoStore(dir));
+    expect(r.created).toBe(DEMO_LISTINGS.length);
+    const rows = await db2.listing.findMany();
+    expect(rows.every((l) => /^[0-9a-f]{32}$/.test(l.photos))).toBe(true);
+    expect(new Set(rows.map((l) => l.photos)).size).toBe(rows.length);
+    const files = readdirSync(dir);
+    for (const l of rows) expect(files).toEqual(expect.arrayContaining([`${l.photos}-l.webp`, `${l.photos}-t.webp`]));
+    const meta = await sharp(join(dir, `${rows[0]!.photos}-l.webp`)).metadata();
+    expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({ format: 'webp', width: 1200, height: 900 });
+  } finally {
+    await db2.$disconnect();
+    await tdb2.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('deals the listings to the students only, and adds nothing the second time', async () => {
