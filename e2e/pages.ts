@@ -138,6 +138,18 @@ export const SITE_PAGES: SitePage[] = [
     shows: 'Titre : le titre contient',
   },
   {
+    name: 'vente-photo-erreur',
+    viewer: 'etudiant',
+    status: 400,
+    open: async (page, site) => {
+      // A text file disguised as a JPEG: refused beside the file input, before any quota call.
+      await page.goto(`${site.url}/services`);
+      await page.setInputFiles('#photos', [{ name: 'lampe.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('ceci est un texte') }]);
+      return submit(page, 'form[action="/services/vente"]', 'button[type=submit]', SALE);
+    },
+    shows: 'La photo n’est pas une image JPEG, PNG ou WebP.',
+  },
+  {
     name: 'erreur-400',
     viewer: 'etudiant',
     status: 400,

@@ -33,7 +33,11 @@ export async function startHarness(): Promise<Harness> {
   const servers: MarketServer[] = [];
   const clients: MarketClient[] = [];
   const startServer = async () => {
-    const s = await startMarketServer({ addr: '127.0.0.1:0', log: testLogger(), token: TEST_TOKEN, databaseUrl: tdb.url,
+    const s = await startMarketServer({
+      addr: '127.0.0.1:0',
+      log: testLogger(),
+      token: TEST_TOKEN,
+      databaseUrl: tdb.url,
       graceMs: 200,
       // The driver path by default, as in production; MARKET_SQL=prisma runs the suite on the other.
       sql: process.env.MARKET_SQL === 'prisma' ? 'prisma' : 'driver',
