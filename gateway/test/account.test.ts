@@ -176,6 +176,8 @@ describe('« Supprimer mon compte »', () => {
           title,
           category: market.Category.CATEGORY_BOOK,
           priceCents: 800,
+          condition: market.Condition.CONDITION_GOOD,
+          photos: [],
           description: '',
           idempotencyKey: '',
         })

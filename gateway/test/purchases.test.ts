@@ -38,6 +38,8 @@ async function listing(sellerId: string, title: string, priceCents = 1500) {
     title,
     category: market.Category.CATEGORY_BOOK,
     priceCents,
+    condition: market.Condition.CONDITION_GOOD,
+    photos: [],
     description: 'Remise sur le campus.',
     idempotencyKey: '',
   });
