@@ -40,7 +40,7 @@ const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
 const rules = require(join(ROOT, 'services/market/dist/rules.js'));
 const { toProto, MSG } = require(join(ROOT, 'services/market/dist/market.js'));
 const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
-const { categoryFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
+const { categoryFromWord, conditionFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
 const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
 const { retryAfterSeconds, formatDuration } = require(join(ROOT, 'gateway/dist/lib/format.js'));
 
@@ -96,7 +96,7 @@ function seeOther(ctx, listing, replayed) {
 }
 
 const LISTING_SQL =
-  'SELECT a.id, a.titre, a.categorie, a.prix_centimes, a.description, a.statut, a.vendeur_id, a.acheteur_id, a.created_at, a.vendu_at, ' +
+  'SELECT a.id, a.titre, a.categorie, a.prix_centimes, a.description, a.etat, a.photos, a.statut, a.vendeur_id, a.acheteur_id, a.created_at, a.vendu_at, ' +
   's.public_id AS seller_public_id, b.public_id AS buyer_public_id FROM articles a JOIN utilisateurs s ON s.id = a.vendeur_id ' +
   'LEFT JOIN utilisateurs b ON b.id = a.acheteur_id WHERE a.id = ?';
 
@@ -109,6 +109,8 @@ const asRow = (r) => ({
   category: r.categorie,
   priceCents: r.prix_centimes,
   description: r.description,
+  condition: r.etat,
+  photos: r.photos,
   status: r.statut,
   createdAt: r.created_at,
   soldAt: r.vendu_at,
@@ -165,21 +167,32 @@ async function vente(ctx, user) {
   const description = field(ctx, 'description');
   const category = categoryFromWord(field(ctx, 'categorie').trim().toLowerCase());
   const priceCents = parseEuros(field(ctx, 'prix').trim());
+  const condition = conditionFromWord(field(ctx, 'etat').trim());
   const hidden = [
     [titre, 'Titre', 'le titre'],
     [description, 'Description', 'la description'],
   ].find(([v]) => invisibleCharacter(v) !== undefined);
   if (category === undefined) throw new Problem(400, 'categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.');
   if (priceCents === null) throw new Problem(400, 'prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.');
+  if (condition === undefined) throw new Problem(400, 'etat_invalide', "Choisissez l'état de l'article.");
   if (hidden) throw new Problem(400, 'champ_invalide', `${hidden[1]} : ${invisibleReason(hidden[2], invisibleCharacter(hidden[0]))}`);
   const listing = await serviceCall(ctx, user, 'VENTE', async () => {
-    const n = rules.parseNewListing({ sellerId: user.id, title: titre, category, priceCents, description, idempotencyKey: '' });
+    const n = rules.parseNewListing({
+      sellerId: user.id,
+      title: titre,
+      category,
+      condition,
+      photos: [],
+      priceCents,
+      description,
+      idempotencyKey: '',
+    });
     const sellerId = await userRowId(n.sellerId);
     if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
     const createdAt = new Date();
     const r = await pool.query(
-      'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, statut, created_at, cle_idempotence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [sellerId, n.title, n.category, n.priceCents, n.description, 'disponible', createdAt, n.idempotencyKey],
+      'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, etat, photos, statut, created_at, cle_idempotence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [sellerId, n.title, n.category, n.priceCents, n.description, n.condition, n.photos, 'disponible', createdAt, n.idempotencyKey],
     );
     return toProto({
       id: Number(r.insertId),
@@ -189,6 +202,8 @@ async function vente(ctx, user) {
       category: n.category,
       priceCents: n.priceCents,
       description: n.description,
+      condition: n.condition,
+      photos: n.photos,
       status: 'disponible',
       createdAt,
       soldAt: null,
