@@ -1,6 +1,7 @@
 // A session is trusted only while auth still knows its user. The session stores the user's public
 // id (a random UUID that is never reused), and at each request the gateway asks auth whether
-// that account exists, remembering a yes for a few seconds per process. A session whose account
+// that account exists, remembering a yes for a few seconds per process; the ids asked in the same
+// turn of the event loop go to auth in one GetUsers (one query for many sessions under load). A session whose account
 // is gone — a database restored from a dump older than the session, an account removed by hand —
 // is dropped and the visitor sent to the login page with a French message, before any route,
 // quota or statistic sees it.
@@ -31,19 +32,39 @@ export interface IdentityOptions {
 }
 
 const MAX_CACHED = 10_000;
+/** Ids per GetUsers (auth accepts up to 1,000). */
+const MAX_IDS_PER_LOOKUP = 500;
 
 export function identityMiddleware<S extends { session: SessionLike; log: Logger }>(opts: IdentityOptions): Middleware<S> {
   const cacheMs = opts.cacheMs ?? 10_000;
   /** public id → until when it is known to exist. */
   const confirmed = new Map<string, number>();
 
+  /** The ids asked in this turn of the event loop: one GetUsers for all of them, sent on the next. */
+  let batch: { ids: Set<string>; known: Promise<Set<string>> } | undefined;
+  const lookup = (id: string): Promise<Set<string>> => {
+    if (!batch || batch.ids.size >= MAX_IDS_PER_LOOKUP) {
+      const ids = new Set<string>();
+      const known = new Promise<Set<string>>((resolve, reject) => {
+        setImmediate(() => {
+          if (batch?.ids === ids) batch = undefined;
+          opts.auth.getUsers({ ids: [...ids] }, { timeoutMs: opts.timeoutMs ?? 1000 }).then((r) => {
+            resolve(new Set(r.users.map((u) => u.id)));
+          }, reject);
+        });
+      });
+      batch = { ids, known };
+    }
+    batch.ids.add(id);
+    return batch.known;
+  };
+
   const exists = async (id: string, log: Logger): Promise<boolean> => {
     const until = confirmed.get(id);
     if (until !== undefined && until > Date.now()) return true;
     let found: boolean;
     try {
-      const { users } = await opts.auth.getUsers({ ids: [id] }, { timeoutMs: opts.timeoutMs ?? 1000 });
-      found = users.some((u) => u.id === id);
+      found = (await lookup(id)).has(id);
     } catch (err) {
       log.warn({ err: (err as { details?: string }).details ?? (err as Error).message }, 'session user not checked: auth did not answer');
       return true;
