@@ -44,7 +44,11 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
   for (;;) {
     const root = exporter.getFinishedSpans().find((s) => s.attributes['etu.request_id'] === requestId);
     spans = root ? exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId) : [];
-    if (byPart(spans).has('stats') || Date.now() > deadline) break;
+    // Complete once stats is in and every server span's client span has finished too (the
+    // gateway's client span of the batched stats call ends a moment after the stats server's).
+    const ids = new Set(spans.map((s) => s.spanContext().spanId));
+    const parented = spans.every((s) => s.kind !== SpanKind.SERVER || !s.parentSpanContext || ids.has(s.parentSpanContext.spanId));
+    if ((byPart(spans).has('stats') && parented) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const root = spans.find((s) => s.attributes['etu.request_id'] === requestId)!;
