@@ -57,3 +57,8 @@ export async function shotsAtBothWidths(page: Page, dir: string, name: string): 
   await page.screenshot({ path: join(dir, `${name}-telephone.png`), fullPage: true });
   await page.setViewportSize(LAPTOP);
 }
+
+/** The visible text of `selector` (the page's main by default), whitespace folded to single spaces. */
+export async function visibleText(page: Page, selector = 'main'): Promise<string> {
+  return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
+}

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { createPrismaClient } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { openChromium, shotsAtBothWidths, type OpenBrowser } from './chromium';
+import { openChromium, shotsAtBothWidths, type OpenBrowser, visibleText } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
@@ -22,9 +22,7 @@ let browser: OpenBrowser;
 let page: Page;
 let evolutionId = '';
 
-async function text(selector = 'main'): Promise<string> {
-  return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
-}
+const text = (selector?: string): Promise<string> => visibleText(page, selector);
 
 /** Screenshots of the current page at both widths (e2e/chromium.ts). */
 async function shots(name: string) {

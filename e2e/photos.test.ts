@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { createPrismaClient } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
+import { LAPTOP, openChromium, PHONE, type OpenBrowser, visibleText } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
@@ -25,9 +25,7 @@ let browser: OpenBrowser;
 let page: Page;
 let photosDir: string;
 
-async function text(selector = 'main'): Promise<string> {
-  return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
-}
+const text = (selector?: string): Promise<string> => visibleText(page, selector);
 
 async function shots(name: string) {
   await page.screenshot({ path: join(ARTIFACTS, `vente-photos-${name}.png`), fullPage: true });

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { createPrismaClient, Role } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
+import { LAPTOP, openChromium, PHONE, type OpenBrowser, visibleText } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
@@ -28,9 +28,7 @@ async function shot(name: string) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-async function text(selector = 'main'): Promise<string> {
-  return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
-}
+const text = (selector?: string): Promise<string> => visibleText(page, selector);
 
 async function signUp(u: typeof ALICE, screenshot?: string) {
   await page.goto(`${sys.url}/inscription`);
