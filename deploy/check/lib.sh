@@ -8,6 +8,7 @@
 STEP_NAMES=()
 STEP_SECONDS=()
 STEP_CURRENT=""
+STEP_FAILED=""
 STEP_T0=""
 CHECK_T0=$EPOCHREALTIME
 
@@ -41,7 +42,11 @@ loud() { # a message nobody can miss in a CI log
   printf '\n\033[1;33m%s\n!!! %s\n%s\033[0m\n\n' "$(printf '!%.0s' {1..96})" "$*" "$(printf '!%.0s' {1..96})"
 }
 
+# The reason of a failure, printed again at the very end (a CI log is often read from its tail,
+# below the containers' logs).
+FAILURE_REASON=""
 die() {
+  FAILURE_REASON=$*
   printf '\033[1;31mdeploy-check: %s\033[0m\n' "$*" >&2
   exit 1
 }

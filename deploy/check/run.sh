@@ -144,8 +144,15 @@ on_exit() {
     printf '\n\033[1;31mdeploy-check FAILED in step: %s (after %s s)\033[0m\n' "$STEP_CURRENT" "$(elapsed_since "$STEP_T0")" >&2
     if [ -f "$STATE/env" ] && [ -n "${DOCKER_HOST:-}" ]; then
       timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" ps >&2 || true
-      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" logs --no-color --tail=40 >&2 || true
+      # Every container's whole log kept outside the state folder (removed by the teardown);
+      # the last lines of each shown here.
+      local logs
+      logs="${DEPLOY_CHECK_LOGS_DIR:-/tmp}/etu-deploy-check-failure-$(date -u +%Y%m%dT%H%M%S).log"
+      timeout 60 "${COMPOSE[@]}" -f "$COMPOSE_FILE_PATH" --env-file "$STATE/env" "${ALL_PROFILES[@]}" logs --no-color -t >"$logs" 2>&1 || true
+      grep -v '"level":"info"' "$logs" | tail -n 60 >&2 || true
+      FAILURE_LOGS=$logs
     fi
+    STEP_FAILED=$STEP_CURRENT
     STEP_NAMES+=("FAILED: $STEP_CURRENT")
     STEP_SECONDS+=("$(elapsed_since "$STEP_T0")")
     [ "$rc" != 0 ] || rc=1
@@ -164,7 +171,12 @@ on_exit() {
   if [ ${#STANDINS_USED[@]} -gt 0 ]; then
     loud "STAND-INS USED (official images not pullable here): ${STANDINS_USED[*]}"
   fi
-  [ "$rc" = 0 ] && printf '\033[1;32mdeploy-check passed\033[0m\n' || printf '\033[1;31mdeploy-check failed (%s)\033[0m\n' "$rc"
+  if [ "$rc" = 0 ]; then
+    printf '\033[1;32mdeploy-check passed\033[0m\n'
+  else
+    printf '\033[1;31mdeploy-check failed (%s)%s%s\033[0m\n' "$rc" "${STEP_FAILED:+ in step: $STEP_FAILED}" "${FAILURE_REASON:+: $FAILURE_REASON}"
+    [ -z "${FAILURE_LOGS:-}" ] || echo "every container's log: $FAILURE_LOGS"
+  fi
   exit "$rc"
 }
 trap on_exit EXIT
@@ -291,8 +303,11 @@ gateway_url() {
   echo "http://127.0.0.1:$port"
 }
 
-walk() { # walk <phase> [url]
-  node "$CHECK_DIR/walk.mjs" "$1" "${2:-$(gateway_url)}" "$STATE/walk-state.json"
+walk() { # walk <phase> [url]: its output is shown as it comes; a failure's reason ends the run
+  local log="$STATE/walk-$1.log"
+  local rc=0
+  NODE_EXTRA_CA_CERTS="$STATE/secrets/tls.crt" node "$CHECK_DIR/walk.mjs" "$1" "${2:-$(gateway_url)}" "$STATE/walk-state.json" 2>&1 | tee "$log" || rc=$?
+  [ "$rc" = 0 ] || die "$(grep -m1 'FAILED' "$log" || echo "walk $1 failed ($rc)")"
 }
 
 seed() {
@@ -371,7 +386,7 @@ scale_and_proxy() {
   local port
   port=$(dc --profile proxy port proxy 8443 | tail -1 | sed 's/.*://')
   [ -n "$port" ] || die "the proxy's port is not published"
-  NODE_EXTRA_CA_CERTS="$STATE/secrets/tls.crt" node "$CHECK_DIR/walk.mjs" proxy "https://localhost:$port" "$STATE/walk-state.json"
+  walk proxy "https://localhost:$port"
   # Each of the two gateways served part of the walk through nginx (its request log, health
   # probes left out).
   local name n bad=""
@@ -395,7 +410,7 @@ scale_and_proxy() {
   # (podman prints systemd timer errors for containers with healthchecks here: filtered.)
   podman stop -t 15 $first_replicas 2>&1 >/dev/null | grep -v systemd >&2 || true
   echo "stopped:" $first_replicas
-  NODE_EXTRA_CA_CERTS="$STATE/secrets/tls.crt" node "$CHECK_DIR/walk.mjs" replicas "https://localhost:$port" "$STATE/walk-state.json"
+  walk replicas "https://localhost:$port"
   podman start $first_replicas 2>&1 >/dev/null | grep -v systemd >&2 || true
   wait_healthy 180
 }
