@@ -15,7 +15,8 @@ export interface PrismaClientOptions {
   acquireTimeoutMs?: number;
   /**
    * Milliseconds a connection may go without hearing from the server before the driver closes
-   * it: a connection stuck on a server that went silent is not kept for ever.
+   * it: a connection stuck on a server that went silent is not kept for ever. The driver counts
+   * idle time too: keepPoolWarm keeps a pool's idle connections from reaching it.
    */
   socketTimeoutMs?: number;
   /**
@@ -25,6 +26,11 @@ export interface PrismaClientOptions {
    */
   driver?: { pool?: Partial<DriverPoolConfig>; adapter?: PrismaMariadbOptions };
 }
+
+/** A pool's size (PrismaClientOptions.connectionLimit) unless a caller sets one. */
+export const DEFAULT_CONNECTIONS = 10;
+/** The driver's socket timeout (PrismaClientOptions.socketTimeoutMs) unless a caller sets one. */
+export const SOCKET_TIMEOUT_MS = 30_000;
 
 /**
  * A Prisma client over the MariaDB driver adapter (no binary query engine). Pool settings are
@@ -47,10 +53,10 @@ function poolConfig(url: string, opts: PrismaClientOptions) {
     user: s.user,
     password: s.password,
     database: s.database,
-    connectionLimit: opts.connectionLimit ?? 10,
+    connectionLimit: opts.connectionLimit ?? DEFAULT_CONNECTIONS,
     connectTimeout: opts.connectTimeoutMs ?? 1000,
     acquireTimeout: opts.acquireTimeoutMs ?? 1000,
-    socketTimeout: opts.socketTimeoutMs ?? 30_000,
+    socketTimeout: opts.socketTimeoutMs ?? SOCKET_TIMEOUT_MS,
     // Keep DATETIME values in UTC on both sides.
     timezone: 'Z',
   };
@@ -63,6 +69,27 @@ function poolConfig(url: string, opts: PrismaClientOptions) {
  */
 export function createDriverPool(url: string, opts: Omit<PrismaClientOptions, 'driver'> = {}): Pool {
   return createPool(poolConfig(url, opts));
+}
+
+/**
+ * Runs `ping` (a `SELECT 1`) once per connection the pool may hold idle, every `intervalMs`, so
+ * that no pooled connection stays idle up to the driver's socket timeout. That timeout counts
+ * idle time too: a pool nobody used for 30 s had every connection closed at once (MariaDB logs
+ * "Aborted connection"), and the next query paid for reconnecting, which took over a second in a
+ * CPU-limited container under load: past the pool's acquire timeout, a 503 for the user. The pool
+ * hands out its idle connections in order (first in, first out), so `connections()` queries at
+ * once reach each of them. Failures are the health probe's business: ignored here. Returns stop().
+ */
+export function keepPoolWarm(
+  ping: () => Promise<unknown>,
+  connections: () => number,
+  intervalMs = SOCKET_TIMEOUT_MS / 3,
+): () => void {
+  const timer = setInterval(() => {
+    for (let i = connections(); i > 0; i--) ping().catch(() => undefined);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type RunningService,
   type ServiceBaseOptions,
 } from '@etu/common';
-import { createPrismaClient, Role, type PrismaClientOptions } from '@etu/db';
+import { createPrismaClient, DEFAULT_CONNECTIONS, keepPoolWarm, Role, type PrismaClientOptions } from '@etu/db';
 import { auth, store } from '@etu/proto';
 import { Accounts, type Account } from './accounts';
 import { CURRENT_PARAMS, HashGate, PasswordHasher, type HashLimits } from './passwords';
@@ -42,6 +42,8 @@ export function toProtoUser(a: Account): auth.User {
 export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {
   const { log } = opts;
   const prisma = createPrismaClient(opts.databaseUrl, opts.db);
+  // Idle pooled connections must not reach the socket timeout (keepPoolWarm says why).
+  const stopWarm = keepPoolWarm(() => prisma.$queryRaw`SELECT 1`, () => opts.db?.connectionLimit ?? DEFAULT_CONNECTIONS);
   const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
   const m = opts.metrics ?? new Metrics({ enabled: false });
   const PASSWORD_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];
@@ -112,6 +114,9 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
     handlers,
     also: [{ name: 'store', definition: store.StoreServiceService, handlers: storeHandlers }],
     probe: () => accounts.probe(),
-    release: () => prisma.$disconnect(),
+    release: () => {
+      stopWarm();
+      return prisma.$disconnect();
+    },
   });
 }

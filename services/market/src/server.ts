@@ -11,7 +11,7 @@ import {
   type ServiceBaseOptions,
 } from '@etu/common';
 import { market } from '@etu/proto';
-import { createDriverPool } from '@etu/db';
+import { createDriverPool, keepPoolWarm } from '@etu/db';
 import { createMarketPrisma, marketGate } from './database';
 import { driverHotSql } from './hot-sql';
 import { Market } from './market';
@@ -66,9 +66,16 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
 export async function startMarketServer(opts: MarketServerOptions): Promise<MarketServer> {
   // The same 10 connections in all: with the driver, 5 for its two statements and 5 for Prisma.
   const driver = opts.sql !== 'prisma';
-  const db = createMarketPrisma(opts.databaseUrl, driver ? 5 : 10);
+  const prismaConnections = driver ? 5 : 10;
+  const db = createMarketPrisma(opts.databaseUrl, prismaConnections);
   const gate = marketGate(db, opts.log);
-  const hot = driver ? driverHotSql(createDriverPool(opts.databaseUrl, { connectionLimit: 5 })) : undefined;
+  const pool = driver ? createDriverPool(opts.databaseUrl, { connectionLimit: 5 }) : undefined;
+  const hot = pool ? driverHotSql(pool) : undefined;
+  // Neither pool's idle connections may reach the socket timeout (keepPoolWarm says why).
+  const stopWarm = [
+    keepPoolWarm(() => db.$queryRaw`SELECT 1`, () => prismaConnections),
+    ...(pool ? [keepPoolWarm(() => pool.query('SELECT 1'), () => pool.idleConnections())] : []),
+  ];
   const domain = new Market(db, { log: opts.log, gate, hot });
   return serveGrpc({
     ...opts,
@@ -78,6 +85,7 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
     handlers: marketHandlers(domain, opts.metrics),
     probe: () => gate.probe(),
     release: async () => {
+      for (const stop of stopWarm) stop();
       await Promise.all([db.$disconnect(), hot?.close()]);
     },
   });
