@@ -104,7 +104,8 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   for (const part of parts) expect([part, lineOf(part) !== undefined]).toEqual([part, true]);
   // A service's line is its per-call line: method, code, duration.
   expect(JSON.parse(lineOf('market')!)).toMatchObject({ part: 'market', msg: 'call', rpc: 'market/CreateListing', code: 'OK', requestId });
-  expect(JSON.parse(lineOf('limiter')!)).toMatchObject({ part: 'limiter', msg: 'call', code: 'OK' });
+  // the Consume travelled in a batch of the limiter stream (the gateway's default)
+  expect(JSON.parse(lineOf('limiter')!)).toMatchObject({ part: 'limiter', msg: 'call', rpc: 'limiter/ConsumeStream', code: 'OK' });
   expect(typeof JSON.parse(lineOf('stats')!).ms).toBe('number');
 
   // Each part's /metrics, after that Vente.
@@ -129,6 +130,10 @@ test('one Vente: its request id is in the gateway, limiter, market and stats log
   );
   expect(scraped.market).toMatch(/^etu_market_listings_created_total 1$/m);
   expect(scraped.limiter).toMatch(/^etu_limiter_decisions_total\{policy="service",outcome="allowed"\} 1$/m);
+  // the limiter stream's batches are counted per batch on both sides, as calls of ConsumeStream
+  const streamed = 'grpc_type="bidi_stream",grpc_service="etuservices.limiter.v1.LimiterStreamService",grpc_method="ConsumeStream"';
+  expect(scraped.limiter).toMatch(new RegExp(`^grpc_server_handled_total\\{${streamed},grpc_code="OK"\\} [1-9]`, 'm'));
+  expect(g).toMatch(new RegExp(`^grpc_client_handled_total\\{${streamed},grpc_code="OK"\\} [1-9]`, 'm'));
   expect(scraped.limiter).toMatch(/^etu_limiter_redis_script_duration_seconds_count [1-9]/m);
   expect(scraped.stats).toMatch(/^etu_stats_events_recorded_total\{kind="vente_allowed"\} 1$/m);
   expect(scraped.auth).toMatch(/^etu_auth_authentications_total\{outcome="ok"\} 1$/m);

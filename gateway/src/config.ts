@@ -42,8 +42,8 @@ export const configShape = {
   /** What to do when the limiter cannot answer: refuse (503, default) or admit. */
   LIMITER_FAIL_MODE: z.enum(['closed', 'open'], { error: 'expected closed or open' }).default('closed'),
   /**
-   * ConsumeBatch RPCs the gateway keeps in flight to the limiter at once (1-64): above 1, the
-   * batches overlap, so the gateway, the limiter and Redis work at the same time (docs/operations.md).
+   * Limiter batches the gateway keeps in flight at once (1-64, default 4): above 1, the batches
+   * overlap, so the gateway, the limiter and Redis work at the same time (docs/operations.md).
    */
   LIMITER_BATCH_WINDOW: z.coerce
     .number({ error: 'expected a whole number from 1 to 64' })
@@ -52,8 +52,8 @@ export const configShape = {
     .max(64, 'expected a whole number from 1 to 64')
     .default(DEFAULT_BATCH_WINDOW),
   /**
-   * The limiter batches travel over one long-lived ConsumeStream (true) or as one ConsumeBatch
-   * RPC each (false): docs/operations.md.
+   * The limiter batches travel over one long-lived ConsumeStream (true, the default) or as one
+   * ConsumeBatch RPC each (false): docs/operations.md.
    */
   LIMITER_BATCH_STREAM: vars.bool(DEFAULT_BATCH_STREAM),
   /**

@@ -187,8 +187,8 @@ describe('config', () => {
     expect(c.AUTH_ADDR).toBe('127.0.0.1:50051');
     expect(c.LIMITER_ADDR).toBe('127.0.0.1:50053');
     expect(c.LIMITER_FAIL_MODE).toBe('closed');
-    expect(c.LIMITER_BATCH_WINDOW).toBe(1);
-    expect(c.LIMITER_BATCH_STREAM).toBe(false);
+    expect(c.LIMITER_BATCH_WINDOW).toBe(4);
+    expect(c.LIMITER_BATCH_STREAM).toBe(true);
     expect(c.TRUST_PROXY).toBe(0);
     expect(c.SESSION_KEYS).toEqual(['a'.repeat(20), 'b'.repeat(20)]);
     expect(c.SESSION_IDLE_MS).toBe(30 * 60_000);
@@ -201,7 +201,7 @@ describe('config', () => {
   });
 
   test('LIMITER_BATCH_WINDOW: a whole number from 1 to 64', () => {
-    expect(loadConfig({ ...secrets, LIMITER_BATCH_WINDOW: '4' }).LIMITER_BATCH_WINDOW).toBe(4);
+    expect(loadConfig({ ...secrets, LIMITER_BATCH_WINDOW: '1' }).LIMITER_BATCH_WINDOW).toBe(1);
     for (const v of ['0', '65', '2.5', 'many']) {
       expect(() => loadConfig({ ...secrets, LIMITER_BATCH_WINDOW: v })).toThrow(
         /LIMITER_BATCH_WINDOW.*expected a whole number from 1 to 64/,

@@ -56,9 +56,15 @@ test('one Vente is one trace with spans from the gateway, limiter, market and st
   expect(root.parentSpanContext).toBeUndefined();
   expect([...byPart(spans)].filter(Boolean).sort()).toEqual(['gateway', 'limiter', 'market', 'stats']);
 
-  // Each service's server span is the child of the gateway's client span for that call.
+  // Each service's server span is the child of the gateway's client span for that call; the
+  // limiter's decision travelled in a batch of the limiter stream (the default), with its own
+  // client span and traceparent.
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
-  for (const method of ['etuservices.market.v1.MarketService/CreateListing', 'etuservices.stats.v1.StatsService/RecordServiceCalls']) {
+  for (const method of [
+    'etuservices.limiter.v1.LimiterStreamService/ConsumeStream',
+    'etuservices.market.v1.MarketService/CreateListing',
+    'etuservices.stats.v1.StatsService/RecordServiceCalls',
+  ]) {
     const server = spans.find((s) => s.name === method && s.kind === SpanKind.SERVER)!;
     const client = byId.get(server.parentSpanContext!.spanId)!;
     expect([method, client.name, client.kind]).toEqual([method, method, 2]);

@@ -121,7 +121,7 @@ export function grpcCodeName(code: number): string {
 
 type GrpcLabel = 'grpc_type' | 'grpc_service' | 'grpc_method';
 
-/** Records one finished unary call of one method: its status code and its duration. */
+/** Records one finished call of one method (a unary call, or one batch of the limiter's stream): its status code and its duration. */
 export type CallRecorder = (code: number, seconds: number) => void;
 
 /**
@@ -129,7 +129,13 @@ export type CallRecorder = (code: number, seconds: number) => void;
  * `grpc_<side>_handling_seconds{grpc_type,grpc_service,grpc_method}`; `forMethod` binds the
  * series of one method once, so a call costs two array reads and two increments.
  */
-export function grpcCallMetrics(m: Metrics, side: 'server' | 'client'): { forMethod(service: string, method: string): CallRecorder } {
+export function grpcCallMetrics(
+  m: Metrics,
+  side: 'server' | 'client',
+): {
+  /** `type` 'bidi_stream': the limiter's batch stream, where each batch message counts as one call (docs/architecture.md). */
+  forMethod(service: string, method: string, type?: 'unary' | 'bidi_stream'): CallRecorder;
+} {
   const what = side === 'server' ? 'completed on the server' : 'completed by the client';
   const handled = m.counter<GrpcLabel | 'grpc_code'>(
     `grpc_${side}_handled_total`,
@@ -144,8 +150,8 @@ export function grpcCallMetrics(m: Metrics, side: 'server' | 'client'): { forMet
     ['grpc_type', 'grpc_service', 'grpc_method'],
   );
   return {
-    forMethod(service, method) {
-      const base = { grpc_type: 'unary', grpc_service: service, grpc_method: method };
+    forMethod(service, method, type = 'unary') {
+      const base = { grpc_type: type, grpc_service: service, grpc_method: method };
       const byCode: { inc(by?: number): void }[] = [];
       // OK exists from the start, so rates and ratios have a series before the first call.
       byCode[0] = handled.child({ ...base, grpc_code: 'OK' });

@@ -153,6 +153,8 @@ export interface GrpcServer {
   listen(addr: string): Promise<number>;
   /** NOT_SERVING, then tryShutdown; forceShutdown when the grace period ends first. */
   shutdown(graceMs: number): Promise<void>;
+  /** Runs `end` when shutdown starts, before tryShutdown (to end long-lived streams, as the health Watch streams are). */
+  onShutdown(end: () => void): void;
 }
 
 export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; connectionAgeMs?: number }): GrpcServer {
@@ -166,6 +168,7 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; co
   const names = ['', ...opts.serviceNames];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
   const watches = addHealthService(server, health);
+  const onShutdown: Array<() => void> = [];
   let current: boolean | undefined;
   // Once shutting down, nothing (a health watcher's timer, a store's `ready` event) may say
   // SERVING again: callers must keep sending elsewhere until the process is gone.
@@ -181,6 +184,7 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; co
     server,
     health,
     setServing,
+    onShutdown: (end) => void onShutdown.push(end),
     listen: (addr) =>
       new Promise((resolve, reject) => {
         server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
@@ -196,6 +200,7 @@ export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; co
         // would hold tryShutdown for the whole grace period.
         for (const call of watches) call.end();
         watches.clear();
+        for (const end of onShutdown) end();
         const timer = setTimeout(() => {
           opts.log.warn({ graceMs }, 'grace period over, forcing shutdown');
           server.forceShutdown();

@@ -45,9 +45,11 @@ export interface ServeGrpcOptions<S> extends ServiceBaseOptions {
   also?: ExtraService[];
   /**
    * Services with streaming calls, added as they are: wrapService wraps unary calls only, so
-   * these check the token themselves (hasValidToken) and map their own errors.
+   * these check the token themselves (hasValidToken) and map their own errors. `drain` runs when
+   * shutdown starts (SIGTERM or close()), before tryShutdown: long-lived streams must end there,
+   * or they hold the shutdown for the whole grace period and are then cut.
    */
-  streaming?: Array<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
+  streaming?: Array<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation; drain?: () => void }>;
 }
 
 /** A further gRPC service served beside the main one. */
@@ -87,7 +89,10 @@ export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opt
         metrics,
       }),
     );
-  for (const x of opts.streaming ?? []) srv.server.addService(x.definition, x.implementation);
+  for (const x of opts.streaming ?? []) {
+    srv.server.addService(x.definition, x.implementation);
+    if (x.drain) srv.onShutdown(x.drain);
+  }
   // A restarted process listens once its store answers (up to WARM_UP_MS): callers waiting for
   // it (client.ts) then find a process that serves at once, not one still opening its pool.
   await warmUp(opts.probe, opts.warmUpMs ?? WARM_UP_MS);

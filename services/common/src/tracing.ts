@@ -99,16 +99,7 @@ export function inSpan<T>(name: string, opts: SpanOptions, fn: () => Promise<T>)
   const s = state;
   if (!s) return fn();
   const { api } = s;
-  let parentCtx: Context = api.context.active();
-  const remote = opts.parent !== undefined ? parseTraceparent(opts.parent) : undefined;
-  if (remote) {
-    parentCtx = api.trace.setSpanContext(api.ROOT_CONTEXT, {
-      traceId: remote.traceId,
-      spanId: remote.spanId,
-      traceFlags: parseInt(remote.flags, 16) & 1,
-      isRemote: true,
-    });
-  }
+  const parentCtx = parentContext(s, opts.parent);
   const span = s.tracer.startSpan(name, { kind: spanKind(api, opts.kind), attributes: opts.attributes }, parentCtx);
   return api.context.with(api.trace.setSpan(parentCtx, span), () => {
     let p: Promise<T>;
@@ -149,15 +140,29 @@ export interface OpenSpan {
   end(attributes?: Attributes, error?: string): void;
 }
 
+/** The context a span starts in: the caller's traceparent when given and well-formed, else the current one. */
+function parentContext(s: TracingState, parent: string | undefined): Context {
+  const { api } = s;
+  const remote = parent !== undefined ? parseTraceparent(parent) : undefined;
+  if (!remote) return api.context.active();
+  return api.trace.setSpanContext(api.ROOT_CONTEXT, {
+    traceId: remote.traceId,
+    spanId: remote.spanId,
+    traceFlags: parseInt(remote.flags, 16) & 1,
+    isRemote: true,
+  });
+}
+
 /**
- * A span for callback-style code (a gRPC client call): child of the current span, ended by the
- * caller. Undefined when traces are off.
+ * A span for callback-style code (a gRPC client call, one decision of a streamed batch): child of
+ * `parent` (a traceparent received from a caller) when given, else of the current span; ended by
+ * the caller. Undefined when traces are off.
  */
-export function startSpan(name: string, opts: { kind?: SpanKindName; attributes?: Attributes }): OpenSpan | undefined {
+export function startSpan(name: string, opts: { kind?: SpanKindName; attributes?: Attributes; parent?: string }): OpenSpan | undefined {
   const s = state;
   if (!s) return undefined;
   const { api } = s;
-  const span = s.tracer.startSpan(name, { kind: spanKind(api, opts.kind), attributes: opts.attributes }, api.context.active());
+  const span = s.tracer.startSpan(name, { kind: spanKind(api, opts.kind), attributes: opts.attributes }, parentContext(s, opts.parent));
   const sc = span.spanContext();
   return {
     traceparent: formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: (sc.traceFlags & 1) === 1 ? '01' : '00' }),

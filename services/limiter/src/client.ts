@@ -1,12 +1,27 @@
 // The limiter's client for the gateway: Consume calls made in the same turn of the event loop
-// go to the server as ONE ConsumeBatch RPC (one script call in Redis there), a lone call as a plain
-// Consume. Every call keeps its own semantics: its own decision or its own error (the same
-// grpc.ServiceError shape, `code` and `details`, a unary call would give) and its own deadline.
-// Consume is never retried: a call whose deadline passes rejects with DEADLINE_EXCEEDED, and
-// its batch is not sent again (the server may still have counted it, exactly as with a unary
-// call that timed out).
+// go to the server as ONE batch (one script call in Redis there): by default a message of one
+// long-lived ConsumeStream carrying each call's request id, traceparent and deadline; with
+// `stream: false` one ConsumeBatch RPC, a lone call as a plain Consume. Every call keeps its own
+// semantics: its own decision or its own error (the same grpc.ServiceError shape, `code` and
+// `details`, a unary call would give) and its own deadline. Consume is never retried: a call
+// whose deadline passes rejects with DEADLINE_EXCEEDED, and its batch is not sent again (the
+// server may still have counted it, exactly as with a unary call that timed out). The one batch
+// sent again is one the limiter provably never decided (its stream ended with OK unanswered:
+// the limiter shutting down).
 import * as grpc from '@grpc/grpc-js';
-import { bearer, createServiceClient, setContextMetadata, type Metrics, type RequestContext } from '@etu/common';
+import {
+  bearer,
+  createServiceClient,
+  grpcCallMetrics,
+  grpcCodeName,
+  Metrics,
+  secondsSince,
+  setContextMetadata,
+  startSpan,
+  tracingEnabled,
+  type OpenSpan,
+  type RequestContext,
+} from '@etu/common';
 import { limiter } from '@etu/proto';
 
 export type Decision = limiter.Decision;
@@ -43,11 +58,19 @@ export interface LimiterCallOptions {
   context?: RequestContext;
 }
 
-/** Batches in flight at once when the caller does not say (bench/README.md, "Findings"). */
-export const DEFAULT_BATCH_WINDOW = 1;
+/**
+ * Batches in flight at once when the caller does not say. 4 with the stream: at 64 calls in flight
+ * the limiter then reached 63 % of the Redis ceiling, p99 2.4 ms (bench/README.md, "Findings";
+ * docs/architecture.md, "The batch stream").
+ */
+export const DEFAULT_BATCH_WINDOW = 4;
 
-/** Batches over one ConsumeStream when the caller does not say (bench/README.md, "Findings"). */
-export const DEFAULT_BATCH_STREAM = false;
+/** Batches over one ConsumeStream when the caller does not say (docs/architecture.md, "The batch stream"). */
+export const DEFAULT_BATCH_STREAM = true;
+
+const STREAM_SERVICE = 'etuservices.limiter.v1.LimiterStreamService';
+const STREAM_METHOD = 'ConsumeStream';
+const STREAM_SPAN_ATTRIBUTES = { 'rpc.system': 'grpc', 'rpc.service': STREAM_SERVICE, 'rpc.method': STREAM_METHOD };
 
 /** Request ids named in a batch's metadata at most; the rest are counted ("+N"). */
 const MAX_BATCH_IDS = 32;
@@ -85,6 +108,8 @@ interface Pending {
   /** Handed to gRPC: from then on the limiter may have counted it. */
   sent: boolean;
   context: RequestContext | undefined;
+  /** Over the stream with traces on: this call's client span (a unary call's is the interceptor's). */
+  span?: OpenSpan | undefined;
   timer?: NodeJS.Timeout;
   resolve(d: Decision): void;
   reject(e: grpc.ServiceError): void;
@@ -94,6 +119,7 @@ function settle(p: Pending, err: grpc.ServiceError | null, d?: Decision): void {
   if (p.done) return;
   p.done = true;
   if (p.timer) clearTimeout(p.timer);
+  p.span?.end({ 'rpc.grpc.status_code': err ? err.code : 0 }, err ? `${grpcCodeName(err.code)}: ${err.details}` : undefined);
   if (err) p.reject(err);
   else if (d) p.resolve(d);
   else p.reject(statusError(grpc.status.INTERNAL, 'limiter answered without a decision'));
@@ -124,8 +150,18 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
   let closed = false;
   /** Batches sent (or waiting for the connection) and not answered yet. */
   let inFlight = 0;
-  /** The open ConsumeStream (stream: true): its batches waiting for an answer, by id. */
-  type Answer = (err: grpc.ServiceError | null, items?: limiter.ConsumeBatchItem[]) => void;
+  /**
+   * The open ConsumeStream (stream: true): its batches waiting for an answer, by id. `resend`
+   * puts a batch the limiter provably never decided (its stream ended with OK unanswered) back in
+   * the queue.
+   */
+  type Answer = { answer(err: grpc.ServiceError | null, items?: limiter.ConsumeBatchItem[]): void; resend(): void };
+  /** grpc_client_* for the streamed batches, one per batch (the interceptor sees only the stream). */
+  const recordBatch = grpcCallMetrics(opts.metrics ?? new Metrics({ enabled: false }), 'client').forMethod(
+    STREAM_SERVICE,
+    STREAM_METHOD,
+    'bidi_stream',
+  );
   let current:
     | { call: grpc.ClientDuplexStream<limiter.ConsumeStreamRequest, limiter.ConsumeStreamResponse>; waiting: Map<number, Answer> }
     | undefined;
@@ -212,30 +248,71 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     });
   };
 
-  /** The open stream, or a new one; a stream that fails or ends fails what it had not answered. */
+  /**
+   * The open stream, or a new one. When it ends, its unanswered batches are settled once every
+   * answer it carried has been read: after an error status (the limiter killed, the connection
+   * lost) they fail with it and are never sent again — they may have been counted; after an OK
+   * status (the limiter shutting down: it ends its streams once every batch it decided is
+   * answered) they were never decided, and go back to the queue for a new stream.
+   */
   const openStream = (s: limiter.LimiterStreamServiceClient) => {
     if (current) return current;
     const call = s.consumeStream(metadata());
     const st = { call, waiting: new Map<number, Answer>() };
-    const fail = (err: grpc.ServiceError) => {
+    let failure: grpc.ServiceError | undefined;
+    /** The stream's status said OK: whatever is still unanswered was never decided. */
+    let endedOk = false;
+    let concluded = false;
+    const conclude = () => {
       if (current === st) current = undefined;
+      if (concluded) return;
+      concluded = true;
       const w = [...st.waiting.values()];
       st.waiting.clear();
-      for (const f of w) f(err);
+      const err = failure ?? statusError(grpc.status.UNAVAILABLE, 'the limiter stream ended before answering');
+      for (const a of w) {
+        if (endedOk) a.resend();
+        else a.answer(err);
+      }
     };
     call.on('data', (res: limiter.ConsumeStreamResponse) => {
-      const f = st.waiting.get(res.id);
-      if (!f) return; // its deadline passed: its calls were already told
+      const a = st.waiting.get(res.id);
+      if (!a) return; // its deadline passed: its calls were already told
       st.waiting.delete(res.id);
-      f(null, res.items);
+      a.answer(null, res.items);
     });
-    call.on('error', (err: grpc.ServiceError) => fail(err));
+    call.on('error', (err: grpc.ServiceError) => {
+      failure = err;
+      // no new batch goes to a failed stream; the waiting ones are told at 'end', after the answers already received
+      if (current === st) current = undefined;
+    });
+    // grpc-js emits 'status' (and 'error' unless OK) as the status arrives, 'end' once the answers before it were read
+    call.on('status', (status: grpc.StatusObject) => {
+      endedOk = status.code === grpc.status.OK;
+      if (current === st) current = undefined;
+    });
     call.on('end', () => {
-      fail(statusError(grpc.status.UNAVAILABLE, 'the limiter closed the stream before answering'));
+      conclude();
       call.end();
+    });
+    // closed without an end (destroyed): nothing is known of the unanswered batches, so they fail
+    call.on('close', () => {
+      if (concluded) return;
+      endedOk = false;
+      conclude();
     });
     current = st;
     return st;
+  };
+
+  /** What a unary Consume carries in its metadata, per call of a streamed batch. */
+  const streamCalls = (live: Pending[]): limiter.ConsumeStreamCall[] => {
+    const now = Date.now();
+    return live.map((p) => ({
+      requestId: p.context?.requestId ?? '',
+      traceparent: p.span?.traceparent ?? p.context?.traceparent ?? '',
+      timeoutMs: Math.max(1, Math.ceil(p.deadline - now)),
+    }));
   };
 
   /** One batch as one ConsumeStream message; its place in the window frees with the answer or its deadline. */
@@ -243,17 +320,30 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     const st = openStream(s);
     lastId = (lastId + 1) % 0x1_0000_0000;
     const id = lastId;
+    const started = performance.now();
     const timer = setTimeout(() => {
       if (!st.waiting.delete(id)) return;
+      recordBatch(grpc.status.DEADLINE_EXCEEDED, secondsSince(started));
       release();
       for (const p of live) settle(p, statusError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded'));
     }, rpcDeadline - Date.now());
-    st.waiting.set(id, (err, items) => {
-      clearTimeout(timer);
-      release();
-      answer(live, err, items);
+    st.waiting.set(id, {
+      answer: (err, items) => {
+        clearTimeout(timer);
+        recordBatch(err ? err.code : grpc.status.OK, secondsSince(started));
+        release();
+        answer(live, err, items);
+      },
+      resend: () => {
+        clearTimeout(timer);
+        const again = live.filter((p) => !p.done);
+        for (const p of again) p.sent = false;
+        if (closed) for (const p of again) settle(p, statusError(grpc.status.CANCELLED, 'limiter client closed'));
+        else queue.unshift(...again);
+        release();
+      },
     });
-    st.call.write({ id, requests: live.map((p) => p.req) });
+    st.call.write({ id, requests: live.map((p) => p.req), calls: streamCalls(live) });
   };
 
   const schedule = () => {
@@ -288,6 +378,9 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
         const req: limiter.ConsumeRequest = cost === undefined ? { policy, subject } : { policy, subject, cost };
         const ms = o?.timeoutMs ?? timeoutMs;
         const p: Pending = { req, deadline: Date.now() + ms, done: false, sent: false, context: o?.context, resolve, reject };
+        // traces on, over the stream: this call's client span starts now, under the caller's current span, as a unary call's would
+        if (streamRaw && tracingEnabled())
+          p.span = startSpan(`${STREAM_SERVICE}/${STREAM_METHOD}`, { kind: 'client', attributes: STREAM_SPAN_ATTRIBUTES });
         p.timer = setTimeout(
           () =>
             settle(

@@ -168,7 +168,7 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     },
   };
 
-  const streams = new ConsumeStreams(lim, metrics, opts.token, log);
+  const streams = new ConsumeStreams(lim, metrics, opts.token, log, opts.metrics);
 
   // Health follows Redis: connection events flip it at once, the periodic PING catches the rest.
   let srv: GrpcServer | undefined;
@@ -185,7 +185,8 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
     definition: limiter.LimiterServiceService,
     handlers,
     // An empty database means every quota starts again (for at most one window).
-    streaming: [{ definition: limiter.LimiterStreamServiceService, implementation: streams.service() }],
+    // on SIGTERM the streams stop taking batches, answer those they took, and end (stream.ts)
+    streaming: [{ definition: limiter.LimiterStreamServiceService, implementation: streams.service(), drain: () => streams.close() }],
     also: [redisStoreService(redis, new StoreMarker(redis, 'limiter', log, 'quotas count only the calls made since'), { log }), ...also],
     probe: () => store.ping(),
     beforeHealth: (s) => {
@@ -210,10 +211,5 @@ export async function startLimiterServer(opts: LimiterServerOptions): Promise<Li
       { port: trusted.port },
       'envoy rate limit API also served WITHOUT the internal token on a listener of its own (LIMITER_ENVOY_TRUSTED_ADDR): keep it on a network only the proxy reaches',
     );
-  // The streams end first (their received batches answered), or the grace period would wait for them.
-  const close = () => {
-    streams.close();
-    return service.close();
-  };
-  return { ...service, close, envoyConfig, envoyTrustedPort: trusted?.port };
+  return { ...service, envoyConfig, envoyTrustedPort: trusted?.port };
 }
