@@ -80,11 +80,7 @@ export function createDriverPool(url: string, opts: Omit<PrismaClientOptions, 'd
  * hands out its idle connections in order (first in, first out), so `connections()` queries at
  * once reach each of them. Failures are the health probe's business: ignored here. Returns stop().
  */
-export function keepPoolWarm(
-  ping: () => Promise<unknown>,
-  connections: () => number,
-  intervalMs = SOCKET_TIMEOUT_MS / 3,
-): () => void {
+export function keepPoolWarm(ping: () => Promise<unknown>, connections: () => number, intervalMs = SOCKET_TIMEOUT_MS / 3): () => void {
   const timer = setInterval(() => {
     for (let i = connections(); i > 0; i--) ping().catch(() => undefined);
   }, intervalMs);

@@ -43,7 +43,10 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   const { log } = opts;
   const prisma = createPrismaClient(opts.databaseUrl, opts.db);
   // Idle pooled connections must not reach the socket timeout (keepPoolWarm says why).
-  const stopWarm = keepPoolWarm(() => prisma.$queryRaw`SELECT 1`, () => opts.db?.connectionLimit ?? DEFAULT_CONNECTIONS);
+  const stopWarm = keepPoolWarm(
+    () => prisma.$queryRaw`SELECT 1`,
+    () => opts.db?.connectionLimit ?? DEFAULT_CONNECTIONS,
+  );
   const hasher = opts.hasher ?? new PasswordHasher(CURRENT_PARAMS, new HashGate(opts.hashLimits));
   const m = opts.metrics ?? new Metrics({ enabled: false });
   const PASSWORD_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];

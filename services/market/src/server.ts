@@ -73,8 +73,18 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
   const hot = pool ? driverHotSql(pool) : undefined;
   // Neither pool's idle connections may reach the socket timeout (keepPoolWarm says why).
   const stopWarm = [
-    keepPoolWarm(() => db.$queryRaw`SELECT 1`, () => prismaConnections),
-    ...(pool ? [keepPoolWarm(() => pool.query('SELECT 1'), () => pool.idleConnections())] : []),
+    keepPoolWarm(
+      () => db.$queryRaw`SELECT 1`,
+      () => prismaConnections,
+    ),
+    ...(pool
+      ? [
+          keepPoolWarm(
+            () => pool.query('SELECT 1'),
+            () => pool.idleConnections(),
+          ),
+        ]
+      : []),
   ];
   const domain = new Market(db, { log: opts.log, gate, hot });
   return serveGrpc({
