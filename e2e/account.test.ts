@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { createPrismaClient } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { openChromium, shotsAtBothWidths, type OpenBrowser, visibleText } from './chromium';
+import { logInWithForm, openChromium, shotsAtBothWidths, type OpenBrowser, visibleText } from './chromium';
 import { startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
@@ -50,13 +50,7 @@ async function waitForMail(count: number): Promise<string[]> {
   throw new Error(`expected ${count} mails in the outbox`);
 }
 
-async function logIn(email: string, password = PASSWORD) {
-  await page.goto(`${sys.url}/login`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('main button:has-text("Se connecter")');
-  await page.waitForURL(/\/services$/);
-}
+const logIn = (email: string, password = PASSWORD) => logInWithForm(page, sys.url, email, password);
 
 async function logOut() {
   await page.click('header button:has-text("Se déconnecter")');

@@ -62,3 +62,12 @@ export async function shotsAtBothWidths(page: Page, dir: string, name: string): 
 export async function visibleText(page: Page, selector = 'main'): Promise<string> {
   return (await page.locator(selector).innerText()).replace(/\s+/g, ' ');
 }
+
+/** Logs in through the login form at `url` and waits for the services page. */
+export async function logInWithForm(page: Page, url: string, email: string, password: string): Promise<void> {
+  await page.goto(`${url}/login`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('main button:has-text("Se connecter")');
+  await page.waitForURL(/\/services$/);
+}

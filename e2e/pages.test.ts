@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { createPrismaClient, Role } from '@etu/db';
 import { Accounts } from '@etu/auth';
 import { testLogger } from '@etu/testkit';
-import { LAPTOP, openChromium, PHONE, type OpenBrowser } from './chromium';
+import { LAPTOP, logInWithForm, openChromium, PHONE, type OpenBrowser } from './chromium';
 import { SITE_PAGES, type SiteFixture, type Viewer } from './pages';
 import { startWholeSystem, type RunningSystem } from './system';
 
@@ -17,6 +17,7 @@ jest.setTimeout(600_000);
 const ARTIFACTS = join(__dirname, 'artifacts');
 const AXE = require.resolve('axe-core/axe.min.js');
 const PASSWORD = 'une phrase de passe solide';
+const QUOTA_EMAIL = 'quentin.quota@etu.example';
 const ACCOUNTS: Record<Exclude<Viewer, 'visiteur'>, string> = { etudiant: 'lea@etu.example', admin: 'aude.admin@etuservices.example' };
 
 interface AxeViolation {
@@ -46,16 +47,10 @@ async function overflow(): Promise<number> {
   return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
 }
 
-async function logIn(email: string) {
-  await page.goto(`${sys.url}/login`);
-  await page.fill('#email', email);
-  await page.fill('#password', PASSWORD);
-  await page.click('main button:has-text("Se connecter")');
-  await page.waitForURL(/\/services$/);
-}
+const logIn = (email: string) => logInWithForm(page, sys.url, email, PASSWORD);
 
 /** The accounts and listings the pages show (written straight into the system's database). */
-async function seedSite(databaseUrl: string): Promise<Omit<SiteFixture, 'url'>> {
+async function seedSite(databaseUrl: string): Promise<Omit<SiteFixture, 'url' | 'password' | 'quotaEmail'>> {
   const prisma = createPrismaClient(databaseUrl);
   try {
     const accounts = new Accounts(prisma, testLogger());
@@ -66,6 +61,7 @@ async function seedSite(databaseUrl: string): Promise<Omit<SiteFixture, 'url'>> 
     await person('Aude', 'Admin', ACCOUNTS.admin, Role.ADMIN);
     const lea = await person('Léa', 'Étudiante', ACCOUNTS.etudiant);
     const camille = await person('Camille', 'Vendeuse', 'camille@etu.example');
+    await person('Quentin', 'Quota', QUOTA_EMAIL);
     const listing = (sellerId: number, title: string, category: 'BOOK' | 'DVD' | 'OTHER', priceCents: number, buyerId?: number) =>
       prisma.listing.create({
         data: {
@@ -80,9 +76,14 @@ async function seedSite(databaseUrl: string): Promise<Omit<SiteFixture, 'url'>> 
     const item = await listing(camille, 'Statistique et probabilités – cours et exercices', 'BOOK', 1200);
     const bought = await listing(camille, 'La Haine (DVD)', 'DVD', 600, lea);
     // Léa's own listings: a long title (the phone layout must wrap it by words) and a sold one.
-    await listing(lea, 'Introduction à l’algèbre linéaire et à la géométrie analytique – 4e édition revue et augmentée', 'BOOK', 2450);
+    const own = await listing(
+      lea,
+      'Introduction à l’algèbre linéaire et à la géométrie analytique – 4e édition revue et augmentée',
+      'BOOK',
+      2450,
+    );
     await listing(lea, 'Calculatrice Casio Graph 35+E II', 'OTHER', 4000, camille);
-    return { itemId: String(item.id), boughtId: String(bought.id) };
+    return { itemId: String(item.id), boughtId: String(bought.id), ownId: String(own.id) };
   } finally {
     await prisma.$disconnect();
   }
@@ -91,7 +92,7 @@ async function seedSite(databaseUrl: string): Promise<Omit<SiteFixture, 'url'>> 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   sys = await startWholeSystem();
-  site = { url: sys.url, ...(await seedSite(sys.databaseUrl)) };
+  site = { url: sys.url, password: PASSWORD, quotaEmail: QUOTA_EMAIL, ...(await seedSite(sys.databaseUrl)) };
   // axe-core is added as a script tag: the site's CSP (no inline script) is bypassed for it.
   browser = await openChromium({ bypassCSP: true });
   page = browser.page;

@@ -14,6 +14,11 @@ export interface SiteFixture {
   itemId: string;
   /** An item sold to the student viewing. */
   boughtId: string;
+  /** An available item of the student viewing (the seller's pages). */
+  ownId: string;
+  /** An account whose logins the test spends (the login refused by its quota), and the password of every account. */
+  quotaEmail: string;
+  password: string;
 }
 
 export interface SitePage {
@@ -105,6 +110,26 @@ export const SITE_PAGES: SitePage[] = [
     shows: 'Ce lien n’est plus valable',
   },
   { name: 'mentions-legales', viewer: 'visiteur', status: 200, open: visit('/mentions-legales'), shows: 'Sessions et cookies' },
+  {
+    // Last of the visitor's pages: it logs in and out until the account's 10 logins are spent.
+    name: 'connexion-429',
+    viewer: 'visiteur',
+    status: 429,
+    spendsQuota: true,
+    open: async (page, site) => {
+      for (let i = 0; ; i++) {
+        await page.goto(`${site.url}/login`);
+        if (new URL(page.url()).pathname !== '/login') {
+          await page.click('button:has-text("Se déconnecter")');
+          await page.goto(`${site.url}/login`);
+        }
+        const status = await submit(page, 'main form', 'button[type=submit]', { '#email': site.quotaEmail, '#password': site.password });
+        if (status !== 303) return status;
+        if (i > 12) throw new Error('the login quota never ran out');
+      }
+    },
+    shows: 'Vous pourrez réessayer à partir de',
+  },
 
   // A student, logged in.
   { name: 'accueil-connecte', viewer: 'etudiant', status: 200, open: visit('/'), shows: 'Aller aux services' },
@@ -119,6 +144,47 @@ export const SITE_PAGES: SitePage[] = [
   },
   { name: 'achats', viewer: 'etudiant', status: 200, open: visit('/achats'), shows: 'Vendu par' },
   { name: 'compte', viewer: 'etudiant', status: 200, open: visit('/compte'), shows: 'Supprimer mon compte' },
+  // The seller's own listing: its page, the change form (and a refused change), the withdrawal's confirmation.
+  {
+    name: 'article-vendeur',
+    viewer: 'etudiant',
+    status: 200,
+    open: visit((s) => `/articles/${s.ownId}`),
+    shows: 'Modifier le prix ou la description',
+  },
+  {
+    name: 'article-modifier',
+    viewer: 'etudiant',
+    status: 200,
+    open: visit((s) => `/articles/${s.ownId}/modifier`),
+    shows: 'Enregistrer les modifications',
+  },
+  {
+    name: 'article-modifier-erreur',
+    viewer: 'etudiant',
+    status: 400,
+    open: async (page, site) => {
+      await page.goto(`${site.url}/articles/${site.ownId}/modifier`);
+      // The field's pattern is removed, as an older browser would ignore it: the gateway says why.
+      await page.locator('#prix').evaluate((e) => e.removeAttribute('pattern'));
+      return submit(page, `form[action="/articles/${site.ownId}/modifier"]`, 'button[type=submit]', { '#prix': 'vingt' });
+    },
+    shows: 'Indiquez un prix en euros',
+  },
+  {
+    name: 'article-retirer',
+    viewer: 'etudiant',
+    status: 200,
+    open: visit((s) => `/articles/${s.ownId}/retirer`),
+    shows: 'Retirer définitivement',
+  },
+  {
+    name: 'erreur-403-article',
+    viewer: 'etudiant',
+    status: 403,
+    open: visit((s) => `/articles/${s.itemId}/modifier`),
+    shows: 'Seule la personne qui vend cet article peut le modifier ou le retirer.',
+  },
   {
     name: 'confirmation-achat',
     viewer: 'etudiant',

@@ -9,11 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { createPrismaClient } from '@etu/db';
-import { Accounts } from '@etu/auth';
-import { testLogger } from '@etu/testkit';
-import { LAPTOP, openChromium, PHONE, type OpenBrowser, visibleText } from './chromium';
-import { startWholeSystem, type RunningSystem } from './system';
+import { LAPTOP, logInWithForm, openChromium, PHONE, type OpenBrowser, visibleText } from './chromium';
+import { registerStudents, startWholeSystem, type RunningSystem } from './system';
 
 jest.setTimeout(180_000);
 
@@ -44,17 +41,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   photosDir = mkdtempSync(join(tmpdir(), 'etu-e2e-photos-'));
   sys = await startWholeSystem({ PHOTOS_DIR: photosDir });
-  const prisma = createPrismaClient(sys.databaseUrl);
-  try {
-    await new Accounts(prisma, testLogger()).register({
-      firstName: 'Inès',
-      lastName: 'Vendeuse',
-      email: 'ines@etu.example',
-      password: PASSWORD,
-    });
-  } finally {
-    await prisma.$disconnect();
-  }
+  await registerStudents(sys.databaseUrl, [{ firstName: 'Inès', lastName: 'Vendeuse', email: 'ines@etu.example', password: PASSWORD }]);
   browser = await openChromium();
   page = browser.page;
 });
@@ -66,11 +53,7 @@ afterAll(async () => {
 });
 
 test('a student sells with two photos and sees them; a file that is no image is refused beside the field', async () => {
-  await page.goto(`${sys.url}/login`);
-  await page.fill('#email', 'ines@etu.example');
-  await page.fill('#password', PASSWORD);
-  await page.click('main button:has-text("Se connecter")');
-  await page.waitForURL(/\/services$/);
+  await logInWithForm(page, sys.url, 'ines@etu.example', PASSWORD);
 
   // First a text file disguised as a photo: refused, the rest of the form kept, nothing stored.
   await page.fill('#titre', 'Lampe de bureau articulée');

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { checkHealth, listParts } from '@etu/common';
 import { claimRedisDbs, freePort, TEST_TOKEN, type ClaimedRedisDbs } from '@etu/testkit';
 import { createTestDatabase, type TestDatabase } from '@etu/testkit';
+import { Accounts } from '@etu/auth';
+import { createPrismaClient } from '@etu/db';
+import { testLogger } from '@etu/testkit';
 
 const ROOT = join(__dirname, '..');
 
@@ -221,4 +224,18 @@ async function stopParts(parts: Part[]): Promise<void> {
         }),
     ),
   );
+}
+
+/** Creates student accounts straight in the system's database, as the seed does. */
+export async function registerStudents(
+  databaseUrl: string,
+  people: { firstName: string; lastName: string; email: string; password: string }[],
+): Promise<void> {
+  const prisma = createPrismaClient(databaseUrl);
+  try {
+    const accounts = new Accounts(prisma, testLogger());
+    for (const p of people) await accounts.register(p);
+  } finally {
+    await prisma.$disconnect();
+  }
 }

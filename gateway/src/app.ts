@@ -28,6 +28,7 @@ import { multipartMiddleware } from './middleware/multipart';
 import { photosMiddleware } from './middleware/photos';
 import { PhotoStore } from '@etu/common/photos';
 import { articlesRouter } from './routes/articles';
+import { sellerRouter } from './routes/seller';
 import { authRouter } from './routes/auth';
 import { healthRouter } from './routes/health';
 import { homeRouter } from './routes/home';
@@ -136,7 +137,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const health = healthRouter(w, new StoreCheck(deps.clients.stores, deps.sessionRedis, deps.log));
   app.use(health.routes());
   // 404 and 405 (with Allow) before the session, the body and the CSRF check (issue 15).
-  const routers = [homeRouter(w), articlesRouter(w), authRouter(w), accountRouter(w), servicesRouter(w), statsRouter(w)];
+  const routers = [homeRouter(w), articlesRouter(w), sellerRouter(w), authRouter(w), accountRouter(w), servicesRouter(w), statsRouter(w)];
   app.use(routeFirst([health, ...routers]));
 
   app.use(

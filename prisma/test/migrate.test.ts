@@ -166,12 +166,14 @@ test('the tables and columns of DESIGN.md exist after migrating', async () => {
     'cle_idempotence',
     'etat',
     'photos',
+    'version',
   ]);
   const col = (t: string, c: string) => cols.find((x) => x.TABLE_NAME === t && x.COLUMN_NAME === c)!;
   expect(col('articles', 'statut').COLUMN_TYPE).toBe("enum('disponible','vendu')");
   expect(col('articles', 'acheteur_id').IS_NULLABLE).toBe('YES');
   expect(col('articles', 'vendu_at').IS_NULLABLE).toBe('YES');
   expect(col('articles', 'etat').COLUMN_TYPE).toBe("enum('neuf','tres_bon_etat','bon_etat','etat_correct')");
+  expect([col('articles', 'version').COLUMN_TYPE, col('articles', 'version').IS_NULLABLE]).toEqual(['int(11)', 'NO']);
   const unique = await query<{ INDEX_NAME: string; NON_UNIQUE: number | bigint }>(
     db.url,
     "SELECT INDEX_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'utilisateurs' AND COLUMN_NAME = 'email'",
@@ -252,6 +254,7 @@ test('schema.prisma and the SQL agree: the generated client writes and reads eve
         buyerId: buyer.id,
         soldAt,
         idempotencyKey: 'form-1',
+        version: 3,
       },
     });
     const back = await prisma.listing.findUniqueOrThrow({ where: { id: l.id }, include: { seller: true, buyer: true } });
@@ -263,6 +266,7 @@ test('schema.prisma and the SQL agree: the generated client writes and reads eve
       status: 'vendu',
       soldAt,
       idempotencyKey: 'form-1',
+      version: 3,
     });
     // One key per seller: the same key again is refused by the unique index.
     await expect(

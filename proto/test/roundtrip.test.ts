@@ -35,6 +35,7 @@ const listing: market.Listing = {
   soldAt: new Date(at.getTime() + 60_000),
   condition: market.Condition.CONDITION_VERY_GOOD,
   photos: ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'],
+  version: 3,
 };
 const decision: limiter.Decision = {
   allowed: false,
@@ -157,6 +158,7 @@ test('each service definition exposes the RPCs of the contract', () => {
     'listListings',
     'purchase',
     'searchListings',
+    'updateListing',
     'withdrawListings',
   ]);
   expect(Object.keys(limiter.LimiterServiceService).sort()).toEqual(['consume', 'consumeBatch', 'peek', 'reset']);

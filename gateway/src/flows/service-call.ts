@@ -28,6 +28,12 @@ function marketRefusal(err: unknown): { status: number; code: string; message: s
       return { status: 400, code: 'champ_invalide', message: userMessage(err, 'Un des champs est invalide.') };
     case Status.FAILED_PRECONDITION:
       return { status: 409, code: 'impossible', message: userMessage(err, "Cet article n'est plus disponible.") };
+    case Status.PERMISSION_DENIED:
+      return {
+        status: 403,
+        code: 'interdit',
+        message: userMessage(err, "Cette action n'est possible que pour la personne qui vend l'article."),
+      };
     case Status.NOT_FOUND:
       return { status: 404, code: 'article_introuvable', message: "Cet article n'existe pas." };
     default:

@@ -71,6 +71,13 @@ export function parseEuros(input: string): number | null {
   return euros * 100 + cents;
 }
 
+/** 1250 → "12,50", 1200 → "12": a price as a form's field shows it (parseEuros reads it back). */
+export function priceInput(cents: number): string {
+  const euros = Math.floor(cents / 100);
+  const rest = cents % 100;
+  return rest === 0 ? String(euros) : `${euros},${String(rest).padStart(2, '0')}`;
+}
+
 const euroFmt = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' });
 
 /** 1250 → "12,50 €". */

@@ -59,6 +59,8 @@ export interface ListingView {
   soldAt: Date | undefined;
   /** Photo names: /photos/<name>-l.webp (large) and -t.webp (thumbnail). */
   photos: string[];
+  /** Changes by the seller + 1: a purchase form names the version it shows. */
+  version: number;
 }
 
 export function listingView(l: market.Listing, names: Map<string, string>): ListingView {
@@ -77,6 +79,7 @@ export function listingView(l: market.Listing, names: Map<string, string>): List
     createdAt: l.createdAt,
     soldAt: l.soldAt,
     photos: l.photos,
+    version: l.version,
   };
 }
 
@@ -95,5 +98,6 @@ export function listingJson(l: market.Listing) {
     creeLe: l.createdAt?.toISOString(),
     venduLe: l.soldAt?.toISOString(),
     photos: l.photos.map((p) => ({ grande: `/photos/${p}-l.webp`, vignette: `/photos/${p}-t.webp` })),
+    version: l.version,
   };
 }

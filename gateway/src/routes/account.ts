@@ -13,6 +13,7 @@ import { callOpts, grpcCode, grpcProblem, Status, userMessage } from '../lib/grp
 import { POLICY } from '../lib/limits';
 import { HttpProblem, tooMany } from '../lib/problem';
 import { flash, requireUser, seeOther, type View } from '../lib/views';
+import { removePhotoFiles } from '../lib/photo-files';
 import { endUserSessions } from '../middleware/session';
 
 const MAX_EMAIL = 254;
@@ -180,7 +181,11 @@ export function accountRouter(w: Wiring): Router<GatewayState> {
         throw grpcProblem(ctx.state.log, dependency, err);
       }
     };
-    const { withdrawn } = await step('market', () => w.clients.market.withdrawListings({ sellerId: user.id }, callOpts(ctx)));
+    const { withdrawn, unusedPhotos } = await step('market', () =>
+      w.clients.market.withdrawListings({ sellerId: user.id, listingId: '' }, callOpts(ctx)),
+    );
+    // Their photos' files go with them (a file another listing shares is not in the list).
+    await removePhotoFiles(w, ctx, unusedPhotos);
     // What this gateway still holds for the statistics (summed refusals, queued records) reaches
     // them before the id goes.
     await Promise.all([w.denials.flush(), w.statsBatch?.flush()]);

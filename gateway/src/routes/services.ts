@@ -164,6 +164,10 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     if (articleId.length > 64 || !/^[\w-]{1,64}$/.test(articleId)) {
       throw new HttpProblem(400, 'article_invalide', 'Article inconnu : choisissez un article dans la liste.', { title: 'Achat' });
     }
+    // The version of the listing the form showed (hidden field `version`): changed by the seller
+    // since, nothing is bought. Absent (an API client that does not send it): no check.
+    const seen = field(ctx, 'version').trim();
+    const expectedVersion = /^[1-9]\d{0,8}$/.test(seen) ? Number(seen) : undefined;
     // Already this user's (a retry after a lost answer): a success, uncounted. Any other state
     // (available, sold to another, unknown) is the purchase's to decide and count.
     const { listing, replayed } = await serviceCall(
@@ -171,7 +175,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       ctx,
       user,
       stats.ServiceKind.SERVICE_KIND_ACHAT,
-      () => market.purchase({ listingId: articleId, buyerId: user.id }, callOpts(ctx)),
+      () => market.purchase({ listingId: articleId, buyerId: user.id, expectedVersion }, callOpts(ctx)),
       () => servicesPageView(w, ctx, user),
       async () => {
         const found = await market.getListing({ id: articleId }, callOpts(ctx)).catch((err: unknown) => {

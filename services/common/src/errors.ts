@@ -37,6 +37,12 @@ export class FailedPrecondition extends DomainError {
     super(Status.FAILED_PRECONDITION, message);
   }
 }
+/** The caller is known but may not do this (e.g. change another seller's listing). */
+export class PermissionDenied extends DomainError {
+  constructor(message: string) {
+    super(Status.PERMISSION_DENIED, message);
+  }
+}
 export class Unauthenticated extends DomainError {
   constructor(message: string) {
     super(Status.UNAUTHENTICATED, message);

@@ -26,8 +26,11 @@ export function isDuplicateKey(err: unknown): boolean {
 export interface HotSql {
   /** The new listing's id, or undefined when no user has `sellerPublicId`. */
   insertListing(sellerPublicId: string, row: NewRow, createdAt: Date): Promise<number | undefined>;
-  /** 1 when the listing was available, not the buyer's, and the buyer exists: now sold to them; else 0. */
-  buy(listingId: number, buyerPublicId: string, soldAt: Date): Promise<number>;
+  /**
+   * 1 when the listing was available, not the buyer's, at `version` when one is given, and the
+   * buyer exists: now sold to them; else 0.
+   */
+  buy(listingId: number, buyerPublicId: string, soldAt: Date, version?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,11 +49,12 @@ export function driverHotSql(pool: DriverPool): HotSql {
       );
       return res.affectedRows === 1 ? Number(res.insertId) : undefined;
     },
-    async buy(listingId, buyer, soldAt) {
+    async buy(listingId, buyer, soldAt, version) {
+      const v = version ?? null;
       const res = await pool.execute<OkPacket>(
         "UPDATE articles a JOIN utilisateurs u ON u.public_id = ? AND u.supprime_at IS NULL SET a.statut = 'vendu', a.acheteur_id = u.id, a.vendu_at = ? " +
-          "WHERE a.id = ? AND a.statut = 'disponible' AND a.vendeur_id <> u.id",
-        [buyer, soldAt, listingId],
+          "WHERE a.id = ? AND a.statut = 'disponible' AND a.vendeur_id <> u.id AND (? IS NULL OR a.version = ?)",
+        [buyer, soldAt, listingId, v, v],
       );
       return res.affectedRows;
     },

@@ -1,6 +1,6 @@
 // The market's domain: listings (table `articles`) and purchases. Transport-free: the gRPC server
 // and the seed both call this class. Errors are typed (@etu/common) with French messages.
-import { FailedPrecondition, InvalidArgument, NotFound, type Logger } from '@etu/common';
+import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, type Logger } from '@etu/common';
 import { ListingStatus as DbStatus, Prisma, type PrismaClient } from '@etu/db';
 import type { market } from '@etu/proto';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -13,6 +13,7 @@ import {
   parseCategoryFilter,
   parseId,
   parseIdempotencyKey,
+  parseListingChange,
   parseNewListing,
   parsePageSize,
   type NewListing,
@@ -28,6 +29,10 @@ export const MSG = {
   ownListing: 'Vous ne pouvez pas acheter votre propre article.',
   unknownSeller: 'Vendeur inconnu : ce compte n’existe pas.',
   unknownBuyer: 'Acheteur inconnu : ce compte n’existe pas.',
+  notYours: 'Seule la personne qui vend cet article peut le modifier ou le retirer.',
+  soldUnchangeable: 'Cet article est vendu : il ne peut plus être modifié ni retiré.',
+  changed:
+    'La personne qui vend vient de modifier cet article (prix ou description) : rien n’a été acheté. Vérifiez-le et confirmez à nouveau.',
 } as const;
 
 /** Prisma's "foreign key constraint violated" (a seller or buyer id that names no user). */
@@ -62,6 +67,7 @@ export function toProto(r: Row): market.Listing {
     soldAt: r.soldAt ?? undefined,
     condition: conditionFromDb(r.condition),
     photos: photosFromDb(r.photos),
+    version: r.version,
   };
 }
 
@@ -104,16 +110,90 @@ export class Market {
   }
 
   /**
-   * Withdraws every available listing of `seller_id` (their account is being erased): deleted, in
-   * one statement, so that a purchase racing it either bought the item first or finds it gone.
+   * Withdraws available listings of `seller_id`: every one (their account is being erased), or
+   * only `listing_id` (the seller retracts it). Each is ONE conditional DELETE (available, this
+   * seller's), so that a purchase racing it either bought the item first or finds it gone. The
+   * photos of the rows read beforehand (photos never change once listed) that no remaining row
+   * uses are returned, for the gateway to delete their files; a row bought in between keeps its
+   * photos, since it still names them.
    */
   async withdrawListings(req: market.WithdrawListingsRequest): Promise<market.WithdrawListingsResponse> {
     const seller = parseUserId('seller_id', req.sellerId, "l'identifiant du vendeur");
+    const listingId = req.listingId === '' ? undefined : parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const sellerId = await this.userRowId(seller);
-    if (sellerId === undefined) return { withdrawn: 0 };
-    const { count } = await this.query((db) => db.listing.deleteMany({ where: { sellerId, status: DbStatus.disponible } }));
-    this.log?.info({ sellerId: seller, withdrawn: count }, 'listings withdrawn');
-    return { withdrawn: count };
+    if (listingId !== undefined) return this.withdrawOne(listingId, seller, sellerId);
+    if (sellerId === undefined) return { withdrawn: 0, unusedPhotos: [] };
+    const where = { sellerId, status: DbStatus.disponible };
+    const before = await this.query((db) => db.listing.findMany({ where, select: { photos: true } }));
+    const { count } = await this.query((db) => db.listing.deleteMany({ where }));
+    const unusedPhotos = await this.unusedPhotos(before.flatMap((r) => photosFromDb(r.photos)));
+    this.log?.info({ sellerId: seller, withdrawn: count, unusedPhotos: unusedPhotos.length }, 'listings withdrawn');
+    return { withdrawn: count, unusedPhotos };
+  }
+
+  private async withdrawOne(id: number, seller: string, sellerId: number | undefined): Promise<market.WithdrawListingsResponse> {
+    const row = await this.query((db) => db.listing.findUnique({ where: { id }, select: { sellerId: true, photos: true } }));
+    if (!row) throw new NotFound(MSG.notFound);
+    if (sellerId === undefined || row.sellerId !== sellerId) throw new PermissionDenied(MSG.notYours);
+    const { count } = await this.query((db) => db.listing.deleteMany({ where: { id, sellerId, status: DbStatus.disponible } }));
+    if (count === 0) {
+      // Sold meanwhile (a sold row never changes again), or withdrawn by a request racing this one.
+      const now = await this.query((db) => db.listing.findUnique({ where: { id }, select: { status: true } }));
+      if (!now) throw new NotFound(MSG.notFound);
+      throw new FailedPrecondition(MSG.soldUnchangeable);
+    }
+    const unusedPhotos = await this.unusedPhotos(photosFromDb(row.photos));
+    this.log?.info({ listingId: id, sellerId: seller, unusedPhotos: unusedPhotos.length }, 'listing withdrawn');
+    return { withdrawn: 1, unusedPhotos };
+  }
+
+  /**
+   * Of these photo names, those no listing names any more (files are shared by content: the same
+   * picture in two listings is one file). One scan of the column: withdrawals are rare, and the
+   * names are 32 hex digits, so they hold no LIKE wildcard.
+   */
+  private async unusedPhotos(names: string[]): Promise<string[]> {
+    const distinct = [...new Set(names)];
+    if (distinct.length === 0) return [];
+    const used = new Set<string>();
+    for (let i = 0; i < distinct.length; i += 100) {
+      const some = distinct.slice(i, i + 100);
+      const likes = Prisma.join(
+        some.map((n) => Prisma.sql`photos LIKE ${`%${n}%`}`),
+        ' OR ',
+      );
+      const rows = await this.query((db) => db.$queryRaw<{ photos: string }[]>(Prisma.sql`SELECT photos FROM articles WHERE ${likes}`));
+      for (const r of rows) for (const n of photosFromDb(r.photos)) used.add(n);
+    }
+    return distinct.filter((n) => !used.has(n));
+  }
+
+  /**
+   * Changes the price and the description of an available listing, by its seller: ONE
+   * conditional UPDATE (this id, this seller, still available) decides, so a purchase racing it
+   * is either after the change (the buyer pays the new price, shown on the confirmation's
+   * answer) or before it (the change is refused: sold). When nothing matched, the row read
+   * afterwards says why.
+   */
+  async updateListing(req: market.UpdateListingRequest): Promise<market.UpdateListingResponse> {
+    const { id, seller, priceCents, description } = parseListingChange(req);
+    const sellerId = await this.userRowId(seller, true);
+    const { count } =
+      sellerId === undefined
+        ? { count: 0 }
+        : await this.query((db) =>
+            db.listing.updateMany({
+              where: { id, sellerId, status: DbStatus.disponible },
+              data: { priceCents, description, version: { increment: 1 } },
+            }),
+          );
+    const row = await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
+    if (!row) throw new NotFound(MSG.notFound);
+    if (sellerId === undefined || row.sellerId !== sellerId) throw new PermissionDenied(MSG.notYours);
+    // count 0 with the row still available and the seller's: the values were already these.
+    if (count === 0 && row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.soldUnchangeable);
+    this.log?.info({ listingId: id, sellerId: seller }, 'listing updated');
+    return { listing: toProto(row) };
   }
 
   /**
@@ -173,7 +253,16 @@ export class Market {
       throw err;
     }
     if (id === undefined) throw new FailedPrecondition(MSG.unknownSeller);
-    const row = { id, ...fields, status: DbStatus.disponible, createdAt, soldAt: null, seller: { publicId: sellerPublicId }, buyer: null };
+    const row = {
+      id,
+      ...fields,
+      status: DbStatus.disponible,
+      createdAt,
+      soldAt: null,
+      version: 1,
+      seller: { publicId: sellerPublicId },
+      buyer: null,
+    };
     this.log?.info({ listingId: id, sellerId: sellerPublicId }, 'listing created');
     return { listing: toProto(row as unknown as Row), replayed: false };
   }
@@ -292,14 +381,18 @@ export class Market {
   async purchase(req: market.PurchaseRequest): Promise<market.PurchaseResponse> {
     const id = parseId('listing_id', req.listingId, "l'identifiant de l'article");
     const buyer = parseUserId('buyer_id', req.buyerId, "l'identifiant de l'acheteur");
-    if (this.opts.hot) return this.purchaseHot(this.opts.hot, id, buyer);
+    const version = req.expectedVersion;
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
+      throw new InvalidArgument('expected_version', 'la version doit être un nombre entier positif.');
+    }
+    if (this.opts.hot) return this.purchaseHot(this.opts.hot, id, buyer, version);
     const buyerId = await this.userRowId(buyer, true);
     if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
     let count: number;
     try {
       ({ count } = await this.query((db) =>
         db.listing.updateMany({
-          where: { id, status: DbStatus.disponible, sellerId: { not: buyerId } },
+          where: { id, status: DbStatus.disponible, sellerId: { not: buyerId }, ...(version === undefined ? {} : { version }) },
           data: { status: DbStatus.vendu, buyerId, soldAt: new Date() },
         }),
       ));
@@ -317,6 +410,7 @@ export class Market {
     if (row.status === DbStatus.vendu && row.buyerId === buyerId) return { listing: toProto(row), replayed: true };
     if (row.sellerId === buyerId) throw new FailedPrecondition(MSG.ownListing);
     if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
+    if (version !== undefined && row.version !== version) throw new FailedPrecondition(MSG.changed);
     // Not reachable: the row is available, not the buyer's, yet the update matched nothing.
     throw new Error(`purchase of listing ${id} matched no row although it is available`);
   }
@@ -326,8 +420,8 @@ export class Market {
    * itself; the same decisions after it, from the row read back (an UPDATE that matched nothing
    * because no user has that id is told apart there, so an unknown buyer is still refused first).
    */
-  private async purchaseHot(hot: HotSql, id: number, buyer: string): Promise<market.PurchaseResponse> {
-    const count = await this.query(() => hot.buy(id, buyer, new Date()));
+  private async purchaseHot(hot: HotSql, id: number, buyer: string, version: number | undefined): Promise<market.PurchaseResponse> {
+    const count = await this.query(() => hot.buy(id, buyer, new Date(), version));
     const row = await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
     if (count === 1 && row) {
       this.log?.info({ listingId: id, buyerId: buyer, sellerId: row.seller.publicId }, 'listing sold');
@@ -338,6 +432,7 @@ export class Market {
     if (!row) throw new NotFound(MSG.notFound);
     if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
     if (row.status === DbStatus.vendu) throw new FailedPrecondition(MSG.alreadySold);
+    if (version !== undefined && row.version !== version) throw new FailedPrecondition(MSG.changed);
     throw new Error(`purchase of listing ${id} matched no row although it is available`);
   }
 }

@@ -216,3 +216,21 @@ export function parseNewListing(req: market.CreateListingRequest): NewListing {
     photos: parsePhotos(req.photos),
   };
 }
+
+export interface ListingChange {
+  id: number;
+  /** The seller's public id. */
+  seller: string;
+  priceCents: number;
+  description: string;
+}
+
+/** Checks an UpdateListing request: the same price and description rules as a sale. */
+export function parseListingChange(req: market.UpdateListingRequest): ListingChange {
+  return {
+    id: parseId('listing_id', req.listingId, "l'identifiant de l'article"),
+    seller: parseUserId('seller_id', req.sellerId, "l'identifiant du vendeur"),
+    priceCents: parsePrice(req.priceCents),
+    description: parseDescription(req.description),
+  };
+}

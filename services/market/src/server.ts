@@ -50,6 +50,7 @@ export function marketHandlers(m: Market, metrics: Metrics = new Metrics({ enabl
     searchListings: async (req) => m.searchListings(req),
     getListing: async (req) => ({ listing: await m.getListing(req.id) }),
     withdrawListings: async (req) => m.withdrawListings(req),
+    updateListing: async (req) => m.updateListing(req),
     purchase: async (req) => {
       try {
         const res = await m.purchase(req);

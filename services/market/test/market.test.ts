@@ -49,6 +49,7 @@ describe('CreateListing and GetListing', () => {
       soldAt: undefined,
       condition: market.Condition.CONDITION_VERY_GOOD,
       photos: [],
+      version: 1,
     });
     expect(created!.createdAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
     expect(created!.createdAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
