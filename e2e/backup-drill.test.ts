@@ -1,15 +1,17 @@
 // The backup drill, as an operator runs it: state made through the site (sign-ups, logins,
-// listings, a sale, quota use), `scripts/backup.sh` (what `make backup` runs), everything
-// destroyed (database dropped, the three Redis databases flushed, the secrets folder deleted),
-// `scripts/restore.sh` (what `make restore` runs), the parts started again, then checked: every
-// user logs in, listings and sales are identical, quotas are as strict as at backup time,
-// statistics are those of the backup, a session made before the backup still opens.
+// listings — one with a photo —, a sale, quota use), `scripts/backup.sh` (what `make backup`
+// runs), everything destroyed (database dropped, the three Redis databases flushed, the photos
+// folder and the secrets folder deleted), `scripts/restore.sh` (what `make restore` runs), the
+// parts started again, then checked: every user logs in, listings and sales are identical, the
+// photo is served again byte for byte, quotas are as strict as at backup time, statistics are
+// those of the backup, a session made before the backup still opens.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import sharp from 'sharp';
 import { createServiceClient, type ServiceClient } from '@etu/common';
 import { claimRedisDbs, createTestDatabase, TEST_TOKEN, type ClaimedRedisDbs, type TestDatabase } from '@etu/testkit';
 import { createPrismaClient, type PrismaClient } from '@etu/db';
@@ -110,7 +112,8 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
   writeFileSync(join(secrets, 'local.env'), 'SESSION_KEYS=drill-session-key-0123456789abcdef\n', { mode: 0o600 });
   const t0 = Date.now();
   const lap = (what: string) => process.stderr.write(`drill: ${what} at ${Date.now() - t0} ms\n`);
-  parts = await startParts(stores);
+  const photos = join(work, 'photos');
+  parts = await startParts(stores, { PHOTOS_DIR: photos });
   lap('parts started');
   // A first start: every Redis database is new, and /readyz says so.
   const fresh = (await (await fetch(`${parts.url}/readyz`)).json()) as { stores: Record<string, { state: string }> };
@@ -125,16 +128,34 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
   for (const p of people) await signUp(p.c, p.prenom, p.email);
   for (const p of people) await logIn(p.c, p.email);
   const [anais, bastien, celine] = people as [(typeof people)[0], (typeof people)[0], (typeof people)[0]];
-  for (const titre of ['Analyse L1', 'Les Misérables', 'Clé USB 32 Go']) {
+  for (const titre of ['Analyse L1', 'Les Misérables']) {
     const res = await anais.c.post('/services/vente', {
       titre,
-      categorie: titre === 'Clé USB 32 Go' ? 'autre' : 'livre',
+      categorie: 'livre',
       etat: 'bon',
       prix: '7,50',
       description: 'Très bon état',
     });
     expect(res.status).toBe(303);
   }
+  // One sale with a photo, as the browser sends it (multipart/form-data).
+  const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#4a7d9c' } })
+    .png()
+    .toBuffer();
+  const withPhoto = await anais.c.agent
+    .post('/services/vente')
+    .set('X-Forwarded-For', anais.c.ip!)
+    .field('_csrf', anais.c.token!)
+    .field('titre', 'Clé USB 32 Go')
+    .field('categorie', 'autre')
+    .field('etat', 'bon')
+    .field('prix', '7,50')
+    .field('description', 'Très bon état')
+    .attach('photos', png, { filename: 'cle.png', contentType: 'image/png' });
+  expect(withPhoto.status).toBe(303);
+  const photoFiles = readdirSync(photos).sort();
+  expect(photoFiles).toHaveLength(2);
+  const photoBytes = photoFiles.map((f) => readFileSync(join(photos, f)));
   await celine.c.post('/services/vente', { titre: 'Amélie (DVD)', categorie: 'dvd', etat: 'bon', prix: '4', description: '' });
   const prisma = createPrismaClient(db.url, { connectionLimit: 2 });
   try {
@@ -163,7 +184,8 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     expect(archive).toMatch(/etuservices-backup-\d{8}T\d{6}Z\.tar\.gz$/);
     expect(statSync(archive).mode & 0o777).toBe(0o600);
     const listing = spawnSync('tar', ['-tzf', archive], { encoding: 'utf8' }).stdout;
-    for (const f of ['manifest.json', 'mariadb.sql', 'redis.jsonl', 'secrets/local/local.env']) expect(listing).toContain(f);
+    for (const f of ['manifest.json', 'mariadb.sql', 'redis.jsonl', 'photos.tar', 'secrets/local/local.env']) expect(listing).toContain(f);
+    expect(out.stdout).toMatch(/photos +2 files/);
 
     lap('backed up');
     // --- Disaster: parts stopped, database dropped, Redis databases emptied, secrets gone.
@@ -177,14 +199,18 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
       r.disconnect();
     }
     rmSync(secrets, { recursive: true, force: true });
+    rmSync(photos, { recursive: true, force: true });
 
     // --- Restore, then start the parts again.
     const restored = run('restore.sh', [archive], env);
     expect(restored.stderr).toMatch(/sessions: keep/);
     expect(readFileSync(join(secrets, 'local.env'), 'utf8')).toContain('drill-session-key');
     expect(readdirSync(join(work, 'backups'))).toHaveLength(1);
+    expect(restored.stderr).toMatch(/restoring the photo files \(2 files\)/);
+    expect(readdirSync(photos).sort()).toEqual(photoFiles);
+    expect(photoFiles.map((f) => readFileSync(join(photos, f)))).toEqual(photoBytes);
     lap('restored');
-    parts = await startParts(stores);
+    parts = await startParts(stores, { PHOTOS_DIR: photos });
     lap('parts started again');
 
     // --- Checks. The stores belong together again: markers restored, every account known.
@@ -210,6 +236,12 @@ test('backup, destroy everything, restore: users, listings, sales, quotas, stati
     const page = await again.get('/services');
     expect(page.status).toBe(200);
     expect(textOf(page.text)).toContain('Anaïs');
+    // The restored listing's photo is served again.
+    const usb = after.listings.find((l) => l.title === 'Clé USB 32 Go')!;
+    expect(usb.photos).not.toBe('');
+    const served = await fetch(`${parts.url}/photos/${usb.photos}-l.webp`);
+    expect(served.status).toBe(200);
+    expect(Buffer.from(await served.arrayBuffer())).toEqual(readFileSync(join(photos, `${usb.photos}-l.webp`)));
     // ...and every user logs in.
     for (const p of people) await logIn(visitor(parts.url, p.c.ip!), p.email);
     lap('checked');

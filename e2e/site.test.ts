@@ -163,11 +163,11 @@ test('sign up, sell, buy, exhaust the quota, read the statistics', async () => {
   expect(await text('#derniers-connectes')).toMatch(/^Aude Admin .* Bruno Acheteur .* Alice Vendeuse /);
   // Alice: her sign-up's login and one more; Bruno: his sign-up's; Aude: one.
   expect(await text('#top-connexions')).toMatch(/^Alice Vendeuse 2 connexions /);
-  expect(await text('#service-plus-utilise')).toBe('Vente — 12 appels');
+  expect(await text('#service-plus-utilise')).toBe('Vente — 12 actions');
   expect(await text('#total-ventes')).toBe('12');
   expect(await text('#total-achats')).toBe('1');
   expect(await text('#total-connexions')).toBe('4');
-  expect(await text('#moins-utilisateurs')).toMatch(/^Aude Admin 0 appel .*Alice Vendeuse 3 appels .*Bruno Acheteur 10 appels/);
+  expect(await text('#moins-utilisateurs')).toMatch(/^Aude Admin 0 action .*Alice Vendeuse 3 actions .*Bruno Acheteur 10 actions/);
   expect(await text('#refus-utilisateurs')).toBe('Bruno Acheteur 1 refus');
   expect(await page.locator('.chart svg rect.bar-vente').count()).toBeGreaterThan(0);
   await shot('statistiques');

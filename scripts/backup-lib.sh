@@ -25,6 +25,10 @@ COMPOSE_ENV_FILE="${COMPOSE_ENV_FILE:-deploy/.env}"
 SECRETS_DIR="${ETU_SECRETS_DIR:-.secrets}"
 # Inside compose, the stores as the containers see them (deploy/compose.yaml).
 COMPOSE_REDIS_STORES="limiter=redis://redis-limiter:6379/0 stats=redis://redis-stats:6379/1 sessions=redis://redis-sessions:6379/2"
+# The listings' photo files: a local run's PHOTOS_DIR (the gateway's default, data/photos in the
+# checkout); in compose, the `photos` volume where the gateway mounts it (deploy/compose.yaml).
+PHOTOS_DIR="${PHOTOS_DIR:-$PWD/data/photos}"
+COMPOSE_PHOTOS_DIR=/var/lib/etuservices/photos
 # The image every compose one-shot below runs in (any part's image holds the tools).
 COMPOSE_TOOL_SERVICE="${COMPOSE_TOOL_SERVICE:-stats}"
 SNAPSHOT_JS="services/common/dist/redis-snapshot.js"
@@ -124,6 +128,29 @@ sql_load() {
     opts=$(mariadb_options)
     mariadb --defaults-extra-file="$opts" -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\` $create"
     mariadb --defaults-extra-file="$opts" "$db"
+  fi
+}
+
+# The photo files as a tar on stdout (empty when there are none yet). Files being written (a
+# temporary `.<name>.tmp`, renamed when whole) are left out.
+photos_export() {
+  if [ "$BACKUP_TARGET" = compose ]; then
+    compose_tool gateway -- sh -c "mkdir -p $COMPOSE_PHOTOS_DIR && cd $COMPOSE_PHOTOS_DIR && exec tar --exclude='.*.tmp' -cf - ."
+  elif [ -d "$PHOTOS_DIR" ]; then
+    tar -C "$PHOTOS_DIR" --exclude='.*.tmp' -cf - .
+  else
+    tar -cf - -T /dev/null
+  fi
+}
+
+# Puts the photo files of a tar (stdin) into the photos folder. Files the archive lacks are left:
+# their names are content addresses, so a file never holds anything but its own picture.
+photos_import() {
+  if [ "$BACKUP_TARGET" = compose ]; then
+    compose_tool gateway -- sh -c "mkdir -p $COMPOSE_PHOTOS_DIR && exec tar -C $COMPOSE_PHOTOS_DIR --no-same-owner -xf -"
+  else
+    mkdir -p "$PHOTOS_DIR"
+    tar -C "$PHOTOS_DIR" --no-same-owner -xf -
   fi
 }
 

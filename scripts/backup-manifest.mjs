@@ -60,6 +60,17 @@ function migrationsOf(sqlFile) {
   return [...new Set([...sql.matchAll(/'(\d{14}_\w+)'/g)].map((m) => m[1]))].sort();
 }
 
+/** How many photo files (WebP) photos.tar holds; null when the archive has none. */
+function photoCount(tarFile) {
+  try {
+    statSync(tarFile);
+  } catch {
+    return null;
+  }
+  const names = execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return { file: 'photos.tar', files: names.split('\n').filter((n) => n.endsWith('.webp')).length };
+}
+
 async function write(dir, target, database, sqlStarted, sqlFinished) {
   const redis = await redisStores(join(dir, 'redis.jsonl'));
   const list = [];
@@ -77,6 +88,7 @@ async function write(dir, target, database, sqlStarted, sqlFinished) {
       finishedAt: new Date(Number(sqlFinished)).toISOString(),
       migrations: migrationsOf(join(dir, 'mariadb.sql')),
     },
+    photos: photoCount(join(dir, 'photos.tar')),
     secrets: list.filter((f) => f.path.startsWith('secrets/')).map((f) => f.path),
     files: list,
   };
@@ -97,6 +109,7 @@ function summary(dir) {
   console.log(
     `  mariadb    ${m.mariadb.database}  ${bytes('mariadb.sql')} bytes  as of ${m.mariadb.startedAt}  migrations: ${m.mariadb.migrations.length}`,
   );
+  if (m.photos) console.log(`  photos     ${m.photos.files} files  ${bytes('photos.tar')} bytes`);
   console.log(`  secrets    ${m.secrets.length ? m.secrets.join(', ') : '(none)'}`);
 }
 

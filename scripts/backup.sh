@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make backup`: one timestamped archive of everything EtuServices needs to come back —
 # Redis first (limiter, statistics and session databases, key by key, each in one transaction),
-# then MariaDB (mariadb-dump --single-transaction), then the secrets — so the SQL copy is never
+# then MariaDB (mariadb-dump --single-transaction), then the listings' photo files (PHOTOS_DIR, or
+# compose's `photos` volume), then the secrets — so the SQL copy is never
 # older than the Redis copy (every user Redis knows exists in the dump). docs/operations.md,
 # "Backup and restore", says why this order, what the archive holds and how to restore it.
 #
@@ -48,7 +49,13 @@ sql_dump >"$dir/mariadb.sql"
 sql_finished=$(now_ms)
 grep -q '^-- Dump completed' "$dir/mariadb.sql" || die "mariadb-dump did not complete (no 'Dump completed' line)"
 
-# 3. The secrets the parts were started with (sessions, internal token; demo logins).
+# 3. The photo files, after the dump: a listing's files are written before its row, so every
+# listing of the dump has its photos (a withdrawal in the seconds between the two could remove
+# one: docs/operations.md).
+say "copying the photo files"
+photos_export >"$dir/photos.tar"
+
+# 3b. The secrets the parts were started with (sessions, internal token; demo logins).
 copy_secrets_into "$dir/secrets"
 
 # 4. Manifest: what is inside, when each part was taken, checksums.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make restore ARCHIVE=backups/etuservices-backup-<time>.tar.gz[.enc]`: puts the stores back as
 # the archive has them, in order — MariaDB (drop, re-create, load), then Redis (each database
-# emptied, then every key restored with its remaining TTL), then the secrets, then the migrations
+# emptied, then every key restored with its remaining TTL), then the photo files (put back into
+# PHOTOS_DIR or compose's `photos` volume), then the secrets, then the migrations
 # of this checkout — and says how to start the parts. The parts must be stopped (local: refused
 # while one answers on its address; compose: stopped by this script, started again at the end).
 # docs/operations.md, "Backup and restore", is the procedure this follows.
@@ -73,6 +74,14 @@ if [ "$sessions" = clear ]; then
   redis_snapshot import --clear sessions <"$dir/redis.jsonl"
 else
   redis_snapshot import <"$dir/redis.jsonl"
+fi
+
+# 3b. The photo files (an archive made before they were backed up has none: the folder is left).
+if [ -f "$dir/photos.tar" ]; then
+  say "restoring the photo files ($(tar -tf "$dir/photos.tar" | grep -c '\.webp$' || true) files)"
+  photos_import <"$dir/photos.tar"
+else
+  say "no photo files in this archive: the photos folder is left as it is"
 fi
 
 # 4. Secrets: SESSION_KEYS must be the archive's for the restored sessions to open.

@@ -368,6 +368,7 @@ backup_restore() {
   echo "archive: $(stat -c '%n, %s bytes, mode %a' "$archive")"
   [ "$(stat -c %a "$archive")" = 600 ] || die "the archive is readable by others"
   tar -tzf "$archive" | grep '/secrets/compose/session_keys$' >/dev/null || die "the archive lacks the compose secrets"
+  tar -tzf "$archive" | grep '/photos.tar$' >/dev/null || die "the archive lacks the photos volume (photos.tar)"
   echo "disaster: down -v (every volume removed), then up on empty stores"
   dct 180 down -v --timeout 20
   compose_up up -d

@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     send: deps.sendMail ?? createSender(config),
     log: deps.log,
     max: config.MAIL_QUEUE_SIZE,
+    retryMs: config.MAIL_RETRY_MS,
     onOutcome: (kind, outcome) => metrics.mail(kind, outcome),
   });
   const photos = new PhotoStore(config.PHOTOS_DIR);

@@ -134,6 +134,10 @@ export const configShape = {
   MAIL_QUEUE_SIZE: z.coerce.number({ error: 'expected a number of mails' }).int().min(1).max(100_000).default(1000),
   /** Bound on each step of an SMTP exchange (connect, greeting, any socket silence). */
   MAIL_TIMEOUT_MS: vars.millis(10_000),
+  /** A mail that could not be sent is tried once more this long after; 0: never. */
+  MAIL_RETRY_MS: z.coerce.number({ error: 'expected a number of milliseconds' }).int().min(0).max(86_400_000).default(60_000),
+  /** Days the outbox keeps its .eml files: older ones are deleted when the gateway starts; 0: kept forever. */
+  MAIL_OUTBOX_KEEP_DAYS: z.coerce.number({ error: 'expected a number of days' }).int().min(0).max(3650).default(14),
   /** Folder of the listings' photos (written by the sale form, served at /photos/), writable by the gateway. */
   PHOTOS_DIR: photosDirVar(),
 };

@@ -35,6 +35,7 @@ export type AppConfig = Pick<
   | 'MAIL_OUTBOX_DIR'
   | 'MAIL_QUEUE_SIZE'
   | 'MAIL_TIMEOUT_MS'
+  | 'MAIL_RETRY_MS'
   | 'PHOTOS_DIR'
 >;
 

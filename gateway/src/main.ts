@@ -5,7 +5,7 @@ import { createLogger, createRedis, initTracing, loadOrExit, serveMetrics, shutd
 import { createApp } from './app';
 import { createClients } from './clients';
 import { loadConfig } from './config';
-import { mailDestination } from './lib/mailer';
+import { mailDestination, pruneOutbox } from './lib/mailer';
 import { Metrics } from './lib/metrics';
 
 const config = loadOrExit('gateway', () => loadConfig(process.env));
@@ -95,6 +95,10 @@ async function onListening(): Promise<void> {
   );
   // A policy missing from the limiter's LIMIT_POLICIES is logged now (and keeps /readyz at 503).
   void app.checkPolicies();
+  // The outbox keeps MAIL_OUTBOX_KEEP_DAYS days of mails (they hold names and addresses).
+  void pruneOutbox(config.MAIL_OUTBOX_DIR, config.MAIL_OUTBOX_KEEP_DAYS).then((removed) => {
+    if (removed > 0) log.info({ removed, keepDays: config.MAIL_OUTBOX_KEEP_DAYS }, 'old mails deleted from the outbox');
+  });
 }
 
 function stop(signal: string) {
@@ -110,7 +114,9 @@ function stop(signal: string) {
     clearTimeout(force);
     // Summed refusals still waiting for the statistics (best effort, STATS_TIMEOUT_MS).
     await app.flushPending();
-    // The mails still queued (a purchase's, a reset link), within what is left of the grace period.
+    // The mails still queued (a purchase's, a reset link), within what is left of the grace period;
+    // a retry not yet due is given up.
+    app.mail.stop();
     await Promise.race([app.mail.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
     clients.close();
     sessionRedis.disconnect();

@@ -114,7 +114,9 @@ test('an admin reads the four answers, totals and denials with names', async () 
   const text = textOf(page.text);
   expect(text).toMatch(/Les 10 dernières personnes connectées Ada Lovelace .* Chloé Dubois .* Bob Bernard .* Alice Martin/);
   expect(text).toMatch(/Top 3 des connexions Alice Martin 4 connexions Bob Bernard 3 connexions Chloé Dubois 2 connexions/);
-  expect(text).toMatch(/Service le plus utilisé Vente — 10 appels/);
+  expect(text).toMatch(/Service le plus utilisé Vente — 10 actions/);
+  // Plain French, as on the rest of the site (issue 19, item 6): no « appels » jargon.
+  expect(text).not.toMatch(/appels?\b/i);
   expect(text).toContain('Dan Petit');
   expect(page.text).toMatch(/<svg viewBox="0 0 720 260" role="img"/);
   expect((page.text.match(/class="bar bar-vente"/g) ?? []).length).toBeGreaterThan(0);

@@ -4,7 +4,10 @@
 // admin). The seller is told by e-mail (the outbox, read as a user would); a mail that cannot be
 // sent neither fails nor holds the purchase, and its failure is logged without the address.
 import { market } from '@etu/proto';
-import { MailQueue } from '../src/lib/mailer';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MailQueue, pruneOutbox } from '../src/lib/mailer';
 import { testLogger } from '@etu/testkit';
 import { startSystem, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
@@ -144,22 +147,31 @@ describe('after a purchase', () => {
 
   test('a mail that cannot be sent fails nothing, holds nothing, and is logged without the address', async () => {
     // A gateway whose SMTP server cannot be reached (nothing listens on port 9 here).
-    const dead = await sys.gateway({ SMTP_URL: 'smtp://127.0.0.1:9', MAIL_TIMEOUT_MS: '2000' });
+    const dead = await sys.gateway({ SMTP_URL: 'smtp://127.0.0.1:9', MAIL_TIMEOUT_MS: '2000', MAIL_RETRY_MS: '300' });
     const seller = await loggedIn('Sacha', 'Vendeur', { g: dead });
     const buyer = await loggedIn('Basile', 'Client', { g: dead });
     const id = await listing(seller.id, 'Calculatrice graphique');
     await buyer.c.get('/services');
     const res = await buyer.c.post('/services/achat', { article_id: id });
     expect(res.status).toBe(303);
+    // idle() waits for the one retry too.
     await dead.app.mail.idle();
-    const failure = dead.logLines.find((l) => l.includes('mail not sent'));
-    expect(failure).toBeDefined();
-    expect(JSON.parse(failure!)).toMatchObject({ kind: 'achat', err: expect.stringMatching(/^E[A-Z]+/) });
+    const failures = dead.logLines.filter((l) => l.includes('mail not sent')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(failures).toEqual([
+      expect.objectContaining({
+        kind: 'achat',
+        err: expect.stringMatching(/^E[A-Z]+/),
+        retryInMs: 300,
+        msg: 'mail not sent: tried again later',
+      }),
+      expect.objectContaining({ kind: 'achat', err: expect.stringMatching(/^E[A-Z]+/), attempt: 2, msg: 'mail not sent' }),
+    ]);
     for (const line of dead.logLines) {
       expect(line).not.toContain(seller.email);
       expect(line).not.toContain(buyer.email);
     }
     expect(await dead.metrics.value('etu_mails_total', { kind: 'achat', outcome: 'failed' })).toBe(1);
+    expect(await dead.metrics.value('etu_mails_total', { kind: 'achat', outcome: 'retried' })).toBe(1);
     // The sale happened: it is in « Mes achats ».
     expect(textOf((await buyer.c.get('/achats')).text)).toContain('Calculatrice graphique');
   });
@@ -183,6 +195,72 @@ describe('the mail queue', () => {
     expect(q.enqueue('achat', mail)).toBe(false);
     expect(outcomes).toEqual(['dropped']);
     expect(q.pending).toBe(3);
+  });
+
+  test('a mail that fails is tried once more later: sent then, with the message built once', async () => {
+    const outcomes: string[] = [];
+    const sent: string[] = [];
+    let calls = 0;
+    let builds = 0;
+    const q = new MailQueue({
+      send: (m) =>
+        ++calls === 1
+          ? Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }))
+          : (sent.push(m.subject), Promise.resolve()),
+      log: testLogger(),
+      max: 10,
+      retryMs: 50,
+      onOutcome: (_kind, outcome) => outcomes.push(outcome),
+    });
+    q.enqueue('mot_de_passe', () => Promise.resolve({ to: 'x@example.org', subject: `lien ${++builds}`, text: 't' }));
+    await q.idle();
+    expect(outcomes).toEqual(['retried', 'sent']);
+    // The same message (a reset link is not made again).
+    expect(sent).toEqual(['lien 1']);
+    expect(q.pending).toBe(0);
+  });
+
+  test('a retry not yet due is given up by stop() (a gateway stopping): idle() does not wait for it', async () => {
+    const outcomes: string[] = [];
+    const q = new MailQueue({
+      send: () => Promise.reject(new Error('down')),
+      log: testLogger(),
+      max: 10,
+      retryMs: 3_600_000,
+      onOutcome: (_kind, outcome) => outcomes.push(outcome),
+    });
+    q.enqueue('achat', () => Promise.resolve({ to: 'x@example.org', subject: 's', text: 't' }));
+    while (!outcomes.length) await new Promise((r) => setImmediate(r));
+    expect(q.pending).toBe(1);
+    q.stop();
+    await q.idle();
+    expect(outcomes).toEqual(['retried']);
+    expect(q.pending).toBe(0);
+  });
+});
+
+describe('the outbox', () => {
+  test('pruneOutbox deletes the .eml files older than the days kept, and only those', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etu-outbox-prune-'));
+    try {
+      const now = Date.now();
+      const file = (name: string, ageDays: number) => {
+        writeFileSync(join(dir, name), 'x');
+        const t = new Date(now - ageDays * 86_400_000);
+        utimesSync(join(dir, name), t, t);
+      };
+      file('old.eml', 20);
+      file('a-bit-old.eml', 13.9);
+      file('new.eml', 0);
+      file('old-notes.txt', 30);
+      expect(await pruneOutbox(dir, 14, now)).toBe(1);
+      expect(readdirSync(dir).sort()).toEqual(['a-bit-old.eml', 'new.eml', 'old-notes.txt']);
+      // 0 keeps everything; a missing folder is no error.
+      expect(await pruneOutbox(dir, 0, now + 100 * 86_400_000)).toBe(0);
+      expect(await pruneOutbox(join(dir, 'absent'), 14, now)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -129,6 +129,7 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
       for (const g of gateways) {
         await new Promise((r) => g.server.close(r));
         await g.app.flushPending();
+        g.app.mail.stop();
         await g.app.mail.idle();
         g.clients.close();
       }

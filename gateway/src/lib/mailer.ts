@@ -8,10 +8,14 @@
 //   after the answer (setImmediate), one at a time, and at most MAIL_QUEUE_SIZE wait. A full
 //   queue drops the new job (logged, counted); a slow or dead SMTP server delays only the queue
 //   (MAIL_TIMEOUT_MS bounds each connection step). A purchase or a reset request never waits for
-//   a mail and never fails because of one.
+//   a mail and never fails because of one. A mail that fails is tried once more, MAIL_RETRY_MS
+//   later (an SMTP server restarting, a DNS hiccup); failing again, it is given up (logged).
+// - The outbox keeps MAIL_OUTBOX_KEEP_DAYS days of mails: older .eml files are deleted when the
+//   gateway starts (pruneOutbox): they hold names and addresses.
 // - Logs name the kind of mail and the error's code, never an address, a token or the SMTP URL.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from '@etu/common';
@@ -71,10 +75,40 @@ export function mailErrorCode(err: unknown): string {
   return typeof e.responseCode === 'number' ? `${code} ${e.responseCode}` : code;
 }
 
+/**
+ * Deletes the `.eml` files of `dir` last written more than `days` days before `now` (0 keeps every
+ * file); other files are left. Returns how many were deleted. A missing folder is no error.
+ */
+export async function pruneOutbox(dir: string, days: number, now = Date.now()): Promise<number> {
+  if (days <= 0) return 0;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  const before = now - days * 86_400_000;
+  let removed = 0;
+  for (const name of names.filter((n) => n.endsWith('.eml'))) {
+    const path = join(dir, name);
+    try {
+      const st = await stat(path);
+      if (!st.isFile() || st.mtimeMs >= before) continue;
+      await rm(path);
+      removed++;
+    } catch {
+      // Deleted meanwhile: nothing to do.
+    }
+  }
+  return removed;
+}
+
 interface Job {
   kind: MailKind;
   /** Builds the message (it may ask auth for an address); `undefined` = nothing to send. */
   build: () => Promise<Mail | undefined>;
+  /** 1, then 2 for the one retry. */
+  attempt: number;
 }
 
 export interface MailQueueOptions {
@@ -82,52 +116,97 @@ export interface MailQueueOptions {
   log: Logger;
   /** Jobs that may wait; one more is dropped. */
   max: number;
-  onOutcome?: (kind: MailKind, outcome: 'sent' | 'failed' | 'dropped' | 'skipped') => void;
+  /** A failed mail is tried once more this long after (0: never). */
+  retryMs?: number;
+  onOutcome?: (kind: MailKind, outcome: 'sent' | 'failed' | 'retried' | 'dropped' | 'skipped') => void;
 }
 
 /** A bounded queue of mails sent one at a time, after the answers that asked for them. */
 export class MailQueue {
   private readonly jobs: Job[] = [];
   private running: Promise<void> | undefined;
+  /** Failed mails waiting for their retry: the timer, and what ends the wait early (stop). */
+  private readonly retries = new Map<NodeJS.Timeout, () => void>();
+  private retryDone: Promise<void>[] = [];
 
   constructor(private readonly opts: MailQueueOptions) {}
 
-  /** Number of jobs waiting or running. */
+  /** Number of jobs waiting (for their turn or their retry) or running. */
   get pending(): number {
-    return this.jobs.length + (this.running ? 1 : 0);
+    return this.jobs.length + this.retries.size + (this.running ? 1 : 0);
   }
 
   /** Queues a mail; false (logged) when the queue is full. Returns at once. */
   enqueue(kind: MailKind, build: () => Promise<Mail | undefined>): boolean {
+    return this.push({ kind, build, attempt: 1 });
+  }
+
+  private push(job: Job): boolean {
     if (this.jobs.length >= this.opts.max) {
-      this.opts.log.warn({ kind, max: this.opts.max }, 'mail dropped: queue full');
-      this.opts.onOutcome?.(kind, 'dropped');
+      this.opts.log.warn({ kind: job.kind, max: this.opts.max }, 'mail dropped: queue full');
+      this.opts.onOutcome?.(job.kind, 'dropped');
       return false;
     }
-    this.jobs.push({ kind, build });
+    this.jobs.push(job);
     this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
     return true;
   }
 
-  /** Resolves once every queued mail was sent or given up (tests, shutdown). */
+  /** Resolves once every queued mail was sent or given up, retries included (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.retryDone.length) {
+      if (this.running) await this.running;
+      const waiting = this.retryDone;
+      this.retryDone = [];
+      await Promise.all(waiting);
+    }
+  }
+
+  /** Gives up the retries not yet due (a gateway stopping). */
+  stop(): void {
+    for (const [timer, end] of this.retries) {
+      clearTimeout(timer);
+      end();
+    }
+    this.retries.clear();
+  }
+
+  /** The one retry of a failed job, `retryMs` later; the built mail is sent as it is. */
+  private retryLater(job: Job, mail: Mail | undefined): void {
+    let end!: () => void;
+    this.retryDone.push(new Promise<void>((resolve) => (end = resolve)));
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      this.push({ kind: job.kind, attempt: 2, build: mail ? () => Promise.resolve(mail) : job.build });
+      // idle() waits for this retry's turn in the queue too.
+      void (this.running ?? Promise.resolve()).then(end);
+    }, this.opts.retryMs);
+    timer.unref();
+    this.retries.set(timer, end);
   }
 
   private async drain(): Promise<void> {
     for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
+      let mail: Mail | undefined;
       try {
-        const mail = await job.build();
+        mail = await job.build();
         if (!mail) {
           this.opts.onOutcome?.(job.kind, 'skipped');
           continue;
         }
         await this.opts.send(mail);
-        this.opts.log.info({ kind: job.kind }, 'mail sent');
+        this.opts.log.info({ kind: job.kind, attempt: job.attempt }, 'mail sent');
         this.opts.onOutcome?.(job.kind, 'sent');
       } catch (err) {
-        this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err) }, 'mail not sent');
-        this.opts.onOutcome?.(job.kind, 'failed');
+        const retryMs = this.opts.retryMs ?? 0;
+        if (job.attempt === 1 && retryMs > 0) {
+          this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), retryInMs: retryMs }, 'mail not sent: tried again later');
+          this.opts.onOutcome?.(job.kind, 'retried');
+          this.retryLater(job, mail);
+        } else {
+          this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), attempt: job.attempt }, 'mail not sent');
+          this.opts.onOutcome?.(job.kind, 'failed');
+        }
       }
     }
     this.running = undefined;

@@ -89,10 +89,11 @@ export class Metrics {
       .child({});
     this.mails = m.counter(
       'etu_mails_total',
-      'E-mails by kind (achat: a seller told of a sale; mot_de_passe: a reset link) and outcome (sent, failed, dropped: queue full, skipped: nothing to send).',
+      'E-mails by kind (achat: a seller told of a sale; mot_de_passe: a reset link) and outcome (sent, failed: given up, retried: failed once and tried again later, dropped: queue full, skipped: nothing to send).',
       ['kind', 'outcome'],
     );
-    for (const kind of ['achat', 'mot_de_passe']) for (const outcome of ['sent', 'failed', 'dropped']) this.mails.inc({ kind, outcome }, 0);
+    for (const kind of ['achat', 'mot_de_passe'])
+      for (const outcome of ['sent', 'failed', 'retried', 'dropped']) this.mails.inc({ kind, outcome }, 0);
     for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const)
       this.logins.inc({ outcome }, 0);
     for (const event of ['login', 'service_call', 'user'] as const) this.statsLost.inc({ event }, 0);
