@@ -9,6 +9,8 @@
 //                          (one COM_QUERY per statement instead of PREPARE + EXECUTE + CLOSE)
 //   mariadb-prepare-cache  @etu/db createPrismaClient: prepareCacheLength 256 in the pool config
 //                          (statements prepared once per connection, then only EXECUTE)
+//   market-readback-prisma market: an Achat reads its row back through Prisma (findUnique with
+//                          the users) instead of one driver SELECT (the market before that change)
 'use strict';
 const { join } = require('node:path');
 
@@ -81,4 +83,14 @@ if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
         adapter: { ...opts.driver?.adapter, ...(patches.has('mariadb-text') ? { useTextProtocol: true } : {}) },
       },
     });
+}
+
+if (patches.has('market-readback-prisma') && process.argv[1]?.endsWith(join('market', 'dist', 'main.js'))) {
+  // without HotSql.readListing the market reads the purchased row through Prisma, as before
+  const hotSql = require(join(ROOT, 'services/market/dist/hot-sql.js'));
+  const original = hotSql.driverHotSql;
+  hotSql.driverHotSql = (pool) => {
+    const { readListing: _dropped, ...rest } = original(pool);
+    return rest;
+  };
 }

@@ -23,6 +23,26 @@ export function isDuplicateKey(err: unknown): boolean {
   return (err as { errno?: unknown } | null)?.errno === 1062;
 }
 
+/** A listing as the market reads it (Prisma's row with the seller's and buyer's public ids). */
+export interface ListingRow {
+  id: number;
+  sellerId: number;
+  title: string;
+  category: string;
+  priceCents: number;
+  description: string;
+  condition: string | null;
+  photos: string;
+  status: string;
+  buyerId: number | null;
+  createdAt: Date;
+  soldAt: Date | null;
+  idempotencyKey: string | null;
+  version: number;
+  seller: { publicId: string };
+  buyer: { publicId: string } | null;
+}
+
 export interface HotSql {
   /** The new listing's id, or undefined when no user has `sellerPublicId`. */
   insertListing(sellerPublicId: string, row: NewRow, createdAt: Date): Promise<number | undefined>;
@@ -31,6 +51,12 @@ export interface HotSql {
    * buyer exists: now sold to them; else 0.
    */
   buy(listingId: number, buyerPublicId: string, soldAt: Date, version?: number): Promise<number>;
+  /**
+   * The listing with its users' public ids, in one statement (an Achat reads its row back after
+   * the UPDATE). Optional: without it the market reads the row through Prisma (the bench's
+   * `market-readback-prisma` patch measures the difference).
+   */
+  readListing?(listingId: number): Promise<ListingRow | undefined>;
   close(): Promise<void>;
 }
 
@@ -57,6 +83,19 @@ export function driverHotSql(pool: DriverPool): HotSql {
         [buyer, soldAt, listingId, v, v],
       );
       return res.affectedRows;
+    },
+    async readListing(listingId) {
+      const rows = await pool.execute<(Omit<ListingRow, 'seller' | 'buyer'> & { sellerPublicId: string; buyerPublicId: string | null })[]>(
+        'SELECT a.id, a.vendeur_id AS sellerId, a.titre AS title, a.categorie AS category, a.prix_centimes AS priceCents, ' +
+          'a.description, a.etat AS `condition`, a.photos, a.statut AS status, a.acheteur_id AS buyerId, a.created_at AS createdAt, ' +
+          'a.vendu_at AS soldAt, a.cle_idempotence AS idempotencyKey, a.version, s.public_id AS sellerPublicId, b.public_id AS buyerPublicId ' +
+          'FROM articles a JOIN utilisateurs s ON s.id = a.vendeur_id LEFT JOIN utilisateurs b ON b.id = a.acheteur_id WHERE a.id = ?',
+        [listingId],
+      );
+      const r = rows[0];
+      if (!r) return undefined;
+      const { sellerPublicId, buyerPublicId, ...row } = r;
+      return { ...row, seller: { publicId: sellerPublicId }, buyer: buyerPublicId === null ? null : { publicId: buyerPublicId } };
     },
     close: () => pool.end(),
   };

@@ -422,7 +422,10 @@ export class Market {
    */
   private async purchaseHot(hot: HotSql, id: number, buyer: string, version: number | undefined): Promise<market.PurchaseResponse> {
     const count = await this.query(() => hot.buy(id, buyer, new Date(), version));
-    const row = await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
+    const read = hot.readListing?.bind(hot);
+    const row = read
+      ? ((await this.query(() => read(id))) as Row | undefined)
+      : await this.query((db) => db.listing.findUnique({ where: { id }, include: WITH_USERS }));
     if (count === 1 && row) {
       this.log?.info({ listingId: id, buyerId: buyer, sellerId: row.seller.publicId }, 'listing sold');
       return { listing: toProto(row), replayed: false };
