@@ -36,7 +36,10 @@ const PHASES = [ceiling, peer, grpc, site, memory, fsync];
 const QUIET_CORES = 0.25;
 const env = process.env;
 const quick = env.BENCH_QUICK === '1';
-const runs = Number(env.BENCH_RUNS ?? (quick ? 1 : 3));
+const requestedRuns = Number(env.BENCH_RUNS ?? (quick ? 1 : 3));
+// An A/B needs an even number of rounds: every other round runs its variants in reverse order
+// (bench/lib/phase.mjs, rounds), so A and B are each measured first equally often.
+const runs = env.BENCH_AB && requestedRuns % 2 ? requestedRuns + 1 : requestedRuns;
 const durationMs = Number(env.BENCH_SECONDS ?? (quick ? 2 : 4)) * 1000;
 const warmupMs = quick ? 500 : 1000;
 const profile = env.BENCH_PROFILE === '1';
