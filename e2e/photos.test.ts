@@ -4,13 +4,13 @@
 // its photos on the item page; a file that is no image is refused beside the field with the rest
 // of the form kept. Each page at 1280 and 390 px (no sideways scrolling on the phone);
 // screenshots in e2e/artifacts/ (git-ignored): vente-photos-*.png and vente-photos-*-telephone.png.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { LAPTOP, logInWithForm, openChromium, PHONE, type OpenBrowser, visibleText } from './chromium';
-import { registerStudents, startWholeSystem, type RunningSystem } from './system';
+import { LAPTOP, logInWithForm, PHONE, visibleText } from './chromium';
+import { usePhotoSite } from './photo-site';
+import type { RunningSystem } from './system';
 
 jest.setTimeout(180_000);
 
@@ -18,7 +18,6 @@ const ARTIFACTS = join(__dirname, 'artifacts');
 const PASSWORD = 'une phrase de passe solide';
 
 let sys: RunningSystem;
-let browser: OpenBrowser;
 let page: Page;
 let photosDir: string;
 
@@ -37,19 +36,9 @@ async function shots(name: string) {
 const imagesLoaded = () =>
   page.evaluate<boolean>('[...document.images].every((i) => i.complete && i.naturalWidth > 0) && document.images.length > 0');
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  photosDir = mkdtempSync(join(tmpdir(), 'etu-e2e-photos-'));
-  sys = await startWholeSystem({ PHOTOS_DIR: photosDir });
-  await registerStudents(sys.databaseUrl, [{ firstName: 'Inès', lastName: 'Vendeuse', email: 'ines@etu.example', password: PASSWORD }]);
-  browser = await openChromium();
-  page = browser.page;
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await sys?.stop();
-  rmSync(photosDir, { recursive: true, force: true });
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
+usePhotoSite('etu-e2e-photos-', [{ firstName: 'Inès', lastName: 'Vendeuse', email: 'ines@etu.example', password: PASSWORD }], (site) => {
+  ({ sys, page, photosDir } = site);
 });
 
 test('a student sells with two photos and sees them; a file that is no image is refused beside the field', async () => {

@@ -5,13 +5,13 @@
 // price on the item page, then withdraws it after the confirmation step: the listing is gone and
 // its photo files are deleted. Each page at 1280 and 390 px (no sideways scrolling on the phone);
 // screenshots in e2e/artifacts/ (git-ignored): vendeur-*.png and vendeur-*-telephone.png.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { logInWithForm, openChromium, shotsAtBothWidths, type OpenBrowser, visibleText } from './chromium';
-import { registerStudents, startWholeSystem, type RunningSystem } from './system';
+import { logInWithForm, shotsAtBothWidths, visibleText } from './chromium';
+import { usePhotoSite } from './photo-site';
+import type { RunningSystem } from './system';
 
 jest.setTimeout(180_000);
 
@@ -19,26 +19,15 @@ const ARTIFACTS = join(__dirname, 'artifacts');
 const PASSWORD = 'une phrase de passe solide';
 
 let sys: RunningSystem;
-let browser: OpenBrowser;
 let page: Page;
 let photosDir: string;
 
 const text = (selector?: string): Promise<string> => visibleText(page, selector);
 const shots = (name: string) => shotsAtBothWidths(page, ARTIFACTS, `vendeur-${name}`);
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  photosDir = mkdtempSync(join(tmpdir(), 'etu-e2e-seller-'));
-  sys = await startWholeSystem({ PHOTOS_DIR: photosDir });
-  await registerStudents(sys.databaseUrl, [{ firstName: 'Noé', lastName: 'Vendeur', email: 'noe@etu.example', password: PASSWORD }]);
-  browser = await openChromium();
-  page = browser.page;
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await sys?.stop();
-  rmSync(photosDir, { recursive: true, force: true });
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
+usePhotoSite('etu-e2e-seller-', [{ firstName: 'Noé', lastName: 'Vendeur', email: 'noe@etu.example', password: PASSWORD }], (site) => {
+  ({ sys, page, photosDir } = site);
 });
 
 test('a student changes the price and description of a listing, then withdraws it; its photo files go', async () => {
