@@ -3,13 +3,12 @@
 // files re-encoded (bounded sizes, no EXIF: a JPEG carrying a GPS position is built here) and
 // served with immutable cache headers; every bad file refused in French beside the field with
 // the other inputs kept, nothing stored and no call counted; the CSRF check still applies.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import request from 'supertest';
 import sharp from 'sharp';
-import { startSystem, type Gateway, type System } from './system';
+import { usePhotosGateway, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 
 let sys: System;
@@ -72,15 +71,8 @@ function sellWith(c: WebClient, files: [Buffer, string, string][], fields: Recor
 
 const storedFiles = () => readdirSync(dir).sort();
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'etu-photos-'));
-  sys = await startSystem();
-  gw = await sys.gateway({ PHOTOS_DIR: dir });
-});
-
-afterAll(async () => {
-  await sys?.close();
-  rmSync(dir, { recursive: true, force: true });
+usePhotosGateway('etu-photos-', (s) => {
+  ({ sys, gw, dir } = s);
 });
 
 test('two photos: re-encoded to bounded WebP without EXIF or GPS, served immutable, shown on the item page and in the search', async () => {

@@ -5,11 +5,10 @@
 // Vente call (the 11th is refused with 429, the form kept as typed) recorded in the statistics; a
 // purchase racing a withdrawal or a change: exactly one succeeds. Deleting an account deletes its
 // withdrawn listings' photo files too.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { market, stats } from '@etu/proto';
-import { startSystem, type Gateway, type System } from './system';
+import { usePhotosGateway, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 
 let sys: System;
@@ -59,15 +58,8 @@ async function venteTotal(): Promise<number> {
   return d.serviceTotals.find((t) => t.service === stats.ServiceKind.SERVICE_KIND_VENTE)?.count ?? 0;
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'etu-seller-photos-'));
-  sys = await startSystem();
-  gw = await sys.gateway({ PHOTOS_DIR: dir });
-});
-
-afterAll(async () => {
-  await sys?.close();
-  rmSync(dir, { recursive: true, force: true });
+usePhotosGateway('etu-seller-photos-', (s) => {
+  ({ sys, gw, dir } = s);
 });
 
 test('the seller changes the price and the description: the item page shows them; one Vente call, recorded', async () => {

@@ -141,3 +141,22 @@ export async function startSystem(opts: { policies?: string; redisUrl?: string }
     },
   };
 }
+
+/**
+ * jest hooks for a file whose gateway stores photos: the system and one gateway with a photos
+ * folder of the file's own (PHOTOS_DIR), started before its tests, closed after them, the folder
+ * removed; `ready` gets them once they are up.
+ */
+export function usePhotosGateway(prefix: string, ready: (s: { sys: System; gw: Gateway; dir: string }) => void): void {
+  let sys: System | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    sys = await startSystem();
+    ready({ sys, gw: await sys.gateway({ PHOTOS_DIR: dir }), dir });
+  });
+  afterAll(async () => {
+    await sys?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+}
