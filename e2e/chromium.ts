@@ -50,6 +50,9 @@ export async function openChromium(opts: { bypassCSP?: boolean } = {}): Promise<
  * `<name>-telephone.png` (390 px); at the phone width the page must not scroll sideways.
  */
 export async function shotsAtBothWidths(page: Page, dir: string, name: string): Promise<void> {
+  // From the top: a page left scrolled (after a form post to an anchor) draws its sticky header
+  // in the middle of a full-page capture.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
   await page.setViewportSize(PHONE);
   const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
