@@ -5,12 +5,16 @@
 //   limiter-unary          gateway: one unary Consume per decision instead of @etu/limiter's
 //                          coalescing client (the gateway before dc8b668), for an A/B
 //   stats-off              gateway: no statistics calls (upper bound of batching/deferring them)
-//   mariadb-text           @etu/db createPrismaClient: PrismaMariaDb(config, { useTextProtocol: true })
-//                          (one COM_QUERY per statement instead of PREPARE + EXECUTE + CLOSE)
-//   mariadb-prepare-cache  @etu/db createPrismaClient: prepareCacheLength 256 in the pool config
-//                          (statements prepared once per connection, then only EXECUTE)
-//   market-readback-prisma market: an Achat reads its row back through Prisma (findUnique with
-//                          the users) instead of one driver SELECT (the market before that change)
+//   mariadb-binary         @etu/db createPrismaClient: PrismaMariaDb(config, { useTextProtocol: false }),
+//                          the adapter's own default (PREPARE + EXECUTE + CLOSE per statement) that
+//                          the text protocol (PRISMA_ADAPTER_DEFAULTS, one COM_QUERY) replaced
+//   mariadb-prepare-cache  @etu/db createPrismaClient: binary protocol with prepareCacheLength 256
+//                          in the pool config (statements prepared once per connection, then only EXECUTE)
+//   market-readback-prisma market: an Achat reads its row back, and GetListing reads its row, through
+//                          Prisma (findUnique with the users) instead of one driver SELECT (the
+//                          market before those changes)
+//   session-get-pexpire    gateway: a session is read with GET and renewed with a PEXPIRE (two round
+//                          trips, the gateway before GETEX) instead of one GETEX
 'use strict';
 const { join } = require('node:path');
 
@@ -71,7 +75,7 @@ if (patches.has('stats-off') && process.argv[1]?.endsWith(join('gateway', 'dist'
   };
 }
 
-if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
+if (patches.has('mariadb-binary') || patches.has('mariadb-prepare-cache')) {
   const client = require(join(ROOT, 'prisma/dist/client.js'));
   const original = client.createPrismaClient;
   // through the factory's generic pass-through of the driver's own settings (`driver`)
@@ -80,17 +84,31 @@ if (patches.has('mariadb-text') || patches.has('mariadb-prepare-cache')) {
       ...opts,
       driver: {
         pool: { ...opts.driver?.pool, ...(patches.has('mariadb-prepare-cache') ? { prepareCacheLength: 256 } : {}) },
-        adapter: { ...opts.driver?.adapter, ...(patches.has('mariadb-text') ? { useTextProtocol: true } : {}) },
+        // the binary protocol the adapter uses unless told otherwise (the default before issue 16's text protocol)
+        adapter: { ...opts.driver?.adapter, useTextProtocol: false },
       },
     });
 }
 
 if (patches.has('market-readback-prisma') && process.argv[1]?.endsWith(join('market', 'dist', 'main.js'))) {
-  // without HotSql.readListing the market reads the purchased row through Prisma, as before
+  // without HotSql.readListing the market reads the purchased row (and GetListing its row) through Prisma, as before
   const hotSql = require(join(ROOT, 'services/market/dist/hot-sql.js'));
   const original = hotSql.driverHotSql;
   hotSql.driverHotSql = (pool) => {
     const { readListing: _dropped, ...rest } = original(pool);
     return rest;
   };
+}
+
+if (patches.has('session-get-pexpire') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // GETEX (read and renew in one command) replaced by what the gateway sent before: a GET, then a
+  // PEXPIRE of the same TTL (when the response was written; the cost is the same round trip)
+  const ioredis = require(require.resolve('ioredis', { paths: [join(ROOT, 'services', 'common')] }));
+  for (const C of [ioredis.Redis, ioredis.Cluster]) {
+    C.prototype.getex = async function getex(key, _px, ms) {
+      const v = await this.get(key);
+      if (v !== null) await this.pexpire(key, ms);
+      return v;
+    };
+  }
 }

@@ -5,7 +5,7 @@
 // (Questions, Com_*) before and after. The counters are server-wide: run it on a quiet
 // machine (other test suites add their own statements).
 //   node bench/experiments/sql-per-call.mjs [N=2000]
-//   BENCH_PATCHES=mariadb-text node bench/experiments/sql-per-call.mjs   (see patches.cjs)
+//   BENCH_PATCHES=mariadb-binary node bench/experiments/sql-per-call.mjs   (see patches.cjs)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';

@@ -310,6 +310,24 @@ test('idle timeout: a session unused for longer than SESSION_IDLE_MS is gone', a
   expect(res.headers.location).toBe('/login');
 });
 
+test('the session key is renewed to the idle timeout by each request, never past the absolute timeout', async () => {
+  const pttl = (c: WebClient) => sys.sessionRedis.pttl(`sess:${c.cookie('etu_sid')!}`);
+  // Idle timeout 3 s: a request 1 s after the login renews the key to 3 s again.
+  const idle = await sys.gateway({ SESSION_IDLE_MS: '3000' });
+  const a = await logIn(idle, await signUp(gw, 'Renouvelle', 'Test'));
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(await pttl(a)).toBeLessThanOrEqual(2100);
+  expect((await a.get('/services')).status).toBe(200);
+  expect(await pttl(a)).toBeGreaterThan(2500);
+  // Idle timeout 10 min, absolute 4 s: the renewed key still ends with the absolute timeout.
+  const bounded = await sys.gateway({ SESSION_ABSOLUTE_MS: '4000' });
+  const b = await logIn(bounded, await signUp(gw, 'Borne', 'Test'));
+  expect((await b.get('/services')).status).toBe(200);
+  const left = await pttl(b);
+  expect(left).toBeGreaterThan(0);
+  expect(left).toBeLessThanOrEqual(4000);
+});
+
 test('absolute timeout: even an active session ends after SESSION_ABSOLUTE_MS', async () => {
   const short = await sys.gateway({ SESSION_ABSOLUTE_MS: '1500' });
   const c = await logIn(short, await signUp(gw, 'Actif', 'Test'));

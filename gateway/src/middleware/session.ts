@@ -3,14 +3,14 @@
 //
 // - The id is 32 random bytes (256 bits), base64url; the cookie carries it, signed with
 //   SESSION_KEYS (Koa's keygrip: the first key signs, every key verifies, for rotation).
-// - Idle timeout: the Redis key's TTL, renewed on each request that uses the session.
-//   Absolute timeout: `createdAt` is checked at load and bounds the TTL.
+// - Idle timeout: the Redis key's TTL, renewed on each request that uses the session (GETEX reads
+//   and renews it at once). Absolute timeout: `createdAt` is checked at load and bounds the TTL.
 // - A session exists only for a logged-in user: it is created at login, never for a visitor
 //   (issue 21: a flood of anonymous page views stores nothing). The login and sign-up forms are
 //   protected without it (lib/form-token.ts, middleware/csrf.ts).
 // - Flash messages travel in a signed cookie (`etu_flash`, 10 minutes), for visitors and
 //   logged-in users alike: a logged-in user's session is written only at login, so a full
-//   session Redis fails logins only, while logged-in users keep acting (GET and PEXPIRE).
+//   session Redis fails logins only, while logged-in users keep acting (GETEX, PEXPIRE).
 // - `regenerate()` (at login) deletes the old key and issues a new id and a new CSRF token;
 //   `destroy()` (at logout) deletes the key and clears the cookie.
 // - Updates of an existing session use SET XX / PEXPIRE, so a request racing a logout can
@@ -142,10 +142,14 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     const id = ctx.cookies.get(name, { signed: true });
     let staleCookie = false;
     let loaded = true;
+    /** Whether the key's TTL is already the one this request should leave (no PEXPIRE needed). */
+    let touched = false;
     if (id && id.length === 43 && ID_FORMAT.test(id)) {
       let raw: string | null = null;
       try {
-        raw = await redis.get(KEY_PREFIX + id);
+        // Read and renewed for the idle timeout in one command (GETEX, Redis 6.2+), instead of
+        // a GET now and a PEXPIRE when the response is written: one round trip per request.
+        raw = await redis.getex(KEY_PREFIX + id, 'PX', opts.idleMs);
         opts.probe?.record(true);
       } catch (err) {
         opts.probe?.record(false);
@@ -153,10 +157,14 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
         loaded = false;
       }
       const data = parse(raw);
-      if (data && data.createdAt + opts.absoluteMs > Date.now()) session = new Session({ id, data }, flash);
-      else if (loaded) {
+      if (data && data.createdAt + opts.absoluteMs > Date.now()) {
+        session = new Session({ id, data }, flash);
+        // Within its last idle period before the absolute timeout the TTL must be shorter than
+        // the idle timeout GETEX set: the commit's PEXPIRE bounds it (ttlFor).
+        touched = ttlFor(data) >= opts.idleMs;
+      } else if (loaded) {
         staleCookie = true;
-        if (data) await redis.del(KEY_PREFIX + id).catch(() => undefined);
+        if (raw !== null) await redis.del(KEY_PREFIX + id).catch(() => undefined);
       }
     } else if (id !== undefined || ctx.cookies.get(name)) {
       staleCookie = true; // bad signature or format
@@ -165,7 +173,6 @@ export function sessionMiddleware<S extends SessionState>(opts: SessionOptions):
     if (!loaded) session.markStoreDown();
     ctx.state.session = session;
 
-    let touched = false;
     const commit = async () => {
       if (session.storeDown) return;
       const p = session.pending();

@@ -280,9 +280,16 @@ export class Market {
     return row ? { listing: toProto(row) } : {};
   }
 
+  /**
+   * One listing with its users' public ids. On the driver (HotSql.readListing) when the market
+   * runs it: the gateway asks this before every Achat (is it a retry of one already done?).
+   */
   async getListing(id: string): Promise<market.Listing> {
     const listingId = parseId('id', id, "l'identifiant de l'article");
-    const row = await this.query((db) => db.listing.findUnique({ where: { id: listingId }, include: WITH_USERS }));
+    const read = this.opts.hot?.readListing?.bind(this.opts.hot);
+    const row = read
+      ? ((await this.query(() => read(listingId))) as Row | undefined)
+      : await this.query((db) => db.listing.findUnique({ where: { id: listingId }, include: WITH_USERS }));
     if (!row) throw new NotFound(MSG.notFound);
     return toProto(row);
   }

@@ -300,8 +300,11 @@ describe('Purchase', () => {
     const { listing: sold } = await h.client.call.purchase({ listingId: l!.id, buyerId: bob });
     expect(sold).toEqual({ ...l, status: SOLD, buyerId: bob, soldAt: expect.any(Date) });
     expect(sold!.soldAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
-    // The purchase's answer (its row read back on the driver) is what GetListing (Prisma) says.
-    expect((await h.client.call.getListing({ id: l!.id })).listing).toEqual(sold);
+    // The purchase's answer and GetListing's (both read on the driver) are what a Prisma read
+    // (ListListings by buyer) says, field by field.
+    const viaPrisma = (await listAll(h.client, { buyerId: bob })).find((b) => b.id === l!.id);
+    expect(viaPrisma).toEqual(sold);
+    expect((await h.client.call.getListing({ id: l!.id })).listing).toEqual(viaPrisma);
     const row = await h.db.listing.findUniqueOrThrow({ where: { id: Number(l!.id) }, include: { buyer: true } });
     expect({ status: row.status, buyerId: row.buyer?.publicId }).toEqual({ status: 'vendu', buyerId: bob });
 
