@@ -3,18 +3,19 @@
 // own pieces in-process instead of behind gRPC:
 //
 // - the session read from Redis (`sess:<id>`, the signed `etu_sid` cookie, SESSION_KEYS through
-//   Koa's keygrip, the absolute timeout) and renewed with PEXPIRE, as gateway/src/middleware/
+//   Koa's keygrip, the absolute timeout) read and renewed with one GETEX, as gateway/src/middleware/
 //   session.ts does; the same body parser, helmet headers and Cache-Control as the gateway;
 // - the CSRF check of the session's synchronizer token (sha256 + timingSafeEqual, middleware/csrf.ts);
 // - the gateway's validation of the form (category word, price in euros, hidden characters) and
 //   the market's (services/market/dist/rules.js parseNewListing / parseId / parseUserId);
 // - the limiter's own Lua script through ioredis: @etu/limiter's SlidingWindowStore (the class
 //   the limiter service runs, the script file it loads), one decision per request;
-// - the SQL with the `mariadb` driver directly, a pool of 10 (the market's): Vente = the
-//   seller's row id, INSERT; Achat = the listing read first (a retry of a purchase already made
-//   is answered, uncounted, as the gateway's GetListing check does), then the buyer's row id, the
-//   conditional UPDATE (available and not the buyer's own: of two buyers one wins) and the row
-//   read back, as Market.purchase does;
+// - the SQL with the `mariadb` driver directly, a pool of 10 (the market's), through the market's
+//   own statements (services/market/dist/hot-sql.js): Vente = one INSERT … SELECT (the seller's
+//   row id read by the INSERT); Achat = the listing read first (a retry of a purchase already
+//   made is answered, uncounted, as the gateway's GetListing check does), then the conditional
+//   UPDATE joined to the buyer's row (available and not the buyer's own: of two buyers one wins)
+//   and the row read back, as Market.purchase does;
 // - the statistics recorded by the stats service's own script (StatsStore.recordCall: one EVALSHA,
 //   deduplicated by a fresh event id), awaited before answering, as the gateway does.
 //
@@ -39,6 +40,7 @@ const { SlidingWindowStore, connectLimiterRedis, parsePolicies, DEFAULT_POLICIES
 const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
 const rules = require(join(ROOT, 'services/market/dist/rules.js'));
 const { toProto, MSG } = require(join(ROOT, 'services/market/dist/market.js'));
+const { driverHotSql } = require(join(ROOT, 'services/market/dist/hot-sql.js'));
 const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
 const { categoryFromWord, conditionFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
 const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
@@ -68,7 +70,11 @@ const pool = mariadb.createPool({
   password: decodeURIComponent(u.password),
   database: u.pathname.slice(1),
   connectionLimit: Number(env.MONOLITH_POOL ?? 10),
+  timezone: 'Z',
 });
+// the market's own statements (services/market/src/hot-sql.ts): the INSERT and the conditional
+// UPDATE each read the user's row id themselves; the row read with both users' public ids
+const sql = driverHotSql(pool);
 
 class Problem extends Error {
   constructor(status, code, message, headers = {}) {
@@ -93,34 +99,6 @@ function seeOther(ctx, listing, replayed) {
   ctx.status = 303;
   ctx.redirect('/services');
   ctx.body = { ok: true, location: '/services', article: listing ? listingJson(listing) : undefined, rejoue: replayed };
-}
-
-const LISTING_SQL =
-  'SELECT a.id, a.titre, a.categorie, a.prix_centimes, a.description, a.etat, a.photos, a.statut, a.vendeur_id, a.acheteur_id, a.created_at, a.vendu_at, ' +
-  's.public_id AS seller_public_id, b.public_id AS buyer_public_id FROM articles a JOIN utilisateurs s ON s.id = a.vendeur_id ' +
-  'LEFT JOIN utilisateurs b ON b.id = a.acheteur_id WHERE a.id = ?';
-
-/** A row of LISTING_SQL as the market's Prisma row, so the answer goes through the market's own toProto. */
-const asRow = (r) => ({
-  id: r.id,
-  sellerId: r.vendeur_id,
-  buyerId: r.acheteur_id,
-  title: r.titre,
-  category: r.categorie,
-  priceCents: r.prix_centimes,
-  description: r.description,
-  condition: r.etat,
-  photos: r.photos,
-  status: r.statut,
-  createdAt: r.created_at,
-  soldAt: r.vendu_at,
-  seller: { publicId: r.seller_public_id },
-  buyer: r.buyer_public_id ? { publicId: r.buyer_public_id } : null,
-});
-
-async function userRowId(publicId) {
-  const rows = await pool.query('SELECT id FROM utilisateurs WHERE public_id = ?', [publicId]);
-  return rows[0]?.id;
 }
 
 /** The market's refusal (a typed @etu/common error) as the gateway shows it. */
@@ -187,26 +165,17 @@ async function vente(ctx, user) {
       description,
       idempotencyKey: '',
     });
-    const sellerId = await userRowId(n.sellerId);
-    if (sellerId === undefined) throw new FailedPrecondition(MSG.unknownSeller);
     const createdAt = new Date();
-    const r = await pool.query(
-      'INSERT INTO articles (vendeur_id, titre, categorie, prix_centimes, description, etat, photos, statut, created_at, cle_idempotence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [sellerId, n.title, n.category, n.priceCents, n.description, n.condition, n.photos, 'disponible', createdAt, n.idempotencyKey],
-    );
+    const id = await sql.insertListing(n.sellerId, n, createdAt);
+    if (id === undefined) throw new FailedPrecondition(MSG.unknownSeller);
     return toProto({
-      id: Number(r.insertId),
-      sellerId,
+      id,
+      ...n,
       buyerId: null,
-      title: n.title,
-      category: n.category,
-      priceCents: n.priceCents,
-      description: n.description,
-      condition: n.condition,
-      photos: n.photos,
       status: 'disponible',
       createdAt,
       soldAt: null,
+      version: 1,
       seller: { publicId: n.sellerId },
       buyer: null,
     });
@@ -222,23 +191,18 @@ async function achat(ctx, user) {
   // a retried Achat already done: answered again, uncounted (the gateway's GetListing check)
   const id = /^\d{1,10}$/.test(articleId) ? Number(articleId) : null;
   if (id !== null) {
-    const [first] = await pool.query(LISTING_SQL, [id]);
-    if (first && first.statut === 'vendu' && first.buyer_public_id === user.id) return seeOther(ctx, toProto(asRow(first)), true);
+    const first = await sql.readListing(id);
+    if (first?.status === 'vendu' && first.buyer?.publicId === user.id) return seeOther(ctx, toProto(first), true);
   }
   const listing = await serviceCall(ctx, user, 'ACHAT', async () => {
     const listingId = rules.parseId('listing_id', articleId, "l'identifiant de l'article");
     const buyer = rules.parseUserId('buyer_id', user.id, "l'identifiant de l'acheteur");
-    const buyerId = await userRowId(buyer);
-    if (buyerId === undefined) throw new FailedPrecondition(MSG.unknownBuyer);
-    const res = await pool.query(
-      "UPDATE articles SET statut = 'vendu', acheteur_id = ?, vendu_at = ? WHERE id = ? AND statut = 'disponible' AND vendeur_id <> ?",
-      [buyerId, new Date(), listingId, buyerId],
-    );
-    const [row] = await pool.query(LISTING_SQL, [listingId]);
+    const count = await sql.buy(listingId, buyer, new Date());
+    const row = await sql.readListing(listingId);
+    if (count === 1 && row) return toProto(row);
+    if (row?.status === 'vendu' && row.buyer?.publicId === buyer) return toProto(row);
     if (!row) throw new NotFound(MSG.notFound);
-    if (Number(res.affectedRows) === 1) return toProto(asRow(row));
-    if (row.statut === 'vendu' && row.acheteur_id === buyerId) return toProto(asRow(row));
-    if (row.vendeur_id === buyerId) throw new FailedPrecondition(MSG.ownListing);
+    if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
     throw new FailedPrecondition(MSG.alreadySold);
   });
   seeOther(ctx, listing, false);
@@ -279,12 +243,13 @@ app.use(async (ctx, next) => {
   }
   const route = ctx.method === 'POST' && (ctx.path === '/services/vente' ? vente : ctx.path === '/services/achat' ? achat : null);
   if (!route) throw new Problem(404, 'introuvable', 'Page introuvable.');
-  // the session: signed cookie, GET, absolute timeout; renewed (PEXPIRE) once answered
+  // the session: signed cookie, read and renewed at once (GETEX), absolute timeout; a PEXPIRE
+  // bounds the TTL only in its last idle period, as the gateway does
   const id = ctx.cookies.get('etu_sid', { signed: true });
   let data;
   if (id && ID_FORMAT.test(id)) {
     try {
-      data = JSON.parse((await sessions.get(`sess:${id}`)) ?? 'null');
+      data = JSON.parse((await sessions.getex(`sess:${id}`, 'PX', IDLE_MS)) ?? 'null');
     } catch {
       data = null;
     }
@@ -302,7 +267,8 @@ app.use(async (ctx, next) => {
   try {
     await route(ctx, data.user);
   } finally {
-    await sessions.pexpire(`sess:${id}`, Math.max(1, Math.min(IDLE_MS, data.createdAt + ABSOLUTE_MS - Date.now())));
+    const ttl = data.createdAt + ABSOLUTE_MS - Date.now();
+    if (ttl < IDLE_MS) await sessions.pexpire(`sess:${id}`, Math.max(1, ttl));
   }
 });
 app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: 16 * 1024, jsonLimit: 16 * 1024, encoding: 'utf-8' }));
