@@ -98,6 +98,8 @@ export class PhotoStore {
    * sale that fails after this removes exactly those (another listing may share the others).
    */
   async save(photos: readonly ProcessedPhoto[]): Promise<string[]> {
+    // A sale without photos (most of them) touches no file.
+    if (photos.length === 0) return [];
     await mkdir(this.dir, { recursive: true });
     const created: string[] = [];
     try {
