@@ -20,6 +20,8 @@ export function baseEnv(ctx, extra = {}) {
     SESSION_KEYS: ctx.sessionKeys,
     // should a part still look for the local secrets file, it finds the bench's own
     ETU_SECRETS_FILE: join(BENCH_DIR, 'tmp', 'secrets.env'),
+    // the sale mails of the bench's purchases (gateway, monolith): never the repository's outbox
+    MAIL_OUTBOX_DIR: join(BENCH_DIR, 'tmp', 'outbox'),
     ...(process.env.BENCH_PATCHES ? { BENCH_PATCHES: process.env.BENCH_PATCHES } : {}),
     // experiment: node options for every part (e.g. --max-semi-space-size=32)
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),

@@ -9,7 +9,7 @@
 // the bench's own, etu_bench (its users kept between runs, its articles emptied at each run). The limiter's db 0 is
 // emptied before each measured run so that the users' quotas start full (most calls admitted).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { rounds, summarizeRuns } from '../lib/phase.mjs';
 import { startGrpcPart, startHttpPart } from '../lib/parts.mjs';
@@ -93,6 +93,8 @@ export default {
     ctx.progress(
       `database ${DB_NAME} ${db.fresh ? 'created' : 'reused'} and migrated: ${db.existing.length} bench users kept, articles emptied`,
     );
+    // the sale mails of the last run (bench/lib/parts.mjs: MAIL_OUTBOX_DIR) are not kept
+    rmSync(join(BENCH_DIR, 'tmp', 'outbox'), { recursive: true, force: true });
     const prof = (name) =>
       ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
     const parts = {};

@@ -16,6 +16,8 @@
 //   made is answered, uncounted, as the gateway's GetListing check does), then the conditional
 //   UPDATE joined to the buyer's row (available and not the buyer's own: of two buyers one wins)
 //   and the row read back, as Market.purchase does;
+// - the seller's mail after each purchase, as the gateway sends it: the same MailQueue, sender
+//   (the outbox folder: MAIL_OUTBOX_DIR) and text, the two users read with auth's statement;
 // - the statistics recorded by the stats service's own script (StatsStore.recordCall: one EVALSHA,
 //   deduplicated by a fresh event id), awaited before answering, as the gateway does.
 //
@@ -41,6 +43,10 @@ const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
 const rules = require(join(ROOT, 'services/market/dist/rules.js'));
 const { toProto, MSG } = require(join(ROOT, 'services/market/dist/market.js'));
 const { driverHotSql } = require(join(ROOT, 'services/market/dist/hot-sql.js'));
+const { driverUsersLookup } = require(join(ROOT, 'services/auth/dist/accounts.js'));
+const { MailQueue, createSender } = require(join(ROOT, 'gateway/dist/lib/mailer.js'));
+const { batchedUsers } = require(join(ROOT, 'gateway/dist/lib/user-lookup.js'));
+const { saleMail } = require(join(ROOT, 'gateway/dist/pages/purchases.js'));
 const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
 const { categoryFromWord, conditionFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
 const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
@@ -75,6 +81,23 @@ const pool = mariadb.createPool({
 // the market's own statements (services/market/src/hot-sql.ts): the INSERT and the conditional
 // UPDATE each read the user's row id themselves; the row read with both users' public ids
 const sql = driverHotSql(pool);
+// the seller's mail after a purchase, as the gateway sends it (lib/mailer.ts): the same queue and
+// sender (the outbox folder), the same text (pages/purchases.ts saleMail), the two users read
+// with auth's own statement (driverUsersLookup) in-process, batched per turn as the gateway's
+const lookup = driverUsersLookup(pool);
+const users = batchedUsers({
+  getUsers: async (req) => ({
+    users: (await lookup(req.ids)).map(({ publicId, ...u }) => ({ id: publicId, ...u })),
+  }),
+});
+const mailCfg = {
+  MAIL_FROM: 'EtuServices <ne-pas-repondre@etuservices.example>',
+  MAIL_OUTBOX_DIR: env.MAIL_OUTBOX_DIR ?? join(ROOT, 'bench', 'tmp', 'outbox'),
+  MAIL_QUEUE_SIZE: 1000,
+  MAIL_TIMEOUT_MS: 10_000,
+};
+const mail = new MailQueue({ send: createSender(mailCfg), log: { info: () => undefined, warn: () => undefined }, max: 1000 });
+const mailWiring = { users, config: { PUBLIC_ORIGIN: 'http://127.0.0.1' } };
 
 class Problem extends Error {
   constructor(status, code, message, headers = {}) {
@@ -205,6 +228,7 @@ async function achat(ctx, user) {
     if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
     throw new FailedPrecondition(MSG.alreadySold);
   });
+  mail.enqueue('achat', () => saleMail(mailWiring, listing));
   seeOther(ctx, listing, false);
 }
 

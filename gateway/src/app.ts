@@ -18,6 +18,7 @@ import { GATEWAY_ROOT, Views } from './lib/views';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
 import { identityMiddleware } from './middleware/identity';
+import { batchedUsers } from './lib/user-lookup';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     onOutcome: (kind, outcome) => metrics.mail(kind, outcome),
   });
   const photos = new PhotoStore(config.PHOTOS_DIR);
+  const users = batchedUsers(deps.clients.auth);
   const w: Wiring = {
     config,
     clients: deps.clients,
@@ -87,6 +89,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     statsBatch,
     mail,
     photos,
+    users,
   };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,
@@ -155,7 +158,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   // Before anything reads the session's user: its account must still exist (docs/architecture.md, "One identity").
-  app.use(identityMiddleware<GatewayState>({ auth: deps.clients.auth, onDropped: () => metrics.sessionUserUnknown() }));
+  app.use(identityMiddleware<GatewayState>({ auth: users, onDropped: () => metrics.sessionUserUnknown() }));
   app.use(
     bodyParser({
       enableTypes: ['form', 'json'],

@@ -7,6 +7,7 @@ import type { Metrics } from './lib/metrics';
 import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
 import type { MailQueue, SendMail } from './lib/mailer';
+import type { UsersSource } from './lib/user-lookup';
 import type { DenialTally } from './flows/denials';
 import type { StatsBatch } from './flows/stats-batch';
 import type { Quota } from './quota';
@@ -68,4 +69,6 @@ export interface Wiring {
   statsBatch: StatsBatch | undefined;
   /** The listings' photo files (PHOTOS_DIR). */
   photos: PhotoStore;
+  /** auth's GetUsers, the calls of one turn of the event loop sent as one (lib/user-lookup.ts). */
+  users: UsersSource;
 }

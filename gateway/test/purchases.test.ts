@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MailQueue, pruneOutbox } from '../src/lib/mailer';
+import { batchedUsers } from '../src/lib/user-lookup';
 import { testLogger } from '@etu/testkit';
 import { startSystem, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
@@ -109,6 +110,27 @@ describe('after a purchase', () => {
     expect(body).toContain(`Adresse e-mail : ${buyer.email}`);
   });
 
+  test('a burst of purchases: every seller gets their own mail, naming their buyer', async () => {
+    const g = await sys.gateway();
+    const pairs = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const seller = await loggedIn(`Vendeuse${i}`, 'Rafale', { g });
+        const buyer = await loggedIn(`Acheteur${i}`, 'Rafale', { g });
+        return { seller, buyer, id: await listing(seller.id, `Lot n° ${i} de la rafale`) };
+      }),
+    );
+    const before = (await sys.mails()).length;
+    const answers = await Promise.all(pairs.map((p) => p.buyer.c.post('/services/achat', { article_id: p.id })));
+    expect(answers.map((a) => a.status)).toEqual(pairs.map(() => 303));
+    const mails = (await sys.mails()).slice(before).map(decodeQp);
+    expect(mails).toHaveLength(pairs.length);
+    for (const [i, p] of pairs.entries()) {
+      const mail = mails.find((m) => m.includes(`Lot n° ${i} de la rafale`));
+      expect(mail).toMatch(new RegExp(`^To: ${p.seller.email.replace('.', '\\.')}$`, 'm'));
+      expect(mail).toContain(`Adresse e-mail : ${p.buyer.email}`);
+    }
+  });
+
   test('a third student, a visitor and the admin see neither contact', async () => {
     const seller = await loggedIn('Solène', 'Privée');
     const buyer = await loggedIn('Boris', 'Discret');
@@ -195,6 +217,41 @@ describe('the mail queue', () => {
     expect(q.enqueue('achat', mail)).toBe(false);
     expect(outcomes).toEqual(['dropped']);
     expect(q.pending).toBe(3);
+  });
+
+  test('waiting messages are built together: their look-ups share one GetUsers; sent one at a time, in order', async () => {
+    const asked: string[][] = [];
+    const users = batchedUsers({
+      getUsers: (req) => {
+        asked.push(req.ids);
+        return Promise.resolve({ users: req.ids.map((id) => ({ id, email: `${id}@etu.example` }) as never) });
+      },
+    });
+    const sent: string[] = [];
+    let sending = 0;
+    const q = new MailQueue({
+      send: async (m) => {
+        expect(++sending).toBe(1);
+        await new Promise((r) => setTimeout(r, 2));
+        sent.push(m.to);
+        sending--;
+      },
+      log: testLogger(),
+      max: 100,
+    });
+    const ids = Array.from({ length: 10 }, (_, i) => `vendeur-${i}`);
+    for (const id of ids) {
+      q.enqueue('achat', async () => {
+        const { users: found } = await users.getUsers({ ids: [id, 'acheteur'] });
+        return { to: found.find((u) => u.id === id)!.email, subject: 's', text: 't' };
+      });
+    }
+    expect(q.pending).toBe(10);
+    await q.idle();
+    // one call, for every waiting message (each asked for its seller and the same buyer)
+    expect(asked).toEqual([[ids[0], 'acheteur', ...ids.slice(1)]]);
+    expect(sent).toEqual(ids.map((id) => `${id}@etu.example`));
+    expect(q.pending).toBe(0);
   });
 
   test('a mail that fails is tried once more later: sent then, with the message built once', async () => {

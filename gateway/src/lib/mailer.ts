@@ -5,7 +5,9 @@
 //   come from a file through SMTP_URL_FILE), otherwise the outbox: each message is written as one
 //   `.eml` file (RFC 5322, what a mail client opens) into MAIL_OUTBOX_DIR, 0600 in a 0700 folder.
 // - Never on the request's path: `MailQueue.enqueue` only stores a job and returns; the job runs
-//   after the answer (setImmediate), one at a time, and at most MAIL_QUEUE_SIZE wait. A full
+//   after the answer (setImmediate). Up to 32 waiting messages are built together (their
+//   GetUsers look-ups share one call to auth, lib/user-lookup.ts), then sent one at a time; at most
+//   MAIL_QUEUE_SIZE wait. A full
 //   queue drops the new job (logged, counted); a slow or dead SMTP server delays only the queue
 //   (MAIL_TIMEOUT_MS bounds each connection step). A purchase or a reset request never waits for
 //   a mail and never fails because of one. A mail that fails is tried once more, MAIL_RETRY_MS
@@ -121,10 +123,15 @@ export interface MailQueueOptions {
   onOutcome?: (kind: MailKind, outcome: 'sent' | 'failed' | 'retried' | 'dropped' | 'skipped') => void;
 }
 
+/** Messages built at once by the queue (their look-ups share one GetUsers); sent one at a time. */
+const BUILD_BATCH = 32;
+
 /** A bounded queue of mails sent one at a time, after the answers that asked for them. */
 export class MailQueue {
   private readonly jobs: Job[] = [];
   private running: Promise<void> | undefined;
+  /** Jobs taken from `jobs` by the running drain and not yet sent or given up. */
+  private inFlight = 0;
   /** Failed mails waiting for their retry: the timer, and what ends the wait early (stop). */
   private readonly retries = new Map<NodeJS.Timeout, () => void>();
   private retryDone: Promise<void>[] = [];
@@ -133,7 +140,7 @@ export class MailQueue {
 
   /** Number of jobs waiting (for their turn or their retry) or running. */
   get pending(): number {
-    return this.jobs.length + this.retries.size + (this.running ? 1 : 0);
+    return this.jobs.length + this.retries.size + this.inFlight;
   }
 
   /** Queues a mail; false (logged) when the queue is full. Returns at once. */
@@ -186,29 +193,42 @@ export class MailQueue {
   }
 
   private async drain(): Promise<void> {
-    for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
-      let mail: Mail | undefined;
-      try {
-        mail = await job.build();
-        if (!mail) {
-          this.opts.onOutcome?.(job.kind, 'skipped');
-          continue;
-        }
-        await this.opts.send(mail);
-        this.opts.log.info({ kind: job.kind, attempt: job.attempt }, 'mail sent');
-        this.opts.onOutcome?.(job.kind, 'sent');
-      } catch (err) {
-        const retryMs = this.opts.retryMs ?? 0;
-        if (job.attempt === 1 && retryMs > 0) {
-          this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), retryInMs: retryMs }, 'mail not sent: tried again later');
-          this.opts.onOutcome?.(job.kind, 'retried');
-          this.retryLater(job, mail);
-        } else {
-          this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), attempt: job.attempt }, 'mail not sent');
-          this.opts.onOutcome?.(job.kind, 'failed');
-        }
+    while (this.jobs.length) {
+      // Up to BUILD_BATCH messages are built together, so that their look-ups (auth's GetUsers,
+      // lib/user-lookup.ts) go in one call; they are then sent one at a time, in order.
+      const batch = this.jobs.splice(0, BUILD_BATCH);
+      this.inFlight = batch.length;
+      const built = await Promise.allSettled(batch.map((job) => job.build()));
+      for (const [i, job] of batch.entries()) {
+        await this.deliver(job, built[i]!);
+        this.inFlight--;
       }
     }
     this.running = undefined;
+  }
+
+  private async deliver(job: Job, built: PromiseSettledResult<Mail | undefined>): Promise<void> {
+    let mail: Mail | undefined;
+    try {
+      if (built.status === 'rejected') throw built.reason;
+      mail = built.value;
+      if (!mail) {
+        this.opts.onOutcome?.(job.kind, 'skipped');
+        return;
+      }
+      await this.opts.send(mail);
+      this.opts.log.info({ kind: job.kind, attempt: job.attempt }, 'mail sent');
+      this.opts.onOutcome?.(job.kind, 'sent');
+    } catch (err) {
+      const retryMs = this.opts.retryMs ?? 0;
+      if (job.attempt === 1 && retryMs > 0) {
+        this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), retryInMs: retryMs }, 'mail not sent: tried again later');
+        this.opts.onOutcome?.(job.kind, 'retried');
+        this.retryLater(job, mail);
+      } else {
+        this.opts.log.warn({ kind: job.kind, err: mailErrorCode(err), attempt: job.attempt }, 'mail not sent');
+        this.opts.onOutcome?.(job.kind, 'failed');
+      }
+    }
   }
 }

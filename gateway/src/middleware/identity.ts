@@ -1,7 +1,8 @@
 // A session is trusted only while auth still knows its user. The session stores the user's public
 // id (a random UUID that is never reused), and at each request the gateway asks auth whether
 // that account exists, remembering a yes for a few seconds per process; the ids asked in the same
-// turn of the event loop go to auth in one GetUsers (one query for many sessions under load). A session whose account
+// turn of the event loop go to auth in one GetUsers (lib/user-lookup.ts: one query for many sessions
+// under load, shared with the sale mails). A session whose account
 // is gone — a database restored from a dump older than the session, an account removed by hand —
 // is dropped and the visitor sent to the login page with a French message, before any route,
 // quota or statistic sees it.
@@ -11,7 +12,7 @@
 // (its listings and purchases are refused by the market, which checks the id itself).
 import type { Middleware } from 'koa';
 import type { Logger } from '@etu/common';
-import type { auth } from '@etu/proto';
+import type { UsersSource } from '../lib/user-lookup';
 
 export const SESSION_USER_GONE = 'Votre session n’est plus valide (compte introuvable) : veuillez vous reconnecter.';
 
@@ -22,7 +23,8 @@ interface SessionLike {
 }
 
 export interface IdentityOptions {
-  auth: { getUsers(req: auth.GetUsersRequest, opts?: { timeoutMs?: number }): Promise<auth.GetUsersResponse> };
+  /** auth's GetUsers; the app gives the batcher (lib/user-lookup.ts), so that the sessions checked in one turn share one call. */
+  auth: UsersSource;
   /** How long a confirmed account is not asked again (ms). */
   cacheMs?: number;
   /** Deadline of the check; past it the session is trusted (see above). */
@@ -32,39 +34,19 @@ export interface IdentityOptions {
 }
 
 const MAX_CACHED = 10_000;
-/** Ids per GetUsers (auth accepts up to 1,000). */
-const MAX_IDS_PER_LOOKUP = 500;
 
 export function identityMiddleware<S extends { session: SessionLike; log: Logger }>(opts: IdentityOptions): Middleware<S> {
   const cacheMs = opts.cacheMs ?? 10_000;
   /** public id → until when it is known to exist. */
   const confirmed = new Map<string, number>();
 
-  /** The ids asked in this turn of the event loop: one GetUsers for all of them, sent on the next. */
-  let batch: { ids: Set<string>; known: Promise<Set<string>> } | undefined;
-  const lookup = (id: string): Promise<Set<string>> => {
-    if (!batch || batch.ids.size >= MAX_IDS_PER_LOOKUP) {
-      const ids = new Set<string>();
-      const known = new Promise<Set<string>>((resolve, reject) => {
-        setImmediate(() => {
-          if (batch?.ids === ids) batch = undefined;
-          opts.auth.getUsers({ ids: [...ids] }, { timeoutMs: opts.timeoutMs ?? 1000 }).then((r) => {
-            resolve(new Set(r.users.map((u) => u.id)));
-          }, reject);
-        });
-      });
-      batch = { ids, known };
-    }
-    batch.ids.add(id);
-    return batch.known;
-  };
-
   const exists = async (id: string, log: Logger): Promise<boolean> => {
     const until = confirmed.get(id);
     if (until !== undefined && until > Date.now()) return true;
     let found: boolean;
     try {
-      found = (await lookup(id)).has(id);
+      const { users } = await opts.auth.getUsers({ ids: [id] }, { timeoutMs: opts.timeoutMs ?? 1000 });
+      found = users.some((u) => u.id === id);
     } catch (err) {
       log.warn({ err: (err as { details?: string }).details ?? (err as Error).message }, 'session user not checked: auth did not answer');
       return true;

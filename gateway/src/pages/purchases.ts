@@ -96,7 +96,7 @@ export function purchasesJson(page: PurchasesPage) {
  * the seller's account is gone. Built in the mail queue, after the purchase was answered.
  */
 export async function saleMail(w: Wiring, listing: market.Listing): Promise<{ to: string; subject: string; text: string } | undefined> {
-  const { users } = await w.clients.auth.getUsers({ ids: [listing.sellerId, listing.buyerId] });
+  const { users } = await w.users.getUsers({ ids: [listing.sellerId, listing.buyerId] });
   const seller = users.find((u) => u.id === listing.sellerId);
   const buyer = users.find((u) => u.id === listing.buyerId);
   if (!seller || !buyer) return undefined;
