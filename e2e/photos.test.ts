@@ -33,8 +33,14 @@ async function shots(name: string) {
 }
 
 /** Whether every <img> of the page loaded (a broken photo has no natural width). */
-const imagesLoaded = () =>
-  page.evaluate<boolean>('[...document.images].every((i) => i.complete && i.naturalWidth > 0) && document.images.length > 0');
+/**
+ * Every image of the page displays (decoded, not broken). The photos are `loading="lazy"`: the
+ * page's load event does not wait for them, so this waits (10 s at most, a loaded machine).
+ */
+const expectImagesLoaded = () =>
+  page.waitForFunction('[...document.images].every((i) => i.complete && i.naturalWidth > 0) && document.images.length > 0', null, {
+    timeout: 10_000,
+  });
 
 beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 usePhotoSite('etu-e2e-photos-', [{ firstName: 'Inès', lastName: 'Vendeuse', email: 'ines@etu.example', password: PASSWORD }], (site) => {
@@ -80,12 +86,12 @@ test('a student sells with two photos and sees them; a file that is no image is 
   // In the search: the thumbnail; on the item page: both photos and the condition.
   await page.goto(`${sys.url}/articles?q=lampe`);
   expect(await text('#resultats-titre')).toBe('1 article pour cette recherche');
-  expect(await imagesLoaded()).toBe(true);
+  await expectImagesLoaded();
   await shots('recherche');
   await page.click('text=Lampe de bureau articulée');
   await page.waitForURL(/\/articles\/\d+$/);
   expect(await page.locator('.item-photos img').count()).toBe(2);
-  expect(await imagesLoaded()).toBe(true);
+  await expectImagesLoaded();
   expect(await text()).toContain('État Très bon état');
   await shots('article');
 });
