@@ -15,6 +15,8 @@
 //                          market before those changes)
 //   session-get-pexpire    gateway: a session is read with GET and renewed with a PEXPIRE (two round
 //                          trips, the gateway before GETEX) instead of one GETEX
+//   pino-redact            every part: the logger censors REDACT_PATHS with pino's `redact` option
+//                          (before issue 16) instead of @etu/common's redactSecrets
 'use strict';
 const { join } = require('node:path');
 
@@ -111,4 +113,23 @@ if (patches.has('session-get-pexpire') && process.argv[1]?.endsWith(join('gatewa
       return v;
     };
   }
+}
+
+if (patches.has('pino-redact')) {
+  // the parts' logger as it was before issue 16's own redaction: pino's `redact` option over the
+  // same REDACT_PATHS (its wildcard paths run over every key of every line)
+  const logger = require(join(ROOT, 'services/common/dist/logger.js'));
+  const pino = require(require.resolve('pino', { paths: [join(ROOT, 'services', 'common')] }));
+  logger.createLogger = (name, level = 'info', destination) =>
+    pino(
+      {
+        name,
+        level,
+        redact: { paths: logger.REDACT_PATHS, censor: '[redacted]' },
+        base: { part: name },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      destination,
+    );
 }
