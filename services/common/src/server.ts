@@ -139,7 +139,9 @@ function codeOf(err: unknown): number {
  * server asks the client to reconnect (GOAWAY). Clients re-resolve the service's name when they
  * reconnect, so replicas started after a client (compose --scale, a rolling restart) get their
  * share of calls within about one age instead of never. The reconnection is transparent: calls
- * in flight finish, new ones go over the new connection.
+ * in flight finish, new ones go over the new connection. A stream that outlives the grace is cut
+ * (UNAVAILABLE): the limiter's batch stream client opens a new stream every
+ * STREAM_ROTATE_MS, well within the grace (services/limiter/src/client.ts).
  */
 export const CONNECTION_AGE_MS = 30_000;
 export const CONNECTION_AGE_GRACE_MS = 5_000;
@@ -157,13 +159,18 @@ export interface GrpcServer {
   onShutdown(end: () => void): void;
 }
 
-export function createGrpcServer(opts: { serviceNames: string[]; log: Logger; connectionAgeMs?: number }): GrpcServer {
+export function createGrpcServer(opts: {
+  serviceNames: string[];
+  log: Logger;
+  connectionAgeMs?: number;
+  connectionAgeGraceMs?: number;
+}): GrpcServer {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_age_ms': opts.connectionAgeMs ?? CONNECTION_AGE_MS,
-    'grpc.max_connection_age_grace_ms': CONNECTION_AGE_GRACE_MS,
+    'grpc.max_connection_age_grace_ms': opts.connectionAgeGraceMs ?? CONNECTION_AGE_GRACE_MS,
   });
   const names = ['', ...opts.serviceNames];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));

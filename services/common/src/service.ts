@@ -24,6 +24,8 @@ export interface ServiceBaseOptions {
   metrics?: Metrics;
   /** Maximum age of a client connection (ms) before the client is asked to reconnect; default CONNECTION_AGE_MS. */
   connectionAgeMs?: number;
+  /** How long calls in flight may go on after that request before the connection is cut (ms); default CONNECTION_AGE_GRACE_MS. */
+  connectionAgeGraceMs?: number;
   /** How long to wait for the store before listening (ms); default WARM_UP_MS. */
   warmUpMs?: number;
 }
@@ -73,7 +75,12 @@ export interface RunningService {
 export async function serveGrpc<S extends grpc.UntypedServiceImplementation>(opts: ServeGrpcOptions<S>): Promise<RunningService> {
   const { log } = opts;
   const metrics = opts.metrics ?? new Metrics({ enabled: false });
-  const srv = createGrpcServer({ serviceNames: [opts.serviceName], log, connectionAgeMs: opts.connectionAgeMs });
+  const srv = createGrpcServer({
+    serviceNames: [opts.serviceName],
+    log,
+    connectionAgeMs: opts.connectionAgeMs,
+    connectionAgeGraceMs: opts.connectionAgeGraceMs,
+  });
   srv.server.addService(
     opts.definition,
     wrapService<S>(opts.handlers, { token: opts.token, log, service: opts.name, definition: opts.definition, metrics }),

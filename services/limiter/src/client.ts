@@ -45,6 +45,8 @@ export interface LimiterClientOptions {
    * sides. Same semantics per call; a stream that breaks fails the batches it had not answered.
    */
   stream?: boolean;
+  /** A stream takes new batches for this long (ms, default STREAM_ROTATE_MS), then the next batch opens a new one. */
+  streamRotateMs?: number;
   /** Extra channel options (and `interceptors`) for the underlying grpc-js client. */
   channelOptions?: Partial<grpc.ClientOptions>;
   /** Where the grpc_client_* families go (createServiceClient). */
@@ -67,6 +69,16 @@ export const DEFAULT_BATCH_WINDOW = 4;
 
 /** Batches over one ConsumeStream when the caller does not say (docs/architecture.md, "The batch stream"). */
 export const DEFAULT_BATCH_STREAM = true;
+
+/**
+ * How long one ConsumeStream takes new batches; the next batch then opens a new stream, and the
+ * old one is half-closed: the limiter answers what it received and ends it with OK. A server asks
+ * its clients to reconnect after CONNECTION_AGE_MS (@etu/common) and cuts the old connection
+ * CONNECTION_AGE_GRACE_MS (5 s) later: a stream kept longer than that grace was cut with its
+ * batches in flight, which failed UNAVAILABLE (503s every 35 s under load, issue 16). 2 s is well
+ * within the grace; a new stream also goes to whichever limiter replica the channel picks.
+ */
+export const STREAM_ROTATE_MS = 2000;
 
 const STREAM_SERVICE = 'etuservices.limiter.v1.LimiterStreamService';
 const STREAM_METHOD = 'ConsumeStream';
@@ -162,9 +174,23 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     STREAM_METHOD,
     'bidi_stream',
   );
-  let current:
-    | { call: grpc.ClientDuplexStream<limiter.ConsumeStreamRequest, limiter.ConsumeStreamResponse>; waiting: Map<number, Answer> }
-    | undefined;
+  interface OpenStream {
+    call: grpc.ClientDuplexStream<limiter.ConsumeStreamRequest, limiter.ConsumeStreamResponse>;
+    waiting: Map<number, Answer>;
+    /** When it was opened (Date.now()): it takes new batches for streamRotateMs. */
+    opened: number;
+    /** The client ended its side (no more batches): the limiter answers the rest, then ends it. */
+    halfClosed: boolean;
+  }
+  let current: OpenStream | undefined;
+  const rotateMs = opts.streamRotateMs ?? STREAM_ROTATE_MS;
+  /** No new batch goes to `st`; its side is ended, so the limiter answers what it has and ends it with OK. */
+  const retire = (st: OpenStream) => {
+    if (current === st) current = undefined;
+    if (st.halfClosed) return;
+    st.halfClosed = true;
+    st.call.end();
+  };
   let lastId = 0;
 
   const metadata = (context?: RequestContext) => {
@@ -256,9 +282,10 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
    * answered) they were never decided, and go back to the queue for a new stream.
    */
   const openStream = (s: limiter.LimiterStreamServiceClient) => {
-    if (current) return current;
+    if (current && Date.now() - current.opened < rotateMs) return current;
+    if (current) retire(current);
     const call = s.consumeStream(metadata());
-    const st = { call, waiting: new Map<number, Answer>() };
+    const st: OpenStream = { call, waiting: new Map<number, Answer>(), opened: Date.now(), halfClosed: false };
     let failure: grpc.ServiceError | undefined;
     /** The stream's status said OK: whatever is still unanswered was never decided. */
     let endedOk = false;
@@ -293,7 +320,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
     });
     call.on('end', () => {
       conclude();
-      call.end();
+      retire(st);
     });
     // closed without an end (destroyed): nothing is known of the unanswered batches, so they fail
     call.on('close', () => {
@@ -430,7 +457,7 @@ export function createLimiterClient(addr: string, opts: LimiterClientOptions): L
       const q = queue;
       queue = [];
       for (const p of q) settle(p, statusError(grpc.status.CANCELLED, 'limiter client closed'));
-      current?.call.end();
+      if (current) retire(current);
       sc.close();
     },
   };

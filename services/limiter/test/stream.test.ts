@@ -6,10 +6,10 @@
 // decided, and the batch it had not decided is decided once, by its successor.
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
-import { bearer, Metrics, newTraceparent } from '@etu/common';
+import { bearer, CONNECTION_AGE_GRACE_MS, Metrics, newTraceparent } from '@etu/common';
 import { freePort, startPrivateRedis, startTcpRelay, TEST_TOKEN, testLogger, type PrivateRedis, type TcpRelay } from '@etu/testkit';
 import { limiter } from '@etu/proto';
-import { createLimiterClient, type LimiterClient } from '../src/client';
+import { createLimiterClient, STREAM_ROTATE_MS, type LimiterClient } from '../src/client';
 import { startLimiterServer, type LimiterServer } from '../src/server';
 import { decodeLog, keyFor } from '../src/sliding-window';
 import { rejection, sleep, waitServing } from './helpers';
@@ -32,8 +32,20 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function limiterOn(opts: { redisUrl?: string; addr?: string; lines?: string[]; metrics?: Metrics; graceMs?: number } = {}) {
+async function limiterOn(
+  opts: {
+    redisUrl?: string;
+    addr?: string;
+    lines?: string[];
+    metrics?: Metrics;
+    graceMs?: number;
+    connectionAgeMs?: number;
+    connectionAgeGraceMs?: number;
+  } = {},
+) {
   const s = await startLimiterServer({
+    connectionAgeMs: opts.connectionAgeMs,
+    connectionAgeGraceMs: opts.connectionAgeGraceMs,
     addr: opts.addr ?? '127.0.0.1:0',
     log: testLogger(opts.lines),
     token: TEST_TOKEN,
@@ -50,8 +62,8 @@ async function limiterOn(opts: { redisUrl?: string; addr?: string; lines?: strin
   return s;
 }
 
-function streamClient(addr: string, timeoutMs = 5000, window = 4) {
-  const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs, window, stream: true });
+function streamClient(addr: string, timeoutMs = 5000, window = 4, streamRotateMs?: number) {
+  const c = createLimiterClient(addr, { token: TEST_TOKEN, timeoutMs, window, stream: true, streamRotateMs });
   clients.push(c);
   return c;
 }
@@ -189,3 +201,36 @@ test('the limiter shut down mid-stream: it answers what it decided; the batch it
   expect(await second).toMatchObject({ allowed: true, remaining: 7 });
   expect(await stored('handover')).toBe(3);
 });
+
+test('a stream outliving its connection (the server asks for a new one after CONNECTION_AGE_MS, then cuts it): no call fails, none is counted twice', async () => {
+  // connections last 300 ms, then 400 ms of grace before the server cuts them: a stream kept
+  // for the client's life would be cut with calls in flight (UNAVAILABLE, a 503 for the user)
+  const s = await limiterOn({ connectionAgeMs: 300, connectionAgeGraceMs: 400 });
+  // the client opens a new stream every 100 ms, as every STREAM_ROTATE_MS (2 s) against the
+  // production grace (5 s): within the grace
+  expect(STREAM_ROTATE_MS).toBeLessThan(CONNECTION_AGE_GRACE_MS / 2);
+  const c = streamClient(`127.0.0.1:${s.port}`, 5000, 4, 100);
+  const subject = `age-${Date.now()}`;
+  const policy = 'service';
+  const failures: string[] = [];
+  let admitted = 0;
+  let calls = 0;
+  const until = Date.now() + 2500;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, worker) => {
+      while (Date.now() < until) {
+        calls++;
+        try {
+          // each call its own subject: admitted unless counted twice
+          const d = await c.consume(policy, `${subject}-${worker}-${calls}`, 1);
+          if (d.allowed) admitted++;
+        } catch (err) {
+          failures.push(`${(err as grpc.ServiceError).code} ${(err as grpc.ServiceError).details}`);
+        }
+      }
+    }),
+  );
+  expect(failures).toEqual([]);
+  expect(admitted).toBe(calls);
+  expect(calls).toBeGreaterThan(100);
+}, 15_000);
