@@ -53,10 +53,19 @@ function cell(s, d) {
   return `${m} <sub>${num(s.min, d)}–${num(s.max, d)}</sub>`;
 }
 
+/**
+ * A figure's value for the column: decisions per RPC only where the RPCs were batches (a batch
+ * holds at most the calls in flight; over the batch stream the client's RPCs are its streams,
+ * a new one every STREAM_ROTATE_MS, so decisions per RPC says nothing of the batches).
+ */
+const valueOf = (f, k) =>
+  k === 'meanBatch' && f.meanBatch?.median != null && f.meanBatch.median > (f.inflight ?? Infinity) ? undefined : f[k];
+
 function figureTable(figs) {
-  const cols = COLUMNS.filter(([k]) => figs.some((f) => f[k]?.median != null));
+  const cols = COLUMNS.filter(([k]) => figs.some((f) => valueOf(f, k)?.median != null));
   const lines = [`| figure | in flight | ${cols.map((c) => c[1]).join(' | ')} |`, `|---|---|${cols.map(() => '---:').join('|')}|`];
-  for (const f of figs) lines.push(`| ${esc(f.label)} | ${f.inflight ?? ''} | ${cols.map(([k, , d]) => cell(f[k], d)).join(' | ')} |`);
+  for (const f of figs)
+    lines.push(`| ${esc(f.label)} | ${f.inflight ?? ''} | ${cols.map(([k, , d]) => cell(valueOf(f, k), d)).join(' | ')} |`);
   return lines.join('\n');
 }
 

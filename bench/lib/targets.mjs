@@ -23,12 +23,22 @@ function cpuBound(f, parts, nproc, unit = 'decision') {
 }
 
 /**
+ * Decisions per RPC, where the RPCs were batches: over the batch stream the client's RPCs are its
+ * streams (a new one every STREAM_ROTATE_MS), and a "batch" larger than the calls in flight
+ * says so; then there is no such figure.
+ */
+function rpcBatch(f) {
+  const b = med(f, 'meanBatch');
+  return b == null || b > f.inflight ? null : b;
+}
+
+/**
  * When every decision in flight rides in the same batch (closed loop: the whole batch returns
  * at once and is re-issued at once), client, limiter and Redis work one after another, so the
  * throughput is about 1 / (sum of their CPU per decision).
  */
 function lockstep(f, stub) {
-  const batch = med(f, 'meanBatch');
+  const batch = rpcBatch(f);
   const parts = ['clientCpuUsPerDecision', 'limiterCpuUsPerDecision', 'redisCpuUsPerDecision'].map((k) => med(f, k));
   if (batch == null || parts.some((x) => x == null)) return '';
   const serial = parts.reduce((a, b) => a + b, 0);
@@ -200,8 +210,7 @@ export function evaluateTargets(figs, nproc) {
     });
   }
   // a stream is one RPC for all its batches: decisions per RPC then says nothing of the batches
-  const batchOf = (f) =>
-    med(f, 'meanBatch') == null || med(f, 'meanBatch') > f.inflight ? 'n/a (one stream)' : med(f, 'meanBatch').toFixed(1);
+  const batchOf = (f) => (rpcBatch(f) == null ? 'n/a (stream)' : rpcBatch(f).toFixed(1));
   for (const inflight of [64, 256]) {
     const a = figs[`grpc.coalescing-${inflight}`];
     const gb = figs[`grpc.coalescing-${inflight}-b`];
