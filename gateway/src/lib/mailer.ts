@@ -6,11 +6,10 @@
 //   `.eml` file (RFC 5322, what a mail client opens) into MAIL_OUTBOX_DIR, 0600 in a 0700 folder.
 // - Never on the request's path: `MailQueue.enqueue` only stores a job and returns; the job runs
 //   after the answer (setImmediate). Up to 32 waiting messages are built together (their
-//   GetUsers look-ups share one call to auth, lib/user-lookup.ts), then sent one at a time; at most
-//   MAIL_QUEUE_SIZE wait. A full
-//   queue drops the new job (logged, counted); a slow or dead SMTP server delays only the queue
-//   (MAIL_TIMEOUT_MS bounds each connection step). A purchase or a reset request never waits for
-//   a mail and never fails because of one. A mail that fails is tried once more, MAIL_RETRY_MS
+//   GetUsers look-ups share one call to auth, lib/user-lookup.ts), then sent one at a time; at
+//   most MAIL_QUEUE_SIZE wait. A full queue drops the new job (logged, counted); a slow or dead
+//   SMTP server delays only the queue (MAIL_TIMEOUT_MS bounds each connection step). A purchase
+//   or a reset request never waits for a mail and never fails because of one. A mail that fails is tried once more, MAIL_RETRY_MS
 //   later (an SMTP server restarting, a DNS hiccup); failing again, it is given up (logged).
 // - The outbox keeps MAIL_OUTBOX_KEEP_DAYS days of mails: older .eml files are deleted when the
 //   gateway starts (pruneOutbox): they hold names and addresses.
