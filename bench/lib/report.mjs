@@ -2,6 +2,7 @@
 // (decisions or requests per second and p99 per figure, drawn here, no library), and the
 // "latest results" section of bench/README.md.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { rpcBatch } from './targets.mjs';
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -53,13 +54,8 @@ function cell(s, d) {
   return `${m} <sub>${num(s.min, d)}–${num(s.max, d)}</sub>`;
 }
 
-/**
- * A figure's value for the column: decisions per RPC only where the RPCs were batches (a batch
- * holds at most the calls in flight; over the batch stream the client's RPCs are its streams,
- * a new one every STREAM_ROTATE_MS, so decisions per RPC says nothing of the batches).
- */
-const valueOf = (f, k) =>
-  k === 'meanBatch' && f.meanBatch?.median != null && f.meanBatch.median > (f.inflight ?? Infinity) ? undefined : f[k];
+/** A figure's value for the column: decisions per RPC only where the RPCs were batches (targets.mjs, rpcBatch). */
+const valueOf = (f, k) => (k === 'meanBatch' && rpcBatch(f) == null ? undefined : f[k]);
 
 function figureTable(figs) {
   const cols = COLUMNS.filter(([k]) => figs.some((f) => valueOf(f, k)?.median != null));

@@ -27,7 +27,7 @@ function cpuBound(f, parts, nproc, unit = 'decision') {
  * streams (a new one every STREAM_ROTATE_MS), and a "batch" larger than the calls in flight
  * says so; then there is no such figure.
  */
-function rpcBatch(f) {
+export function rpcBatch(f) {
   const b = med(f, 'meanBatch');
   return b == null || b > f.inflight ? null : b;
 }

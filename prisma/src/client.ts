@@ -100,6 +100,14 @@ export function keepPoolWarm(ping: () => Promise<unknown>, connections: () => nu
   return () => clearInterval(timer);
 }
 
+/** keepPoolWarm for a pool of the driver itself (createDriverPool): a `SELECT 1` per idle connection. */
+export function keepDriverPoolWarm(pool: Pool): () => void {
+  return keepPoolWarm(
+    () => pool.query('SELECT 1'),
+    () => pool.idleConnections(),
+  );
+}
+
 /**
  * The mariadb driver's own codes that mean "no working connection": the connection was closed,
  * cut or timed out, the pool gave none, or the handshake was cut while the session was being set

@@ -7,6 +7,7 @@ export {
   createPrismaClient,
   isDatabaseUnavailable,
   keepPoolWarm,
+  keepDriverPoolWarm,
   DEFAULT_CONNECTIONS,
   SOCKET_TIMEOUT_MS,
   type PrismaClientOptions,

@@ -9,7 +9,15 @@ import {
   type RunningService,
   type ServiceBaseOptions,
 } from '@etu/common';
-import { createDriverPool, createPrismaClient, DEFAULT_CONNECTIONS, keepPoolWarm, Role, type PrismaClientOptions } from '@etu/db';
+import {
+  createDriverPool,
+  createPrismaClient,
+  DEFAULT_CONNECTIONS,
+  keepDriverPoolWarm,
+  keepPoolWarm,
+  Role,
+  type PrismaClientOptions,
+} from '@etu/db';
 import { auth, store } from '@etu/proto';
 import { Accounts, driverUsersLookup, type Account } from './accounts';
 import { CURRENT_PARAMS, HashGate, PasswordHasher, type HashLimits } from './passwords';
@@ -73,10 +81,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   for (const outcome of ['ok', 'Unauthenticated']) authentications.inc({ outcome }, 0);
   // GetUsers (the gateway's identity check) on a small driver pool of its own (issue 16).
   const pool = createDriverPool(opts.databaseUrl, { ...opts.db, connectionLimit: LOOKUP_CONNECTIONS });
-  const stopWarmLookup = keepPoolWarm(
-    () => pool.query('SELECT 1'),
-    () => pool.idleConnections(),
-  );
+  const stopWarmLookup = keepDriverPoolWarm(pool);
   const accounts = new Accounts(prisma, log, hasher, driverUsersLookup(pool));
   // The dummy hash used for unknown emails exists before the first call.
   await hasher.warmUp();

@@ -11,7 +11,7 @@ import {
   type ServiceBaseOptions,
 } from '@etu/common';
 import { market } from '@etu/proto';
-import { createDriverPool, keepPoolWarm } from '@etu/db';
+import { createDriverPool, keepDriverPoolWarm, keepPoolWarm } from '@etu/db';
 import { createMarketPrisma, marketGate } from './database';
 import { driverHotSql } from './hot-sql';
 import { Market } from './market';
@@ -78,14 +78,7 @@ export async function startMarketServer(opts: MarketServerOptions): Promise<Mark
       () => db.$queryRaw`SELECT 1`,
       () => prismaConnections,
     ),
-    ...(pool
-      ? [
-          keepPoolWarm(
-            () => pool.query('SELECT 1'),
-            () => pool.idleConnections(),
-          ),
-        ]
-      : []),
+    ...(pool ? [keepDriverPoolWarm(pool)] : []),
   ];
   const domain = new Market(db, { log: opts.log, gate, hot });
   return serveGrpc({
