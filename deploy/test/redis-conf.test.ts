@@ -112,8 +112,13 @@ function startRedis(dir: string, port: number, role: string, extra: string[] = [
             else written++;
           }
         }
-        // The first key written is the least recently used one.
-        return { written, error, keys: await r.dbsize(), first: await r.exists('k:0') };
+        // Keys kept among the 1,000 written first (the least recently used) and the 1,000 last.
+        const kept = async (from: number) => {
+          const p = r.pipeline();
+          for (let j = from; j < from + 1000; j++) p.exists(`k:${j}`);
+          return (await p.exec())!.reduce((n, [, v]) => n + Number(v), 0);
+        };
+        return { written, error, keys: await r.dbsize(), oldKept: await kept(0), newKept: await kept(19_000) };
       } finally {
         r.disconnect();
         child.kill('SIGTERM');
@@ -129,6 +134,9 @@ function startRedis(dir: string, port: number, role: string, extra: string[] = [
     expect(sessions.error).toBe('');
     expect(sessions.written).toBe(20_000);
     expect(sessions.keys).toBeLessThan(20_000);
-    expect(sessions.first).toBe(0);
+    // Redis's LRU is approximate (it samples keys): the oldest key itself survives about one run
+    // in five, so the assertion is on many keys. Measured: 57–177 of the oldest 1,000 kept against
+    // 821–829 of the newest; a random eviction would keep about as many of each.
+    expect(sessions.oldKept * 3).toBeLessThan(sessions.newKept);
   });
 });
