@@ -73,7 +73,8 @@ export interface RunningParts {
    * Restarts one gRPC part as an operator would: SIGTERM, wait for the exit, start it again on
    * the same address; resolves once it is SERVING, with how long it was away.
    */
-  restart(part: string): Promise<{ exitCode: number | null; awayMs: number; servingMs: number }>;
+  /** Stops `part` (SIGTERM), waits `pauseMs` more (a slow restart), starts it again, waits for SERVING. */
+  restart(part: string, pauseMs?: number): Promise<{ exitCode: number | null; awayMs: number; servingMs: number }>;
   /** Stops the parts (SIGTERM, then SIGKILL after 10 s); the stores stay. */
   stop(): Promise<void>;
 }
@@ -150,7 +151,7 @@ async function startPartsOnce(stores: Stores, extraEnv: Record<string, string>):
       logs: () => parts.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('')}`).join('\n'),
       output: (name) => parts.find((p) => p.name === name)?.output.join('') ?? '',
       metricsUrls: Object.fromEntries(parts.map((p) => [p.name, `http://127.0.0.1:${metricsPorts[p.name]}/metrics`])),
-      async restart(name) {
+      async restart(name, pauseMs = 0) {
         const p = parts.find((x) => x.name === name);
         const info = listParts().find((x) => x.name === name);
         if (!p?.proc || info?.kind !== 'grpc') throw new Error(`${name} is not a running gRPC part`);
@@ -162,6 +163,7 @@ async function startPartsOnce(stores: Stores, extraEnv: Record<string, string>):
           proc.kill('SIGTERM');
         });
         const exitedAt = Date.now();
+        await new Promise((r) => setTimeout(r, pauseMs));
         launch(p);
         await waitFor(`${name} after its restart`, async () => (await checkHealth(addr, '', 500)) === 'SERVING', parts, 60_000, 20);
         return { exitCode, awayMs: exitedAt - stopped, servingMs: Date.now() - exitedAt };
@@ -193,7 +195,7 @@ export async function startWholeSystem(extraEnv: Record<string, string> = {}): P
       output: running.output,
       metricsUrls: running.metricsUrls,
       env: running.env,
-      restart: (part) => running.restart(part),
+      restart: (part, pauseMs) => running.restart(part, pauseMs),
       async stop() {
         await running.stop();
         await Promise.all([dbRef.drop(), redisRef.release()]);

@@ -40,6 +40,12 @@ export interface NewAccount {
   password: string;
 }
 
+/** Who asked: the call's logger, and its deadline (ms since the epoch) for the bounded hashing. */
+export interface CallScope {
+  log?: Logger;
+  deadline?: number;
+}
+
 /** The one message for an unknown email and for a wrong password. */
 export const BAD_CREDENTIALS = 'Adresse e-mail ou mot de passe incorrect.';
 export const EMAIL_TAKEN = 'Un compte existe déjà avec cette adresse e-mail.';
@@ -106,12 +112,12 @@ export class Accounts {
    * Creates an account after checking every input rule. The role defaults to STUDENT; only the
    * seed passes another one (the Register RPC has no role field).
    */
-  async register(input: NewAccount, opts: { role?: Role; log?: Logger } = {}): Promise<Account> {
+  async register(input: NewAccount, opts: CallScope & { role?: Role } = {}): Promise<Account> {
     const lastName = checkName('last_name', input.lastName);
     const firstName = checkName('first_name', input.firstName);
     const email = checkEmail(input.email);
     const password = checkNewPassword(input.password, { email, firstName, lastName });
-    const passwordHash = await this.hasher.hash(password);
+    const passwordHash = await this.hasher.hash(password, opts.deadline);
     // No existence check first: the unique index decides, so concurrent sign-ups with one
     // email leave exactly one row and the others get ALREADY_EXISTS.
     const user = await this.db('register', () =>
@@ -128,7 +134,7 @@ export class Accounts {
    * Checks an email/password pair. Unknown email and wrong password fail alike (same error,
    * one argon2 verification each). On success, upgrades a hash made with weaker parameters.
    */
-  async authenticate(rawEmail: string, rawPassword: string, log: Logger = this.log): Promise<Account> {
+  async authenticate(rawEmail: string, rawPassword: string, { log = this.log, deadline }: CallScope = {}): Promise<Account> {
     const email = normalizeEmail(rawEmail);
     if (email.length === 0) throw new InvalidArgument('email', 'ce champ est obligatoire.');
     if (rawPassword.length === 0) throw new InvalidArgument('password', 'ce champ est obligatoire.');
@@ -143,7 +149,7 @@ export class Accounts {
       this.prisma.user.findUnique({ where: { email }, select: { ...PUBLIC_FIELDS, passwordHash: true } }),
     );
     if (!row) {
-      await this.hasher.verifyDummy(password);
+      await this.hasher.verifyDummy(password, deadline);
       log.info({ reason: 'unknown_email' }, 'login failed');
       throw new Unauthenticated(BAD_CREDENTIALS);
     }
@@ -151,7 +157,7 @@ export class Accounts {
     const account = toAccount(fields);
     let ok: boolean;
     try {
-      ok = await this.hasher.verify(stored, password);
+      ok = await this.hasher.verify(stored, password, deadline);
     } catch (err) {
       if (err instanceof ResourceExhausted) throw err;
       // eslint-disable-next-line preserve-caught-error -- the verifier's error can quote the stored hash; it must never reach a log
@@ -251,12 +257,12 @@ export class Accounts {
    * cannot be used); the token is used up in the same transaction as the new hash, so of two
    * concurrent uses one wins. The account's other tokens are deleted.
    */
-  async resetPassword(token: string, newPassword: string, log: Logger = this.log): Promise<Account> {
+  async resetPassword(token: string, newPassword: string, { log = this.log, deadline }: CallScope = {}): Promise<Account> {
     const reset = await this.liveReset(token);
     if (!reset) throw new FailedPrecondition(RESET_INVALID);
     const { user } = reset;
     const password = checkNewPassword(newPassword, { email: user.email ?? '', firstName: user.firstName, lastName: user.lastName });
-    const passwordHash = await this.hasher.hash(password);
+    const passwordHash = await this.hasher.hash(password, deadline);
     const used = await this.db('resetPassword', () =>
       this.prisma.$transaction(async (tx) => {
         const now = new Date();

@@ -23,8 +23,10 @@ export const configShape = {
   DB_CONNECT_TIMEOUT_MS: vars.millis(1000),
   /** Password hashes (argon2id) computed at once; more wait in the queue below. */
   AUTH_HASH_CONCURRENCY: count(4),
-  /** Hashes that may wait for a slot; the next one gets RESOURCE_EXHAUSTED at once. */
-  AUTH_HASH_QUEUE: count(16, 0),
+  /** Most hashes that may wait for a slot (a memory bound); the next one gets RESOURCE_EXHAUSTED at once. */
+  AUTH_HASH_QUEUE: count(256, 0),
+  /** Longest expected wait for a hashing slot (never past the caller's deadline either); longer: RESOURCE_EXHAUSTED at once. */
+  AUTH_HASH_MAX_WAIT_MS: vars.millis(5000),
 };
 
 export function loadConfig(env: Env = process.env) {

@@ -23,7 +23,7 @@ runService(
       healthIntervalMs: cfg.HEALTH_INTERVAL_MS,
       graceMs: cfg.SHUTDOWN_GRACE_MS,
       db: { acquireTimeoutMs: cfg.DB_ACQUIRE_TIMEOUT_MS, connectTimeoutMs: cfg.DB_CONNECT_TIMEOUT_MS },
-      hashLimits: { concurrency: cfg.AUTH_HASH_CONCURRENCY, queue: cfg.AUTH_HASH_QUEUE },
+      hashLimits: { concurrency: cfg.AUTH_HASH_CONCURRENCY, queue: cfg.AUTH_HASH_QUEUE, maxWaitMs: cfg.AUTH_HASH_MAX_WAIT_MS },
       metrics,
     }),
   { graceMs: cfg.SHUTDOWN_GRACE_MS, metricsPort: cfg.METRICS_PORT, otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT },

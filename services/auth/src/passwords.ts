@@ -41,36 +41,81 @@ export const HASHING_BUSY = 'Trop de demandes en cours : réessayez dans un inst
 export interface HashLimits {
   /** Hashes computed at once (each holds m = 19 MiB and a libuv thread). */
   concurrency: number;
-  /** Hashes allowed to wait for a slot; one more is refused at once with RESOURCE_EXHAUSTED. */
+  /** Most hashes allowed to wait for a slot: a memory bound (a waiter holds its call, not 19 MiB). */
   queue: number;
+  /**
+   * Longest expected wait for a slot. The expectation is the rounds of hashes ahead times the
+   * measured average hash duration, so the bound is in time, whatever the machine's speed.
+   */
+  maxWaitMs: number;
 }
 
-/** Defaults: libuv's 4 threads, and a queue that drains in a few hash times (≈ 15-30 ms each). */
-export const DEFAULT_HASH_LIMITS: HashLimits = { concurrency: 4, queue: 16 };
+/**
+ * Defaults: libuv's 4 threads; at most 256 waiting, each for at most 5 s and never past its
+ * caller's deadline (the gateway's is 2 s). The logins the gateway held while auth restarted
+ * reach the new process at once: they are served, not refused for being many.
+ */
+export const DEFAULT_HASH_LIMITS: HashLimits = { concurrency: 4, queue: 256, maxWaitMs: 5000 };
+
+/** The average hash duration assumed before the first one is measured (argon2id m = 19 MiB, t = 2). */
+const FIRST_ESTIMATE_MS = 50;
+/** Weight of the newest duration in the moving average. */
+const EWMA_WEIGHT = 0.2;
 
 /**
- * Bounds the argon2 work in progress: at most `concurrency` hashes run, at most `queue` wait,
- * and the next one fails fast with ResourceExhausted instead of joining a queue that grows
- * without bound (a sign-up or login flood then costs the service nothing more than a refusal).
+ * Bounds the argon2 work in progress: at most `concurrency` hashes run; the next ones wait while
+ * they can be done before their caller's deadline, within `maxWaitMs` and `queue`. Beyond that a
+ * hash fails fast with ResourceExhausted instead of joining a queue whose wait grows without
+ * bound (a sign-up or login flood then costs the service nothing more than a refusal), and a
+ * waiter whose caller gave up (deadline past) when its turn comes is skipped, not computed.
  */
 export class HashGate {
+  readonly limits: HashLimits;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  private averageMs = FIRST_ESTIMATE_MS;
 
-  constructor(readonly limits: HashLimits = DEFAULT_HASH_LIMITS) {}
+  constructor(limits: Partial<HashLimits> = {}) {
+    this.limits = { ...DEFAULT_HASH_LIMITS, ...limits };
+  }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /** Expected wait of one more waiter: the rounds of hashes ahead of it times the average duration. */
+  expectedWaitMs(): number {
+    return Math.ceil((this.waiting.length + 1) / this.limits.concurrency) * this.averageMs;
+  }
+
+  /** Runs `work` in a slot; `deadline` (ms since the epoch) is when its caller stops waiting. */
+  async run<T>(work: () => Promise<T>, deadline = Infinity): Promise<T> {
     if (this.active < this.limits.concurrency) this.active++;
-    else if (this.waiting.length < this.limits.queue) await new Promise<void>((resume) => this.waiting.push(resume));
-    else throw new ResourceExhausted(HASHING_BUSY);
+    else {
+      if (!this.mayWait(deadline)) throw new ResourceExhausted(HASHING_BUSY);
+      await new Promise<void>((resume) => this.waiting.push(resume));
+      if (Date.now() >= deadline) {
+        this.release();
+        throw new ResourceExhausted(HASHING_BUSY);
+      }
+    }
+    const started = performance.now();
     try {
       return await work();
     } finally {
-      // The slot passes to the next waiter, or is freed.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.averageMs += EWMA_WEIGHT * (performance.now() - started - this.averageMs);
+      this.release();
     }
+  }
+
+  /** A place in the queue, whose hash can start within maxWaitMs and end before the deadline. */
+  private mayWait(deadline: number): boolean {
+    if (this.waiting.length >= this.limits.queue) return false;
+    const wait = this.expectedWaitMs();
+    return wait <= this.limits.maxWaitMs && Date.now() + wait + this.averageMs <= deadline;
+  }
+
+  /** The slot passes to the next waiter, or is freed. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
   }
 }
 
@@ -97,30 +142,30 @@ export class PasswordHasher {
     this.timers = timers;
   }
 
-  /** Hashes an already normalised password into a PHC string. */
-  hash(normalized: string): Promise<string> {
+  /** Hashes an already normalised password into a PHC string; `deadline`: see HashGate.run. */
+  hash(normalized: string, deadline?: number): Promise<string> {
     return this.gate.run(() => {
       const started = performance.now();
       return hash(normalized, this.options).finally(() => this.timers?.hash((performance.now() - started) / 1000));
-    });
+    }, deadline);
   }
 
   /** True when `normalized` matches the stored PHC string. Throws on an unreadable hash. */
-  verify(stored: string, normalized: string): Promise<boolean> {
+  verify(stored: string, normalized: string, deadline?: number): Promise<boolean> {
     return this.gate.run(() => {
       const started = performance.now();
       return verify(stored, normalized).finally(() => this.timers?.verify((performance.now() - started) / 1000));
-    });
+    }, deadline);
   }
 
   /**
    * Spends one verification against a fixed hash of a random secret, so that an unknown email
    * costs as much as a wrong password. Always false.
    */
-  async verifyDummy(normalized: string): Promise<false> {
+  async verifyDummy(normalized: string, deadline?: number): Promise<false> {
     this.dummy ??= hash(randomBytes(24).toString('base64url'), this.options);
     const dummy = await this.dummy;
-    await this.verify(dummy, normalized);
+    await this.verify(dummy, normalized, deadline);
     return false;
   }
 

@@ -6,6 +6,7 @@ import {
   Metrics,
   serveGrpc,
   type AsyncService,
+  type CallContext,
   type RunningService,
   type ServiceBaseOptions,
 } from '@etu/common';
@@ -19,7 +20,7 @@ import {
   type PrismaClientOptions,
 } from '@etu/db';
 import { auth, store } from '@etu/proto';
-import { Accounts, driverUsersLookup, type Account } from './accounts';
+import { Accounts, driverUsersLookup, type Account, type CallScope } from './accounts';
 import { CURRENT_PARAMS, HashGate, PasswordHasher, type HashLimits } from './passwords';
 
 export const SERVICE_NAME = 'etuservices.auth.v1.AuthService';
@@ -31,10 +32,16 @@ export interface AuthServerOptions extends ServiceBaseOptions {
   /** Password hashing parameters (tests of the rehash path only; default: current ones). */
   hasher?: PasswordHasher;
   /** Bound on concurrent password hashes (default DEFAULT_HASH_LIMITS); ignored with `hasher`. */
-  hashLimits?: HashLimits;
+  hashLimits?: Partial<HashLimits>;
 }
 
 export type AuthServer = RunningService;
+
+/** The call's logger and deadline (ms since the epoch; none: Infinity), as the accounts take them. */
+function scope(ctx: CallContext): CallScope {
+  const d = ctx.deadline;
+  return { log: ctx.log, deadline: d === undefined ? Infinity : d instanceof Date ? d.getTime() : d };
+}
 
 export function toProtoUser(a: Account): auth.User {
   return {
@@ -89,12 +96,12 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   const handlers: AsyncService<auth.AuthServiceServer> = {
     register: async (req, ctx) => {
       const input = { lastName: req.lastName, firstName: req.firstName, email: req.email, password: req.password };
-      const user = await accounts.register(input, { log: ctx.log });
+      const user = await accounts.register(input, scope(ctx));
       return { user: toProtoUser(user) };
     },
     authenticate: async (req, ctx) => {
       try {
-        const user = await accounts.authenticate(req.email, req.password, ctx.log);
+        const user = await accounts.authenticate(req.email, req.password, scope(ctx));
         authentications.inc({ outcome: 'ok' });
         return { user: toProtoUser(user) };
       } catch (err) {
@@ -108,7 +115,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
       return started ? { token: started.token, user: toProtoUser(started.account) } : { token: '' };
     },
     checkPasswordReset: async (req) => ({ valid: await accounts.checkPasswordReset(req.token) }),
-    resetPassword: async (req, ctx) => ({ user: toProtoUser(await accounts.resetPassword(req.token, req.password, ctx.log)) }),
+    resetPassword: async (req, ctx) => ({ user: toProtoUser(await accounts.resetPassword(req.token, req.password, scope(ctx))) }),
     deleteAccount: async (req, ctx) => {
       await accounts.deleteAccount(req.id, ctx.log);
       return {};

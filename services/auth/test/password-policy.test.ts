@@ -115,6 +115,47 @@ describe('bounded hashing', () => {
     await expect(d).resolves.toBe('fait');
   });
 
+  test('HashGate: a hash waits while its expected wait is within maxWaitMs, measured from the hashes done', async () => {
+    // One slot; hashes of about 100 ms once measured; up to 280 ms of expected wait: the 1st
+    // waiter (about 100 ms ahead) and the 2nd (about 200 ms) are admitted, the 3rd (about 300 ms)
+    // is refused at once, although the count bound (100) is far away.
+    const gate = new HashGate({ concurrency: 1, queue: 100, maxWaitMs: 280 });
+    const hundredMs = () => gate.run(() => new Promise<string>((r) => setTimeout(() => r('fait'), 100)));
+    for (let i = 0; i < 10; i++) await hundredMs(); // the average moves from its first estimate to ~100 ms
+    const running = hundredMs();
+    const first = hundredMs();
+    const second = hundredMs();
+    const started = Date.now();
+    await expect(hundredMs()).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, message: HASHING_BUSY });
+    expect(Date.now() - started).toBeLessThan(50); // refused without waiting
+    expect(await Promise.all([running, first, second])).toEqual(['fait', 'fait', 'fait']);
+    // The queue drained: the next hash is admitted again.
+    await expect(hundredMs()).resolves.toBe('fait');
+  });
+
+  test("HashGate: a hash waits only if it can be done before its caller's deadline; one whose caller gave up is skipped", async () => {
+    const gate = new HashGate({ concurrency: 1, queue: 100, maxWaitMs: 60_000 });
+    const timed = (ms: number, deadline?: number, ran?: string[]) =>
+      gate.run(() => {
+        ran?.push('ran');
+        return new Promise<string>((r) => setTimeout(() => r('fait'), ms));
+      }, deadline);
+    for (let i = 0; i < 10; i++) await timed(100); // the average hash: ~100 ms
+    // A 100 ms hash runs; a waiter would start in ~100 ms and end in ~200 ms.
+    const running = timed(100);
+    await expect(timed(100, Date.now() + 150)).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, message: HASHING_BUSY });
+    await expect(Promise.all([running, timed(100, Date.now() + 1000)])).resolves.toEqual(['fait', 'fait']);
+    // Admitted on the estimate, but the hash ahead takes 600 ms: the caller's deadline (400 ms)
+    // has passed when the slot comes, so its hash is not computed and the slot passes on.
+    const long = timed(600);
+    const ran: string[] = [];
+    const late = timed(100, Date.now() + 400, ran);
+    const next = timed(100);
+    await expect(late).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    expect(ran).toEqual([]);
+    await expect(Promise.all([long, next])).resolves.toEqual(['fait', 'fait']);
+  });
+
   test('a burst of sign-ups beyond the bound gets fast RESOURCE_EXHAUSTED; only the admitted ones exist', async () => {
     // One slot, one waiting place, and slow hashes (t = 30 instead of 2), so that the hashes
     // in progress clearly outlast the refusals whatever the machine's load.
