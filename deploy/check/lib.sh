@@ -147,8 +147,16 @@ standin_node_context() { # standin_node_context <major> <context dir>
   local major=$1 ctx=$2 bin
   bin=$("$STANDIN_DIR/../../../scripts/node-dist.sh" "$major")
   cp "$bin/node" "$ctx/node"
-  local npm_dir
-  npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
+  local npm_cli npm_dir
+  npm_cli=$(readlink -f "$(command -v npm)")
+  # With scripts/node-dist.sh's folder first in PATH (as .ci/run does), `npm` is its wrapper
+  # script, which names the machine's npm-cli.js: that npm is the one to copy.
+  case $npm_cli in
+    *.js) ;;
+    *) npm_cli=$(grep -o '[^" ]*/bin/npm-cli\.js' "$npm_cli" | head -1) ;;
+  esac
+  [ -f "$npm_cli" ] || die "cannot find npm's npm-cli.js (from $(command -v npm))"
+  npm_dir=$(cd "$(dirname "$npm_cli")/.." && pwd)
   cp -a "$npm_dir" "$ctx/npm"
   cp "$STANDIN_DIR/node.Containerfile" "$ctx/Containerfile"
 }
