@@ -66,6 +66,13 @@ export const RECONNECT_GRACE_MS = 10_000;
  * defaults: 1 s, up to 120 s), so a restarted service is reached again within ~0.1–1 s.
  */
 export const RECONNECT_BACKOFF = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 } as const;
+/**
+ * A service name is resolved again at most once a second (grpc-js: every 30 s at most). When a
+ * replica stops, a client that knew only that replica's address (it resolved the name before the
+ * other replicas started) must learn the others at once, not up to 30 s later: calls wait for
+ * them only until their deadline (2 s), and a deploy-check run failed a login that way.
+ */
+export const DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 1000;
 
 type ClientCtor<C> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
   service: grpc.ServiceDefinition;
@@ -90,6 +97,7 @@ export function createServiceClient<C extends grpc.Client>(Ctor: ClientCtor<C>, 
     // services) gets its calls spread over all of them instead of pinned to the first address.
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     ...RECONNECT_BACKOFF,
+    'grpc.dns_min_time_between_resolutions_ms': DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS,
     ...opts.channelOptions,
     // Counted when metrics are on, traced when traces are on; neither: no interceptor at all.
     interceptors: [
