@@ -17,6 +17,8 @@
 //                          trips, the gateway before GETEX) instead of one GETEX
 //   pino-redact            every part: the logger censors REDACT_PATHS with pino's `redact` option
 //                          (before issue 16) instead of @etu/common's redactSecrets
+//   replay-always          gateway: every Achat and keyed Vente first asks the market whether it is
+//                          already done (GetListing, FindSale), as before call claims (lib/call-claims.ts)
 'use strict';
 const { join } = require('node:path');
 
@@ -132,4 +134,12 @@ if (patches.has('pino-redact')) {
       },
       destination,
     );
+}
+
+if (patches.has('replay-always') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // the gateway before call claims (lib/call-claims.ts): every Achat and every keyed Vente first
+  // asks the market whether it is already done (GetListing, FindSale), as if every key had been
+  // claimed before
+  const claims = require(join(ROOT, 'gateway/dist/lib/call-claims.js'));
+  claims.callClaims = () => ({ claim: async () => false, release: async () => undefined });
 }

@@ -11,6 +11,7 @@
 //   bare         the same Vente form POST, against the bare Koa handler.
 //   login        GET /login (an anonymous session and its CSRF token) then POST /login with the
 //                next user's credentials; latency and status are those of the POST.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Samples, percentile } from '../lib/util.mjs';
@@ -98,7 +99,8 @@ function requestsFor(mode) {
           if (measuring) kinds.achat++;
         } else {
           req.path = '/services/vente';
-          req.body = `titre=${enc(`Manuel d'algèbre ${next}`)}&categorie=livre&etat=bon&prix=12.50&description=${enc('Bon état, quelques notes au crayon.')}&_csrf=${enc(u.csrf)}`;
+          // with the sale form's hidden key, as a browser sends it (a new form each time)
+          req.body = `titre=${enc(`Manuel d'algèbre ${next}`)}&categorie=livre&etat=bon&prix=12.50&description=${enc('Bon état, quelques notes au crayon.')}&cle=${randomUUID()}&_csrf=${enc(u.csrf)}`;
           if (measuring) kinds.vente++;
         }
         return req;

@@ -10,12 +10,15 @@
 //   the market's (services/market/dist/rules.js parseNewListing / parseId / parseUserId);
 // - the limiter's own Lua script through ioredis: @etu/limiter's SlidingWindowStore (the class
 //   the limiter service runs, the script file it loads), one decision per request;
+// - the replay check as the gateway makes it: the sale form's key (`cle`) or the Achat's listing
+//   claimed in the session Redis (gateway/dist/lib/call-claims.js, one SET NX); only a key claimed
+//   before reads the database to answer a call already done again, uncounted (the sale by its
+//   key, the listing bought by this user); a refused call gives its key back;
 // - the SQL with the `mariadb` driver directly, a pool of 10 (the market's), through the market's
 //   own statements (services/market/dist/hot-sql.js): Vente = one INSERT … SELECT (the seller's
-//   row id read by the INSERT); Achat = the listing read first (a retry of a purchase already
-//   made is answered, uncounted, as the gateway's GetListing check does), then the conditional
-//   UPDATE joined to the buyer's row (available and not the buyer's own: of two buyers one wins)
-//   and the row read back, as Market.purchase does;
+//   row id read by the INSERT) with the form's key; Achat = the conditional UPDATE joined to the
+//   buyer's row (available and not the buyer's own: of two buyers one wins) and the row read
+//   back, as Market.purchase does;
 // - the seller's mail after each purchase, as the gateway sends it: the same MailQueue, sender
 //   (the outbox folder: MAIL_OUTBOX_DIR) and text, the two users read with auth's statement;
 // - the statistics recorded by the stats service's own script (StatsStore.recordCall: one EVALSHA,
@@ -42,7 +45,7 @@ const { SlidingWindowStore, connectLimiterRedis, parsePolicies, DEFAULT_POLICIES
 const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
 const rules = require(join(ROOT, 'services/market/dist/rules.js'));
 const { toProto, MSG } = require(join(ROOT, 'services/market/dist/market.js'));
-const { driverHotSql } = require(join(ROOT, 'services/market/dist/hot-sql.js'));
+const { driverHotSql, isDuplicateKey } = require(join(ROOT, 'services/market/dist/hot-sql.js'));
 const { driverUsersLookup } = require(join(ROOT, 'services/auth/dist/accounts.js'));
 const { MailQueue, createSender } = require(join(ROOT, 'gateway/dist/lib/mailer.js'));
 const { batchedUsers } = require(join(ROOT, 'gateway/dist/lib/user-lookup.js'));
@@ -50,6 +53,7 @@ const { saleMail } = require(join(ROOT, 'gateway/dist/pages/purchases.js'));
 const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
 const { categoryFromWord, conditionFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
 const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
+const { callClaims } = require(join(ROOT, 'gateway/dist/lib/call-claims.js'));
 const { retryAfterSeconds, formatDuration } = require(join(ROOT, 'gateway/dist/lib/format.js'));
 
 const env = process.env;
@@ -67,6 +71,7 @@ const sessions = createRedis(env.SESSION_REDIS_URL, { commandTimeoutMs: 500, con
 const limiterRedis = connectLimiterRedis(env.LIMITER_REDIS_URL);
 const statsRedis = createRedis(env.STATS_REDIS_URL, { commandTimeoutMs: 500, neverResend: true });
 const store = new SlidingWindowStore(limiterRedis);
+const claims = callClaims(sessions);
 const stats = new StatsStore(statsRedis);
 const u = new URL(env.DATABASE_URL);
 const pool = mariadb.createPool({
@@ -138,8 +143,28 @@ function marketRefusal(err) {
   }
 }
 
-/** One counted service call: the quota first (429 + DENIED), then `call`, then ALLOWED recorded. */
-async function serviceCall(ctx, user, service, call) {
+/**
+ * One service call: the replay check, then (countedCall) the quota (429 + DENIED), `call`, and
+ * ALLOWED recorded. `replay` ({ key, done }): the first call with its key goes on; another asks
+ * `done` first (a result: answered again, uncounted); a refused call gives its key back (the
+ * gateway's serviceCall).
+ */
+async function serviceCall(ctx, user, service, call, replay) {
+  const kind = `SERVICE_KIND_${service}`;
+  const claimed = replay !== undefined && (await claims.claim(user.id, kind, replay.key));
+  if (replay && !claimed) {
+    const done = await replay.done().catch((err) => Promise.reject(marketRefusal(err)));
+    if (done) return { listing: done, replayed: true };
+  }
+  try {
+    return { listing: await countedCall(ctx, user, service, call), replayed: false };
+  } catch (err) {
+    if (claimed && err instanceof Problem && err.status < 500) void claims.release(user.id, kind, replay.key);
+    throw err;
+  }
+}
+
+async function countedCall(ctx, user, service, call) {
   const d = await store.decide({ policy: POLICY, subject: user.id, cost: 1 });
   const headers = rateLimitHeaders({ ...d, policy: POLICY.name, limit: POLICY.limit, windowMs: POLICY.windowMs });
   const record = (outcome) =>
@@ -177,33 +202,58 @@ async function vente(ctx, user) {
   if (priceCents === null) throw new Problem(400, 'prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.');
   if (condition === undefined) throw new Problem(400, 'etat_invalide', "Choisissez l'état de l'article.");
   if (hidden) throw new Problem(400, 'champ_invalide', `${hidden[1]} : ${invisibleReason(hidden[2], invisibleCharacter(hidden[0]))}`);
-  const listing = await serviceCall(ctx, user, 'VENTE', async () => {
-    const n = rules.parseNewListing({
-      sellerId: user.id,
-      title: titre,
-      category,
-      condition,
-      photos: [],
-      priceCents,
-      description,
-      idempotencyKey: '',
-    });
-    const createdAt = new Date();
-    const id = await sql.insertListing(n.sellerId, n, createdAt);
-    if (id === undefined) throw new FailedPrecondition(MSG.unknownSeller);
-    return toProto({
-      id,
-      ...n,
-      buyerId: null,
-      status: 'disponible',
-      createdAt,
-      soldAt: null,
-      version: 1,
-      seller: { publicId: n.sellerId },
-      buyer: null,
-    });
-  });
-  seeOther(ctx, listing, false);
+  const cle = field(ctx, 'cle').trim();
+  // the market's FindSale: the sale of this seller made with this key, if any
+  const sale = async () => {
+    const key = rules.parseIdempotencyKey(cle);
+    const [row] = await pool.execute(
+      'SELECT a.id FROM articles a JOIN utilisateurs u ON u.id = a.vendeur_id WHERE u.public_id = ? AND a.cle_idempotence = ?',
+      [user.id, key],
+    );
+    const found = row ? await sql.readListing(row.id) : undefined;
+    return found ? toProto(found) : undefined;
+  };
+  const { listing, replayed } = await serviceCall(
+    ctx,
+    user,
+    'VENTE',
+    async () => {
+      const n = rules.parseNewListing({
+        sellerId: user.id,
+        title: titre,
+        category,
+        condition,
+        photos: [],
+        priceCents,
+        description,
+        idempotencyKey: cle,
+      });
+      const createdAt = new Date();
+      let id;
+      try {
+        id = await sql.insertListing(n.sellerId, n, createdAt);
+      } catch (err) {
+        // the same key sent at once by two requests: the first one's sale
+        const first = isDuplicateKey(err) ? await sale() : undefined;
+        if (first) return first;
+        throw err;
+      }
+      if (id === undefined) throw new FailedPrecondition(MSG.unknownSeller);
+      return toProto({
+        id,
+        ...n,
+        buyerId: null,
+        status: 'disponible',
+        createdAt,
+        soldAt: null,
+        version: 1,
+        seller: { publicId: n.sellerId },
+        buyer: null,
+      });
+    },
+    cle ? { key: cle, done: sale } : undefined,
+  );
+  seeOther(ctx, listing, replayed);
 }
 
 async function achat(ctx, user) {
@@ -212,24 +262,30 @@ async function achat(ctx, user) {
     throw new Problem(400, 'article_invalide', 'Article inconnu : choisissez un article dans la liste.');
   }
   // a retried Achat already done: answered again, uncounted (the gateway's GetListing check)
-  const id = /^\d{1,10}$/.test(articleId) ? Number(articleId) : null;
-  if (id !== null) {
-    const first = await sql.readListing(id);
-    if (first?.status === 'vendu' && first.buyer?.publicId === user.id) return seeOther(ctx, toProto(first), true);
-  }
-  const listing = await serviceCall(ctx, user, 'ACHAT', async () => {
-    const listingId = rules.parseId('listing_id', articleId, "l'identifiant de l'article");
-    const buyer = rules.parseUserId('buyer_id', user.id, "l'identifiant de l'acheteur");
-    const count = await sql.buy(listingId, buyer, new Date());
-    const row = await sql.readListing(listingId);
-    if (count === 1 && row) return toProto(row);
-    if (row?.status === 'vendu' && row.buyer?.publicId === buyer) return toProto(row);
-    if (!row) throw new NotFound(MSG.notFound);
-    if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
-    throw new FailedPrecondition(MSG.alreadySold);
-  });
-  mail.enqueue('achat', () => saleMail(mailWiring, listing));
-  seeOther(ctx, listing, false);
+  const bought = async () => {
+    const id = /^\d{1,10}$/.test(articleId) ? Number(articleId) : null;
+    const first = id === null ? undefined : await sql.readListing(id);
+    return first?.status === 'vendu' && first.buyer?.publicId === user.id ? toProto(first) : undefined;
+  };
+  const { listing, replayed } = await serviceCall(
+    ctx,
+    user,
+    'ACHAT',
+    async () => {
+      const listingId = rules.parseId('listing_id', articleId, "l'identifiant de l'article");
+      const buyer = rules.parseUserId('buyer_id', user.id, "l'identifiant de l'acheteur");
+      const count = await sql.buy(listingId, buyer, new Date());
+      const row = await sql.readListing(listingId);
+      if (count === 1 && row) return toProto(row);
+      if (row?.status === 'vendu' && row.buyer?.publicId === buyer) return toProto(row);
+      if (!row) throw new NotFound(MSG.notFound);
+      if (row.seller.publicId === buyer) throw new FailedPrecondition(MSG.ownListing);
+      throw new FailedPrecondition(MSG.alreadySold);
+    },
+    { key: articleId, done: bought },
+  );
+  if (!replayed) mail.enqueue('achat', () => saleMail(mailWiring, listing));
+  seeOther(ctx, listing, replayed);
 }
 
 const app = new Koa({ keys: KEYS });

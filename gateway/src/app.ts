@@ -19,6 +19,7 @@ import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
 import { identityMiddleware } from './middleware/identity';
 import { batchedUsers } from './lib/user-lookup';
+import { callClaims } from './lib/call-claims';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     mail,
     photos,
     users,
+    claims: callClaims(deps.sessionRedis),
   };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,

@@ -8,6 +8,7 @@ import type { SessionStoreProbe } from './middleware/session';
 import type { Views } from './lib/views';
 import type { MailQueue, SendMail } from './lib/mailer';
 import type { UsersSource } from './lib/user-lookup';
+import type { CallClaims } from './lib/call-claims';
 import type { DenialTally } from './flows/denials';
 import type { StatsBatch } from './flows/stats-batch';
 import type { Quota } from './quota';
@@ -71,4 +72,6 @@ export interface Wiring {
   photos: PhotoStore;
   /** auth's GetUsers, the calls of one turn of the event loop sent as one (lib/user-lookup.ts). */
   users: UsersSource;
+  /** Which Vente/Achat keys were already used: only those ask the market for a replay (lib/call-claims.ts). */
+  claims: CallClaims;
 }

@@ -217,3 +217,72 @@ describe('Achat retried by the same buyer', () => {
     });
   });
 });
+
+describe('the replay check asks the market only for a key used before (issue 16)', () => {
+  /** The gateway's calls of one market method so far. */
+  const marketCalls = (method: string) =>
+    gw.metrics.value('grpc_client_handled_total', { grpc_service: 'etuservices.market.v1.MarketService', grpc_method: method });
+  const json = (s: Awaited<ReturnType<typeof loggedIn>>, path: string, fields: Record<string, string>, key?: string) => {
+    const req = s.c.agent.post(path).set('Accept', 'application/json').set('X-Forwarded-For', s.c.ip!);
+    if (key) void req.set('Idempotency-Key', key);
+    return req.type('form').send({ ...fields, _csrf: s.c.token });
+  };
+
+  test('a first Vente and a first Achat make no FindSale or GetListing call; sent again, they do and are answered as done', async () => {
+    const seller = await loggedIn();
+    const cle = await formKey(seller.c);
+    const findSale = await marketCalls('FindSale');
+    expect((await seller.c.post('/services/vente', venteFields('Analyse réelle', cle))).status).toBe(303);
+    expect(await marketCalls('FindSale')).toBe(findSale);
+    expect((await seller.c.post('/services/vente', venteFields('Analyse réelle', cle))).status).toBe(303);
+    expect(await marketCalls('FindSale')).toBe(findSale + 1);
+    expect(await listingsOf(seller.id)).toHaveLength(1);
+    expect(await callsLeft(seller.c)).toBe(9);
+
+    const [l] = await listingsOf(seller.id);
+    const buyer = await loggedIn();
+    const getListing = await marketCalls('GetListing');
+    expect((await buyer.c.post('/services/achat', { article_id: l!.id })).status).toBe(303);
+    expect(await marketCalls('GetListing')).toBe(getListing);
+    const again = await json(buyer, '/services/achat', { article_id: l!.id });
+    expect([again.status, again.body.rejoue]).toEqual([303, true]);
+    expect(await marketCalls('GetListing')).toBe(getListing + 1);
+    expect(await callsLeft(buyer.c)).toBe(9);
+  });
+
+  test('a refused Achat gives its key back: the next try is a new call, without the replay check', async () => {
+    const seller = await loggedIn();
+    await seller.c.post('/services/vente', venteFields('Topologie', await formKey(seller.c)));
+    const [l] = await listingsOf(seller.id);
+    const buyer = await loggedIn();
+    const getListing = await marketCalls('GetListing');
+    // The form showed another version of the listing: the market refuses, the call is counted.
+    const stale = await buyer.c.post('/services/achat', { article_id: l!.id, version: String(l!.version + 1) });
+    expect(stale.status).toBe(409);
+    const bought = await json(buyer, '/services/achat', { article_id: l!.id, version: String(l!.version) });
+    expect([bought.status, bought.body.rejoue]).toEqual([303, false]);
+    expect(await marketCalls('GetListing')).toBe(getListing);
+    expect(await callsLeft(buyer.c)).toBe(8);
+  });
+
+  test('a claim lost from the session store (evicted, expired): the resend is counted, and still answered as done', async () => {
+    const seller = await loggedIn();
+    const key = 'b0c6b1e2-6f7e-4d0a-9a53-2f0d3c1f5e11';
+    const fields = { titre: 'Géométrie', categorie: 'livre', etat: 'bon', prix: '4', description: '' };
+    const first = await json(seller, '/services/vente', fields, key);
+    expect([first.status, first.body.rejoue]).toEqual([303, false]);
+    const buyer = await loggedIn();
+    expect((await json(buyer, '/services/achat', { article_id: String(first.body.article.id) })).status).toBe(303);
+    const claims = await sys.sessionRedis.keys('once:*');
+    expect(claims.length).toBeGreaterThanOrEqual(2);
+    await sys.sessionRedis.del(...claims);
+
+    const sale = await json(seller, '/services/vente', fields, key);
+    expect([sale.status, sale.body.rejoue, sale.body.article.id]).toEqual([303, true, first.body.article.id]);
+    expect(await listingsOf(seller.id)).toHaveLength(1);
+    expect(await callsLeft(seller.c)).toBe(8);
+    const purchase = await json(buyer, '/services/achat', { article_id: String(first.body.article.id) });
+    expect([purchase.status, purchase.body.rejoue]).toEqual([303, true]);
+    expect(await callsLeft(buyer.c)).toBe(8);
+  });
+});

@@ -5,9 +5,11 @@
 // → the market call, stats ALLOWED. A market refusal (bad input, already sold, own item,
 // unknown item) is shown with its status on the page `page` gives, and the call it cost stays
 // counted: the limiter counts calls, not successes (README.md).
-// A call that may repeat one already done (a retried Achat, a Vente form sent twice) first asks
-// the market, with `replay`, whether it is done: then its answer is the first one's, with no
-// quota call and no statistic, since the user made one call.
+// A call that may repeat one already done (a retried Achat, a Vente form sent twice) is named by
+// a key (`replay.key`: the form's key, the listing): the first call with a key claims it
+// (lib/call-claims.ts) and goes on; a call whose key was claimed before asks the market, with
+// `replay.done`, whether it is done: then its answer is the first one's, with no quota call and
+// no statistic, since the user made one call.
 import { randomUUID } from 'node:crypto';
 import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
@@ -61,6 +63,14 @@ async function marketProblem(
   });
 }
 
+/** How a call that may repeat one already done is recognised. */
+export interface Replay<T> {
+  /** Names the call among the user's calls of its kind (a sale form's key, a listing id). */
+  key: string;
+  /** The first call's answer when it is done (asked of the market), else undefined. */
+  done: () => Promise<T | undefined>;
+}
+
 export interface ServiceCallOptions {
   /** The form's labels and their fields: a refusal whose message starts with one is shown beside it. */
   labels?: Readonly<Record<string, string>>;
@@ -71,8 +81,8 @@ export interface ServiceCallOptions {
 /**
  * Runs `call` (a market call) as one `service` call of `user`; the RateLimit headers are set on
  * the answer. `page` is the page a refusal is shown on (`undefined`: the plain error page).
- * `replay`, when given, runs first: a result means the call was already done (its answer is
- * returned, nothing is counted); `undefined` means go on.
+ * `replay`, when given: the first call with its key goes on; another asks `replay.done` first, a
+ * result meaning the call was already done (its answer is returned, nothing is counted).
  */
 export async function serviceCall<T>(
   w: Wiring,
@@ -81,23 +91,45 @@ export async function serviceCall<T>(
   kind: stats.ServiceKind,
   call: () => Promise<T>,
   page: () => Promise<View | undefined>,
-  replay?: () => Promise<T | undefined>,
+  replay?: Replay<T>,
   opts: ServiceCallOptions = {},
 ): Promise<T> {
-  const { labels = {}, keepForm } = opts;
-  if (replay) {
+  const { labels = {} } = opts;
+  const kindName = stats.ServiceKind[kind];
+  const claimed = replay !== undefined && (await w.claims.claim(user.id, kindName, replay.key));
+  if (replay && !claimed) {
     let done: T | undefined;
     try {
-      done = await replay();
+      done = await replay.done();
     } catch (err) {
       throw await marketProblem(ctx, err, page, labels);
     }
     if (done !== undefined) {
-      ctx.state.log.info({ userId: user.id, service: stats.ServiceKind[kind] }, 'service call already done: answered again, not counted');
+      ctx.state.log.info({ userId: user.id, service: kindName }, 'service call already done: answered again, not counted');
       return done;
     }
   }
+  try {
+    return await countedCall(w, ctx, user, kind, call, page, opts);
+  } catch (err) {
+    // Refused (quota, market), so not done: the next try with this key is a new call again. A
+    // failure whose outcome is unknown (a deadline, a dependency down) keeps the claim, so the
+    // next try asks the market whether it was done.
+    if (claimed && err instanceof HttpProblem && err.status < 500) void w.claims.release(user.id, kindName, replay.key);
+    throw err;
+  }
+}
 
+/** The quota, the call and its statistic (serviceCall, after the replay check). */
+async function countedCall<T>(
+  w: Wiring,
+  ctx: Ctx,
+  user: SessionUser,
+  kind: stats.ServiceKind,
+  call: () => Promise<T>,
+  page: () => Promise<View | undefined>,
+  { labels = {}, keepForm }: ServiceCallOptions,
+): Promise<T> {
   // Queued for the next batch (flows/stats-batch.ts), or with STATS_BATCH=off sent now and awaited.
   const batch = w.statsBatch;
   const recordOutcome = async (outcome: stats.Outcome) => {

@@ -135,9 +135,12 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
         ),
       () => servicesPageView(w, ctx, user, form),
       form.cle
-        ? async () => {
-            const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle }, callOpts(ctx));
-            return found.listing ? { listing: found.listing, replayed: true } : undefined;
+        ? {
+            key: form.cle,
+            done: async () => {
+              const found = await market.findSale({ sellerId: user.id, idempotencyKey: form.cle }, callOpts(ctx));
+              return found.listing ? { listing: found.listing, replayed: true } : undefined;
+            },
           }
         : undefined,
       // A quota refusal shows the sale form alone, as filled in: no market call for a refusal.
@@ -177,13 +180,16 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       stats.ServiceKind.SERVICE_KIND_ACHAT,
       () => market.purchase({ listingId: articleId, buyerId: user.id, expectedVersion }, callOpts(ctx)),
       () => servicesPageView(w, ctx, user),
-      async () => {
-        const found = await market.getListing({ id: articleId }, callOpts(ctx)).catch((err: unknown) => {
-          if (isUnavailable(err)) throw err;
-          return undefined;
-        });
-        const l = found?.listing;
-        return l?.status === mk.ListingStatus.LISTING_STATUS_SOLD && l.buyerId === user.id ? { listing: l, replayed: true } : undefined;
+      {
+        key: articleId,
+        done: async () => {
+          const found = await market.getListing({ id: articleId }, callOpts(ctx)).catch((err: unknown) => {
+            if (isUnavailable(err)) throw err;
+            return undefined;
+          });
+          const l = found?.listing;
+          return l?.status === mk.ListingStatus.LISTING_STATUS_SOLD && l.buyerId === user.id ? { listing: l, replayed: true } : undefined;
+        },
       },
     );
     ctx.state.log.info(
