@@ -220,6 +220,17 @@ export interface TcpRelay {
 }
 
 /**
+ * Ends a connection with a reset (RST), as a crashed peer would. A socket whose writing side was
+ * already ended (the other side closed: `end()` was passed on) cannot be reset: Node's reset then
+ * fails (EINVAL, a shutdown is pending) and the socket's handle is never closed, which kept the
+ * test process alive ("A worker process has failed to exit gracefully"). It is destroyed instead.
+ */
+function reset(sock: Socket): void {
+  if (sock.writableEnded) sock.destroy();
+  else sock.resetAndDestroy();
+}
+
+/**
  * A TCP relay of the test's own in front of a MariaDB or Redis, to make it go away, hang or come
  * back without touching the shared server.
  */
@@ -251,8 +262,8 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
             return;
           }
           pairs.delete(pair);
-          down.resetAndDestroy();
-          up.resetAndDestroy();
+          reset(down);
+          reset(up);
         });
         down.on('end', () => up.end());
         if (requestsHeld) down.pause();
@@ -267,8 +278,8 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
   const cut = () =>
     new Promise<void>((resolve) => {
       for (const { down, up } of pairs) {
-        down.resetAndDestroy();
-        up.resetAndDestroy();
+        reset(down);
+        reset(up);
       }
       pairs.clear();
       const srv = server;
