@@ -219,6 +219,11 @@ describe('Achat retried by the same buyer', () => {
 });
 
 describe('the replay check asks the market only for a key used before (issue 16)', () => {
+  /** The replay checks the gateway counted so far (etu_replay_checks_total). */
+  const checks = async (service: string): Promise<[number, number, number]> => {
+    const count = (result: string) => gw.metrics.value('etu_replay_checks_total', { service, result });
+    return [await count('first'), await count('done'), await count('not_done')];
+  };
   /** The gateway's calls of one market method so far. */
   const marketCalls = (method: string) =>
     gw.metrics.value('grpc_client_handled_total', { grpc_service: 'etuservices.market.v1.MarketService', grpc_method: method });
@@ -232,10 +237,13 @@ describe('the replay check asks the market only for a key used before (issue 16)
     const seller = await loggedIn();
     const cle = await formKey(seller.c);
     const findSale = await marketCalls('FindSale');
+    const [first, done, notDone] = await checks('vente');
     expect((await seller.c.post('/services/vente', venteFields('Analyse réelle', cle))).status).toBe(303);
     expect(await marketCalls('FindSale')).toBe(findSale);
+    expect(await checks('vente')).toEqual([first + 1, done, notDone]);
     expect((await seller.c.post('/services/vente', venteFields('Analyse réelle', cle))).status).toBe(303);
     expect(await marketCalls('FindSale')).toBe(findSale + 1);
+    expect(await checks('vente')).toEqual([first + 1, done + 1, notDone]);
     expect(await listingsOf(seller.id)).toHaveLength(1);
     expect(await callsLeft(seller.c)).toBe(9);
 
@@ -256,12 +264,14 @@ describe('the replay check asks the market only for a key used before (issue 16)
     const [l] = await listingsOf(seller.id);
     const buyer = await loggedIn();
     const getListing = await marketCalls('GetListing');
+    const [first, done, notDone] = await checks('achat');
     // The form showed another version of the listing: the market refuses, the call is counted.
     const stale = await buyer.c.post('/services/achat', { article_id: l!.id, version: String(l!.version + 1) });
     expect(stale.status).toBe(409);
     const bought = await json(buyer, '/services/achat', { article_id: l!.id, version: String(l!.version) });
     expect([bought.status, bought.body.rejoue]).toEqual([303, false]);
     expect(await marketCalls('GetListing')).toBe(getListing);
+    expect(await checks('achat')).toEqual([first + 2, done, notDone]);
     expect(await callsLeft(buyer.c)).toBe(8);
   });
 

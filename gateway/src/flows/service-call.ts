@@ -96,7 +96,9 @@ export async function serviceCall<T>(
 ): Promise<T> {
   const { labels = {} } = opts;
   const kindName = stats.ServiceKind[kind];
+  const service = kindName.replace('SERVICE_KIND_', '').toLowerCase();
   const claimed = replay !== undefined && (await w.claims.claim(user.id, kindName, replay.key));
+  if (claimed) w.metrics.replayCheck(service, 'first');
   if (replay && !claimed) {
     let done: T | undefined;
     try {
@@ -104,6 +106,7 @@ export async function serviceCall<T>(
     } catch (err) {
       throw await marketProblem(ctx, err, page, labels);
     }
+    w.metrics.replayCheck(service, done === undefined ? 'not_done' : 'done');
     if (done !== undefined) {
       ctx.state.log.info({ userId: user.id, service: kindName }, 'service call already done: answered again, not counted');
       return done;

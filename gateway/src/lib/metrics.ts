@@ -31,6 +31,7 @@ export class Metrics {
   private readonly refusalHits: CounterFamily<'policy'>;
   private readonly denialsAggregated: Child;
   private readonly mails: CounterFamily<'kind' | 'outcome'>;
+  private readonly replayChecks: CounterFamily<'service' | 'result'>;
 
   /** `enabled: false` = METRICS_PORT=off: every family is a no-op. */
   constructor(opts: { enabled?: boolean; defaultMetrics?: boolean } = {}) {
@@ -92,6 +93,13 @@ export class Metrics {
       'E-mails by kind (achat: a seller told of a sale; mot_de_passe: a reset link) and outcome (sent, failed: given up, retried: failed once and tried again later, dropped: queue full, skipped: nothing to send).',
       ['kind', 'outcome'],
     );
+    this.replayChecks = m.counter(
+      'etu_replay_checks_total',
+      'Vente and Achat calls by how their replay check went (first: the key was claimed now, no market call; done: claimed before and already done, answered again uncounted; not_done: claimed before but not done, counted as a new call).',
+      ['service', 'result'],
+    );
+    for (const service of ['vente', 'achat'])
+      for (const result of ['first', 'done', 'not_done']) this.replayChecks.inc({ service, result }, 0);
     for (const kind of ['achat', 'mot_de_passe'])
       for (const outcome of ['sent', 'failed', 'retried', 'dropped']) this.mails.inc({ kind, outcome }, 0);
     for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const)
@@ -151,6 +159,10 @@ export class Metrics {
 
   denialAggregated(): void {
     this.denialsAggregated.inc();
+  }
+
+  replayCheck(service: string, result: 'first' | 'done' | 'not_done'): void {
+    this.replayChecks.inc({ service, result });
   }
 
   mail(kind: string, outcome: string): void {
