@@ -5,6 +5,7 @@
 // gateway and the market, cut after the market has committed.
 import { startTcpRelay, type TcpRelay } from '@etu/testkit';
 import { market } from '@etu/proto';
+import { CLAIM_PREFIX } from '../src/lib/call-claims';
 import { startSystem, type Gateway, type System } from './system';
 import { textOf, WebClient } from './browser';
 
@@ -283,7 +284,7 @@ describe('the replay check asks the market only for a key used before (issue 16)
     expect([first.status, first.body.rejoue]).toEqual([303, false]);
     const buyer = await loggedIn();
     expect((await json(buyer, '/services/achat', { article_id: String(first.body.article.id) })).status).toBe(303);
-    const claims = await sys.sessionRedis.keys('once:*');
+    const claims = await sys.sessionRedis.keys(`${CLAIM_PREFIX}*`);
     expect(claims.length).toBeGreaterThanOrEqual(2);
     await sys.sessionRedis.del(...claims);
 

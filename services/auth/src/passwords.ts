@@ -80,7 +80,7 @@ export class HashGate {
   }
 
   /** Expected wait of one more waiter: the rounds of hashes ahead of it times the average duration. */
-  expectedWaitMs(): number {
+  private expectedWaitMs(): number {
     return Math.ceil((this.waiting.length + 1) / this.limits.concurrency) * this.averageMs;
   }
 
