@@ -19,6 +19,8 @@
 //                          (before issue 16) instead of @etu/common's redactSecrets
 //   replay-always          gateway: every Achat and keyed Vente first asks the market whether it is
 //                          already done (GetListing, FindSale), as before call claims (lib/call-claims.ts)
+//   mail-nodemailer        gateway: the sale mails composed by nodemailer (streamTransport) for the
+//                          outbox, as before lib/mime.ts
 'use strict';
 const { join } = require('node:path');
 
@@ -142,4 +144,22 @@ if (patches.has('replay-always') && process.argv[1]?.endsWith(join('gateway', 'd
   // claimed before
   const claims = require(join(ROOT, 'gateway/dist/lib/call-claims.js'));
   claims.callClaims = () => ({ claim: async () => false, release: async () => undefined });
+}
+
+if (patches.has('mail-nodemailer') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // the outbox sender before lib/mime.ts: nodemailer composes each mail (streamTransport), then
+  // the .eml file is written as now
+  const { mkdirSync, writeFileSync } = require('node:fs');
+  const { randomBytes } = require('node:crypto');
+  const nodemailer = require(require.resolve('nodemailer', { paths: [join(ROOT, 'gateway')] }));
+  const mailer = require(join(ROOT, 'gateway/dist/lib/mailer.js'));
+  mailer.createSender = (cfg) => {
+    const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+    mkdirSync(cfg.MAIL_OUTBOX_DIR, { recursive: true, mode: 0o700 });
+    return async (mail) => {
+      const info = await composer.sendMail({ from: cfg.MAIL_FROM, ...mail });
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`;
+      writeFileSync(join(cfg.MAIL_OUTBOX_DIR, name), info.message, { mode: 0o600, flag: 'wx' });
+    };
+  };
 }

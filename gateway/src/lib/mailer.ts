@@ -20,6 +20,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from '@etu/common';
+import { composeMail, parseMailbox } from './mime';
 
 export interface Mail {
   to: string;
@@ -46,27 +47,34 @@ export function mailDestination(cfg: MailConfig): string {
   return cfg.SMTP_URL ? 'SMTP' : `outbox ${cfg.MAIL_OUTBOX_DIR}`;
 }
 
-/** A sender over SMTP (SMTP_URL) or into the outbox folder. */
+/**
+ * A sender over SMTP (SMTP_URL) or into the outbox folder. The message is composed once
+ * (lib/mime.ts) and sent as it is: nodemailer only carries it to the SMTP server.
+ */
 export function createSender(cfg: MailConfig): SendMail {
+  const sender = parseMailbox(cfg.MAIL_FROM).address;
   if (cfg.SMTP_URL) {
     const t = cfg.MAIL_TIMEOUT_MS;
     const transport = nodemailer.createTransport({ url: cfg.SMTP_URL, connectionTimeout: t, greetingTimeout: t, socketTimeout: t });
     return async (mail) => {
-      await transport.sendMail({ from: cfg.MAIL_FROM, ...mail });
+      const raw = composeMail({ from: cfg.MAIL_FROM, ...mail });
+      await transport.sendMail({ envelope: { from: sender, to: [parseMailbox(mail.to).address] }, raw });
     };
   }
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   let made = false;
-  return async (mail) => {
-    const info = await composer.sendMail({ from: cfg.MAIL_FROM, ...mail });
-    if (!made) {
-      mkdirSync(cfg.MAIL_OUTBOX_DIR, { recursive: true, mode: 0o700 });
-      made = true;
-    }
-    // Sortable by time; the random part keeps two mails of one millisecond apart.
-    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`;
-    writeFileSync(join(cfg.MAIL_OUTBOX_DIR, name), info.message as Buffer, { mode: 0o600, flag: 'wx' });
-  };
+  // synchronous work; a throw (a full disk) rejects the promise
+  return (mail) =>
+    new Promise<void>((resolve) => {
+      const message = composeMail({ from: cfg.MAIL_FROM, ...mail });
+      if (!made) {
+        mkdirSync(cfg.MAIL_OUTBOX_DIR, { recursive: true, mode: 0o700 });
+        made = true;
+      }
+      // Sortable by time; the random part keeps two mails of one millisecond apart.
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`;
+      writeFileSync(join(cfg.MAIL_OUTBOX_DIR, name), message, { mode: 0o600, flag: 'wx' });
+      resolve();
+    });
 }
 
 /** The error's code (ECONNREFUSED, EAUTH, ETIMEDOUT, EENVELOPE...): never its message, which can quote an address. */
