@@ -92,6 +92,9 @@ export interface RedisConnOptions {
   cluster?: Partial<ClusterOptions>;
 }
 
+/** How long a closing connection waits for its server to close its side before it is destroyed. */
+export const DISCONNECT_TIMEOUT_MS = 250;
+
 /** The connection a part uses: a Redis, or a Cluster when the URL names one (redis+cluster://). */
 export function createRedis(url: string | RedisTarget, opts: RedisConnOptions = {}): RedisClient {
   const target = typeof url === 'string' ? parseRedisUrl(url) : url;
@@ -99,6 +102,9 @@ export function createRedis(url: string | RedisTarget, opts: RedisConnOptions = 
   const common: RedisOptions = {
     commandTimeout,
     connectTimeout: opts.connectTimeoutMs ?? 500,
+    // A connection being closed whose server does not close its side (a host that crashed) is
+    // destroyed after this long (ioredis: 2 s, a timer that kept a stopping process alive).
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     connectionName: opts.name,
     ...(opts.neverResend ? { autoResendUnfulfilledCommands: false } : {}),
