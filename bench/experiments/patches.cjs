@@ -21,6 +21,8 @@
 //                          already done (GetListing, FindSale), as before call claims (lib/call-claims.ts)
 //   mail-nodemailer        gateway: the sale mails composed by nodemailer (streamTransport) for the
 //                          outbox, as before lib/mime.ts
+//   market-in-process      gateway: runs the market's handlers itself (its classes, pools and SQL, on
+//                          DATABASE_URL) instead of the gRPC call: what the market's hop costs
 'use strict';
 const { join } = require('node:path');
 
@@ -161,5 +163,30 @@ if (patches.has('mail-nodemailer') && process.argv[1]?.endsWith(join('gateway', 
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`;
       writeFileSync(join(cfg.MAIL_OUTBOX_DIR, name), info.message, { mode: 0o600, flag: 'wx' });
     };
+  };
+}
+
+if (patches.has('market-in-process') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {
+  // the gateway runs the market's handlers itself (the market's own classes, pools and SQL, the
+  // database at DATABASE_URL) instead of calling the market over gRPC: what the market's hop costs,
+  // the upper bound of any cheaper transport to it (never a proposal to merge the two)
+  const clients = require(join(ROOT, 'gateway/dist/clients.js'));
+  const { marketHandlers } = require(join(ROOT, 'services/market/dist/server.js'));
+  const { Market } = require(join(ROOT, 'services/market/dist/market.js'));
+  const { createMarketPrisma, marketGate } = require(join(ROOT, 'services/market/dist/database.js'));
+  const { driverHotSql } = require(join(ROOT, 'services/market/dist/hot-sql.js'));
+  const { createDriverPool } = require(join(ROOT, 'prisma/dist/client.js'));
+  const { DomainError } = require(join(ROOT, 'services/common/dist/index.js'));
+  const url = process.env.DATABASE_URL;
+  const db = createMarketPrisma(url, 5);
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, child: () => quiet };
+  const handlers = marketHandlers(new Market(db, { log: quiet, gate: marketGate(db, quiet), hot: driverHotSql(createDriverPool(url, { connectionLimit: 5 })) }));
+  const asGrpc = (err) => (err instanceof DomainError ? Object.assign(new Error(err.message), { code: err.code, details: err.message }) : err);
+  const original = clients.createClients;
+  clients.createClients = (cfg) => {
+    const c = original(cfg);
+    const market = {};
+    for (const name of Object.keys(handlers)) market[name] = (req) => handlers[name](req).catch((err) => Promise.reject(asGrpc(err)));
+    return { ...c, market };
   };
 }
