@@ -180,8 +180,11 @@ if (patches.has('market-in-process') && process.argv[1]?.endsWith(join('gateway'
   const url = process.env.DATABASE_URL;
   const db = createMarketPrisma(url, 5);
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, child: () => quiet };
-  const handlers = marketHandlers(new Market(db, { log: quiet, gate: marketGate(db, quiet), hot: driverHotSql(createDriverPool(url, { connectionLimit: 5 })) }));
-  const asGrpc = (err) => (err instanceof DomainError ? Object.assign(new Error(err.message), { code: err.code, details: err.message }) : err);
+  const handlers = marketHandlers(
+    new Market(db, { log: quiet, gate: marketGate(db, quiet), hot: driverHotSql(createDriverPool(url, { connectionLimit: 5 })) }),
+  );
+  const asGrpc = (err) =>
+    err instanceof DomainError ? Object.assign(new Error(err.message), { code: err.code, details: err.message }) : err;
   const original = clients.createClients;
   clients.createClients = (cfg) => {
     const c = original(cfg);
