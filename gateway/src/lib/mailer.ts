@@ -52,8 +52,8 @@ export function mailDestination(cfg: MailConfig): string {
  * (lib/mime.ts) and sent as it is: nodemailer only carries it to the SMTP server.
  */
 export function createSender(cfg: MailConfig): SendMail {
-  const sender = parseMailbox(cfg.MAIL_FROM).address;
   if (cfg.SMTP_URL) {
+    const sender = parseMailbox(cfg.MAIL_FROM).address;
     const t = cfg.MAIL_TIMEOUT_MS;
     const transport = nodemailer.createTransport({ url: cfg.SMTP_URL, connectionTimeout: t, greetingTimeout: t, socketTimeout: t });
     return async (mail) => {
