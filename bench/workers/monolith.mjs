@@ -6,7 +6,8 @@
 //   Koa's keygrip, the absolute timeout) read and renewed with one GETEX, as gateway/src/middleware/
 //   session.ts does; the same body parser, helmet headers and Cache-Control as the gateway;
 // - the CSRF check of the session's synchronizer token (sha256 + timingSafeEqual, middleware/csrf.ts);
-// - the gateway's validation of the form (category word, price in euros, hidden characters) and
+// - the gateway's validation of the form (category word, price in euros, the listing rules of
+//   @etu/common that market enforces: lib/forms.js listingMistake) and
 //   the market's (services/market/dist/rules.js parseNewListing / parseId / parseUserId);
 // - the limiter's own Lua script through ioredis: @etu/limiter's SlidingWindowStore (the class
 //   the limiter service runs, the script file it loads), one decision per request;
@@ -38,9 +39,7 @@ const Koa = require('koa');
 const { bodyParser } = require('@koa/bodyparser');
 const helmet = require('koa-helmet');
 const mariadb = require('mariadb');
-const { createRedis, FailedPrecondition, NotFound, invisibleCharacter, invisibleReason } = require(
-  join(ROOT, 'services/common/dist/index.js'),
-);
+const { createRedis, FailedPrecondition, NotFound } = require(join(ROOT, 'services/common/dist/index.js'));
 const { SlidingWindowStore, connectLimiterRedis, parsePolicies, DEFAULT_POLICIES } = require(join(ROOT, 'services/limiter/dist/index.js'));
 const { StatsStore } = require(join(ROOT, 'services/stats/dist/store.js'));
 const rules = require(join(ROOT, 'services/market/dist/rules.js'));
@@ -51,6 +50,7 @@ const { MailQueue, createSender } = require(join(ROOT, 'gateway/dist/lib/mailer.
 const { batchedUsers } = require(join(ROOT, 'gateway/dist/lib/user-lookup.js'));
 const { saleMail } = require(join(ROOT, 'gateway/dist/pages/purchases.js'));
 const { parseEuros } = require(join(ROOT, 'gateway/dist/lib/format.js'));
+const { listingMistake } = require(join(ROOT, 'gateway/dist/lib/forms.js'));
 const { categoryFromWord, conditionFromWord, listingJson } = require(join(ROOT, 'gateway/dist/lib/market-view.js'));
 const { rateLimitHeaders } = require(join(ROOT, 'gateway/dist/lib/limits.js'));
 const { callClaims } = require(join(ROOT, 'gateway/dist/lib/call-claims.js'));
@@ -123,10 +123,10 @@ function field(ctx, name) {
   return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : '';
 }
 
-function seeOther(ctx, listing, replayed) {
+function seeOther(ctx, user, listing, replayed) {
   ctx.status = 303;
   ctx.redirect('/services');
-  ctx.body = { ok: true, location: '/services', article: listing ? listingJson(listing) : undefined, rejoue: replayed };
+  ctx.body = { ok: true, location: '/services', article: listing ? listingJson(listing, user.id) : undefined, rejoue: replayed };
 }
 
 /** The market's refusal (a typed @etu/common error) as the gateway shows it. */
@@ -194,14 +194,11 @@ async function vente(ctx, user) {
   const category = categoryFromWord(field(ctx, 'categorie').trim().toLowerCase());
   const priceCents = parseEuros(field(ctx, 'prix').trim());
   const condition = conditionFromWord(field(ctx, 'etat').trim());
-  const hidden = [
-    [titre, 'Titre', 'le titre'],
-    [description, 'Description', 'la description'],
-  ].find(([v]) => invisibleCharacter(v) !== undefined);
+  const mistake = priceCents === null ? undefined : listingMistake({ title: titre, priceCents, description });
   if (category === undefined) throw new Problem(400, 'categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.');
   if (priceCents === null) throw new Problem(400, 'prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.');
   if (condition === undefined) throw new Problem(400, 'etat_invalide', "Choisissez l'état de l'article.");
-  if (hidden) throw new Problem(400, 'champ_invalide', `${hidden[1]} : ${invisibleReason(hidden[2], invisibleCharacter(hidden[0]))}`);
+  if (mistake) throw new Problem(400, 'champ_invalide', mistake);
   const cle = field(ctx, 'cle').trim();
   // the market's FindSale: the sale of this seller made with this key, if any
   const sale = async () => {
@@ -253,7 +250,7 @@ async function vente(ctx, user) {
     },
     cle ? { key: cle, done: sale } : undefined,
   );
-  seeOther(ctx, listing, replayed);
+  seeOther(ctx, user, listing, replayed);
 }
 
 async function achat(ctx, user) {
@@ -285,7 +282,7 @@ async function achat(ctx, user) {
     { key: articleId, done: bought },
   );
   if (!replayed) mail.enqueue('achat', () => saleMail(mailWiring, listing));
-  seeOther(ctx, listing, replayed);
+  seeOther(ctx, user, listing, replayed);
 }
 
 const app = new Koa({ keys: KEYS });

@@ -15,6 +15,7 @@ import { createSender, MailQueue } from './lib/mailer';
 import { Metrics } from './lib/metrics';
 import { StoreCheck } from './lib/stores';
 import { GATEWAY_ROOT, Views } from './lib/views';
+import { bodyTypeMiddleware } from './middleware/body-type';
 import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
 import { identityMiddleware } from './middleware/identity';
@@ -171,6 +172,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.use(sameOriginMiddleware(() => metrics.csrfRefused()));
+  // A body the parser left alone because no route reads its format: 415, not an « expired form ».
+  app.use(bodyTypeMiddleware());
   // The sale form with its photos (multipart/form-data, which the parser above leaves alone),
   // under fixed bounds, after the same-origin check and before the CSRF token's.
   app.use(multipartMiddleware({ paths: ['/services/vente'], fieldBytes: config.BODY_LIMIT_BYTES }));

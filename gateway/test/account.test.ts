@@ -223,6 +223,11 @@ describe('« Supprimer mon compte »', () => {
     expect(bought).toContain('Vendu par compte supprimé');
     expect(bought).not.toContain('Partant');
     expect(bought).not.toContain(leaving.email);
+    // the sold item's own page, to anyone: the seller's account is gone, not a name unavailable
+    const item = textOf((await client().get(`/articles/${soldByLeo}`)).text);
+    expect(item).toContain('Vendu par compte supprimé');
+    expect(item).not.toContain('indisponible');
+    expect((await client().get(`/articles/${soldByLeo}`, 'application/json')).body).toMatchObject({ vendeur: null, vendeurSupprime: true });
     const sold = textOf((await seller.c.get('/services')).text);
     expect(sold).toContain('vendu à compte supprimé');
     expect(sold).not.toContain(leaving.email);

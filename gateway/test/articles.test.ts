@@ -114,6 +114,15 @@ describe('search', () => {
     // Most expensive books last, on page 2.
     expect(textOf(second.text)).toContain('La théorie de l’ÉVOLUTION');
     expect(textOf(second.text)).not.toContain('Polycopié 0 ');
+    // Past the last page (an old link): said, with links to the first and last pages of the same search.
+    const beyond = await c.get('/articles?categorie=livre&tri=prix_croissant&page=30');
+    expect(beyond.status).toBe(200);
+    expect(textOf(beyond.text)).toContain('Cette page est au-delà des résultats (2 pages) : allez à la première page ou à la dernière');
+    const links = [...beyond.text.matchAll(/href="(\/articles\?[^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+    expect(links).toContain('/articles?categorie=livre&tri=prix_croissant&page=1');
+    expect(/href="([^"]+)" rel="prev">« Dernière page/.exec(beyond.text)?.[1]?.replace(/&amp;/g, '&')).toBe(
+      '/articles?categorie=livre&tri=prix_croissant&page=2',
+    );
   });
 
   test('the condition filter (« État ») keeps only that condition, shown on each result and kept in the form', async () => {

@@ -277,6 +277,37 @@ describe('7-8. methods and paths, then CSRF', () => {
   });
 });
 
+describe('body formats', () => {
+  test('a body in a format no route reads → 415 in French, not « formulaire expiré »; a cross-site one is still a CSRF refusal', async () => {
+    const u = await student();
+    const c = client();
+    expect((await c.login(u.email, PASSWORD)).status).toBe(303);
+    await c.get('/services');
+    for (const [type, body] of [
+      ['text/plain', `_csrf=${c.token!}&titre=Livre`],
+      ['application/xml', '<vente><titre>Livre</titre></vente>'],
+      ['application/octet-stream', 'titre=Livre'],
+    ]) {
+      for (const path of ['/services/vente', '/services/achat', '/login']) {
+        const res = await c.agent.post(path).set('X-Forwarded-For', c.ip!).set('Accept', 'text/html').type(type!).send(body);
+        expect([type, path, res.status]).toEqual([type, path, 415]);
+        expect(textOf(res.text)).toContain("Ce format d'envoi n'est pas pris en charge");
+      }
+    }
+    // nothing was counted
+    expect(textOf((await c.get('/services')).text)).toContain('Il vous reste 10 actions sur 10.');
+    const before = await gw.metrics.value('etu_csrf_refusals_total');
+    const cross = await c.agent
+      .post('/services/vente')
+      .set('X-Forwarded-For', c.ip!)
+      .set('Origin', 'https://evil.example')
+      .type('text/plain')
+      .send('x');
+    expect(cross.status).toBe(403);
+    expect(await gw.metrics.value('etu_csrf_refusals_total')).toBe(before + 1);
+  });
+});
+
 describe('defence in depth', () => {
   test('a cross-site POST is refused before the token check, even with a valid token', async () => {
     const u = await student();

@@ -280,7 +280,7 @@ describe('Vente and Achat', () => {
     expect(theirs).toContain('vendu par Vendeuse');
   });
 
-  test('a form the gateway cannot read → 400 and no call counted; a market refusal → 400 and the call stays counted', async () => {
+  test('a mistake in the sale form → 400 beside its field, the form kept, and no call counted; a market refusal → the call stays counted', async () => {
     const s = await loggedIn();
     const badPrice = await sell(s.c, 'Livre', 'douze euros');
     expect(badPrice.status).toBe(400);
@@ -292,13 +292,37 @@ describe('Vente and Achat', () => {
     expect(noCondition.status).toBe(400);
     expect(textOf(noCondition.text)).toContain("Indiquez l'état de l'article : neuf, très bon état, bon état ou état correct.");
     expect(noCondition.text).toContain('value="Manuel gardé"');
+    // What market would refuse is said by the gateway first, beside its field.
+    const mistakes: [string, string, string, string][] = [
+      ['x'.repeat(200), '12', 'Titre : le titre ne doit pas dépasser 120 caractères.', 'titre'],
+      ['   ', '12', 'Titre : le titre est obligatoire.', 'titre'],
+      ['Titre\tavec tabulation', '12', 'Titre : le titre ne doit pas contenir de caractères de contrôle.', 'titre'],
+      ['Gratuit', '0', 'Prix : le prix doit être compris entre 0,01 € et 10 000 €', 'prix'],
+      ['Trop cher', '10000,01', 'Prix : le prix doit être compris entre 0,01 € et 10 000 €', 'prix'],
+    ];
+    for (const [titre, prix, message, name] of mistakes) {
+      const res = await sell(s.c, titre, prix);
+      expect({ titre, status: res.status, said: textOf(res.text).includes(message) }).toEqual({ titre, status: 400, said: true });
+      expect(res.text).toContain(`id="${name}-erreur"`);
+      expect(res.headers.ratelimit).toBeUndefined();
+    }
+    const longDescription = await s.c.post('/services/vente', {
+      titre: 'Livre',
+      categorie: 'livre',
+      etat: 'bon',
+      prix: '12',
+      description: 'd'.repeat(2001),
+    });
+    expect(longDescription.status).toBe(400);
+    expect(textOf(longDescription.text)).toContain('Description : la description ne doit pas dépasser 2 000 caractères.');
     expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 10 actions sur 10.');
-    const tooLong = await sell(s.c, 'x'.repeat(200), '12');
-    expect(tooLong.status).toBe(400);
-    expect(textOf(tooLong.text)).toContain('Titre : le titre ne doit pas dépasser 120 caractères');
-    expect(tooLong.headers.ratelimit).toMatch(/r=9;/);
-    expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 9 actions sur 10');
     expect(await listingsOf(s.id)).toHaveLength(0);
+    // A refusal only market can make (one's own item) stays counted: the limiter counts calls.
+    expect((await sell(s.c, 'Mon livre', '12')).status).toBe(303);
+    const [mine] = await listingsOf(s.id);
+    const own = await s.c.post('/services/achat', { article_id: mine!.id });
+    expect(own.status).toBe(409);
+    expect(own.headers.ratelimit).toMatch(/r=8;/);
   });
 
   test('the 11th Vente → 429 with Retry-After, RateLimit-Policy and RateLimit, and a French page with the wait', async () => {

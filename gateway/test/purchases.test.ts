@@ -141,7 +141,8 @@ describe('after a purchase', () => {
     const third = await loggedIn('Tiers', 'Curieux');
     const admin = await loggedIn('Ada', 'Admin', { admin: true });
     const visitor = client();
-    const secrets = [seller.email, buyer.email, 'Boris Discret', 'Solène Privée', 'Boris D.'];
+    // the buyer's public id too: beside each listing's `vendeurId`, it would name the buyer
+    const secrets = [seller.email, buyer.email, 'Boris Discret', 'Solène Privée', 'Boris D.', buyer.id];
     const pages: [WebClient, string][] = [
       [third.c, `/articles/${id}`],
       [third.c, '/achats'],
@@ -161,6 +162,9 @@ describe('after a purchase', () => {
           expect({ path, accept, leaked: body.includes(s) ? s : undefined }).toEqual({ path, accept, leaked: undefined });
       }
     }
+    // the two parties are told who bought it
+    for (const party of [seller, buyer])
+      expect((await party.c.get(`/articles/${id}`, 'application/json')).body.article.acheteurId).toBe(buyer.id);
     // « Mes achats » needs a login.
     const anon = await visitor.get('/achats');
     expect(anon.status).toBe(303);

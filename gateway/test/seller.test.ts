@@ -111,6 +111,8 @@ test('a price or description that breaks the sale rules: said beside the field, 
   expect(tooLong.status).toBe(400);
   expect(textOf(tooLong.text)).toContain('Description : la description ne doit pas dépasser 2 000 caractères.');
   expect(tooLong.text).toContain('id="description-erreur"');
+  // Market's own rules, checked by the gateway first: not counted either.
+  expect(textOf((await s.c.get('/services')).text)).toContain('Il vous reste 10 actions sur 10.');
   expect((await gw.clients.market.getListing({ id: l.id })).listing).toMatchObject({ priceCents: 4000, description: 'Avec sa housse.' });
 });
 

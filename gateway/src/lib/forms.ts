@@ -1,6 +1,6 @@
 // Reading form and JSON bodies: every field is a string or nothing (arrays and nested objects,
 // which the form parser can produce, are refused as absent).
-import { invisibleCharacter, invisibleReason } from '@etu/common';
+import { descriptionMistake, invisibleCharacter, invisibleReason, priceMistake, titleMistake } from '@etu/common';
 import type { Ctx } from '../context';
 
 export function field(ctx: Ctx, name: string): string {
@@ -47,6 +47,21 @@ export function hiddenCharacterMistake(fields: readonly (readonly [string, strin
     if (cp !== undefined) return `${label} : ${invisibleReason(what, cp)}`;
   }
   return undefined;
+}
+
+/**
+ * The first rule market would break on a listing's fields (those given), in proto field order, as
+ * « Titre : … » (the form's label, then market's own words), or undefined. Checked before a
+ * Vente or a change is counted: a mistake in the form costs the user none of their actions.
+ */
+export function listingMistake(f: { title?: string; priceCents?: number; description?: string }): string | undefined {
+  const checks: [string, string | undefined][] = [
+    ['Titre', f.title === undefined ? undefined : titleMistake(f.title)],
+    ['Prix', f.priceCents === undefined ? undefined : priceMistake(f.priceCents)],
+    ['Description', f.description === undefined ? undefined : descriptionMistake(f.description)],
+  ];
+  const found = checks.find(([, m]) => m !== undefined);
+  return found && `${found[0]} : ${found[1]}`;
 }
 
 /**

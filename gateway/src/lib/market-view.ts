@@ -83,8 +83,12 @@ export function listingView(l: market.Listing, names: Map<string, string>): List
   };
 }
 
-/** The JSON form of a listing in the API. */
-export function listingJson(l: market.Listing) {
+/**
+ * The JSON form of a listing in the API. Who bought it (`acheteurId`) is told only to its seller
+ * and its buyer (`viewerId`, the logged-in user's id): beside every listing's `vendeurId`, it would
+ * let anyone list what each student bought.
+ */
+export function listingJson(l: market.Listing, viewerId: string | undefined) {
   return {
     id: l.id,
     titre: l.title,
@@ -94,7 +98,7 @@ export function listingJson(l: market.Listing) {
     description: l.description,
     statut: l.status === market.ListingStatus.LISTING_STATUS_SOLD ? 'vendu' : 'disponible',
     vendeurId: l.sellerId,
-    acheteurId: l.buyerId || undefined,
+    acheteurId: l.buyerId && (viewerId === l.buyerId || viewerId === l.sellerId) ? l.buyerId : undefined,
     creeLe: l.createdAt?.toISOString(),
     venduLe: l.soldAt?.toISOString(),
     photos: l.photos.map((p) => ({ grande: `/photos/${p}-l.webp`, vignette: `/photos/${p}-t.webp` })),

@@ -10,7 +10,8 @@ import { queryParam } from '../lib/forms';
 import { callOpts, describeGrpcError, grpcCode, grpcProblem, Status, userMessage } from '../lib/grpc';
 import { CATEGORIES, categoryFromWord, CONDITIONS, conditionFromWord, listingJson, listingView } from '../lib/market-view';
 import { HttpProblem } from '../lib/problem';
-import { sellerNames } from './services';
+import { knownUsers } from './purchases';
+import { sellerNames, shortNames } from './services';
 
 export const SEARCH_PAGE_SIZE = 12;
 export const LATEST_ON_HOME = 6;
@@ -115,7 +116,11 @@ export async function searchPage(w: Wiring, ctx: Ctx) {
     total: res.totalCount,
     page: res.page,
     pages,
-    prev: res.page > 1 ? link(res.page - 1) : '',
+    // past the last page (an old link, a hand-typed number): back to the last one, not page - 1
+    prev: res.page > 1 && pages > 0 ? link(Math.min(res.page - 1, pages)) : '',
+    beyond: pages > 0 && res.page > pages,
+    first: link(1),
+    last: link(Math.max(1, pages)),
     next: res.page < pages ? link(res.page + 1) : '',
     searched: form.q !== '' || form.categorie !== '' || form.etat !== '' || form.prix_min !== '' || form.prix_max !== '',
     raw: res,
@@ -124,12 +129,12 @@ export async function searchPage(w: Wiring, ctx: Ctx) {
 
 export type SearchPage = Awaited<ReturnType<typeof searchPage>>;
 
-export function searchJson(page: SearchPage) {
+export function searchJson(page: SearchPage, viewerId: string | undefined) {
   return {
     total: page.total,
     page: page.page,
     pages: page.pages,
-    articles: page.raw.listings.map(listingJson),
+    articles: page.raw.listings.map((l) => listingJson(l, viewerId)),
   };
 }
 
@@ -179,11 +184,13 @@ export async function itemPage(w: Wiring, ctx: Ctx, id: string) {
     throw grpcProblem(ctx.state.log, 'market', err);
   }
   if (!listing) throw notFound();
-  const names = await sellerNames(w, ctx, [listing.sellerId]);
+  const users = await knownUsers(w, ctx, [listing.sellerId]);
   const user = ctx.state.session.user;
-  const item = listingView(listing, names);
+  const item = listingView(listing, shortNames(users));
   return {
     item,
+    // auth answered without this account: deleted (its sold items stay), not a name unavailable
+    sellerDeleted: users !== undefined && !users.has(listing.sellerId),
     own: user?.id === listing.sellerId,
     boughtByMe: !!user && listing.buyerId === user.id,
     raw: listing,

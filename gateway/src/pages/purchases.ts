@@ -82,10 +82,10 @@ export async function purchasesPage(w: Wiring, ctx: Ctx, user: SessionUser) {
 
 export type PurchasesPage = Awaited<ReturnType<typeof purchasesPage>>;
 
-export function purchasesJson(page: PurchasesPage) {
+export function purchasesJson(page: PurchasesPage, user: SessionUser) {
   return {
     achats: page.purchases.map((p, i) => ({
-      ...listingJson(page.raw[i]!),
+      ...listingJson(page.raw[i]!, user.id),
       vendeur: { nom: p.seller.name, email: p.seller.email || null, supprime: p.seller.deleted },
     })),
   };

@@ -34,7 +34,7 @@ export async function sellerNames(w: Wiring, ctx: Ctx, ids: string[]): Promise<M
   return shortNames(await knownUsers(w, ctx, ids));
 }
 
-function shortNames(users: Map<string, auth.User> | undefined): Map<string, string> {
+export function shortNames(users: Map<string, auth.User> | undefined): Map<string, string> {
   return new Map([...(users ?? new Map<string, auth.User>()).values()].map((u) => [u.id, `${u.firstName} ${u.lastName.slice(0, 1)}.`]));
 }
 
@@ -115,11 +115,14 @@ export function servicesJson(ctx: Ctx, user: SessionUser, page: ServicesPage) {
     quota: q.available
       ? { limite: q.limit, restants: q.remaining, prochainDansMs: q.nextFreeMs, completDansMs: q.fullMs, texte: q.sentence }
       : null,
-    articles: page.raw.others.listings.map(listingJson),
+    articles: page.raw.others.listings.map((l) => listingJson(l, user.id)),
     pageSuivante: page.nextPage || null,
     mesArticles: page.raw.mine.listings.map((l, i) => {
       const buyer = page.mine[i]?.buyer;
-      return { ...listingJson(l), acheteur: buyer ? { nom: buyer.name, email: buyer.email || null, supprime: buyer.deleted } : undefined };
+      return {
+        ...listingJson(l, user.id),
+        acheteur: buyer ? { nom: buyer.name, email: buyer.email || null, supprime: buyer.deleted } : undefined,
+      };
     }),
     csrfToken: ctx.state.session.csrf,
   };

@@ -13,12 +13,16 @@ export function articlesRouter(w: Wiring): Router<GatewayState> {
 
   router.get('/articles', async (ctx) => {
     const page = await searchPage(w, ctx);
-    w.views.respond(ctx, 200, 'articles.njk', page, () => searchJson(page));
+    w.views.respond(ctx, 200, 'articles.njk', page, () => searchJson(page, ctx.state.session.user?.id));
   });
 
   router.get('/articles/:id', async (ctx) => {
     const page = await itemPage(w, ctx, ctx.params.id ?? '');
-    w.views.respond(ctx, 200, 'article.njk', page, () => ({ article: listingJson(page.raw), vendeur: page.item.sellerName || null }));
+    w.views.respond(ctx, 200, 'article.njk', page, () => ({
+      article: listingJson(page.raw, ctx.state.session.user?.id),
+      vendeur: page.item.sellerName || null,
+      vendeurSupprime: page.sellerDeleted,
+    }));
   });
 
   // The confirmation step: a summary and one button. Showing it counts nothing; its POST does.
@@ -28,7 +32,7 @@ export function articlesRouter(w: Wiring): Router<GatewayState> {
     const [page, decision] = await Promise.all([itemPage(w, ctx, ctx.params.id ?? ''), w.quota.show(ctx, POLICY.service, user.id)]);
     const data = { ...page, quota: quotaLine(decision, w.config.DISPLAY_TIME_ZONE) };
     w.views.respond(ctx, 200, 'acheter.njk', data, () => ({
-      article: listingJson(page.raw),
+      article: listingJson(page.raw, user.id),
       achetable: !page.own && !page.item.sold,
       csrfToken: ctx.state.session.csrf,
     }));

@@ -10,7 +10,7 @@ import type { Ctx, GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
-import { field, fieldOfMessage, hiddenCharacterMistake } from '../lib/forms';
+import { field, fieldOfMessage, listingMistake } from '../lib/forms';
 import { callOpts } from '../lib/grpc';
 import { listingJson } from '../lib/market-view';
 import { removePhotoFiles } from '../lib/photo-files';
@@ -41,14 +41,20 @@ export function sellerRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const page = await ownListingPage(w, ctx, user, listingId(ctx));
-    w.views.respond(ctx, 200, 'article-modifier.njk', page, () => ({ article: listingJson(page.raw), csrfToken: ctx.state.session.csrf }));
+    w.views.respond(ctx, 200, 'article-modifier.njk', page, () => ({
+      article: listingJson(page.raw, user.id),
+      csrfToken: ctx.state.session.csrf,
+    }));
   });
 
   router.get('/articles/:id/retirer', async (ctx) => {
     const user = requireUser(ctx);
     if (!user) return;
     const page = await ownListingPage(w, ctx, user, listingId(ctx));
-    w.views.respond(ctx, 200, 'article-retirer.njk', page, () => ({ article: listingJson(page.raw), csrfToken: ctx.state.session.csrf }));
+    w.views.respond(ctx, 200, 'article-retirer.njk', page, () => ({
+      article: listingJson(page.raw, user.id),
+      csrfToken: ctx.state.session.csrf,
+    }));
   });
 
   router.post('/articles/:id/modifier', async (ctx) => {
@@ -57,10 +63,10 @@ export function sellerRouter(w: Wiring): Router<GatewayState> {
     const id = listingId(ctx);
     const form: EditForm = { prix: field(ctx, 'prix').trim(), description: field(ctx, 'description') };
     const priceCents = parseEuros(form.prix);
-    // Refused before a call is counted: a price the gateway cannot read, a character market refuses.
-    const hidden = hiddenCharacterMistake([[form.description, 'Description', 'la description']]);
-    if (priceCents === null || hidden) {
-      const message = priceCents === null ? 'Indiquez un prix en euros, par exemple 12,50.' : hidden!;
+    // Refused before a call is counted: a price the gateway cannot read, anything market refuses.
+    const mistake = priceCents === null ? undefined : listingMistake({ priceCents, description: form.description });
+    if (priceCents === null || mistake) {
+      const message = priceCents === null ? 'Indiquez un prix en euros, par exemple 12,50.' : mistake!;
       const fields = priceCents === null ? { prix: message } : fieldOfMessage(message, EDIT_LABELS);
       const view = await editPageView(w, ctx, user, id, form);
       throw new HttpProblem(400, priceCents === null ? 'prix_invalide' : 'champ_invalide', message, {
@@ -82,7 +88,7 @@ export function sellerRouter(w: Wiring): Router<GatewayState> {
     ctx.state.log.info({ userId: user.id, listingId: id }, 'listing updated');
     const title = listing?.title ?? '';
     flash(ctx, { kind: 'succes', text: `Votre article « ${title} » est modifié : il est en vente pour ${formatEuros(priceCents)}.` });
-    seeOther(ctx, `/articles/${id}`, { article: listing ? listingJson(listing) : undefined });
+    seeOther(ctx, `/articles/${id}`, { article: listing ? listingJson(listing, user.id) : undefined });
   });
 
   router.post('/articles/:id/retirer', async (ctx) => {

@@ -7,7 +7,7 @@ import type { GatewayState, Uploads } from '../context';
 import type { Wiring } from '../deps';
 import { serviceCall } from '../flows/service-call';
 import { formatEuros, parseEuros } from '../lib/format';
-import { field, fieldOfMessage, hiddenCharacterMistake, idempotencyKey } from '../lib/forms';
+import { field, fieldOfMessage, idempotencyKey, listingMistake } from '../lib/forms';
 import { CATEGORIES, categoryFromWord, CONDITIONS, conditionFromWord, listingJson } from '../lib/market-view';
 import { callOpts, grpcCode, isUnavailable, Status } from '../lib/grpc';
 import { PhotoRefused, PHOTOS_MAX, processPhoto, type ProcessedPhoto } from '@etu/common/photos';
@@ -65,7 +65,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     const user = requireUser(ctx);
     if (!user) return;
     const page = await purchasesPage(w, ctx, user);
-    w.views.respond(ctx, 200, 'achats.njk', page, () => purchasesJson(page));
+    w.views.respond(ctx, 200, 'achats.njk', page, () => purchasesJson(page, user));
   });
 
   router.post('/services/vente', async (ctx) => {
@@ -82,12 +82,10 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
     const category = categoryFromWord(form.categorie);
     const condition = conditionFromWord(form.etat);
     const priceCents = parseEuros(form.prix);
-    // market refuses the same characters; the gateway says so before a call is counted.
-    const hidden = hiddenCharacterMistake([
-      [form.titre, 'Titre', 'le titre'],
-      [form.description, 'Description', 'la description'],
-    ]);
-    if (category === undefined || condition === undefined || priceCents === null || hidden) {
+    // What market would refuse (lengths, price range, control and invisible characters) is said
+    // before a call is counted.
+    const mistake = priceCents === null ? undefined : listingMistake({ title: form.titre, priceCents, description: form.description });
+    if (category === undefined || condition === undefined || priceCents === null || mistake) {
       const [code, message, name] =
         category === undefined
           ? ['categorie_invalide', 'Choisissez une catégorie : livre, DVD ou autre.', 'categorie']
@@ -95,7 +93,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
             ? ['etat_invalide', "Indiquez l'état de l'article : neuf, très bon état, bon état ou état correct.", 'etat']
             : priceCents === null
               ? ['prix_invalide', 'Indiquez un prix en euros, par exemple 12,50.', 'prix']
-              : ['champ_invalide', hidden!, undefined];
+              : ['champ_invalide', mistake!, undefined];
       const fields = name ? { [name]: message } : fieldOfMessage(message, VENTE_LABELS);
       const view = await servicesPageView(w, ctx, user, form);
       throw new HttpProblem(400, code, message, { title: 'Vente', view, fields });
@@ -157,7 +155,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
       kind: 'succes',
       text: `Votre article « ${listing?.title ?? form.titre} » est en vente pour ${formatEuros(listing?.priceCents ?? priceCents)}.`,
     });
-    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
+    seeOther(ctx, '/services', { article: listing ? listingJson(listing, user.id) : undefined, rejoue: replayed });
   });
 
   router.post('/services/achat', async (ctx) => {
@@ -204,7 +202,7 @@ export function servicesRouter(w: Wiring): Router<GatewayState> {
         ? `Vous avez acheté « ${listing.title} » pour ${formatEuros(listing.priceCents)}. Les coordonnées du vendeur sont dans « Mes achats ».`
         : 'Achat effectué.',
     });
-    seeOther(ctx, '/services', { article: listing ? listingJson(listing) : undefined, rejoue: replayed });
+    seeOther(ctx, '/services', { article: listing ? listingJson(listing, user.id) : undefined, rejoue: replayed });
   });
 
   return router;

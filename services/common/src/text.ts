@@ -106,3 +106,39 @@ export function passwordResemblesIdentity(password: string, who: PasswordIdentit
   }
   return undefined;
 }
+
+// A listing's text and price (market decides; the gateway's sale and edit forms check the same
+// before a call is counted, so a mistake costs none of the user's actions).
+export const TITLE_MAX = 120;
+export const DESCRIPTION_MAX = 2000;
+export const PRICE_MIN_CENTS = 1;
+export const PRICE_MAX_CENTS = 1_000_000;
+/** C0/C1 control characters and the Unicode line/paragraph separators. */
+const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
+/** The same, except tab, line feed and carriage return, which a description may contain. */
+const DESCRIPTION_FORBIDDEN = /(?![\t\n\r])[\p{Cc}\u2028\u2029]/u;
+
+/** Why a listing's title (trimmed first) is refused, in French, or undefined. */
+export function titleMistake(raw: string): string | undefined {
+  const title = raw.trim();
+  if (title === '') return 'le titre est obligatoire.';
+  if (codePoints(title) > TITLE_MAX) return `le titre ne doit pas dépasser ${TITLE_MAX} caractères.`;
+  if (TITLE_FORBIDDEN.test(title)) return 'le titre ne doit pas contenir de caractères de contrôle.';
+  const invisible = invisibleCharacter(title);
+  return invisible === undefined ? undefined : invisibleReason('le titre', invisible);
+}
+
+/** Why a listing's description is refused, in French, or undefined. */
+export function descriptionMistake(raw: string): string | undefined {
+  if (codePoints(raw) > DESCRIPTION_MAX) return 'la description ne doit pas dépasser 2 000 caractères.';
+  if (DESCRIPTION_FORBIDDEN.test(raw)) return 'la description ne doit pas contenir de caractères de contrôle.';
+  const invisible = invisibleCharacter(raw);
+  return invisible === undefined ? undefined : invisibleReason('la description', invisible);
+}
+
+/** Why a listing's price in cents is refused, in French, or undefined. */
+export function priceMistake(cents: number): string | undefined {
+  return Number.isInteger(cents) && cents >= PRICE_MIN_CENTS && cents <= PRICE_MAX_CENTS
+    ? undefined
+    : 'le prix doit être compris entre 0,01 € et 10 000 €, en centimes entiers.';
+}

@@ -2,25 +2,18 @@
 // rule is an InvalidArgument naming the proto field (`title: …`), with a reason in French that
 // the gateway may show as is. Lengths count Unicode code points, as MariaDB's VARCHAR(120) in
 // utf8mb4 does, so "120 characters" means the same thing here and in the column.
-import { codePoints, invisibleCharacter, invisibleReason, InvalidArgument } from '@etu/common';
+import { descriptionMistake, InvalidArgument, priceMistake, titleMistake } from '@etu/common';
 import { Category as DbCategory, ListingCondition as DbCondition, ListingStatus as DbStatus } from '@etu/db';
 import { market } from '@etu/proto';
 
-export const TITLE_MAX = 120;
-export const DESCRIPTION_MAX = 2000;
-export const PRICE_MIN_CENTS = 1;
-export const PRICE_MAX_CENTS = 1_000_000;
 export const PAGE_SIZE_DEFAULT = 20;
 export const PAGE_SIZE_MAX = 100;
 /** Ids are MariaDB INT (signed): 1 .. 2^31 - 1. */
 const ID_MAX = 2_147_483_647;
 
-// Bidirectional controls and invisible characters (a U+202E can make "€ 01" read "10 €") are
-// refused by invisibleCharacter (@etu/common), which the gateway's form mirrors.
-/** C0/C1 control characters and the Unicode line/paragraph separators. */
-const TITLE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
-/** The same, except tab, line feed and carriage return, which a description may contain. */
-const DESCRIPTION_FORBIDDEN = /(?![\t\n\r])[\p{Cc}\u2028\u2029]/u;
+// The title, description and price rules are @etu/common's (text.ts), which the gateway's forms
+// also check before a call is counted. Bidirectional controls and invisible characters (a U+202E
+// can make "€ 01" read "10 €") are among them.
 
 /**
  * A user id: the user's public id (a UUID in lower case, `utilisateurs.public_id`). The market
@@ -44,31 +37,20 @@ export function parseId(field: string, value: string, what = "l'identifiant"): n
 }
 
 export function parseTitle(raw: string): string {
-  const title = raw.trim();
-  if (title === '') throw new InvalidArgument('title', 'le titre est obligatoire.');
-  if (codePoints(title) > TITLE_MAX) throw new InvalidArgument('title', `le titre ne doit pas dépasser ${TITLE_MAX} caractères.`);
-  if (TITLE_FORBIDDEN.test(title)) throw new InvalidArgument('title', 'le titre ne doit pas contenir de caractères de contrôle.');
-  const invisible = invisibleCharacter(title);
-  if (invisible !== undefined) throw new InvalidArgument('title', invisibleReason('le titre', invisible));
-  return title;
+  const mistake = titleMistake(raw);
+  if (mistake) throw new InvalidArgument('title', mistake);
+  return raw.trim();
 }
 
 export function parseDescription(raw: string): string {
-  if (codePoints(raw) > DESCRIPTION_MAX) {
-    throw new InvalidArgument('description', 'la description ne doit pas dépasser 2 000 caractères.');
-  }
-  if (DESCRIPTION_FORBIDDEN.test(raw)) {
-    throw new InvalidArgument('description', 'la description ne doit pas contenir de caractères de contrôle.');
-  }
-  const invisible = invisibleCharacter(raw);
-  if (invisible !== undefined) throw new InvalidArgument('description', invisibleReason('la description', invisible));
+  const mistake = descriptionMistake(raw);
+  if (mistake) throw new InvalidArgument('description', mistake);
   return raw;
 }
 
 export function parsePrice(cents: number): number {
-  if (!Number.isInteger(cents) || cents < PRICE_MIN_CENTS || cents > PRICE_MAX_CENTS) {
-    throw new InvalidArgument('price_cents', 'le prix doit être compris entre 0,01 € et 10 000 €, en centimes entiers.');
-  }
+  const mistake = priceMistake(cents);
+  if (mistake) throw new InvalidArgument('price_cents', mistake);
   return cents;
 }
 

@@ -7,10 +7,10 @@
 // innodb_ft_min_token_size (3) and none of its default stopwords (English, plus « de », « la »,
 // « en »): such a word is matched with LIKE '%mot%' instead (same collation, so also case- and
 // accent-insensitive), which scans the rows the other conditions leave.
-import { codePoints, InvalidArgument } from '@etu/common';
+import { codePoints, InvalidArgument, PRICE_MAX_CENTS } from '@etu/common';
 import { Category as DbCategory, ListingCondition as DbCondition, ListingStatus as DbStatus, Prisma } from '@etu/db';
 import { market } from '@etu/proto';
-import { parseCategory, parseCondition, PRICE_MAX_CENTS } from './rules';
+import { parseCategory, parseCondition } from './rules';
 
 export const QUERY_MAX = 100;
 export const QUERY_WORDS_MAX = 8;
