@@ -145,7 +145,11 @@ if (patches.has('replay-always') && process.argv[1]?.endsWith(join('gateway', 'd
   // asks the market whether it is already done (GetListing, FindSale), as if every key had been
   // claimed before
   const claims = require(join(ROOT, 'gateway/dist/lib/call-claims.js'));
-  claims.callClaims = () => ({ claim: async () => false, release: async () => undefined });
+  claims.callClaims = () => ({
+    begin: async () => ({ state: 'settled', waited: false }),
+    settle: async () => undefined,
+    release: async () => undefined,
+  });
 }
 
 if (patches.has('mail-nodemailer') && process.argv[1]?.endsWith(join('gateway', 'dist', 'main.js'))) {

@@ -14,7 +14,8 @@
 // - the replay check as the gateway makes it: the sale form's key (`cle`) or the Achat's listing
 //   claimed in the session Redis (gateway/dist/lib/call-claims.js, one SET NX); only a key claimed
 //   before reads the database to answer a call already done again, uncounted (the sale by its
-//   key, the listing bought by this user); a refused call gives its key back;
+//   key, the listing bought by this user), after waiting while the first call with it is in
+//   flight; a call that ends settles its claim, a refused call gives its key back;
 // - the SQL with the `mariadb` driver directly, a pool of 10 (the market's), through the market's
 //   own statements (services/market/dist/hot-sql.js): Vente = one INSERT … SELECT (the seller's
 //   row id read by the INSERT) with the form's key; Achat = the conditional UPDATE joined to the
@@ -71,7 +72,7 @@ const sessions = createRedis(env.SESSION_REDIS_URL, { commandTimeoutMs: 500, con
 const limiterRedis = connectLimiterRedis(env.LIMITER_REDIS_URL);
 const statsRedis = createRedis(env.STATS_REDIS_URL, { commandTimeoutMs: 500, neverResend: true });
 const store = new SlidingWindowStore(limiterRedis);
-const claims = callClaims(sessions);
+const claims = callClaims(sessions); // PENDING_MS: the gateway's bound with its default GRPC_TIMEOUT_MS
 const stats = new StatsStore(statsRedis);
 const u = new URL(env.DATABASE_URL);
 const pool = mariadb.createPool({
@@ -145,23 +146,27 @@ function marketRefusal(err) {
 
 /**
  * One service call: the replay check, then (countedCall) the quota (429 + DENIED), `call`, and
- * ALLOWED recorded. `replay` ({ key, done }): the first call with its key goes on; another asks
- * `done` first (a result: answered again, uncounted); a refused call gives its key back (the
- * gateway's serviceCall).
+ * ALLOWED recorded. `replay` ({ key, done }): the first call with its key goes on; another waits
+ * while the first is in flight, then asks `done` (a result: answered again, uncounted); the first
+ * settles its claim when it ends, or gives its key back when refused (the gateway's serviceCall).
  */
 async function serviceCall(ctx, user, service, call, replay) {
   const kind = `SERVICE_KIND_${service}`;
-  const claimed = replay !== undefined && (await claims.claim(user.id, kind, replay.key));
+  const claimed = replay !== undefined && (await claims.begin(user.id, kind, replay.key)).state === 'first';
   if (replay && !claimed) {
     const done = await replay.done().catch((err) => Promise.reject(marketRefusal(err)));
     if (done) return { listing: done, replayed: true };
   }
+  let listing;
   try {
-    return { listing: await countedCall(ctx, user, service, call), replayed: false };
+    listing = await countedCall(ctx, user, service, call);
   } catch (err) {
     if (claimed && err instanceof Problem && err.status < 500) void claims.release(user.id, kind, replay.key);
+    else if (claimed) void claims.settle(user.id, kind, replay.key);
     throw err;
   }
+  if (claimed) void claims.settle(user.id, kind, replay.key);
+  return { listing, replayed: false };
 }
 
 async function countedCall(ctx, user, service, call) {

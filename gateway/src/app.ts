@@ -20,7 +20,7 @@ import { csrfMiddleware } from './middleware/csrf';
 import { errorMiddleware } from './middleware/errors';
 import { identityMiddleware } from './middleware/identity';
 import { batchedUsers } from './lib/user-lookup';
-import { callClaims } from './lib/call-claims';
+import { callClaims, pendingMsFor } from './lib/call-claims';
 import { routeFirst } from './middleware/routing';
 import { sameOriginMiddleware } from './middleware/same-origin';
 import { observeMiddleware } from './middleware/observe';
@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     mail,
     photos,
     users,
-    claims: callClaims(deps.sessionRedis),
+    claims: callClaims(deps.sessionRedis, { pendingMs: pendingMsFor(config.GRPC_TIMEOUT_MS) }),
   };
   const app = new Koa<GatewayState>({
     keys: config.SESSION_KEYS,

@@ -24,6 +24,7 @@ export type AppConfig = Pick<
   | 'SESSION_KEYS'
   | 'SESSION_IDLE_MS'
   | 'SESSION_ABSOLUTE_MS'
+  | 'GRPC_TIMEOUT_MS'
   | 'STATS_TIMEOUT_MS'
   | 'REFUSAL_CACHE_SIZE'
   | 'STATS_DENIAL_FLUSH_MS'
@@ -72,6 +73,6 @@ export interface Wiring {
   photos: PhotoStore;
   /** auth's GetUsers, the calls of one turn of the event loop sent as one (lib/user-lookup.ts). */
   users: UsersSource;
-  /** Which Vente/Achat keys were already used: only those ask the market for a replay (lib/call-claims.ts). */
+  /** Which Vente/Achat keys were already used, and whose call is still in flight: only those ask the market for a replay (lib/call-claims.ts). */
   claims: CallClaims;
 }

@@ -202,6 +202,8 @@ describe('Achat retried by the same buyer', () => {
       await relay.cut();
       const first = await lost;
       expect(first.status).toBe(503);
+      // The outcome is unknown: the claim is settled, so the retry asks the market (without waiting).
+      expect(await sys.sessionRedis.get(`${CLAIM_PREFIX}${buyer.id}:SERVICE_KIND_ACHAT:${l!.id}`)).toBe('1');
       relay.holdReplies(false);
       await relay.restore();
 
@@ -295,5 +297,108 @@ describe('the replay check asks the market only for a key used before (issue 16)
     const purchase = await json(buyer, '/services/achat', { article_id: String(first.body.article.id) });
     expect([purchase.status, purchase.body.rejoue]).toEqual([303, true]);
     expect(await callsLeft(buyer.c)).toBe(8);
+  });
+});
+
+describe('the same call sent again while it is in flight (a double click) waits for it instead of being counted', () => {
+  let slow: Gateway;
+  /** The gateway's counts so far: replay checks by result, and calls that waited. */
+  const counts = async (service: string) => {
+    const check = (result: string) => slow.metrics.value('etu_replay_checks_total', { service, result });
+    return {
+      first: await check('first'),
+      done: await check('done'),
+      notDone: await check('not_done'),
+      waited: await slow.metrics.value('etu_replay_waits_total', { service }),
+    };
+  };
+  const json = (s: Awaited<ReturnType<typeof loggedIn>>, path: string, fields: Record<string, string>) =>
+    s.c.agent
+      .post(path)
+      .set('Accept', 'application/json')
+      .set('X-Forwarded-For', s.c.ip!)
+      .type('form')
+      .send({ ...fields, _csrf: s.c.token });
+
+  beforeAll(async () => {
+    // A gateway whose market answers Purchase and CreateListing 300 ms late (the calls themselves
+    // are the real ones): the first request is surely still in flight when its copies arrive.
+    slow = await sys.gateway();
+    const market = slow.clients.market;
+    const { purchase, createListing } = market;
+    market.purchase = async (...args) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return purchase(...args);
+    };
+    market.createListing = async (...args) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return createListing(...args);
+    };
+  });
+
+  test('two identical Achat at once → one purchase, both answered with its success, one call counted', async () => {
+    const seller = await loggedIn();
+    await seller.c.post('/services/vente', venteFields('Électromagnétisme', await formKey(seller.c)));
+    const [l] = await listingsOf(seller.id);
+    const buyer = await loggedIn(slow);
+    const before = await counts('achat');
+    const answers = await Promise.all([0, 1].map(() => json(buyer, '/services/achat', { article_id: l!.id })));
+    expect(answers.map((r) => r.status)).toEqual([303, 303]);
+    expect(answers.map((r) => r.body.rejoue as boolean).sort()).toEqual([false, true]);
+    expect(answers.map((r) => r.body.article.id)).toEqual([l!.id, l!.id]);
+    // Only the call that bought asked the limiter.
+    expect(answers.filter((r) => r.headers.ratelimit !== undefined).map((r) => r.headers.ratelimit)).toEqual(['"service";r=9;t=600']);
+    const sold = (await gw.clients.market.getListing({ id: l!.id })).listing!;
+    expect([sold.status, sold.buyerId]).toEqual([market.ListingStatus.LISTING_STATUS_SOLD, buyer.id]);
+    expect(await callsLeft(buyer.c)).toBe(9);
+    expect(await counts('achat')).toEqual({ ...before, first: before.first + 1, done: before.done + 1, waited: before.waited + 1 });
+    // The copy was let go by the first call's end (the claim settled), not by the claim's deadline.
+    expect(await sys.sessionRedis.get(`${CLAIM_PREFIX}${buyer.id}:SERVICE_KIND_ACHAT:${l!.id}`)).toBe('1');
+  });
+
+  test('four identical Vente (one form key) at once → one listing, one call counted', async () => {
+    const seller = await loggedIn(slow);
+    const cle = await formKey(seller.c);
+    const before = await counts('vente');
+    const answers = await Promise.all(Array.from({ length: 4 }, () => json(seller, '/services/vente', venteFields('Relativité', cle))));
+    expect(answers.map((r) => r.status)).toEqual([303, 303, 303, 303]);
+    expect(answers.map((r) => r.body.rejoue as boolean).sort()).toEqual([false, true, true, true]);
+    const listings = await listingsOf(seller.id);
+    expect(listings.map((l) => l.title)).toEqual(['Relativité']);
+    expect(new Set(answers.map((r) => r.body.article.id))).toEqual(new Set([listings[0]!.id]));
+    expect(await callsLeft(seller.c)).toBe(9);
+    expect(await counts('vente')).toEqual({ ...before, first: before.first + 1, done: before.done + 3, waited: before.waited + 3 });
+    expect(await sys.sessionRedis.get(`${CLAIM_PREFIX}${seller.id}:SERVICE_KIND_VENTE:${cle}`)).toBe('1');
+  });
+
+  test('a copy of a refused call is not kept waiting for nothing: once the first is refused, it is a new call', async () => {
+    const seller = await loggedIn(slow);
+    await seller.c.post('/services/vente', venteFields('Optique ondulatoire', await formKey(seller.c)));
+    const [l] = await listingsOf(seller.id);
+    const before = await counts('achat');
+    // The seller buys their own item twice at once: the market refuses the first (409, counted);
+    // the copy waited, then, the key given back, claimed it and was refused as a call of its own.
+    const answers = await Promise.all([0, 1].map(() => json(seller, '/services/achat', { article_id: l!.id })));
+    const refused = [409, 'impossible', 'Vous ne pouvez pas acheter votre propre article.'];
+    expect(answers.map((r) => [r.status, r.body.error, r.body.message])).toEqual([refused, refused]);
+    expect(await callsLeft(seller.c)).toBe(7);
+    // Both were first calls with the key: none asked the market whether it was done.
+    expect(await counts('achat')).toEqual({ ...before, first: before.first + 2, waited: before.waited + 1 });
+  });
+
+  test('a pending claim left by a call that died holds a retry until its deadline at most, then the retry goes on', async () => {
+    const seller = await loggedIn(slow);
+    const cle = await formKey(seller.c);
+    // As a gateway stopped during the call would leave it: pending for one more second.
+    await sys.sessionRedis.set(`${CLAIM_PREFIX}${seller.id}:SERVICE_KIND_VENTE:${cle}`, `p:${Date.now() + 1000}`, 'PX', 3600_000);
+    const before = await counts('vente');
+    const t0 = Date.now();
+    const sale = await json(seller, '/services/vente', venteFields('Acoustique', cle));
+    // Functional deadline, far above the claim's second: the retry is not held for the pending bound.
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect([sale.status, sale.body.rejoue]).toEqual([303, false]);
+    expect((await listingsOf(seller.id)).map((l) => l.title)).toEqual(['Acoustique']);
+    expect(await callsLeft(seller.c)).toBe(9);
+    expect(await counts('vente')).toEqual({ ...before, notDone: before.notDone + 1, waited: before.waited + 1 });
   });
 });

@@ -7,9 +7,10 @@
 // counted: the limiter counts calls, not successes (README.md).
 // A call that may repeat one already done (a retried Achat, a Vente form sent twice) is named by
 // a key (`replay.key`: the form's key, the listing): the first call with a key claims it
-// (lib/call-claims.ts) and goes on; a call whose key was claimed before asks the market, with
-// `replay.done`, whether it is done: then its answer is the first one's, with no quota call and
-// no statistic, since the user made one call.
+// (lib/call-claims.ts) and goes on; a call whose key was claimed before waits while that first
+// call is in flight (a double click), then asks the market, with `replay.done`, whether it is
+// done: then its answer is the first one's, with no quota call and no statistic, since the user
+// made one call.
 import { randomUUID } from 'node:crypto';
 import { stats } from '@etu/proto';
 import type { Ctx } from '../context';
@@ -81,8 +82,9 @@ export interface ServiceCallOptions {
 /**
  * Runs `call` (a market call) as one `service` call of `user`; the RateLimit headers are set on
  * the answer. `page` is the page a refusal is shown on (`undefined`: the plain error page).
- * `replay`, when given: the first call with its key goes on; another asks `replay.done` first, a
- * result meaning the call was already done (its answer is returned, nothing is counted).
+ * `replay`, when given: the first call with its key goes on; another waits while the first is in
+ * flight, then asks `replay.done`, a result meaning the call was already done (its answer is
+ * returned, nothing is counted).
  */
 export async function serviceCall<T>(
   w: Wiring,
@@ -97,7 +99,9 @@ export async function serviceCall<T>(
   const { labels = {} } = opts;
   const kindName = stats.ServiceKind[kind];
   const service = kindName.replace('SERVICE_KIND_', '').toLowerCase();
-  const claimed = replay !== undefined && (await w.claims.claim(user.id, kindName, replay.key));
+  const claim = replay && (await w.claims.begin(user.id, kindName, replay.key));
+  if (claim?.waited) w.metrics.replayWait(service);
+  const claimed = replay !== undefined && claim?.state === 'first';
   if (claimed) w.metrics.replayCheck(service, 'first');
   if (replay && !claimed) {
     let done: T | undefined;
@@ -112,15 +116,20 @@ export async function serviceCall<T>(
       return done;
     }
   }
+  let result: T;
   try {
-    return await countedCall(w, ctx, user, kind, call, page, opts);
+    result = await countedCall(w, ctx, user, kind, call, page, opts);
   } catch (err) {
     // Refused (quota, market), so not done: the next try with this key is a new call again. A
-    // failure whose outcome is unknown (a deadline, a dependency down) keeps the claim, so the
+    // failure whose outcome is unknown (a deadline, a dependency down) settles the claim, so the
     // next try asks the market whether it was done.
     if (claimed && err instanceof HttpProblem && err.status < 500) void w.claims.release(user.id, kindName, replay.key);
+    else if (claimed) void w.claims.settle(user.id, kindName, replay.key);
     throw err;
   }
+  // Done: a call with this key waiting for this one now asks the market, and is answered again.
+  if (claimed) void w.claims.settle(user.id, kindName, replay.key);
+  return result;
 }
 
 /** The quota, the call and its statistic (serviceCall, after the replay check). */

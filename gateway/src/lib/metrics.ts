@@ -32,6 +32,7 @@ export class Metrics {
   private readonly denialsAggregated: Child;
   private readonly mails: CounterFamily<'kind' | 'outcome'>;
   private readonly replayChecks: CounterFamily<'service' | 'result'>;
+  private readonly replayWaits: CounterFamily<'service'>;
 
   /** `enabled: false` = METRICS_PORT=off: every family is a no-op. */
   constructor(opts: { enabled?: boolean; defaultMetrics?: boolean } = {}) {
@@ -98,8 +99,15 @@ export class Metrics {
       'Vente and Achat calls by how their replay check went (first: the key was claimed now, no market call; done: claimed before and already done, answered again uncounted; not_done: claimed before but not done, counted as a new call).',
       ['service', 'result'],
     );
-    for (const service of ['vente', 'achat'])
+    this.replayWaits = m.counter(
+      'etu_replay_waits_total',
+      'Vente and Achat calls that found the first call with their key still in flight (a double click) and waited for its outcome before their replay check (then counted in etu_replay_checks_total as any call).',
+      ['service'],
+    );
+    for (const service of ['vente', 'achat']) {
       for (const result of ['first', 'done', 'not_done']) this.replayChecks.inc({ service, result }, 0);
+      this.replayWaits.inc({ service }, 0);
+    }
     for (const kind of ['achat', 'mot_de_passe'])
       for (const outcome of ['sent', 'failed', 'retried', 'dropped']) this.mails.inc({ kind, outcome }, 0);
     for (const outcome of ['success', 'bad_credentials', 'bruteforce_refused', 'account_refused', 'quota_refused'] as const)
@@ -163,6 +171,10 @@ export class Metrics {
 
   replayCheck(service: string, result: 'first' | 'done' | 'not_done'): void {
     this.replayChecks.inc({ service, result });
+  }
+
+  replayWait(service: string): void {
+    this.replayWaits.inc({ service });
   }
 
   mail(kind: string, outcome: string): void {
