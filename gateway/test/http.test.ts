@@ -113,6 +113,47 @@ describe('sign-up', () => {
       champs: { nom: 'Indiquez votre nom.', prenom: 'Indiquez votre prénom.' },
     });
   });
+
+  test('a name of combining accents, punctuation or symbols only is refused beside its field; nothing is created', async () => {
+    const c = client();
+    await c.get('/inscription');
+    const email = 'accents.seuls@etu.example';
+    const bad: [string, string, string, string][] = [
+      // [prenom, nom, field, message]
+      ['\u0301\u0301', 'Martin', 'prenom', 'Prénom : le prénom doit contenir au moins une lettre.'],
+      ['Léa', '\u0308', 'nom', 'Nom : le nom doit contenir au moins une lettre.'],
+      ['-.', 'Martin', 'prenom', 'Prénom : le prénom doit contenir au moins une lettre.'],
+      ['Léa', '★ 42', 'nom', 'Nom : le nom doit contenir au moins une lettre.'],
+      ['\u0301Léa', 'Martin', 'prenom', 'Prénom : le prénom ne peut pas commencer par un accent seul.'],
+    ];
+    for (const [prenom, nom, name, message] of bad) {
+      const res = await c.post('/inscription', { prenom, nom, email, password: PASSWORD });
+      expect(res.status).toBe(400);
+      expect(res.text).toContain(`<p class="field-error" id="${name}-erreur">${message}</p>`);
+      expect(res.text).toMatch(new RegExp(`<input id="${name}"[^>]* aria-invalid="true"`));
+    }
+    // Nothing was created: the address is still free.
+    const ok = await client().post(
+      '/inscription',
+      { prenom: 'Léa', nom: 'Martin', email, password: PASSWORD },
+      { tokenFrom: '/inscription' },
+    );
+    expect(ok.status).toBe(303);
+  });
+
+  test.each([
+    ['Siobhan', "O'Neil"],
+    ['Jean-Luc', 'Picard'],
+    ['Zoë', 'Durand'],
+    ['Zoe\u0308', 'Mercier'],
+    ['小龍', '李'],
+  ])('« %s %s » signs up', async (prenom, nom) => {
+    const c = client();
+    const email = `nom.${++userSeq}@etu.example`;
+    const res = await c.post('/inscription', { prenom, nom, email, password: PASSWORD }, { tokenFrom: '/inscription' });
+    expect(res.status).toBe(303);
+    expect(textOf((await c.get('/services')).text)).toContain(`Bienvenue ${prenom.normalize('NFC')} !`);
+  });
 });
 
 describe('login and sessions', () => {

@@ -1,6 +1,6 @@
 // Connexion, inscription, déconnexion: the forms, then flows/login.ts and flows/signup.ts.
 import { Router } from '@koa/router';
-import { codePoints, PASSWORD_MAX, PASSWORD_MIN, passwordResemblesIdentity } from '@etu/common';
+import { codePoints, PASSWORD_MAX, PASSWORD_MIN, passwordResemblesIdentity, unreadableNameReason } from '@etu/common';
 import type { Ctx, GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { logIn, openSession } from '../flows/login';
@@ -134,11 +134,18 @@ function formJson(ctx: Ctx, page: View): Record<string, unknown> {
 
 /** The sign-up form's mistakes the gateway can see by itself, worded as auth words them. */
 function formMistake(form: { nom: string; prenom: string; email: string }, password: string): string | undefined {
-  const hidden = hiddenCharacterMistake([
+  // In auth's order: the last name, then the first name; invisible characters, then no letter.
+  const names = [
     [form.nom, 'Nom', 'le nom'],
     [form.prenom, 'Prénom', 'le prénom'],
-  ]);
-  if (hidden) return hidden;
+  ] as const;
+  for (const name of names) {
+    const hidden = hiddenCharacterMistake([name]);
+    if (hidden) return hidden;
+    const [value, label, what] = name;
+    const unreadable = unreadableNameReason(value, what);
+    if (unreadable) return `${label} : ${unreadable}`;
+  }
   // auth checks the length first: a password of a wrong length is left to its message.
   const pw = password.normalize('NFC');
   const n = codePoints(pw);

@@ -8,6 +8,7 @@ import {
   InvalidArgument,
   passwordResemblesIdentity,
   type PasswordIdentity,
+  unreadableNameReason,
 } from '@etu/common';
 import { normalizePassword, PASSWORD_MAX, PASSWORD_MIN } from './passwords';
 import { weakPasswordReason } from './strength';
@@ -21,14 +22,20 @@ const LOCAL_PART_MAX = 64;
 // invisibleCharacter (@etu/common), shared with the listings and the gateway's forms.
 const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029]/u;
 
-/** A name (nom or prénom): NFC, trimmed, 1-100 characters, no control or invisible characters. */
+/**
+ * A name (nom or prénom): NFC, trimmed, 1-100 characters, no control or invisible characters,
+ * at least one letter and no leading combining mark (unreadableNameReason, @etu/common).
+ */
 export function checkName(field: 'last_name' | 'first_name', raw: string): string {
   const value = raw.normalize('NFC').trim();
   if (value.length === 0) throw new InvalidArgument(field, 'ce champ est obligatoire.');
   if (codePoints(value) > NAME_MAX) throw new InvalidArgument(field, `${NAME_MAX} caractères au maximum.`);
   if (FORBIDDEN_IN_NAME.test(value)) throw new InvalidArgument(field, 'caractères de contrôle interdits.');
+  const what = field === 'last_name' ? 'le nom' : 'le prénom';
   const invisible = invisibleCharacter(value);
-  if (invisible !== undefined) throw new InvalidArgument(field, invisibleReason(field === 'last_name' ? 'le nom' : 'le prénom', invisible));
+  if (invisible !== undefined) throw new InvalidArgument(field, invisibleReason(what, invisible));
+  const unreadable = unreadableNameReason(value, what);
+  if (unreadable) throw new InvalidArgument(field, unreadable);
   return value;
 }
 

@@ -72,6 +72,12 @@ test('a password equal to the email, containing its local part or a name is refu
   expect(user?.id).toBeDefined();
 });
 
+test('a name without a letter, or starting with a lone accent, is refused in French', async () => {
+  expect(await refused({ firstName: '\u0301\u0301' })).toBe('first_name: le prénom doit contenir au moins une lettre.');
+  expect(await refused({ lastName: '…' })).toBe('last_name: le nom doit contenir au moins une lettre.');
+  expect(await refused({ firstName: '\u0301Ana' })).toBe('first_name: le prénom ne peut pas commencer par un accent seul.');
+});
+
 test('names with an invisible or text-direction character are refused', async () => {
   expect(await refused({ firstName: 'Ca\u200Bmille' })).toMatch(/^first_name: le prénom contient un caractère invisible \(U\+200B\)/);
   expect(await refused({ lastName: 'Martin\u200F' })).toMatch(

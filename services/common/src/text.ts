@@ -65,6 +65,23 @@ export function invisibleReason(what: string, cp: number): string {
   return `${what} contient ${kind} (${codePointLabel(cp)}), qui n'est pas accepté : retapez le texte sans le copier-coller.`;
 }
 
+// A person's name shows in greetings, the statistics and « Prénom N. »: it must read as a name.
+const LETTER = /\p{L}/u;
+const LEADING_MARK = /^\p{M}/u;
+
+/**
+ * Why a person's name would show as nothing readable, or undefined. It must hold a letter
+ * (\p{L}, any script: « O'Neil », « Jean-Luc », « Zoë », « 李 » pass; only combining accents,
+ * punctuation, symbols, digits or emoji do not), and must not start with a combining mark, which
+ * would sit on whatever the page puts before the name (« Bonjour ́Jean »). `what` is « le nom »
+ * or « le prénom ». Invisible characters are invisibleCharacter's.
+ */
+export function unreadableNameReason(name: string, what: string): string | undefined {
+  if (!LETTER.test(name)) return `${what} doit contenir au moins une lettre.`;
+  if (LEADING_MARK.test(name)) return `${what} ne peut pas commencer par un accent seul.`;
+  return undefined;
+}
+
 /** A password's length in code points, after NFC (auth's rule; the gateway's form mirrors it). */
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;

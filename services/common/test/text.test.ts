@@ -1,6 +1,6 @@
 // The shared text rules: what a name, a listing title or a description may not contain, and
 // what a password may not resemble.
-import { invisibleCharacter, invisibleReason, passwordResemblesIdentity } from '../src/text';
+import { invisibleCharacter, invisibleReason, passwordResemblesIdentity, unreadableNameReason } from '../src/text';
 
 const BIDI = [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c];
 const INVISIBLE = [0x200b, 0x200c, 0x2060, 0xfeff, 0x00ad, 0x180e, 0x2061, 0x3164, 0x115f, 0xffa0, 0x034f, 0xe0041];
@@ -60,4 +60,14 @@ describe('a password resembling the account (ASVS 5 §6.2.11)', () => {
     expect(passwordResemblesIdentity('li', short)).toContain('adresse e-mail');
     expect(passwordResemblesIdentity('BO', short)).toContain('prénom');
   });
+});
+
+test('a name reads as one: at least a letter, no accent before it', () => {
+  for (const name of ["O'Neil", 'Jean-Luc', 'Zoë', 'Zoe\u0308', '李', 'محمد', 'Nguyễn', 'É', 'Anne-Marie 2', 'Ōe']) {
+    expect(unreadableNameReason(name, 'le prénom')).toBeUndefined();
+  }
+  for (const name of ['\u0301\u0301', '\u0301', '\u20dd', "-'.", '…', '42', '★✓', '😀', '👩‍🎓']) {
+    expect(unreadableNameReason(name, 'le prénom')).toBe('le prénom doit contenir au moins une lettre.');
+  }
+  expect(unreadableNameReason('\u0301Jean', 'le nom')).toBe('le nom ne peut pas commencer par un accent seul.');
 });
