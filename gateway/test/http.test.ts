@@ -82,7 +82,7 @@ describe('sign-up', () => {
     const res = await c.post('/inscription', { nom: 'X', prenom: 'Y', email: u.email.toUpperCase(), password: PASSWORD });
     expect(res.status).toBe(409);
     const text = textOf(res.text);
-    expect(text).toContain('Impossible de créer un compte avec cette adresse email');
+    expect(text).toContain('Impossible de créer un compte avec cette adresse e-mail');
     expect(text).not.toContain(u.firstName);
     // the form keeps what was typed, but never the password
     expect(res.text).toContain('value="Y"');
@@ -154,6 +154,27 @@ describe('sign-up', () => {
     expect(res.status).toBe(303);
     expect(textOf((await c.get('/services')).text)).toContain(`Bienvenue ${prenom.normalize('NFC')} !`);
   });
+
+  test('the forms and their messages write « e-mail », never « email »', async () => {
+    const email = /\bemails?\b/i;
+    const c = client();
+    for (const path of ['/login', '/inscription', '/mot-de-passe-oublie']) {
+      const page = textOf((await c.get(path)).text);
+      expect(page).toContain('Adresse e-mail');
+      expect(page).not.toMatch(email);
+    }
+    const said: string[] = [];
+    await c.get('/login');
+    said.push(textOf((await c.post('/login', { email: '', password: '' })).text));
+    said.push(textOf((await c.post('/login', { email: 'personne@etu.example', password: 'pas-le-bon' })).text));
+    await c.get('/inscription');
+    said.push(textOf((await c.post('/inscription', { prenom: 'A', nom: 'B', email: '', password: PASSWORD })).text));
+    said.push(textOf((await c.post('/inscription', { prenom: 'A', nom: 'B', email: 'pas-une-adresse', password: PASSWORD })).text));
+    const taken = await student();
+    said.push(textOf((await c.post('/inscription', { prenom: 'A', nom: 'B', email: taken.email, password: PASSWORD })).text));
+    expect(said.join('\n')).toContain('Adresse e-mail : adresse e-mail invalide.');
+    for (const text of said) expect(text).not.toMatch(email);
+  });
 });
 
 describe('login and sessions', () => {
@@ -166,7 +187,7 @@ describe('login and sessions', () => {
     expect(unknown.status).toBe(401);
     const msg = (html: string) => /role="alert">([\s\S]*?)<\/div>/.exec(html)?.[1]?.replace(/\s+/g, ' ').trim();
     expect(msg(wrong.text)).toBe(msg(unknown.text));
-    expect(msg(wrong.text)).toContain('Email ou mot de passe incorrect.');
+    expect(msg(wrong.text)).toContain('Adresse e-mail ou mot de passe incorrect.');
     expect(wrong.text).toContain(`value="${u.email}"`);
   });
 
@@ -287,7 +308,7 @@ describe('login and sessions', () => {
     c.token = form.body.csrfToken;
     const bad = await c.post('/login', { email: u.email, password: 'wrong-password' }, { accept: 'application/json' });
     expect(bad.status).toBe(401);
-    expect(bad.body).toMatchObject({ error: 'identifiants_invalides', message: 'Email ou mot de passe incorrect.' });
+    expect(bad.body).toMatchObject({ error: 'identifiants_invalides', message: 'Adresse e-mail ou mot de passe incorrect.' });
     const ok = await c.post('/login', { email: u.email, password: PASSWORD }, { accept: 'application/json' });
     expect(ok.status).toBe(303);
     expect(ok.body).toMatchObject({ ok: true, location: '/services', user: { id: u.id, prenom: 'Json', role: 'etudiant' } });

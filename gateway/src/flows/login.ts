@@ -19,7 +19,7 @@ import { sessionUser } from '../lib/users';
 import type { View } from '../lib/views';
 import { record } from './record';
 
-const GENERIC_LOGIN_FAILURE = 'Email ou mot de passe incorrect.';
+const GENERIC_LOGIN_FAILURE = 'Adresse e-mail ou mot de passe incorrect.';
 
 /** Logs `email` in from `ip`; on success the request's session holds the user (saved). */
 export async function logIn(

@@ -14,7 +14,7 @@ import type { View } from '../lib/views';
 import { record } from './record';
 
 /** The sign-up form's labels, as auth's messages start (lib/grpc.ts), and their fields. */
-export const SIGNUP_LABELS = { Nom: 'nom', Prénom: 'prenom', 'Adresse email': 'email', 'Mot de passe': 'password' } as const;
+export const SIGNUP_LABELS = { Nom: 'nom', Prénom: 'prenom', 'Adresse e-mail': 'email', 'Mot de passe': 'password' } as const;
 
 export interface SignUpInput {
   lastName: string;
@@ -65,11 +65,11 @@ export async function signUp(w: Wiring, ctx: Ctx, input: SignUpInput, form: () =
       throw new HttpProblem(
         409,
         'email_indisponible',
-        'Impossible de créer un compte avec cette adresse email. Si vous avez déjà un compte, connectez-vous.',
+        'Impossible de créer un compte avec cette adresse e-mail. Si vous avez déjà un compte, connectez-vous.',
         {
           title: 'Inscription',
           view: form(),
-          fields: { email: 'Impossible de créer un compte avec cette adresse email.' },
+          fields: { email: 'Impossible de créer un compte avec cette adresse e-mail.' },
         },
       );
     }

@@ -42,7 +42,7 @@ export function describeGrpcError(err: unknown): { code: string; details: string
 const FIELD_LABELS: Record<string, string> = {
   last_name: 'Nom',
   first_name: 'Prénom',
-  email: 'Adresse email',
+  email: 'Adresse e-mail',
   password: 'Mot de passe',
   title: 'Titre',
   category: 'Catégorie',

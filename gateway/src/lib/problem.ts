@@ -36,7 +36,7 @@ export class HttpProblem extends Error {
 /** Generic French titles and messages per status, for errors that carry none of their own. */
 export const STATUS_TEXT: Record<number, { title: string; message: string; code: string }> = {
   400: { code: 'requete_invalide', title: 'Requête invalide', message: 'La requête est incomplète ou mal formée.' },
-  401: { code: 'non_authentifie', title: 'Connexion refusée', message: 'Email ou mot de passe incorrect.' },
+  401: { code: 'non_authentifie', title: 'Connexion refusée', message: 'Adresse e-mail ou mot de passe incorrect.' },
   403: { code: 'interdit', title: 'Accès refusé', message: "Vous n'avez pas accès à cette page." },
   404: { code: 'introuvable', title: 'Page introuvable', message: "Cette page n'existe pas ou plus." },
   405: { code: 'methode_non_permise', title: 'Action impossible', message: "Cette action n'est pas possible sur cette page." },

@@ -48,10 +48,10 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     const password = field(ctx, 'password');
     if (!email || !password || email.length > MAX_EMAIL) {
       const fields: Record<string, string> = {};
-      if (!email) fields.email = 'Indiquez votre adresse email.';
+      if (!email) fields.email = 'Indiquez votre adresse e-mail.';
       else if (email.length > MAX_EMAIL) fields.email = `${MAX_EMAIL} caractères au maximum.`;
       if (!password) fields.password = 'Indiquez votre mot de passe.';
-      throw new HttpProblem(400, 'champs_manquants', 'Indiquez votre adresse email et votre mot de passe.', {
+      throw new HttpProblem(400, 'champs_manquants', 'Indiquez votre adresse e-mail et votre mot de passe.', {
         title: 'Connexion',
         view: loginPage(ctx, { email }),
         fields,
@@ -78,7 +78,7 @@ export function authRouter(w: Wiring): Router<GatewayState> {
       const missing: [string, boolean, string][] = [
         ['prenom', !form.prenom, 'Indiquez votre prénom.'],
         ['nom', !form.nom, 'Indiquez votre nom.'],
-        ['email', !form.email, 'Indiquez votre adresse email.'],
+        ['email', !form.email, 'Indiquez votre adresse e-mail.'],
         ['password', !password, 'Choisissez un mot de passe.'],
       ];
       throw new HttpProblem(400, 'champs_manquants', 'Tous les champs sont obligatoires.', {
