@@ -87,14 +87,14 @@ test('a visitor searches, opens an item, logs in, and buys it after a confirmati
   expect(item).toContain('Remise en main propre sur le campus.');
   await shots('article');
 
-  // Log in to buy; back to the item, « Acheter » shows the confirmation, which counts nothing.
+  // Log in to buy: the login brings the student back to the item, where « Acheter » shows the
+  // confirmation, which counts nothing.
   await page.click('text=Se connecter pour acheter');
-  await page.waitForURL(/\/login$/);
+  await page.waitForURL(`${sys.url}/login?retour=%2Farticles%2F${evolutionId}`);
   await page.fill('#email', 'bruno@etu.example');
   await page.fill('#password', PASSWORD);
   await page.click('main button:has-text("Se connecter")');
-  await page.waitForURL(/\/services$/);
-  await page.goto(`${sys.url}/articles/${evolutionId}`);
+  await page.waitForURL(`${sys.url}/articles/${evolutionId}`);
   await page.click('main >> text=Acheter');
   await page.waitForURL(`${sys.url}/articles/${evolutionId}/acheter`);
   expect(await text()).toContain("Confirmer l'achat");

@@ -207,10 +207,10 @@ describe('item page and purchase confirmation', () => {
     expect(textOf(res.text)).toContain("Cet article n'existe pas ou plus");
   });
 
-  test('the confirmation step needs a login', async () => {
+  test('the confirmation step needs a login, which comes back to it', async () => {
     const res = await client().get(`/articles/${ids.haine}/acheter`);
     expect(res.status).toBe(303);
-    expect(res.headers.location).toBe('/login');
+    expect(res.headers.location).toBe(`/login?retour=%2Farticles%2F${ids.haine}%2Facheter`);
   });
 
   test('Acheter → confirmation (summary, nothing counted) → confirm: one counted Achat, the item is sold', async () => {

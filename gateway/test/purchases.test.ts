@@ -165,10 +165,10 @@ describe('after a purchase', () => {
     // the two parties are told who bought it
     for (const party of [seller, buyer])
       expect((await party.c.get(`/articles/${id}`, 'application/json')).body.article.acheteurId).toBe(buyer.id);
-    // « Mes achats » needs a login.
+    // « Mes achats » needs a login, which comes back to it.
     const anon = await visitor.get('/achats');
     expect(anon.status).toBe(303);
-    expect(anon.headers.location).toBe('/login');
+    expect(anon.headers.location).toBe('/login?retour=%2Fachats');
   });
 
   test('a mail that cannot be sent fails nothing, holds nothing, and is logged without the address', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { Ctx } from '../context';
 import { formatClock, formatDateTime, formatDuration, formatEuros, formatTime } from './format';
+import { withReturn } from './return-path';
 import type { Flash, SessionUser } from './session';
 
 export const GATEWAY_ROOT = join(__dirname, '..', '..');
@@ -44,6 +45,9 @@ export class Views {
       sessionsDown: session?.storeDown ?? false,
       requestId: ctx.state.requestId,
       path: ctx.path,
+      // A visitor who logs in or signs up from this page comes back to it (lib/return-path.ts).
+      loginHref: withReturn('/login', ctx.path),
+      signupHref: withReturn('/inscription', ctx.path),
     };
   }
 
@@ -75,9 +79,12 @@ export function seeOther(ctx: Ctx, location: string, json?: Record<string, unkno
   if (wantsJson(ctx)) ctx.body = { ok: true, location, ...json };
 }
 
-/** The logged-in user, or a 303 to /login (then `undefined`). */
+/**
+ * The logged-in user, or a 303 to /login (then `undefined`) that brings a page asked for with GET
+ * back after the login when it is one of the known return paths (lib/return-path.ts).
+ */
 export function requireUser(ctx: Ctx): SessionUser | undefined {
   const u = ctx.state.session.user;
-  if (!u) seeOther(ctx, '/login', { ok: false, error: 'non_connecte' });
+  if (!u) seeOther(ctx, withReturn('/login', ctx.method === 'GET' ? ctx.path : undefined), { ok: false, error: 'non_connecte' });
   return u;
 }

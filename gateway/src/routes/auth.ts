@@ -5,10 +5,11 @@ import type { Ctx, GatewayState } from '../context';
 import type { Wiring } from '../deps';
 import { logIn, openSession } from '../flows/login';
 import { SIGNUP_LABELS, signUp } from '../flows/signup';
-import { clientIp, field, fieldOfMessage, hiddenCharacterMistake } from '../lib/forms';
+import { clientIp, field, fieldOfMessage, hiddenCharacterMistake, queryParam } from '../lib/forms';
 import { HttpProblem } from '../lib/problem';
 import { secureCookies } from '../lib/device-cookie';
 import { formCsrf } from '../lib/form-token';
+import { afterLogin, returnPath, withReturn } from '../lib/return-path';
 import { sessionUser, userJson } from '../lib/users';
 import { flash, seeOther, type View } from '../lib/views';
 
@@ -24,18 +25,30 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     const session = ctx.state.session;
     if (!session.storeDown && !session.exists && !(await w.sessionStore.available())) session.markStoreDown();
   };
+  /**
+   * The page to come back to (lib/return-path.ts): the page's `retour` parameter, then its form's
+   * hidden field; a value of another shape is dropped here, so no page carries it further.
+   */
+  const retour = (ctx: Ctx): string | undefined => returnPath(ctx.method === 'POST' ? field(ctx, 'retour') : queryParam(ctx, 'retour'));
+  // Each form keeps `retour`, and its link to the other form (and the header's) carries it.
   const loginPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
     name: 'login.njk',
-    data: { email: '', ...data, csrf: csrf(ctx) },
+    data: { email: '', ...data, retour: retour(ctx), signupHref: withReturn('/inscription', retour(ctx)), csrf: csrf(ctx) },
   });
   const signupPage = (ctx: Ctx, data: Record<string, unknown> = {}): View => ({
     name: 'inscription.njk',
-    data: { form: { nom: '', prenom: '', email: '' }, ...data, csrf: csrf(ctx) },
+    data: {
+      form: { nom: '', prenom: '', email: '' },
+      ...data,
+      retour: retour(ctx),
+      loginHref: withReturn('/login', retour(ctx)),
+      csrf: csrf(ctx),
+    },
   });
 
   router.get('/login', async (ctx) => {
     if (ctx.state.session.user) {
-      seeOther(ctx, '/services');
+      seeOther(ctx, afterLogin(queryParam(ctx, 'retour')));
       return;
     }
     await checkStore(ctx);
@@ -58,12 +71,12 @@ export function authRouter(w: Wiring): Router<GatewayState> {
       });
     }
     const user = await logIn(w, ctx, { email, password, ip: clientIp(ctx) }, () => loginPage(ctx, { email }));
-    seeOther(ctx, '/services', { user: userJson(user), csrfToken: ctx.state.session.csrf });
+    seeOther(ctx, afterLogin(field(ctx, 'retour')), { user: userJson(user), csrfToken: ctx.state.session.csrf });
   });
 
   router.get('/inscription', async (ctx) => {
     if (ctx.state.session.user) {
-      seeOther(ctx, '/services');
+      seeOther(ctx, afterLogin(queryParam(ctx, 'retour')));
       return;
     }
     await checkStore(ctx);
@@ -107,11 +120,11 @@ export function authRouter(w: Wiring): Router<GatewayState> {
     } catch (err) {
       ctx.state.log.warn({ userId: user.id, err: err instanceof Error ? err.name : 'error' }, 'sign-up: automatic login failed');
       flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé : connectez-vous.` });
-      seeOther(ctx, '/login', { user: userJson(sessionUser(user)), connecte: false });
+      seeOther(ctx, withReturn('/login', retour(ctx)), { user: userJson(sessionUser(user)), connecte: false });
       return;
     }
     flash(ctx, { kind: 'succes', text: `Bienvenue ${user.firstName} ! Votre compte est créé et vous êtes connecté·e.` });
-    seeOther(ctx, '/services', { user: userJson(who), connecte: true, csrfToken: ctx.state.session.csrf });
+    seeOther(ctx, afterLogin(field(ctx, 'retour')), { user: userJson(who), connecte: true, csrfToken: ctx.state.session.csrf });
   });
 
   router.post('/logout', async (ctx) => {
