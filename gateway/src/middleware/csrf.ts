@@ -12,7 +12,8 @@ import { formCookieName, formTokenMatches } from '../lib/form-token';
 import type { Session } from '../lib/session';
 import { HttpProblem } from '../lib/problem';
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The methods that change nothing: no CSRF token, same-origin or body-format check for them. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function tokensMatch(expected: string | undefined, got: unknown): boolean {
   if (typeof expected !== 'string' || expected.length === 0 || typeof got !== 'string' || got.length === 0) return false;

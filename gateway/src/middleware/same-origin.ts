@@ -4,8 +4,8 @@
 // Requests without either header (older browsers, scripts) are left to the token check.
 import type { Middleware } from 'koa';
 import { HttpProblem } from '../lib/problem';
+import { SAFE_METHODS } from './csrf';
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const CROSS_SITE_MESSAGE =
   'Ce formulaire ne vient pas de ce site : la demande est refusée. Ouvrez le site directement et réessayez.';
 
